@@ -1,0 +1,28 @@
+# The two commands of the README: `make demo` (set up + run the example) and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: setup demo test dev clean
+
+$(BIN)/dfg: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(BIN)/dfg
+
+setup: $(BIN)/dfg
+
+demo: setup
+	$(BIN)/dfg demo
+
+test: setup
+	$(BIN)/pytest -q
+
+dev: setup
+	$(BIN)/dagster dev
+
+clean:
+	-$(BIN)/dfg local stop
+	rm -rf .dfg out

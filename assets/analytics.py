@@ -1,0 +1,53 @@
+"""Analytics: pseudonymized events, sign-up aggregates, and the KPI export to the US BI bucket."""
+
+import io
+
+import dagster as dg
+import pandas as pd
+from sqlglot import exp
+
+from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, table_metadata
+from dataflow_governance.keys import keyed_hash
+from dataflow_governance.objectstore import put_object
+from dataflow_governance.warehouse import table_expr
+
+from . import data
+from .commerce import revenue_by_country
+from .registration import users
+from .sql_stage import run_sql_stage
+
+BI_BUCKET = "deepwater-bi-us"
+
+
+@dg.asset(group_name="analytics", kinds={"duckdb"}, deps=[users])
+def analytics_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource, keys: KeysResource) -> dg.MaterializeResult:
+    """Events of customers who consented to analytics; the user id only as a keyed pseudonym."""
+    wh = warehouse.get()
+    consenting = wh.fetch_df("SELECT user_id, country FROM users WHERE analytics_consent ORDER BY user_id")
+    country = dict(zip(consenting["user_id"], consenting["country"]))
+    key = keys.key("pseudonym")
+    frame = pd.DataFrame(data.events(list(country)))
+    frame["user_pseudo_id"] = [keyed_hash(key, u) for u in frame["user_id"]]
+    frame["country"] = frame["user_id"].map(country)
+    wh.replace_table("analytics_events", frame[["user_pseudo_id", "event_type", "occurred_at", "country"]])
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "analytics_events"))
+
+
+@dg.asset(group_name="analytics", kinds={"duckdb"}, deps=[users])
+def daily_signups(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    return run_sql_stage(context, warehouse, "daily_signups")
+
+
+@dg.asset(group_name="analytics", kinds={"s3"}, deps=[daily_signups, revenue_by_country])
+def global_kpis_us(warehouse: WarehouseResource, s3: S3Resource) -> dg.MaterializeResult:
+    """Aggregates only, written as CSV to the US BI bucket."""
+    wh, store = warehouse.get(), s3.get()
+    written = {}
+    for table in ("daily_signups", "revenue_by_country"):
+        buffer = io.StringIO()
+        wh.fetch_df(exp.select("*").from_(table_expr(table))).to_csv(buffer, index=False)
+        key = f"kpis/{table}.csv"
+        put_object(store, BI_BUCKET, key, buffer.getvalue().encode())
+        written[key] = len(buffer.getvalue())
+    return dg.MaterializeResult(metadata={"objects": len(written), "bytes": sum(written.values()),
+                                          "location": f"s3://{BI_BUCKET}/kpis/"})

@@ -1,0 +1,24 @@
+"""Commerce: orders with tokenized payments, and revenue aggregates."""
+
+import dagster as dg
+import pandas as pd
+
+from dataflow_governance.dagster_ext import WarehouseResource, table_metadata
+
+from . import data
+from .registration import users
+from .sql_stage import run_sql_stage
+
+
+@dg.asset(group_name="commerce", kinds={"duckdb"}, deps=[users])
+def orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Orders; the card is a PSP charge id plus last4 and brand, never a card number."""
+    wh = warehouse.get()
+    user_ids = [int(u) for (u,) in wh.fetch("SELECT user_id FROM users ORDER BY user_id")]
+    wh.replace_table("orders", pd.DataFrame(data.orders(user_ids)))
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "orders"))
+
+
+@dg.asset(group_name="commerce", kinds={"duckdb"}, deps=[orders, users])
+def revenue_by_country(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    return run_sql_stage(context, warehouse, "revenue_by_country")

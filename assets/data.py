@@ -1,0 +1,116 @@
+"""Deterministic synthetic data for the deep water example: seeded, realistic, small."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import datetime, timedelta
+
+AS_OF = datetime(2026, 11, 1)  # fixed, so every run generates the same rows
+SEED = 20260101
+N_USERS = 500
+
+FIRST = ["anna", "ben", "chloe", "david", "elena", "felix", "greta", "hugo", "ines", "jonas", "klara", "lukas",
+         "marie", "niko", "olga", "paul", "rosa", "sven", "tina", "uwe", "vera", "wim", "yara", "zoe"]
+LAST = ["muller", "schmidt", "dubois", "rossi", "garcia", "novak", "jensen", "kowalski", "silva", "berg",
+        "lindqvist", "moreau", "bianchi", "fischer", "weber", "wagner"]
+DOMAINS = ["example.com", "mail.example.org", "posteo.example", "inbox.example.net"]
+COUNTRIES = ["DE", "FR", "NL", "ES", "IT", "PL", "SE", "AT", "IE", "PT"]
+EVENTS = ["page_view", "search", "add_to_cart", "checkout", "login", "logout"]
+BRANDS = ["visa", "mastercard", "amex"]
+TICKET_TOPICS = {
+    "billing": ["I was charged twice for order {order}", "Refund for order {order} has not arrived"],
+    "delivery": ["Parcel for order {order} is late", "Wrong item delivered in order {order}"],
+    "account": ["Cannot log in since yesterday", "Please change my email address"],
+}
+
+
+def rng(name: str) -> random.Random:
+    """One independent, seeded stream per dataset, so adding one never shifts another."""
+    return random.Random(f"{SEED}:{name}")
+
+
+def registrations() -> list[dict]:
+    r = rng("registrations")
+    rows = []
+    for user_id in range(1, N_USERS + 1):
+        first, last = r.choice(FIRST), r.choice(LAST)
+        created = AS_OF - timedelta(days=r.randint(0, 3 * 365), seconds=r.randint(0, 86399))
+        rows.append({
+            "user_id": user_id,
+            "email": f"{first}.{last}{user_id}@{r.choice(DOMAINS)}",
+            "password": f"pw-{r.getrandbits(48):x}",
+            "country": r.choice(COUNTRIES),
+            "ip": f"{r.randint(11, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+            "analytics_consent": r.random() < 0.7,
+            "marketing_consent": r.random() < 0.4,
+            "created_at": created.isoformat(timespec="seconds"),
+        })
+    return rows
+
+
+def password_hash(password: str, user_id: int) -> str:
+    # A slow salted KDF, as a real sign-up service stores passwords; iterations kept low for the demo.
+    salt = f"deepwater-{user_id}".encode()
+    return "pbkdf2_sha256$1000$" + hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 1000).hex()
+
+
+def events(user_ids: list[int]) -> list[dict]:
+    r = rng("events")
+    rows = []
+    for user_id in user_ids:
+        for _ in range(r.randint(3, 15)):
+            rows.append({"user_id": user_id, "event_type": r.choice(EVENTS),
+                         "occurred_at": AS_OF - timedelta(days=r.randint(0, 500), seconds=r.randint(0, 86399))})
+    return rows
+
+
+def orders(user_ids: list[int]) -> list[dict]:
+    r = rng("orders")
+    rows, order_id = [], 100000
+    for user_id in user_ids:
+        for _ in range(r.randint(0, 6)):
+            order_id += 1
+            rows.append({
+                "order_id": order_id, "user_id": user_id, "amount": round(r.uniform(5, 400), 2), "currency": "EUR",
+                "charge_id": f"ch_{r.getrandbits(64):016x}", "card_last4": f"{r.randint(0, 9999):04d}",
+                "card_brand": r.choice(BRANDS),
+                "ordered_at": AS_OF - timedelta(days=r.randint(0, 8 * 365), seconds=r.randint(0, 86399)),
+            })
+    return rows
+
+
+def tickets(users: list[dict], order_ids_by_user: dict[int, list[int]]) -> list[dict]:
+    r = rng("tickets")
+    rows, ticket_id = [], 5000
+    for user in users:
+        if r.random() > 0.5:
+            continue
+        for _ in range(r.randint(1, 2)):
+            ticket_id += 1
+            topic = r.choice(sorted(TICKET_TOPICS))
+            order = r.choice(order_ids_by_user.get(user["user_id"]) or [0])
+            text = r.choice(TICKET_TOPICS[topic]).format(order=order)
+            # Customers paste contact details into free text; the cleaning stage must remove them.
+            if r.random() < 0.3:
+                text += f". You can reach me at {user['email']}"
+            if r.random() < 0.2:
+                text += f" or call +49 30 {r.randint(1000000, 9999999)}"
+            rows.append({
+                "ticket_id": ticket_id, "user_id": user["user_id"], "email": user["email"],
+                "subject": f"{topic} question", "body": text, "topic": topic,
+                "created_at": AS_OF - timedelta(days=r.randint(0, 900), seconds=r.randint(0, 86399)),
+            })
+    return rows
+
+
+def app_log_lines(day: int) -> list[dict]:
+    r = rng(f"logs:{day}")
+    paths = ["/api/cart", "/api/search", "/api/orders", "/health", "/api/login"]
+    return [
+        {"ts": (AS_OF - timedelta(days=day, seconds=r.randint(0, 86399))).isoformat(timespec="seconds"),
+         "level": r.choice(["INFO", "INFO", "INFO", "WARN"]), "path": r.choice(paths),
+         "status": r.choice([200, 200, 200, 201, 404, 500]), "latency_ms": r.randint(3, 900),
+         "request_id": f"{r.getrandbits(64):016x}"}
+        for _ in range(200)
+    ]

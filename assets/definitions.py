@@ -1,0 +1,14 @@
+"""The deep water project's Definitions: what `dagster dev` and `dfg` load."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dataflow_governance.dagster_ext import governed_definitions
+from resources import project
+
+from . import analytics, commerce, messaging, platform, registration, support
+
+ALL_ASSETS = dg.load_assets_from_modules([registration, analytics, commerce, support, messaging, platform])
+
+defs = governed_definitions(project(), ALL_ASSETS)

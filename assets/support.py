@@ -1,0 +1,79 @@
+"""Support: tickets, their cleaned form, features for the classifier, and attachments in S3."""
+
+import re
+
+import dagster as dg
+import pandas as pd
+
+from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, table_metadata
+from dataflow_governance.keys import keyed_hash
+from dataflow_governance.objectstore import put_object
+
+from . import data
+from .commerce import orders
+from .registration import users
+
+ATTACHMENTS_BUCKET = "deepwater-support-eu"
+# Redaction before analysis: contact details customers paste into tickets.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+?\d[\d ()-]{7,}\d")
+
+
+@dg.asset(group_name="support", kinds={"duckdb"}, deps=[users, orders])
+def tickets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    wh = warehouse.get()
+    people = wh.fetch_df("SELECT user_id, email FROM users ORDER BY user_id").to_dict("records")
+    by_user: dict[int, list[int]] = {}
+    for user_id, order_id in wh.fetch("SELECT user_id, order_id FROM orders ORDER BY order_id"):
+        by_user.setdefault(int(user_id), []).append(int(order_id))
+    frame = pd.DataFrame(data.tickets([{**p, "user_id": int(p["user_id"])} for p in people], by_user))
+    wh.replace_table("tickets", frame.drop(columns=["topic"]))
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "tickets"))
+
+
+def redact(text: str) -> str:
+    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+
+
+def categorize(subject: str) -> str:
+    return subject.split(" ", 1)[0]
+
+
+@dg.asset(group_name="support", kinds={"duckdb"}, deps=[tickets])
+def tickets_clean(context: dg.AssetExecutionContext, warehouse: WarehouseResource, keys: KeysResource) -> dg.MaterializeResult:
+    """Contact details redacted from the text, the customer as a keyed pseudonym."""
+    wh = warehouse.get()
+    raw = wh.fetch_df("SELECT ticket_id, user_id, subject, body, created_at FROM tickets ORDER BY ticket_id")
+    key = keys.key("pseudonym")
+    frame = pd.DataFrame({
+        "ticket_id": raw["ticket_id"],
+        "user_pseudo_id": [keyed_hash(key, u) for u in raw["user_id"]],
+        "text": [redact(t) for t in raw["body"]],
+        "category": [categorize(s) for s in raw["subject"]],
+        "created_at": raw["created_at"],
+    })
+    wh.replace_table("tickets_clean", frame)
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "tickets_clean"))
+
+
+@dg.asset(group_name="support", kinds={"duckdb"}, deps=[tickets_clean])
+def ticket_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    wh = warehouse.get()
+    wh.create_table_as(
+        "ticket_features",
+        "SELECT ticket_id, user_pseudo_id, text, LENGTH(text) - LENGTH(REPLACE(text, ' ', '')) + 1 AS n_words, "
+        "category AS label FROM tickets_clean",
+    )
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "ticket_features"))
+
+
+@dg.asset(group_name="support", kinds={"s3"}, deps=[tickets])
+def support_attachments(warehouse: WarehouseResource, s3: S3Resource) -> dg.MaterializeResult:
+    """A text attachment for every third ticket, under the customer's own prefix."""
+    wh, store = warehouse.get(), s3.get()
+    rows = wh.fetch("SELECT ticket_id, user_id, body FROM tickets ORDER BY ticket_id")
+    written = 0
+    for ticket_id, user_id, body in rows[::3]:
+        put_object(store, ATTACHMENTS_BUCKET, f"attachments/{user_id}/{ticket_id}.txt", f"Attachment to ticket {ticket_id}:\n{body}\n".encode())
+        written += 1
+    return dg.MaterializeResult(metadata={"objects": written, "location": f"s3://{ATTACHMENTS_BUCKET}/attachments/"})

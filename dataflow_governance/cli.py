@@ -1,0 +1,167 @@
+"""`dataflow-governance` / `dfg`: every governance answer from the command line, text or --json.
+
+Exit codes: 0 all good; 1 something was found or failed (an error-level finding, a failed
+check); 2 the input could not be used (bad manifest, unknown taxonomy key, unreachable service).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from . import local_s3
+from .manifest import DEFAULT_MANIFEST, ManifestError, Project, load_project
+from .objectstore import ObjectStoreError
+from .spec import GovernanceError
+from .warehouse import WarehouseError, redact_dsn
+
+EXPECTED_ERRORS = (ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error)
+
+
+class CliError(RuntimeError):
+    """A user-facing failure: printed as one line, exit 2."""
+
+
+def _emit(args, payload: dict, text: str) -> None:
+    print(json.dumps(payload, indent=2, default=str) if args.json else text)
+
+
+def load_definitions(project: Project):
+    """Import the project's Definitions (`module:attribute` in the manifest) from the project root."""
+    if not project.definitions or ":" not in project.definitions:
+        raise CliError(f"the manifest's `definitions` must be 'module:attribute' (got {project.definitions!r})")
+    module_name, attribute = project.definitions.split(":", 1)
+    if str(project.root) not in sys.path:
+        sys.path.insert(0, str(project.root))
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise CliError(f"module {module_name!r} has no attribute {attribute!r}") from None
+
+
+def _policy(project: Project):
+    from .dagster_ext import policy_context
+
+    defs = load_definitions(project)
+    return policy_context(list(defs.resolve_all_asset_specs()), project)
+
+
+def cmd_check(args, project: Project) -> int:
+    from .policy import run_policy
+
+    findings = run_policy(_policy(project))
+    errors = sum(f.severity == "error" for f in findings)
+    lines = [f"{f.severity.upper():7} {f.asset}: [{f.rule}] {f.message}\n        fix: {f.fix}" for f in findings]
+    lines.append(f"{len(findings)} finding(s), {errors} error(s)")
+    _emit(args, {"findings": [f.to_dict() for f in findings]}, "\n".join(lines))
+    return 1 if errors else 0
+
+
+def cmd_ropa(args, project: Project) -> int:
+    from .reports import ropa_activities, write_ropa
+
+    activities = ropa_activities(_policy(project))
+    out = Path(args.out) if args.out else project.output_dir
+    written = write_ropa(activities, out)
+    _emit(args, {"activities": activities},
+          f"record of processing: {len(activities)} activities → " + ", ".join(str(p) for p in written.values()))
+    return 0
+
+
+def cmd_map(args, project: Project) -> int:
+    from .reports import data_map, write_data_map
+
+    ctx = _policy(project)
+    path = write_data_map(ctx, Path(args.out) if args.out else project.output_dir)
+    _emit(args, {"path": str(path), "mermaid": data_map(ctx)}, f"data map → {path}")
+    return 0
+
+
+def local_status(project: Project) -> dict:
+    endpoint = local_s3.read_endpoint(project.state_dir)
+    warehouse = project.warehouse_path if project.warehouse.kind == "duckdb" else redact_dsn(project.warehouse.dsn or "")
+    return {
+        "warehouse": str(warehouse),
+        "s3_endpoint_url": project.object_store.endpoint_url or (endpoint.url if endpoint else None),
+        "s3_local_running": endpoint is not None,
+        "mlflow_tracking_uri": project.mlflow_tracking_uri,
+        "state_dir": str(project.state_dir),
+    }
+
+
+def cmd_local(args, project: Project) -> int:
+    if args.action == "stop":
+        stopped = local_s3.stop(project.state_dir)
+        _emit(args, {"stopped": stopped}, "local S3 endpoint stopped" if stopped else "local S3 endpoint was not running")
+        return 0
+    if args.action == "start":
+        local_s3.ensure_running(project.state_dir)
+    status = local_status(project)
+    _emit(args, status, "\n".join(f"{k}: {v}" for k, v in status.items()))
+    return 0
+
+
+def cmd_demo(args, project: Project) -> int:
+    from .dagster_ext.demo import run_demo
+
+    summary = run_demo(project, load_definitions(project))
+    text = [
+        f"materialized {summary['materialized']} of {summary['assets']} assets "
+        f"({'ok' if summary['run_success'] else 'FAILED'})",
+        f"checks: {summary['checks_passed']} passed, {summary['checks_failed']} failed",
+        f"policy findings: {summary['findings']} ({summary['finding_errors']} errors)",
+        f"warehouse: {summary['warehouse']}",
+        f"s3 endpoint: {summary['s3_endpoint_url']}",
+        f"reports in {summary['output_dir']}: " + ", ".join(Path(p).name for p in summary["reports"]),
+    ]
+    _emit(args, summary, "\n".join(text))
+    return 0 if summary["run_success"] and not summary["checks_failed"] and not summary["finding_errors"] else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dfg", description=__doc__.split("\n")[0])
+    parser.add_argument("--project", default=os.environ.get("DFG_PROJECT", DEFAULT_MANIFEST),
+                        help="governance manifest (default ./dagster_project.yaml)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", parents=[common], help="materialize the example project, run checks, write reports")
+    p.set_defaults(handler=cmd_demo)
+    p = sub.add_parser("check", parents=[common], help="static policy rules; exit 1 on any error finding")
+    p.set_defaults(handler=cmd_check)
+    p = sub.add_parser("ropa", parents=[common], help="GDPR Art. 30 record (md, html, csv, json)")
+    p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
+    p.set_defaults(handler=cmd_ropa)
+    p = sub.add_parser("map", parents=[common], help="Mermaid data map with regions and processors")
+    p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
+    p.set_defaults(handler=cmd_map)
+    p = sub.add_parser("local", parents=[common], help="the embedded services: status, start, stop")
+    p.add_argument("action", choices=["status", "start", "stop"])
+    p.set_defaults(handler=cmd_local)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # The project's own modules (and Dagster run processes) find the manifest through this.
+    os.environ["DFG_PROJECT"] = str(Path(args.project).resolve())
+    handler: Callable = args.handler
+    try:
+        project = load_project(args.project)
+        return handler(args, project)
+    except (CliError, *EXPECTED_ERRORS) as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc)}))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Dagster adapters: governance on assets, policy checks, resources. Translation only."""
+
+from .definitions import all_specs, governed_definitions, policy_checks, policy_context
+from .governance import (
+    SPEC_KEY,
+    apply_manifest_governance,
+    column_schema,
+    governance_metadata,
+    governance_tags,
+    governed_asset,
+    governed_spec,
+    read_governance,
+    upstream_graph,
+)
+from .materialize import asset_governance, table_metadata
+from .resources import KeysResource, MlflowResource, S3Resource, WarehouseResource, project_resources
+
+__all__ = [
+    "SPEC_KEY", "KeysResource", "MlflowResource", "S3Resource", "WarehouseResource", "all_specs",
+    "apply_manifest_governance", "asset_governance", "column_schema", "governance_metadata", "governance_tags",
+    "governed_asset", "governed_definitions", "governed_spec", "policy_checks", "policy_context",
+    "project_resources", "read_governance", "table_metadata", "upstream_graph",
+]

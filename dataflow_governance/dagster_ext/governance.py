@@ -1,0 +1,181 @@
+"""Governance facts on Dagster assets: metadata, tags, owners, kinds and column schema.
+
+The full validated model travels in the `dataflow_governance/spec` metadata entry, so the CLI and
+checks read back exactly what was declared, whether in Python (`governed_asset`,
+`governed_spec`) or in `dagster_project.yaml` (`apply_manifest_governance`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import dagster as dg
+
+from .. import taxonomy
+from ..spec import AssetGovernance, GovernanceError, build_governance
+
+SPEC_KEY = "dataflow_governance/spec"
+
+
+def _tag_value(text: str) -> str:
+    # Dagster tag values: [A-Za-z0-9_.-], at most 63 characters.
+    return "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in text)[:63]
+
+
+def governance_tags(gov: AssetGovernance) -> dict[str, str]:
+    """Filterable tags: the asset catalog can be filtered by pii, region, legal basis, category."""
+    tags = {"pii": "true" if gov.is_personal else "false"}
+    if gov.pii_free:
+        tags["pii_free"] = "true"
+    if gov.region:
+        tags["region"] = _tag_value(gov.region)
+        tags["jurisdiction"] = taxonomy.jurisdiction(gov.region)
+    if gov.legal_basis:
+        tags["legal_basis"] = gov.legal_basis
+    for category in gov.all_categories:
+        tags[f"category/{category}"] = ""
+    for purpose in gov.purposes:
+        tags[f"purpose/{purpose}"] = ""
+    if gov.retention:
+        tags["retention_days"] = str(gov.retention.keep_days)
+    return tags
+
+
+def column_schema(gov: AssetGovernance, types: Mapping[str, str] | None = None) -> dg.TableSchema | None:
+    """Declared columns (with their category and sensitivity tags) as Dagster's column schema."""
+    names = list(types or {}) or list(gov.columns)
+    if not names:
+        return None
+    columns = []
+    for name in names:
+        spec = gov.columns.get(name)
+        tags: dict[str, str] = {}
+        if spec is not None:
+            for category in spec.categories:
+                tags[f"category/{category}"] = ""
+            tags["sensitivity"] = spec.sensitivity
+            if spec.identity:
+                tags["identity"] = "true"
+            if spec.pseudonymized:
+                tags["pseudonymized"] = "true"
+            if spec.anonymized:
+                tags["anonymized"] = "true"
+        kind = (types or {}).get(name) or (spec.type if spec and spec.type else "unknown")
+        columns.append(dg.TableColumn(name, str(kind).lower(), description=spec.description if spec else None, tags=tags))
+    return dg.TableSchema(columns=columns)
+
+
+def governance_metadata(gov: AssetGovernance) -> dict[str, Any]:
+    """Human-readable facts for the asset page, plus the full model for machines."""
+    meta: dict[str, Any] = {SPEC_KEY: dg.MetadataValue.json(gov.model_dump(mode="json", exclude_defaults=True))}
+    if gov.legal_basis:
+        meta["governance/legal_basis"] = f"{gov.legal_basis} ({gov.legal_basis_article})"
+    if gov.art9_condition:
+        meta["governance/art9_condition"] = f"{gov.art9_condition} ({taxonomy.ART9_CONDITIONS[gov.art9_condition]})"
+    if gov.purposes:
+        meta["governance/purposes"] = ", ".join(gov.purposes)
+    if gov.data_subjects:
+        meta["governance/data_subjects"] = ", ".join(gov.data_subjects)
+    if gov.all_categories:
+        meta["governance/data_categories"] = ", ".join(gov.all_categories)
+    if gov.region:
+        meta["governance/region"] = gov.region
+    meta["governance/retention"] = gov.retention.describe() if gov.retention else "none declared"
+    if gov.processors:
+        meta["governance/processors"] = ", ".join(gov.processors)
+    meta["governance/encryption"] = (
+        f"at rest: {gov.encryption.at_rest or 'none'}; in transit: {gov.encryption.in_transit or 'none'}"
+    )
+    meta["governance/pii_free"] = gov.pii_free
+    if gov.anonymization:
+        meta["governance/anonymization"] = gov.anonymization
+    if gov.tenant_key:
+        meta["governance/tenant_key"] = gov.tenant_key
+    schema = column_schema(gov)
+    if schema is not None:
+        meta["dagster/column_schema"] = schema
+    return meta
+
+
+def _kinds(gov: AssetGovernance, existing: set[str]) -> set[str]:
+    storage_kind = {"s3": "s3", "model": "mlflow"}.get(gov.storage.kind)
+    kinds = set(existing)
+    if storage_kind:
+        kinds.add(storage_kind)
+    if gov.is_personal:
+        kinds.add("pii")
+    return set(sorted(kinds)[:3])  # Dagster shows at most three kinds
+
+
+def with_governance(spec: dg.AssetSpec, gov: AssetGovernance) -> dg.AssetSpec:
+    return spec.replace_attributes(
+        owners=[gov.owner] if gov.owner else list(spec.owners),
+        tags={**spec.tags, **governance_tags(gov)},
+        kinds=_kinds(gov, set(spec.kinds)),
+        description=spec.description or gov.description or None,
+        metadata={**spec.metadata, **governance_metadata(gov)},
+    )
+
+
+def governed_spec(key: str, governance: Mapping[str, Any] | AssetGovernance, **spec_kwargs) -> dg.AssetSpec:
+    """An AssetSpec carrying validated governance (for assets materialized elsewhere)."""
+    gov = governance if isinstance(governance, AssetGovernance) else build_governance(key, dict(governance))
+    return with_governance(dg.AssetSpec(key, **spec_kwargs), gov)
+
+
+def governed_asset(*, governance: Mapping[str, Any] | AssetGovernance, **asset_kwargs):
+    """`@dg.asset` with governance declared next to the code; validation happens at import time."""
+
+    def decorate(fn) -> dg.AssetsDefinition:
+        definition = dg.asset(**asset_kwargs)(fn)
+        key = definition.key.to_user_string()
+        gov = governance if isinstance(governance, AssetGovernance) else build_governance(key, dict(governance))
+        return dg.map_asset_specs(lambda spec: with_governance(spec, gov), [definition])[0]
+
+    return decorate
+
+
+def apply_manifest_governance(assets: Iterable, governance: Mapping[str, AssetGovernance]) -> list:
+    """Attach the manifest's facts to the assets they name; a fact declared twice is an error."""
+    assets = list(assets)
+    declared = {spec.key.to_user_string() for spec in _specs(assets)}
+    unknown = sorted(set(governance) - declared)
+    if unknown:
+        raise GovernanceError(
+            f"dagster_project.yaml declares governance for asset(s) {', '.join(unknown)} that the "
+            f"project does not define; defined assets: {', '.join(sorted(declared))}"
+        )
+
+    def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
+        key = spec.key.to_user_string()
+        if key not in governance:
+            return spec
+        if SPEC_KEY in spec.metadata:
+            raise GovernanceError(f"asset {key!r} declares governance both in Python and in dagster_project.yaml; keep one")
+        return with_governance(spec, governance[key])
+
+    return dg.map_asset_specs(attach, assets)
+
+
+def _specs(assets: Iterable) -> Iterable[dg.AssetSpec]:
+    for item in assets:
+        if isinstance(item, dg.AssetSpec):
+            yield item
+        elif isinstance(item, dg.AssetsDefinition):
+            yield from item.specs
+
+
+def read_governance(specs: Iterable[dg.AssetSpec]) -> dict[str, AssetGovernance]:
+    """The validated model of every governed asset, read back from its metadata."""
+    result = {}
+    for spec in specs:
+        raw = spec.metadata.get(SPEC_KEY)
+        if raw is not None:
+            data = dict(raw.value if isinstance(raw, dg.JsonMetadataValue) else raw)
+            result[spec.key.to_user_string()] = build_governance(data.pop("asset"), data)
+    return result
+
+
+def upstream_graph(specs: Iterable[dg.AssetSpec]) -> dict[str, frozenset[str]]:
+    return {spec.key.to_user_string(): frozenset(d.asset_key.to_user_string() for d in spec.deps) for spec in specs}

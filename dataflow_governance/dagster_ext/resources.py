@@ -1,0 +1,84 @@
+"""Dagster resources: thin configurable wrappers around the core's warehouse, S3 and MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from ..keys import project_key
+from ..manifest import BucketConfig, Project
+from ..objectstore import ObjectStore, ensure_buckets, open_object_store
+from ..warehouse import Warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """DuckDB file by default; PostgreSQL when `kind` is postgres and `dsn` is set."""
+
+    kind: str = "duckdb"
+    path: str | None = None
+    dsn: str | None = None
+    schema_name: str | None = Field(default=None, description="schema to create and use")
+    region: str = "eu-central-1"
+
+    def get(self) -> Warehouse:
+        return Warehouse(kind=self.kind, path=self.path, dsn=self.dsn, schema=self.schema_name)
+
+
+class S3Resource(dg.ConfigurableResource):
+    """boto3 S3; with no endpoint_url and use_local, the project's local endpoint over HTTP."""
+
+    endpoint_url: str | None = None
+    region: str = "eu-central-1"
+    state_dir: str = ".dfg"
+    use_local: bool = True
+    buckets: dict[str, str] = Field(default_factory=dict, description="bucket → region, created if missing")
+    versioned_buckets: list[str] = Field(default_factory=list)
+
+    def get(self) -> ObjectStore:
+        store = open_object_store(self.endpoint_url, self.region, Path(self.state_dir), self.use_local)
+        if self.buckets:
+            ensure_buckets(store, {
+                name: BucketConfig(region=region, versioned=name in self.versioned_buckets)
+                for name, region in self.buckets.items()
+            })
+        return store
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """MLflow tracking: a local sqlite store by default, a tracking server by URI."""
+
+    tracking_uri: str
+    experiment: str = "default"
+
+
+class KeysResource(dg.ConfigurableResource):
+    """Keys for keyed hashing; from DFG_<NAME>_KEY, else generated once in the state dir."""
+
+    state_dir: str = ".dfg"
+
+    def key(self, name: str) -> bytes:
+        return project_key(Path(self.state_dir), name)
+
+
+def project_resources(project: Project) -> dict[str, dg.ConfigurableResource]:
+    """The resources a governed project runs with, from its manifest (and environment overrides)."""
+    return {
+        "warehouse": WarehouseResource(
+            kind=project.warehouse.kind,
+            path=str(project.warehouse_path),
+            dsn=project.warehouse.dsn,
+            schema_name=project.warehouse.schema_name,
+            region=project.warehouse.region,
+        ),
+        "s3": S3Resource(
+            endpoint_url=project.object_store.endpoint_url,
+            region=project.object_store.region,
+            state_dir=str(project.state_dir),
+            buckets={name: bucket.region for name, bucket in project.buckets.items()},
+            versioned_buckets=[name for name, bucket in project.buckets.items() if bucket.versioned],
+        ),
+        "keys": KeysResource(state_dir=str(project.state_dir)),
+        "mlflow": MlflowResource(tracking_uri=project.mlflow_tracking_uri, experiment=project.mlflow.experiment),
+    }

@@ -1,0 +1,32 @@
+"""Secret keys for keyed hashing (pseudonyms, subject ids in the ledger): from env, never in code.
+
+`DFG_<NAME>_KEY` wins (hex or text); otherwise a random key is made once and kept, readable by
+the owner only, in the project's state directory, so hashes stay stable across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+
+def project_key(state_dir: Path, name: str) -> bytes:
+    from_env = os.environ.get(f"DFG_{name.upper()}_KEY")
+    if from_env:
+        return from_env.encode()
+    path = Path(state_dir) / "keys" / f"{name}.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        os.replace(tmp, path) if not path.exists() else tmp.unlink()
+    return path.read_text().strip().encode()
+
+
+def keyed_hash(key: bytes, value: object, length: int = 32) -> str:
+    """HMAC-SHA256 of the value's text, hex, truncated to `length` characters."""
+    return hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:length]

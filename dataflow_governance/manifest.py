@@ -1,0 +1,185 @@
+"""`dagster_project.yaml` → a validated `Project`.
+
+The manifest holds what is true of the whole platform (warehouse, buckets and their regions,
+MLflow, subjects, processors) and the governance facts of whole groups of assets. Group
+`defaults` apply to each asset in the group unless the asset says otherwise. Environment
+variables override connection settings so one manifest serves laptop, CI and production.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .spec import AssetGovernance, GovernanceError, Processor, build_governance
+
+DEFAULT_MANIFEST = "dagster_project.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WarehouseConfig(_Section):
+    kind: str = Field(default="duckdb", pattern="^(duckdb|postgres)$")
+    path: str = "warehouse.duckdb"
+    dsn: str | None = None
+    schema_name: str | None = Field(default=None, alias="schema")
+    region: str = "eu-central-1"
+
+
+class BucketConfig(_Section):
+    region: str
+    versioned: bool = False
+
+
+class ObjectStoreConfig(_Section):
+    endpoint_url: str | None = None
+    region: str = "eu-central-1"
+
+
+class MlflowConfig(_Section):
+    tracking_uri: str | None = None
+    experiment: str = "deep_water"
+
+
+class SubjectConfig(_Section):
+    data_subject: str = "customer"
+    identity: str = Field(description="the asset.column that holds the subject id")
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    root: Path
+    definitions: str
+    state_dir: Path
+    output_dir: Path
+    warehouse: WarehouseConfig
+    object_store: ObjectStoreConfig
+    buckets: dict[str, BucketConfig]
+    mlflow: MlflowConfig
+    subjects: dict[str, SubjectConfig]
+    processors: dict[str, Processor]
+    governance: dict[str, AssetGovernance] = field(default_factory=dict)
+
+    @property
+    def warehouse_path(self) -> Path:
+        path = Path(self.warehouse.path)
+        return path if path.is_absolute() else self.state_dir / path
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.mlflow.tracking_uri or f"sqlite:///{self.state_dir / 'mlflow.db'}"
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be loaded; the message names the file and the field."""
+
+
+def load_project(path: str | os.PathLike | None = None) -> Project:
+    manifest_path = Path(path or DEFAULT_MANIFEST).resolve()
+    if not manifest_path.exists():
+        raise ManifestError(f"{manifest_path.name}: no such manifest (looked at {manifest_path}); pass --project PATH")
+    try:
+        raw = yaml.safe_load(manifest_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{manifest_path.name}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{manifest_path.name}: the top level must be a mapping")
+    return _build(manifest_path, raw)
+
+
+def _section(model: type[BaseModel], raw, where: str, manifest: Path):
+    try:
+        return model.model_validate(raw or {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(section)'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise ManifestError(f"{manifest.name}: {where}: {problems}") from None
+
+
+def _build(manifest: Path, raw: dict) -> Project:
+    known = {"project", "definitions", "state_dir", "output_dir", "warehouse", "object_store", "buckets",
+             "mlflow", "subjects", "processors", "defaults", "groups"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
+    root = manifest.parent
+    state_dir = (root / raw.get("state_dir", ".dfg")).resolve()
+    warehouse = _section(WarehouseConfig, raw.get("warehouse"), "warehouse", manifest)
+    if os.environ.get("DFG_WAREHOUSE_DSN"):
+        warehouse = warehouse.model_copy(update={"kind": "postgres", "dsn": os.environ["DFG_WAREHOUSE_DSN"]})
+    if os.environ.get("DFG_WAREHOUSE_SCHEMA"):
+        warehouse = warehouse.model_copy(update={"schema_name": os.environ["DFG_WAREHOUSE_SCHEMA"]})
+    if warehouse.kind == "postgres" and not warehouse.dsn:
+        raise ManifestError(f"{manifest.name}: warehouse: kind postgres needs `dsn` (or DFG_WAREHOUSE_DSN)")
+    object_store = _section(ObjectStoreConfig, raw.get("object_store"), "object_store", manifest)
+    if os.environ.get("DFG_S3_ENDPOINT_URL"):
+        object_store = object_store.model_copy(update={"endpoint_url": os.environ["DFG_S3_ENDPOINT_URL"]})
+    mlflow = _section(MlflowConfig, raw.get("mlflow"), "mlflow", manifest)
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        mlflow = mlflow.model_copy(update={"tracking_uri": os.environ["MLFLOW_TRACKING_URI"]})
+    buckets = {name: _section(BucketConfig, cfg, f"buckets.{name}", manifest) for name, cfg in (raw.get("buckets") or {}).items()}
+    subjects = {name: _section(SubjectConfig, cfg, f"subjects.{name}", manifest) for name, cfg in (raw.get("subjects") or {}).items()}
+    processors = {
+        name: _section(Processor, {**(cfg or {}), "name": name}, f"processors.{name}", manifest)
+        for name, cfg in (raw.get("processors") or {}).items()
+    }
+    project = Project(
+        name=str(raw.get("project", root.name)),
+        root=root,
+        definitions=str(raw.get("definitions", "")),
+        state_dir=state_dir,
+        output_dir=(root / raw.get("output_dir", "out")).resolve(),
+        warehouse=warehouse,
+        object_store=object_store,
+        buckets=buckets,
+        mlflow=mlflow,
+        subjects=subjects,
+        processors=processors,
+    )
+    governance = _group_governance(manifest, raw, buckets)
+    try:
+        check_processor_references(governance, processors)
+    except GovernanceError as exc:
+        raise ManifestError(f"{manifest.name}: {exc}") from None
+    return replace(project, governance=governance)
+
+
+def _group_governance(manifest: Path, raw: dict, buckets: dict[str, BucketConfig]) -> dict[str, AssetGovernance]:
+    project_defaults = raw.get("defaults") or {}
+    governance: dict[str, AssetGovernance] = {}
+    for group, body in (raw.get("groups") or {}).items():
+        body = body or {}
+        defaults = {**project_defaults, **(body.get("defaults") or {})}
+        for asset, facts in (body.get("assets") or {}).items():
+            if asset in governance:
+                raise ManifestError(f"{manifest.name}: asset {asset!r} is declared in two groups")
+            merged = {**defaults, **(facts or {}), "group": group}
+            storage = merged.get("storage") or {}
+            # An S3 asset lives where its bucket lives unless it says otherwise.
+            if storage.get("kind") == "s3" and storage.get("bucket") in buckets and "region" not in (facts or {}):
+                merged["region"] = buckets[storage["bucket"]].region
+            try:
+                governance[asset] = build_governance(asset, merged)
+            except GovernanceError as exc:
+                raise ManifestError(f"{manifest.name}: group {group!r}: {exc}") from None
+    return governance
+
+
+def check_processor_references(governance: dict[str, AssetGovernance], processors: dict[str, Processor]) -> None:
+    """Processors named by Python-declared assets must exist in the manifest too."""
+    for asset, facts in governance.items():
+        for name in facts.processors:
+            if name not in processors:
+                raise GovernanceError(
+                    f"asset {asset!r}, field processors: unknown processor {name!r}; "
+                    f"declared processors: {', '.join(processors) or '(none)'}"
+                )

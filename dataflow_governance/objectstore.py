@@ -1,0 +1,110 @@
+"""S3 through boto3: clients, buckets with their regions, and errors that say what failed.
+
+With no endpoint configured the project uses its local S3-compatible endpoint (see `local_s3`),
+so everything works on a laptop; with an endpoint or none-and-real-credentials it is AWS S3,
+MinIO or any S3-compatible store. Nothing here patches boto3: requests go over real HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import local_s3
+
+# The local endpoint accepts any credentials; fixed dummy ones keep real ones from being sent to it.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "dfg-local", "aws_secret_access_key": "dfg-local"}
+
+
+class ObjectStoreError(RuntimeError):
+    """An S3 call failed; the message names the bucket/key and the endpoint."""
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    endpoint_url: str | None
+    region: str
+    local: bool = False
+
+    def client(self, region: str | None = None):
+        options = dict(
+            region_name=region or self.region,
+            endpoint_url=self.endpoint_url,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60,
+                          s3={"addressing_style": "path"} if self.endpoint_url else {}),
+        )
+        if self.local:
+            options.update(LOCAL_CREDENTIALS)
+        return boto3.client("s3", **options)
+
+    def describe(self) -> str:
+        return self.endpoint_url or f"AWS S3 ({self.region})"
+
+
+def open_object_store(endpoint_url: str | None, region: str, state_dir: Path, use_local: bool) -> ObjectStore:
+    """The configured endpoint, or the project's local endpoint (started if needed) when none is set."""
+    if endpoint_url or not use_local:
+        return ObjectStore(endpoint_url=endpoint_url, region=region)
+    endpoint = local_s3.ensure_running(state_dir)
+    return ObjectStore(endpoint_url=endpoint.url, region=region, local=True)
+
+
+@contextmanager
+def s3_errors(what: str, store: ObjectStore) -> Iterator[None]:
+    """Turn botocore's exceptions into one clear ObjectStoreError naming the operation."""
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "Error")
+        raise ObjectStoreError(f"S3 {what} failed at {store.describe()}: {code}") from None
+    except BotoCoreError as exc:
+        raise ObjectStoreError(f"S3 {what} failed: endpoint {store.describe()} unreachable or refused ({type(exc).__name__})") from None
+
+
+def ensure_buckets(store: ObjectStore, buckets: Mapping[str, object]) -> None:
+    """Create each bucket in its declared region (and turn on versioning where declared)."""
+    client = store.client()
+    with s3_errors("list buckets", store):
+        existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    for name, config in buckets.items():
+        region = getattr(config, "region")
+        if name not in existing:
+            params: dict = {"Bucket": name}
+            if region != "us-east-1":  # S3 rejects us-east-1 as an explicit LocationConstraint
+                params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            with s3_errors(f"create bucket {name}", store):
+                store.client(region).create_bucket(**params)
+        if getattr(config, "versioned", False):
+            with s3_errors(f"enable versioning on {name}", store):
+                client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+
+def bucket_region(store: ObjectStore, bucket: str) -> str:
+    with s3_errors(f"get location of bucket {bucket}", store):
+        location = store.client().get_bucket_location(Bucket=bucket).get("LocationConstraint")
+    return location or "us-east-1"
+
+
+def list_keys(store: ObjectStore, bucket: str, prefix: str = "") -> Iterator[str]:
+    paginator = store.client().get_paginator("list_objects_v2")
+    with s3_errors(f"list s3://{bucket}/{prefix}", store):
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+
+def put_object(store: ObjectStore, bucket: str, key: str, body: bytes) -> str | None:
+    """Write one object; returns its version id where the bucket is versioned."""
+    with s3_errors(f"put s3://{bucket}/{key}", store):
+        return store.client().put_object(Bucket=bucket, Key=key, Body=body).get("VersionId")
+
+
+def get_object(store: ObjectStore, bucket: str, key: str) -> bytes:
+    with s3_errors(f"get s3://{bucket}/{key}", store):
+        return store.client().get_object(Bucket=bucket, Key=key)["Body"].read()

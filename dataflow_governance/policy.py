@@ -1,0 +1,195 @@
+"""Static policy rules over the governed asset graph → findings with why and how to fix.
+
+The rules read declarations and the dependency graph only; they never touch data. Each rule is a
+small function yielding `Finding`s, so a rule can be read, tested and switched off on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+
+from . import taxonomy
+from .spec import AssetGovernance, Processor
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    asset: str
+    rule: str
+    severity: str  # "error" | "warning"
+    message: str
+    fix: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    governance: Mapping[str, AssetGovernance]
+    upstream: Mapping[str, frozenset[str]]  # asset → the assets it reads
+    processors: Mapping[str, Processor]
+
+    def personal_sources(self, asset: str) -> list[str]:
+        """Declared personal assets whose data reaches `asset`, through ungoverned assets too.
+
+        A pii_free asset stops the walk: what it emits is declared free of personal data (and
+        checked at run time by the PII scans).
+        """
+        found: list[str] = []
+        seen: set[str] = set()
+        stack = list(self.upstream.get(asset, ()))
+        while stack:
+            source = stack.pop()
+            if source in seen:
+                continue
+            seen.add(source)
+            facts = self.governance.get(source)
+            if facts is not None and facts.pii_free:
+                continue
+            if facts is not None and facts.is_personal:
+                found.append(source)
+                continue
+            stack.extend(self.upstream.get(source, ()))
+        return sorted(found)
+
+    def categories_of(self, assets: Iterable[str]) -> list[str]:
+        return sorted({c for a in assets for c in self.governance[a].all_categories if taxonomy.is_personal_category(c)})
+
+
+Rule = Callable[[PolicyContext], Iterator[Finding]]
+
+
+def legal_basis_missing(ctx: PolicyContext) -> Iterator[Finding]:
+    for asset in sorted(ctx.upstream):
+        facts = ctx.governance.get(asset)
+        if facts is not None and (facts.pii_free or facts.legal_basis):
+            continue
+        sources = ctx.personal_sources(asset)
+        if sources:
+            yield Finding(
+                asset, "legal-basis-missing", "error",
+                f"{asset} receives personal data ({', '.join(ctx.categories_of(sources))}) from "
+                f"{', '.join(sources)} but declares no legal basis",
+                "declare legal_basis (" + ", ".join(taxonomy.LEGAL_BASES) + "), or declare pii_free with "
+                "the anonymization that removes the personal data",
+            )
+
+
+def retention_missing(ctx: PolicyContext) -> Iterator[Finding]:
+    for asset, facts in sorted(ctx.governance.items()):
+        if facts.is_personal and facts.retention is None:
+            yield Finding(
+                asset, "retention-missing", "error",
+                f"{asset} holds personal data ({', '.join(facts.personal_columns or facts.data_categories)}) "
+                "with no retention period (GDPR Art. 5(1)(e) storage limitation)",
+                "add retention: {keep: '2 years', action: delete|anonymize|aggregate}",
+            )
+
+
+def processor_without_dpa(ctx: PolicyContext) -> Iterator[Finding]:
+    for asset, facts in sorted(ctx.governance.items()):
+        if not facts.is_personal:
+            continue
+        for name in facts.processors:
+            processor = ctx.processors.get(name)
+            if processor is not None and processor.kind == "processor" and not processor.dpa:
+                yield Finding(
+                    asset, "processor-without-dpa", "error",
+                    f"{asset} sends personal data to processor {name} which has no data processing "
+                    "agreement (GDPR Art. 28(3))",
+                    f"sign a DPA with {name} and set dpa: true, or stop sending it personal data",
+                )
+
+
+def transfer_without_safeguard(ctx: PolicyContext) -> Iterator[Finding]:
+    for asset, facts in sorted(ctx.governance.items()):
+        if not facts.is_personal or not facts.region:
+            continue
+        home = taxonomy.jurisdiction(facts.region)
+        for name in facts.processors:
+            processor = ctx.processors.get(name)
+            if processor is None or taxonomy.jurisdiction(processor.region) == home or processor.transfer_mechanism:
+                continue
+            yield Finding(
+                asset, "transfer-without-safeguard", "error",
+                f"{asset} ({facts.region}) sends personal data to {name} in {processor.region}, a "
+                f"transfer out of {home} with no safeguard (GDPR Chapter V)",
+                f"set transfer_mechanism (adequacy, scc, bcr) on processor {name}, or use a processor in {home}",
+            )
+
+
+def pii_free_reads_personal(ctx: PolicyContext) -> Iterator[Finding]:
+    for asset, facts in sorted(ctx.governance.items()):
+        if not facts.pii_free or facts.anonymization:
+            continue
+        sources = ctx.personal_sources(asset)
+        if sources:
+            yield Finding(
+                asset, "pii-free-downstream-of-personal", "error",
+                f"{asset} is declared PII-free but reads personal data ({', '.join(ctx.categories_of(sources))}) "
+                f"from {', '.join(sources)} and declares no anonymization",
+                "declare anonymization (e.g. 'aggregation without identity columns', 'keyed hash') or "
+                "drop pii_free and govern it as personal data",
+            )
+
+
+def region_crossing(ctx: PolicyContext) -> Iterator[Finding]:
+    for asset, facts in sorted(ctx.governance.items()):
+        if facts.pii_free or not facts.region:
+            continue  # only aggregated / anonymized data may cross
+        here = taxonomy.jurisdiction(facts.region)
+        for source in ctx.personal_sources(asset):
+            origin = ctx.governance[source].region
+            if origin and taxonomy.jurisdiction(origin) != here:
+                yield Finding(
+                    asset, "region-crossing", "error",
+                    f"personal data flows from {source} ({origin}) into {asset} ({facts.region}), "
+                    f"crossing from {taxonomy.jurisdiction(origin)} to {here}",
+                    f"keep {asset} in {taxonomy.jurisdiction(origin)}, or aggregate/anonymize before it crosses and declare it pii_free",
+                )
+
+
+def purpose_limitation(ctx: PolicyContext) -> Iterator[Finding]:
+    for asset, facts in sorted(ctx.governance.items()):
+        if facts.pii_free or not facts.purposes:
+            continue
+        for source in ctx.personal_sources(asset):
+            origin = ctx.governance[source]
+            if origin.legal_basis != "consent" or not origin.purposes:
+                continue
+            beyond = [p for p in facts.purposes if not any(taxonomy.is_within(p, c) for c in origin.purposes)]
+            if beyond:
+                yield Finding(
+                    asset, "purpose-limitation", "error",
+                    f"{asset} uses consent-based data from {source} (consented for {', '.join(origin.purposes)}) "
+                    f"for {', '.join(beyond)} (GDPR Art. 5(1)(b))",
+                    f"restrict {asset} to the consented purposes, obtain consent for {', '.join(beyond)}, or anonymize first",
+                )
+
+
+def encryption_missing(ctx: PolicyContext) -> Iterator[Finding]:
+    for asset, facts in sorted(ctx.governance.items()):
+        if facts.is_personal and not facts.encryption.at_rest:
+            yield Finding(
+                asset, "encryption-missing", "warning",
+                f"{asset} holds personal data with no encryption at rest declared (GDPR Art. 32)",
+                "declare encryption: {at_rest: ..., in_transit: ...}",
+            )
+
+
+RULES: tuple[Rule, ...] = (
+    legal_basis_missing,
+    retention_missing,
+    processor_without_dpa,
+    transfer_without_safeguard,
+    pii_free_reads_personal,
+    region_crossing,
+    purpose_limitation,
+    encryption_missing,
+)
+
+
+def run_policy(ctx: PolicyContext, rules: Iterable[Rule] = RULES) -> list[Finding]:
+    return sorted(finding for rule in rules for finding in rule(ctx))

@@ -1,0 +1,304 @@
+"""The governance model: what the platform declares about each asset and each column.
+
+Plain pydantic over plain data, no Dagster. Whether facts are written in Python next to an asset
+or in `dagster_project.yaml`, they are validated here into the same frozen objects, and a bad
+value is a `GovernanceError` that names the asset, the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import taxonomy
+
+
+class GovernanceError(ValueError):
+    """A governance declaration that cannot be accepted; the message says where and why."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_DURATION_UNITS = {"d": 1, "day": 1, "w": 7, "week": 7, "m": 30, "month": 30, "y": 365, "year": 365}
+_SHORT = re.compile(r"^\s*(\d+)\s*(d|w|m|y|days?|weeks?|months?|years?)\s*$", re.IGNORECASE)
+_ISO = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$", re.IGNORECASE)
+
+
+def parse_duration_days(text: str) -> int:
+    """`30d`, `18 months`, `7 years` or ISO 8601 `P2Y6M` → days (a month is 30, a year 365)."""
+    match = _SHORT.match(str(text))
+    if match:
+        unit = match.group(2).lower().rstrip("s") if len(match.group(2)) > 1 else match.group(2).lower()
+        return int(match.group(1)) * _DURATION_UNITS[unit]
+    iso = _ISO.match(str(text).strip())
+    if iso and any(iso.groups()):
+        years, months, weeks, days = (int(g or 0) for g in iso.groups())
+        return years * 365 + months * 30 + weeks * 7 + days
+    raise ValueError(
+        f"retention duration {text!r} is not a duration; write e.g. '30 days', '18 months', "
+        "'7 years', '90d' or ISO 8601 'P2Y'"
+    )
+
+
+AnonymizeMethod = Literal["nullify", "hash", "generalize_date", "generalize_ip", "generalize_postcode"]
+
+
+class LegalHold(_Model):
+    """Rows a retention rule or an erasure must keep (e.g. invoices kept 7 years for tax law)."""
+
+    name: str
+    reason: str
+    keep: str = Field(description="how long the held rows are kept, e.g. '7 years'")
+    where: str | None = Field(default=None, description="SQL condition selecting held rows; all rows if omitted")
+    anonymize: dict[str, AnonymizeMethod] = Field(default_factory=dict)
+
+    @field_validator("keep")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration_days(value)
+        return value
+
+    @property
+    def keep_days(self) -> int:
+        return parse_duration_days(self.keep)
+
+
+class Retention(_Model):
+    keep: str = Field(description="how long data is kept, e.g. '2 years'")
+    action: Literal["delete", "anonymize", "aggregate"] = "delete"
+    timestamp_column: str | None = None
+    anonymize: dict[str, AnonymizeMethod] = Field(default_factory=dict)
+    aggregate_into: str | None = None
+    legal_holds: tuple[LegalHold, ...] = ()
+
+    @field_validator("keep")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration_days(value)
+        return value
+
+    @model_validator(mode="after")
+    def _action_needs(self) -> Retention:
+        if self.action == "anonymize" and not self.anonymize:
+            raise ValueError("retention action 'anonymize' needs `anonymize: {column: method}`")
+        if self.action == "aggregate" and not self.aggregate_into:
+            raise ValueError("retention action 'aggregate' needs `aggregate_into: <asset>`")
+        return self
+
+    @property
+    def keep_days(self) -> int:
+        return parse_duration_days(self.keep)
+
+    def describe(self) -> str:
+        text = f"{self.keep}, then {self.action}"
+        if self.legal_holds:
+            text += "; holds: " + ", ".join(f"{h.name} ({h.keep})" for h in self.legal_holds)
+        return text
+
+
+class Processor(_Model):
+    """A processor or recipient outside the platform that receives data (GDPR Art. 28)."""
+
+    name: str
+    purpose: str = ""
+    region: str
+    dpa: bool = Field(default=False, description="a data processing agreement is signed")
+    transfer_mechanism: Literal["adequacy", "scc", "bcr", "derogation"] | None = None
+    kind: Literal["processor", "recipient", "controller"] = "processor"
+
+
+class Encryption(_Model):
+    at_rest: str | None = Field(default=None, description="e.g. 'AES-256 (SSE-S3)'; None when unencrypted")
+    in_transit: str | None = Field(default=None, description="e.g. 'TLS 1.2+'")
+
+
+class Storage(_Model):
+    kind: Literal["warehouse", "s3", "external", "model"] = "warehouse"
+    table: str | None = None
+    bucket: str | None = None
+    prefix: str | None = None
+
+
+class ColumnSpec(_Model):
+    type: str | None = Field(default=None, description="SQL type, shown in Dagster's column schema")
+    categories: tuple[str, ...] = ()
+    identity: bool = Field(default=False, description="this column identifies the data subject")
+    sensitivity: Literal["public", "internal", "confidential", "restricted"] = "internal"
+    pseudonymized: bool = False
+    anonymized: bool = False
+    description: str = ""
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _known_categories(cls, value):
+        return _check_keys(value, taxonomy.data_categories(), "data category")
+
+    @property
+    def is_personal(self) -> bool:
+        return not self.anonymized and any(taxonomy.is_personal_category(c) for c in self.categories)
+
+
+class AssetGovernance(_Model):
+    """Everything an auditor asks about one asset."""
+
+    asset: str
+    description: str = ""
+    owner: str | None = None
+    group: str | None = None
+    purposes: tuple[str, ...] = ()
+    legal_basis: str | None = None
+    art9_condition: str | None = None
+    data_subjects: tuple[str, ...] = ()
+    data_categories: tuple[str, ...] = Field(default=(), description="asset-level categories, for data without columns")
+    region: str | None = None
+    storage: Storage = Storage()
+    retention: Retention | None = None
+    processors: tuple[str, ...] = ()
+    encryption: Encryption = Encryption()
+    pii_free: bool = False
+    anonymization: str | None = Field(default=None, description="how personal inputs are de-identified here")
+    tenant_key: str | None = None
+    subject_prefix: str | None = Field(default=None, description="S3 key template holding one subject's objects, with {subject_id}")
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+
+    @field_validator("purposes", mode="before")
+    @classmethod
+    def _known_uses(cls, value):
+        return _check_keys(value, taxonomy.data_uses(), "data use")
+
+    @field_validator("data_subjects", mode="before")
+    @classmethod
+    def _known_subjects(cls, value):
+        return _check_keys(value, taxonomy.data_subjects(), "data subject")
+
+    @field_validator("data_categories", mode="before")
+    @classmethod
+    def _known_categories(cls, value):
+        return _check_keys(value, taxonomy.data_categories(), "data category")
+
+    @field_validator("legal_basis")
+    @classmethod
+    def _lawful_basis(cls, value):
+        return _check_choice(value, taxonomy.LEGAL_BASES, "legal basis")
+
+    @field_validator("art9_condition")
+    @classmethod
+    def _art9(cls, value):
+        return _check_choice(value, taxonomy.ART9_CONDITIONS, "Art. 9 condition")
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value):
+        # Dagster accepts an email address or `team:name` as owner.
+        if value is not None and not (value.startswith("team:") or re.match(r"^[^@\s]+@[^@\s]+$", value)):
+            raise ValueError(f"owner {value!r} must be an email address or 'team:<name>'")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AssetGovernance:
+        categories = self.all_categories
+        personal = self.is_personal
+        if self.pii_free and personal:
+            cols = [n for n, c in self.columns.items() if c.is_personal]
+            raise ValueError(f"declared pii_free but declares personal data ({', '.join(cols) or ', '.join(categories)})")
+        if personal and not self.legal_basis:
+            raise ValueError(
+                "holds personal data but has no legal_basis; allowed: " + ", ".join(taxonomy.LEGAL_BASES)
+            )
+        if any(taxonomy.is_special_category(c) for c in categories) and not self.art9_condition:
+            raise ValueError(
+                "holds special-category data (Art. 9) but has no art9_condition; allowed: "
+                + ", ".join(taxonomy.ART9_CONDITIONS)
+            )
+        if self.retention:
+            known = set(self.columns)
+            named = set(self.retention.anonymize) | {c for h in self.retention.legal_holds for c in h.anonymize}
+            if self.retention.timestamp_column:
+                named.add(self.retention.timestamp_column)
+            missing = sorted(named - known) if known else []
+            if missing:
+                raise ValueError(f"retention names column(s) {', '.join(missing)} that the asset does not declare")
+        if self.subject_prefix is not None and "{subject_id}" not in self.subject_prefix:
+            raise ValueError("subject_prefix must contain '{subject_id}'")
+        return self
+
+    @property
+    def all_categories(self) -> tuple[str, ...]:
+        seen = dict.fromkeys(self.data_categories)
+        for column in self.columns.values():
+            seen.update(dict.fromkeys(column.categories))
+        return tuple(seen)
+
+    @property
+    def personal_columns(self) -> tuple[str, ...]:
+        return tuple(name for name, column in self.columns.items() if column.is_personal)
+
+    @property
+    def identity_columns(self) -> tuple[str, ...]:
+        return tuple(name for name, column in self.columns.items() if column.identity)
+
+    @property
+    def is_personal(self) -> bool:
+        if self.pii_free:
+            return False
+        asset_level = any(taxonomy.is_personal_category(c) for c in self.data_categories)
+        return asset_level or bool(self.personal_columns)
+
+    @property
+    def legal_basis_article(self) -> str | None:
+        return taxonomy.LEGAL_BASES.get(self.legal_basis) if self.legal_basis else None
+
+
+def _check_keys(value, allowed: frozenset[str], what: str):
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    for key in value:
+        if key not in allowed:
+            hint = taxonomy.suggest(key, allowed)
+            raise ValueError(
+                f"unknown {what} {key!r} (not in the fideslang default taxonomy)"
+                + (f"; did you mean {', '.join(hint)}?" if hint else f"; see the {len(allowed)} keys of fideslang")
+            )
+    return tuple(value)
+
+
+def _check_choice(value, allowed: dict[str, str], what: str):
+    if value is None:
+        return None
+    if value in allowed:
+        return value
+    by_article = {article.lower(): name for name, article in allowed.items()}
+    normalized = str(value).lower().replace(" ", "")
+    for article, name in by_article.items():
+        if normalized in (article.replace(" ", ""), article.replace("art.", "").replace(" ", "")):
+            return name
+    raise ValueError(
+        f"unknown {what} {value!r}; allowed: " + ", ".join(f"{k} ({v})" for k, v in allowed.items())
+    )
+
+
+def build_governance(asset: str, facts: dict) -> AssetGovernance:
+    """Validate raw facts for one asset; any problem is a GovernanceError naming asset and field."""
+    try:
+        return AssetGovernance.model_validate({**facts, "asset": asset})
+    except ValidationError as exc:
+        raise GovernanceError(_describe(asset, exc)) from None
+
+
+def _describe(asset: str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "(asset)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "literal_error":
+            message = f"got {error.get('input')!r}; {message}"
+        elif error["type"] == "extra_forbidden":
+            message = f"unknown field {field.rsplit('.', 1)[-1]!r}"
+        lines.append(f"asset {asset!r}, field {field}: {message}")
+    return "\n".join(lines)

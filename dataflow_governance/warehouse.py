@@ -1,0 +1,211 @@
+"""The warehouse: one small interface over DuckDB (embedded) and PostgreSQL.
+
+Statements are built as sqlglot syntax trees and rendered for the engine's dialect, so table and
+column names from configuration are quoted by the generator, never pasted into strings.
+Connections are short-lived: DuckDB lets one process at a time write a database file, and each
+Dagster run is its own process.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlglot import exp
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse operation failed; the message names the table or connection."""
+
+
+def table_expr(name: str, schema: str | None = None) -> exp.Table:
+    """`users` or `analytics.users` → a quoted table reference."""
+    parts = name.split(".")
+    table = exp.Table(this=exp.to_identifier(parts[-1], quoted=True))
+    db = parts[-2] if len(parts) > 1 else schema
+    if db:
+        table.set("db", exp.to_identifier(db, quoted=True))
+    return table
+
+
+def column_expr(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+_PANDAS_TO_SQL = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE", "M": "TIMESTAMP"}
+
+
+def _sql_type(dtype) -> exp.DataType:
+    kind = getattr(dtype, "kind", "O")
+    if str(dtype).startswith("datetime64") and getattr(dtype, "tz", None) is not None:
+        return exp.DataType.build("TIMESTAMPTZ")
+    return exp.DataType.build(_PANDAS_TO_SQL.get(kind, "TEXT"))
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    kind: str  # "duckdb" | "postgres"
+    path: str | None = None
+    dsn: str | None = None
+    schema: str | None = None
+
+    @property
+    def dialect(self) -> str:
+        return "duckdb" if self.kind == "duckdb" else "postgres"
+
+    def describe(self) -> str:
+        """Where the data is, safe to print: a DSN's password is never shown."""
+        if self.kind == "duckdb":
+            return str(self.path)
+        return redact_dsn(self.dsn or "")
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        if self.kind == "duckdb":
+            import duckdb
+
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                con = duckdb.connect(str(self.path))
+            except duckdb.Error as exc:
+                raise WarehouseError(f"cannot open DuckDB warehouse {self.path}: {exc}") from None
+            try:
+                if self.schema:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {exp.to_identifier(self.schema, quoted=True).sql('duckdb')}")
+                    con.execute(f"SET schema = '{self.schema}'")
+                yield con
+            finally:
+                con.close()
+        else:
+            import psycopg
+
+            try:
+                con = psycopg.connect(self.dsn, autocommit=False)
+            except psycopg.Error as exc:
+                raise WarehouseError(f"cannot connect to PostgreSQL at {self.describe()}: {exc}") from None
+            try:
+                if self.schema:
+                    ident = exp.to_identifier(self.schema, quoted=True).sql("postgres")
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident}")
+                    con.execute(f"SET search_path TO {ident}")
+                yield con
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
+            finally:
+                con.close()
+
+    def render(self, statement: exp.Expression) -> str:
+        return statement.sql(dialect=self.dialect)
+
+    def execute(self, statement: exp.Expression | str, params: Sequence | None = None) -> None:
+        sql = statement if isinstance(statement, str) else self.render(statement)
+        with self.connect() as con:
+            con.execute(sql, params) if params else con.execute(sql)
+
+    def fetch(self, statement: exp.Expression | str, params: Sequence | None = None) -> list[tuple]:
+        sql = statement if isinstance(statement, str) else self.render(statement)
+        with self.connect() as con:
+            cursor = con.execute(sql, params) if params else con.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def fetch_df(self, statement: exp.Expression | str) -> pd.DataFrame:
+        sql = statement if isinstance(statement, str) else self.render(statement)
+        with self.connect() as con:
+            if self.kind == "duckdb":
+                return con.execute(sql).df()
+            cursor = con.execute(sql)
+            names = [d.name for d in cursor.description]
+            return pd.DataFrame(cursor.fetchall(), columns=names)
+
+    def table_exists(self, table: str) -> bool:
+        name = table.split(".")[-1]
+        schema = table.split(".")[-2] if "." in table else self.schema
+        query = exp.select("count(*)").from_("information_schema.tables").where(
+            exp.column("table_name").eq(exp.Literal.string(name))
+        )
+        if schema:
+            query = query.where(exp.column("table_schema").eq(exp.Literal.string(schema)))
+        elif self.kind == "postgres":
+            query = query.where("table_schema = current_schema()")
+        return self.fetch(query)[0][0] > 0
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name → type of an existing table; a missing table is a WarehouseError."""
+        if not self.table_exists(table):
+            raise WarehouseError(f"table {table!r} does not exist in the warehouse ({self.describe()})")
+        name = table.split(".")[-1]
+        query = (
+            exp.select("column_name", "data_type").from_("information_schema.columns")
+            .where(exp.column("table_name").eq(exp.Literal.string(name)))
+            .order_by("ordinal_position")
+        )
+        schema = table.split(".")[-2] if "." in table else self.schema
+        if schema:
+            query = query.where(exp.column("table_schema").eq(exp.Literal.string(schema)))
+        elif self.kind == "postgres":
+            query = query.where("table_schema = current_schema()")
+        return {name: str(kind) for name, kind in self.fetch(query)}
+
+    def row_count(self, table: str) -> int:
+        return int(self.fetch(exp.select("count(*)").from_(table_expr(table)))[0][0])
+
+    def create_table_as(self, table: str, select_sql: str, read_dialect: str = "duckdb") -> int:
+        """(Re)create `table` from a SELECT written in `read_dialect`, transpiled for this engine."""
+        import sqlglot
+        from sqlglot.errors import ParseError
+
+        try:
+            query = sqlglot.parse_one(select_sql, read=read_dialect)
+        except ParseError as exc:
+            raise WarehouseError(f"SQL for {table!r} does not parse: {exc}") from None
+        target = table_expr(table)
+        with self.connect() as con:
+            if self.kind == "duckdb":
+                con.execute(self.render(exp.Create(this=target, kind="TABLE", replace=True, expression=query)))
+            else:
+                con.execute(self.render(exp.Drop(this=target, kind="TABLE", exists=True)))
+                con.execute(self.render(exp.Create(this=target, kind="TABLE", expression=query)))
+        return self.row_count(table)
+
+    def replace_table(self, table: str, frame: pd.DataFrame) -> int:
+        """Replace `table` with the rows of `frame` in one transaction; returns the row count."""
+        target = table_expr(table)
+        with self.connect() as con:
+            if self.kind == "duckdb":
+                con.register("_dfg_frame", frame)
+                create = exp.Create(this=target, kind="TABLE", replace=True,
+                                    expression=exp.select("*").from_("_dfg_frame"))
+                con.execute(self.render(create))
+                con.unregister("_dfg_frame")
+            else:
+                con.execute(self.render(exp.Drop(this=target, kind="TABLE", exists=True)))
+                schema = exp.Schema(this=target, expressions=[
+                    exp.ColumnDef(this=exp.to_identifier(str(c), quoted=True), kind=_sql_type(frame[c].dtype))
+                    for c in frame.columns
+                ])
+                con.execute(self.render(exp.Create(this=schema, kind="TABLE")))
+                columns = ", ".join(exp.to_identifier(str(c), quoted=True).sql("postgres") for c in frame.columns)
+                with con.cursor().copy(f"COPY {self.render(target)} ({columns}) FROM STDIN") as copy:
+                    for row in frame.itertuples(index=False, name=None):
+                        copy.write_row([None if _is_missing(v) else v for v in row])
+        return len(frame)
+
+
+def _is_missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def redact_dsn(dsn: str) -> str:
+    """postgresql://user:secret@host/db → postgresql://user@host/db; key=value DSNs lose password=…"""
+    dsn = re.sub(r"(://[^:/@]+):[^@]*@", r"\1@", dsn)
+    return re.sub(r"password\s*=\s*\S+\s*", "", dsn).strip()
