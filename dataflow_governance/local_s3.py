@@ -106,6 +106,8 @@ def stop(state_dir: Path) -> bool:
         return False
     os.kill(endpoint.pid, signal.SIGTERM)
     for _ in range(100):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(endpoint.pid, os.WNOHANG)  # reap it if this process started it
         try:
             os.kill(endpoint.pid, 0)
         except OSError:
@@ -166,8 +168,13 @@ def _serve(state_dir: Path, port: int) -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    stopped.wait()
-    server.stop()
+    while not stopped.wait(0.2):  # a timed wait lets the signal handler run
+        pass
+    # Stop accepting, let a request being recorded finish its line, then leave without waiting
+    # for idle keep-alive connections to close.
+    threading.Thread(target=server.stop, daemon=True).start()
+    with write_lock:
+        os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:

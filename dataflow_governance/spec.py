@@ -243,8 +243,6 @@ class AssetGovernance(_Model):
 
     @property
     def is_personal(self) -> bool:
-        if self.pii_free:
-            return False
         asset_level = any(taxonomy.is_personal_category(c) for c in self.data_categories)
         return asset_level or bool(self.personal_columns)
 

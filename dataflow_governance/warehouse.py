@@ -170,7 +170,7 @@ class Warehouse:
             if self.kind == "duckdb":
                 con.execute(self.render(exp.Create(this=target, kind="TABLE", replace=True, expression=query)))
             else:
-                con.execute(self.render(exp.Drop(this=target, kind="TABLE", exists=True)))
+                con.execute(self.render(exp.Drop(tables=[target], kind="TABLE", exists=True)))
                 con.execute(self.render(exp.Create(this=target, kind="TABLE", expression=query)))
         return self.row_count(table)
 
@@ -185,7 +185,7 @@ class Warehouse:
                 con.execute(self.render(create))
                 con.unregister("_dfg_frame")
             else:
-                con.execute(self.render(exp.Drop(this=target, kind="TABLE", exists=True)))
+                con.execute(self.render(exp.Drop(tables=[target], kind="TABLE", exists=True)))
                 schema = exp.Schema(this=target, expressions=[
                     exp.ColumnDef(this=exp.to_identifier(str(c), quoted=True), kind=_sql_type(frame[c].dtype))
                     for c in frame.columns

@@ -1,0 +1,63 @@
+"""Shared fixtures: a private copy of the example project, a Postgres schema per test, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PG_DSN = os.environ.get("DFG_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def copy_project(dest: Path) -> Path:
+    """The example project (manifest, assets, resources) in `dest`, with its own state."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster_project.yaml", dest / "dagster_project.yaml")
+    for folder in ("assets", "resources"):
+        shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest / "dagster_project.yaml"
+
+
+def run_dfg(*args: str, project: Path | None = None, env: dict | None = None, timeout: int = 300):
+    """Run the real `dfg` entry point in a child process and return (exit code, stdout, stderr)."""
+    command = [sys.executable, "-m", "dataflow_governance.cli"]
+    if project is not None:
+        command += ["--project", str(project)]
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("DFG_PROJECT", None)
+    proc = subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=full_env, cwd=str(project.parent) if project else None)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def dfg_json(*args: str, project: Path | None = None, env: dict | None = None):
+    code, out, err = run_dfg(*args, "--json", project=project, env=env)
+    return code, json.loads(out), err
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory):
+    """The example project copied and run once through `dfg demo` (shared, read-only for tests)."""
+    manifest = copy_project(tmp_path_factory.mktemp("deep_water"))
+    code, out, err = run_dfg("demo", "--json", project=manifest)
+    assert code == 0, err[-3000:]
+    yield manifest, json.loads(out)
+    run_dfg("local", "stop", project=manifest)
+
+
+@pytest.fixture
+def pg_schema():
+    """A fresh schema on the real PostgreSQL server, dropped afterwards."""
+    import psycopg
+
+    schema = f"dfg_test_{uuid.uuid4().hex[:10]}"
+    yield schema
+    with psycopg.connect(PG_DSN, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -1,0 +1,76 @@
+"""The example project's Definitions: governance visible as Dagster metadata, tags, owners, schema."""
+
+import os
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from conftest import REPO
+from dataflow_governance import GovernanceError, build_governance
+from dataflow_governance.dagster_ext import SPEC_KEY, apply_manifest_governance, governed_asset, read_governance
+
+
+@pytest.fixture(scope="module")
+def specs():
+    from assets.definitions import defs
+
+    return {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+
+
+def test_example_has_the_seed_flows(specs):
+    assert len(specs) >= 12
+    for name in ("users", "analytics_events", "daily_signups", "orders", "tickets", "tickets_clean",
+                 "ticket_features", "app_logs", "global_kpis_us", "email_campaign_sends", "support_attachments"):
+        assert name in specs
+    assert {d.asset_key.to_user_string() for d in specs["daily_signups"].deps} == {"users"}
+
+
+def test_governance_is_visible_in_dagster(specs):
+    users = specs["users"]
+    assert users.owners == ["team:growth"]
+    assert users.tags["pii"] == "true" and users.tags["region"] == "eu-central-1"
+    assert users.tags["legal_basis"] == "contract" and "category/user.contact.email" in users.tags
+    assert users.metadata["governance/legal_basis"] == "contract (Art. 6(1)(b))"
+    assert "3 years, then delete" in users.metadata["governance/retention"]
+    columns = {c.name: c for c in users.metadata["dagster/column_schema"].columns}
+    assert columns["email"].tags == {"category/user.contact.email": "", "sensitivity": "confidential"}
+    assert columns["user_id"].tags["identity"] == "true"
+    assert "pii" in users.kinds and "duckdb" in users.kinds
+    assert specs["daily_signups"].tags["pii"] == "false" and specs["daily_signups"].tags["pii_free"] == "true"
+    assert specs["orders"].metadata["governance/processors"] == "payments_psp"
+
+
+def test_python_and_manifest_declarations_become_the_same_objects(specs):
+    governance = read_governance(specs.values())
+    assert governance["app_logs"].pii_free and governance["app_logs"].owner == "team:platform"  # Python
+    assert governance["users"].identity_columns == ("user_id",)  # manifest
+    facts = governance["users"].model_dump(mode="json")
+    facts.pop("asset")
+    assert build_governance("users", facts) == governance["users"]
+
+
+def test_governed_asset_validates_at_definition_time():
+    with pytest.raises(GovernanceError, match="asset 'leaky'.*unknown data category 'user.emails'"):
+        @governed_asset(governance={"columns": {"e": {"categories": ["user.emails"]}}})
+        def leaky():
+            return 1
+
+
+def test_declared_twice_is_an_error():
+    @governed_asset(governance={"pii_free": True})
+    def logs():
+        return 1
+
+    with pytest.raises(GovernanceError, match="both in Python and in dagster_project.yaml"):
+        apply_manifest_governance([logs], {"logs": build_governance("logs", {"pii_free": True})})
+    with pytest.raises(GovernanceError, match="ghost that the project does not define"):
+        apply_manifest_governance([logs], {"ghost": build_governance("ghost", {})})
+    assert SPEC_KEY in logs.specs_by_key[dg.AssetKey("logs")].metadata
+
+
+def test_dagster_definitions_validate_from_repo_root():
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    proc = subprocess.run([dagster, "definitions", "validate"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
