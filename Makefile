@@ -21,7 +21,8 @@ test: setup
 	$(BIN)/pytest -q
 
 dev: setup
-	$(BIN)/dagster dev
+	mkdir -p .dfg/dagster_home
+	DAGSTER_HOME=$(CURDIR)/.dfg/dagster_home $(BIN)/dagster dev
 
 clean:
 	-$(BIN)/dfg local stop

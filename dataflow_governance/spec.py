@@ -8,6 +8,7 @@ value is a `GovernanceError` that names the asset, the field and what is allowed
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -137,7 +138,7 @@ class ColumnSpec(_Model):
     def _known_categories(cls, value):
         return _check_keys(value, taxonomy.data_categories(), "data category")
 
-    @property
+    @cached_property
     def is_personal(self) -> bool:
         return not self.anonymized and any(taxonomy.is_personal_category(c) for c in self.categories)
 
@@ -226,22 +227,22 @@ class AssetGovernance(_Model):
             raise ValueError("subject_prefix must contain '{subject_id}'")
         return self
 
-    @property
+    @cached_property
     def all_categories(self) -> tuple[str, ...]:
         seen = dict.fromkeys(self.data_categories)
         for column in self.columns.values():
             seen.update(dict.fromkeys(column.categories))
         return tuple(seen)
 
-    @property
+    @cached_property
     def personal_columns(self) -> tuple[str, ...]:
         return tuple(name for name, column in self.columns.items() if column.is_personal)
 
-    @property
+    @cached_property
     def identity_columns(self) -> tuple[str, ...]:
         return tuple(name for name, column in self.columns.items() if column.identity)
 
-    @property
+    @cached_property
     def is_personal(self) -> bool:
         asset_level = any(taxonomy.is_personal_category(c) for c in self.data_categories)
         return asset_level or bool(self.personal_columns)

@@ -7,6 +7,7 @@ checks read back exactly what was declared, whether in Python (`governed_asset`,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -66,9 +67,20 @@ def column_schema(gov: AssetGovernance, types: Mapping[str, str] | None = None) 
     return dg.TableSchema(columns=columns)
 
 
+# Models validated in this process, by the canonical JSON they were written as: reading a spec
+# back costs a lookup instead of a second validation (JSON from elsewhere is validated).
+_VALIDATED: dict[str, AssetGovernance] = {}
+
+
+def _canonical(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
 def governance_metadata(gov: AssetGovernance) -> dict[str, Any]:
     """Human-readable facts for the asset page, plus the full model for machines."""
-    meta: dict[str, Any] = {SPEC_KEY: dg.MetadataValue.json(gov.model_dump(mode="json", exclude_defaults=True))}
+    data = gov.model_dump(mode="json", exclude_defaults=True)
+    _VALIDATED[_canonical(data)] = gov
+    meta: dict[str, Any] = {SPEC_KEY: dg.MetadataValue.json(data)}
     if gov.legal_basis:
         meta["governance/legal_basis"] = f"{gov.legal_basis} ({gov.legal_basis_article})"
     if gov.art9_condition:
@@ -108,14 +120,21 @@ def _kinds(gov: AssetGovernance, existing: set[str]) -> set[str]:
     return set(sorted(kinds)[:3])  # Dagster shows at most three kinds
 
 
+def governance_attributes(gov: AssetGovernance, *, owners=(), tags=None, kinds=(), metadata=None, description=None) -> dict:
+    """Owners, tags, kinds, description and metadata of an asset, with its governance merged in."""
+    return {
+        "owners": [gov.owner] if gov.owner else list(owners or ()),
+        "tags": {**(tags or {}), **governance_tags(gov)},
+        "kinds": _kinds(gov, set(kinds or ())),
+        "description": description or gov.description or None,
+        "metadata": {**(metadata or {}), **governance_metadata(gov)},
+    }
+
+
 def with_governance(spec: dg.AssetSpec, gov: AssetGovernance) -> dg.AssetSpec:
-    return spec.replace_attributes(
-        owners=[gov.owner] if gov.owner else list(spec.owners),
-        tags={**spec.tags, **governance_tags(gov)},
-        kinds=_kinds(gov, set(spec.kinds)),
-        description=spec.description or gov.description or None,
-        metadata={**spec.metadata, **governance_metadata(gov)},
-    )
+    return spec.replace_attributes(**governance_attributes(
+        gov, owners=spec.owners, tags=spec.tags, kinds=spec.kinds, metadata=spec.metadata, description=spec.description,
+    ))
 
 
 def governed_spec(key: str, governance: Mapping[str, Any] | AssetGovernance, **spec_kwargs) -> dg.AssetSpec:
@@ -128,12 +147,25 @@ def governed_asset(*, governance: Mapping[str, Any] | AssetGovernance, **asset_k
     """`@dg.asset` with governance declared next to the code; validation happens at import time."""
 
     def decorate(fn) -> dg.AssetsDefinition:
-        definition = dg.asset(**asset_kwargs)(fn)
-        key = definition.key.to_user_string()
+        key = _decorated_key(fn, asset_kwargs).to_user_string()
         gov = governance if isinstance(governance, AssetGovernance) else build_governance(key, dict(governance))
-        return dg.map_asset_specs(lambda spec: with_governance(spec, gov), [definition])[0]
+        attributes = governance_attributes(
+            gov, owners=asset_kwargs.pop("owners", None), tags=asset_kwargs.pop("tags", None),
+            kinds=asset_kwargs.pop("kinds", None), metadata=asset_kwargs.pop("metadata", None),
+            description=asset_kwargs.pop("description", None) or fn.__doc__,
+        )
+        # Passed straight to @asset: building the definition once is what keeps load time flat.
+        return dg.asset(**asset_kwargs, **attributes)(fn)
 
     return decorate
+
+
+def _decorated_key(fn, asset_kwargs: Mapping[str, Any]) -> dg.AssetKey:
+    if asset_kwargs.get("key") is not None:
+        return dg.AssetKey.from_coercible(asset_kwargs["key"])
+    prefix = asset_kwargs.get("key_prefix") or []
+    prefix = [prefix] if isinstance(prefix, str) else list(prefix)
+    return dg.AssetKey([*prefix, asset_kwargs.get("name") or fn.__name__])
 
 
 def apply_manifest_governance(assets: Iterable, governance: Mapping[str, AssetGovernance]) -> list:
@@ -171,8 +203,14 @@ def read_governance(specs: Iterable[dg.AssetSpec]) -> dict[str, AssetGovernance]
     result = {}
     for spec in specs:
         raw = spec.metadata.get(SPEC_KEY)
-        if raw is not None:
-            data = dict(raw.value if isinstance(raw, dg.JsonMetadataValue) else raw)
+        if raw is None:
+            continue
+        value = raw.value if isinstance(raw, dg.JsonMetadataValue) else raw
+        known = _VALIDATED.get(_canonical(value))
+        if known is not None:
+            result[spec.key.to_user_string()] = known
+        else:
+            data = dict(value)
             result[spec.key.to_user_string()] = build_governance(data.pop("asset"), data)
     return result
 
