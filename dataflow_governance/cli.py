@@ -15,12 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import local_s3
+from .ledger import LedgerError
 from .manifest import DEFAULT_MANIFEST, ManifestError, Project, load_project
 from .objectstore import ObjectStoreError
 from .spec import GovernanceError
 from .warehouse import WarehouseError, redact_dsn
 
-EXPECTED_ERRORS = (ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error)
+EXPECTED_ERRORS = (ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError)
 
 
 class CliError(RuntimeError):
@@ -107,6 +108,37 @@ def cmd_local(args, project: Project) -> int:
     return 0
 
 
+def _parse_anchor(text: str):
+    from .ledger import Anchor
+
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise CliError(f"--anchor {text!r}: expected SEQ:HASH (a sequence number and a 64-hex-digit hash)")
+    return Anchor(int(seq), digest, source="--anchor")
+
+
+def cmd_audit(args, project: Project) -> int:
+    from .ledger import Ledger, load_anchors, verify_entries
+
+    ledger = Ledger(project.open_warehouse())
+    anchors = [*load_anchors(project.state_dir), *(_parse_anchor(a) for a in args.anchor or [])]
+    if args.action == "verify":
+        result = ledger.verify(anchors, independent=args.independent)
+        if result.ok:
+            text = f"{result.entries} entries verified, head {result.head_hash} (seq {result.head_seq}; {result.anchors_checked} anchors)"
+        else:
+            text = (f"LEDGER DAMAGED: {result.damage} at entry {result.first_bad_seq} — {result.explanation}\n"
+                    f"{result.entries} entries read; restore the table from a verified export and investigate")
+        _emit(args, result.to_dict(), text)
+        return 0 if result.ok else 1
+    entries = ledger.entries(since=args.since, until=args.until, target=args.target, actor=args.actor)
+    result = verify_entries(ledger.entries(), anchors) if entries else ledger.verify(anchors)
+    payload = {"verification": result.to_dict(), "entries": [e.to_dict() for e in entries]}
+    _emit(args, payload, "\n".join(f"{e.seq:>8} {e.ts} {e.actor:20} {e.action:24} {e.target}" for e in entries)
+          + f"\n{len(entries)} entries; chain {'intact' if result.ok else 'DAMAGED: ' + str(result.damage)}")
+    return 0 if result.ok else 1
+
+
 def cmd_demo(args, project: Project) -> int:
     from .dagster_ext.demo import run_demo
 
@@ -118,6 +150,7 @@ def cmd_demo(args, project: Project) -> int:
         f"policy findings: {summary['findings']} ({summary['finding_errors']} errors)",
         f"warehouse: {summary['warehouse']}",
         f"s3 endpoint: {summary['s3_endpoint_url']}",
+        f"ledger: {summary['ledger_entries']} entries, head {summary['ledger_head']}",
         f"reports in {summary['output_dir']}: " + ", ".join(Path(p).name for p in summary["reports"]),
     ]
     _emit(args, summary, "\n".join(text))
@@ -142,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("map", parents=[common], help="Mermaid data map with regions and processors")
     p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
     p.set_defaults(handler=cmd_map)
+    p = sub.add_parser("audit", parents=[common], help="the governance ledger: verify the chain, export entries")
+    p.add_argument("action", choices=["verify", "export"])
+    p.add_argument("--anchor", action="append", help="an extra anchor SEQ:HASH to check against (repeatable)")
+    p.add_argument("--independent", action="store_true", help="verify in Python instead of in the warehouse")
+    p.add_argument("--since", help="export entries at or after this UTC time (ISO 8601)")
+    p.add_argument("--until", help="export entries before this UTC time")
+    p.add_argument("--target", help="export only entries about this target")
+    p.add_argument("--actor", help="export only entries by this actor")
+    p.set_defaults(handler=cmd_audit)
     p = sub.add_parser("local", parents=[common], help="the embedded services: status, start, stop")
     p.add_argument("action", choices=["status", "start", "stop"])
     p.set_defaults(handler=cmd_local)

@@ -72,6 +72,12 @@ class Project:
         path = Path(self.warehouse.path)
         return path if path.is_absolute() else self.state_dir / path
 
+    def open_warehouse(self):
+        from .warehouse import Warehouse
+
+        return Warehouse(kind=self.warehouse.kind, path=str(self.warehouse_path), dsn=self.warehouse.dsn,
+                         schema=self.warehouse.schema_name)
+
     @property
     def mlflow_tracking_uri(self) -> str:
         return self.mlflow.tracking_uri or f"sqlite:///{self.state_dir / 'mlflow.db'}"

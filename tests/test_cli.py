@@ -111,3 +111,48 @@ def test_unknown_taxonomy_key_is_one_clear_line(tmp_path):
 def test_missing_manifest(tmp_path):
     code, out, err = run_dfg("--project", str(tmp_path / "none.yaml"), "check")
     assert code == 2 and "no such manifest" in err and "Traceback" not in err
+
+
+def test_audit_verify_contract_and_tampering(tmp_path):
+    from dataflow_governance import load_project
+    from dataflow_governance.ledger import Ledger, NewEntry
+
+    manifest = copy_project(tmp_path / "audited")
+    ledger = Ledger(load_project(manifest).open_warehouse())
+    ledger.append_many([NewEntry("job:sweep", "sweep.result", f"table:t{i}", {"deleted": i}) for i in range(20)])
+    code, out, _ = run_dfg("audit", "verify", project=manifest)
+    assert code == 0 and out.startswith(f"20 entries verified, head {ledger.head().hash}")
+    with ledger.warehouse.connect() as con:
+        con.execute("UPDATE governance_ledger SET details = '{\"deleted\":0}' WHERE seq = 12")
+    code, payload, _ = dfg_json("audit", "verify", project=manifest)
+    assert code == 1
+    assert {k: payload[k] for k in ("ok", "entries", "first_bad_seq", "damage")} == {
+        "ok": False, "entries": 20, "first_bad_seq": 12, "damage": "modified"}
+    code, exported, _ = dfg_json("audit", "export", "--target", "table:t3", project=manifest)
+    assert code == 1 and exported["verification"]["damage"] == "modified"
+    assert [e["details"] for e in exported["entries"]] == [{"deleted": 3}]
+
+
+def test_ledger_check_in_dagster_fails_on_tampering(tmp_path):
+    from assets.definitions import ALL_ASSETS
+    from dataflow_governance import load_project
+    from dataflow_governance.dagster_ext import governed_definitions
+    from dataflow_governance.ledger import Ledger
+
+    project = load_project(copy_project(tmp_path / "checked"))
+    defs = governed_definitions(project, ALL_ASSETS)
+    ledger = Ledger(project.open_warehouse())
+    for i in range(5):
+        ledger.append("job:test", "event", f"t{i}")
+    job = defs.resolve_job_def("verify_governance_ledger")
+    evaluation = _check_evaluations(job.execute_in_process())[0]
+    assert evaluation.passed and evaluation.metadata["ledger/head_seq"].value == 5
+    with ledger.warehouse.connect() as con:
+        con.execute("DELETE FROM governance_ledger WHERE seq = 2")
+    evaluation = _check_evaluations(job.execute_in_process(raise_on_error=False))[0]
+    assert not evaluation.passed and evaluation.metadata["damage"].value == "deleted"
+    assert evaluation.metadata["first_bad_seq"].value == 2
+
+
+def _check_evaluations(result):
+    return [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]

@@ -6,6 +6,7 @@ import dagster as dg
 
 from ..manifest import Project, check_processor_references
 from ..policy import PolicyContext, run_policy
+from .ledger import ledger_definitions
 from .governance import apply_manifest_governance, read_governance, upstream_graph
 from .resources import project_resources
 
@@ -72,11 +73,12 @@ def governed_definitions(
     """Definitions with the manifest's governance attached and validated, plus policy checks."""
     governed = apply_manifest_governance(assets, project.governance)
     ctx = policy_context(all_specs(governed), project)
+    ledger_spec, ledger_check, ledger_job, ledger_schedule = ledger_definitions(project)
     return dg.Definitions(
-        assets=governed,
-        asset_checks=[policy_checks(ctx), *asset_checks],
-        jobs=list(jobs),
-        schedules=list(schedules),
+        assets=[*governed, ledger_spec],
+        asset_checks=[policy_checks(ctx), ledger_check, *asset_checks],
+        jobs=[ledger_job, *jobs],
+        schedules=[ledger_schedule, *schedules],
         sensors=list(sensors),
         resources={**project_resources(project), **(resources or {})},
     )

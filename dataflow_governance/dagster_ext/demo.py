@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from ..ledger import Ledger, NewEntry, record_anchor
 from ..manifest import Project
 from ..policy import run_policy
 from ..reports import findings_report, ropa_activities, write_data_map, write_ropa
@@ -31,10 +32,20 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
     specs = list(defs.resolve_all_asset_specs())
     ctx = policy_context(specs, project)
     findings = run_policy(ctx)
+    ledger = Ledger(project.open_warehouse())
+    ledger.append_many([
+        NewEntry("dfg:demo", "run.completed", f"project:{project.name}",
+                 {"run_id": result.run_id, "success": result.success, "materialized": len(materialized),
+                  "checks_passed": sum(c.passed for c in checks), "checks_failed": sum(not c.passed for c in checks)}),
+        NewEntry("dfg:demo", "policy.evaluated", f"project:{project.name}",
+                 {"findings": len(findings), "errors": sum(f.severity == "error" for f in findings),
+                  "rules": sorted({f.rule for f in findings})}),
+    ])
+    head = record_anchor(project.state_dir, ledger.head(), source="dfg:demo")
     out = project.output_dir
     reports = [*write_ropa(ropa_activities(ctx), out).values(), write_data_map(ctx, out), findings_report(findings, out)]
     return {
-        "assets": len(specs),
+        "assets": len(defs.resolve_asset_graph().materializable_asset_keys),
         "materialized": len(materialized),
         "run_success": result.success,
         "checks_passed": sum(c.passed for c in checks),
@@ -45,5 +56,7 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
         "s3_endpoint_url": store.endpoint_url,
         "dagster_home": str(home),
         "output_dir": str(out),
+        "ledger_entries": head.seq,
+        "ledger_head": head.hash,
         "reports": [str(Path(p)) for p in reports],
     }
