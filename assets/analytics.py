@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 from sqlglot import exp
 
-from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, table_metadata
+from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, sql_asset, table_metadata
 from dataflow_governance.keys import keyed_hash
 from dataflow_governance.objectstore import put_object
 from dataflow_governance.warehouse import table_expr
@@ -14,7 +14,7 @@ from dataflow_governance.warehouse import table_expr
 from . import data
 from .commerce import revenue_by_country
 from .registration import users
-from .sql_stage import run_sql_stage
+from .sql_stage import SQL_DIR
 
 BI_BUCKET = "deepwater-bi-us"
 
@@ -33,9 +33,8 @@ def analytics_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "analytics_events"))
 
 
-@dg.asset(group_name="analytics", kinds={"duckdb"}, deps=[users])
-def daily_signups(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return run_sql_stage(context, warehouse, "daily_signups")
+daily_signups = sql_asset("daily_signups", path=SQL_DIR / "daily_signups.sql", group_name="analytics",
+                          kinds={"duckdb", "sql"})
 
 
 @dg.asset(group_name="analytics", kinds={"s3"}, deps=[daily_signups, revenue_by_country])

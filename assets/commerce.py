@@ -3,11 +3,11 @@
 import dagster as dg
 import pandas as pd
 
-from dataflow_governance.dagster_ext import WarehouseResource, table_metadata
+from dataflow_governance.dagster_ext import WarehouseResource, sql_asset, table_metadata
 
 from . import data
 from .registration import users
-from .sql_stage import run_sql_stage
+from .sql_stage import SQL_DIR
 
 
 @dg.asset(group_name="commerce", kinds={"duckdb"}, deps=[users])
@@ -19,6 +19,5 @@ def orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "orders"))
 
 
-@dg.asset(group_name="commerce", kinds={"duckdb"}, deps=[orders, users])
-def revenue_by_country(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return run_sql_stage(context, warehouse, "revenue_by_country")
+revenue_by_country = sql_asset("revenue_by_country", path=SQL_DIR / "revenue_by_country.sql", group_name="commerce",
+                               kinds={"duckdb", "sql"})

@@ -5,13 +5,14 @@ import re
 import dagster as dg
 import pandas as pd
 
-from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, table_metadata
+from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, sql_asset, table_metadata
 from dataflow_governance.keys import keyed_hash
 from dataflow_governance.objectstore import put_object
 
 from . import data
 from .commerce import orders
 from .registration import users
+from .sql_stage import SQL_DIR
 
 ATTACHMENTS_BUCKET = "deepwater-support-eu"
 # Redaction before analysis: contact details customers paste into tickets.
@@ -56,15 +57,8 @@ def tickets_clean(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "tickets_clean"))
 
 
-@dg.asset(group_name="support", kinds={"duckdb"}, deps=[tickets_clean])
-def ticket_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    wh = warehouse.get()
-    wh.create_table_as(
-        "ticket_features",
-        "SELECT ticket_id, user_pseudo_id, text, LENGTH(text) - LENGTH(REPLACE(text, ' ', '')) + 1 AS n_words, "
-        "category AS label FROM tickets_clean",
-    )
-    return dg.MaterializeResult(metadata=table_metadata(context, wh, "ticket_features"))
+ticket_features = sql_asset("ticket_features", path=SQL_DIR / "ticket_features.sql", group_name="support",
+                            kinds={"duckdb", "sql"})
 
 
 @dg.asset(group_name="support", kinds={"s3"}, deps=[tickets])

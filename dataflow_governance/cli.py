@@ -16,12 +16,13 @@ from pathlib import Path
 
 from . import local_s3
 from .ledger import LedgerError
+from .lineage import LineageError
 from .manifest import DEFAULT_MANIFEST, ManifestError, Project, load_project
 from .objectstore import ObjectStoreError
 from .spec import GovernanceError
 from .warehouse import WarehouseError, redact_dsn
 
-EXPECTED_ERRORS = (ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError)
+EXPECTED_ERRORS = (LineageError, ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError)
 
 
 class CliError(RuntimeError):
@@ -139,6 +140,67 @@ def cmd_audit(args, project: Project) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_lineage(args, project: Project | None) -> int:
+    from .lineage import column_lineage
+
+    if args.sql is not None or args.file is not None:
+        sql = args.sql if args.sql is not None else _read(args.file, "SQL file")
+        schema = None
+        if args.schema:
+            try:
+                schema = json.loads(_read(args.schema, "schema file"))
+            except json.JSONDecodeError as exc:
+                raise CliError(f"schema file {args.schema}: not valid JSON ({exc})") from None
+        result = column_lineage(sql, schema, args.dialect)
+        text = [f"{column} ← " + (", ".join(f"{d.table}.{d.column} [{d.transformation}{', masked' if d.masking else ''}]"
+                                             for d in item.direct) or "(no column)")
+                + ("\n    influenced by " + ", ".join(f"{i.table}.{i.column} [{i.kind}]" for i in item.indirect)
+                   if item.indirect else "")
+                for column, item in result.columns.items()]
+        _emit(args, result.to_dict(), "\n".join(text + [f"tables: {', '.join(result.tables)}"]))
+        return 0
+    if project is None:
+        raise CliError("give --sql or --file, or a project for --asset/--upstream/--downstream")
+    ctx = _policy(project)
+    graph = ctx.graph
+    if args.asset:
+        if args.asset not in graph.lineage:
+            known = ", ".join(sorted(graph.lineage)) or "(none)"
+            why = graph.errors.get(args.asset)
+            raise CliError(f"asset {args.asset!r} has no SQL lineage" + (f": {why}" if why else f"; SQL assets: {known}"))
+        lineage = graph.lineage[args.asset]
+        payload = lineage.to_dict()
+        payload["classification"] = {
+            column: {"categories": sorted(cls.categories), "personal": cls.personal, "pseudonymized": cls.pseudonymized,
+                     "anonymous": cls.anonymous, "subject_linked": cls.subject_linked}
+            for column, cls in graph.columns_of(args.asset).items()
+        }
+        text = [f"{c}: {', '.join(d['table'] + '.' + d['column'] + ' [' + d['transformation'] + ']' for d in v['direct']) or '(no column)'}"
+                f"  → {', '.join(payload['classification'][c]['categories']) or 'no categories'}"
+                f"{' (anonymous)' if payload['classification'][c]['anonymous'] else ''}"
+                for c, v in payload["columns"].items()]
+        _emit(args, payload, "\n".join(text))
+        return 0
+    spot = args.upstream or args.downstream
+    if not spot or "." not in spot:
+        raise CliError("give --sql/--file, --asset KEY, or --upstream/--downstream ASSET.COLUMN")
+    asset, column = spot.rsplit(".", 1)
+    if (asset, column) not in graph.classes:
+        raise CliError(f"no column {column!r} on asset {asset!r} in the column graph (declared or traced columns only)")
+    nodes = graph.upstream(asset, column) if args.upstream else graph.downstream(asset, column)
+    direction = "upstream" if args.upstream else "downstream"
+    payload = {"column": spot, direction: [{"asset": a, "column": c} for a, c in nodes]}
+    _emit(args, payload, f"{direction} of {spot}:\n" + ("\n".join(f"  {a}.{c}" for a, c in nodes) or "  (nothing)"))
+    return 0
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise CliError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
 def cmd_demo(args, project: Project) -> int:
     from .dagster_ext.demo import run_demo
 
@@ -175,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("map", parents=[common], help="Mermaid data map with regions and processors")
     p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
     p.set_defaults(handler=cmd_map)
+    p = sub.add_parser("lineage", parents=[common], help="column lineage of SQL, an asset, or a column's impact")
+    p.add_argument("--sql", help="one SQL statement")
+    p.add_argument("--file", help="a file holding one SQL statement")
+    p.add_argument("--schema", help="JSON: table → column → type (sqlglot's MappingSchema form)")
+    p.add_argument("--dialect", default=None, help="sqlglot dialect: duckdb, postgres, snowflake, bigquery, trino, spark, …")
+    p.add_argument("--asset", help="lineage of one of the project's SQL assets, with propagated categories")
+    p.add_argument("--upstream", metavar="ASSET.COLUMN", help="every column this one is derived from")
+    p.add_argument("--downstream", metavar="ASSET.COLUMN", help="every column derived from this one (impact)")
+    p.set_defaults(handler=cmd_lineage, needs_project=False)
     p = sub.add_parser("audit", parents=[common], help="the governance ledger: verify the chain, export entries")
     p.add_argument("action", choices=["verify", "export"])
     p.add_argument("--anchor", action="append", help="an extra anchor SEQ:HASH to check against (repeatable)")
@@ -196,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DFG_PROJECT"] = str(Path(args.project).resolve())
     handler: Callable = args.handler
     try:
-        project = load_project(args.project)
+        standalone = getattr(args, "needs_project", True) is False and (args.sql is not None or args.file is not None)
+        project = None if standalone else load_project(args.project)
         return handler(args, project)
     except (CliError, *EXPECTED_ERRORS) as exc:
         if getattr(args, "json", False):

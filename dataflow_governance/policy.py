@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 
 from . import taxonomy
+from .graph import ColumnClass, ColumnGraph
 from .spec import AssetGovernance, Processor
 
 
@@ -30,13 +31,25 @@ class PolicyContext:
     governance: Mapping[str, AssetGovernance]
     upstream: Mapping[str, frozenset[str]]  # asset → the assets it reads
     processors: Mapping[str, Processor]
+    graph: ColumnGraph | None = None  # column lineage, where assets are defined by SQL
+
+    def traced(self, asset: str) -> bool:
+        return self.graph is not None and asset in self.graph.lineage
+
+    def personal_columns(self, asset: str) -> dict[str, ColumnClass]:
+        """Columns of a SQL-defined asset that carry personal data, by lineage."""
+        return {c: cls for c, cls in self.graph.columns_of(asset).items() if cls.personal} if self.traced(asset) else {}
 
     def personal_sources(self, asset: str) -> list[str]:
         """Declared personal assets whose data reaches `asset`, through ungoverned assets too.
 
-        A pii_free asset stops the walk: what it emits is declared free of personal data (and
-        checked at run time by the PII scans).
+        Where the asset's SQL is traced, only upstream assets whose personal columns flow into
+        it count; otherwise every upstream asset does. A pii_free asset stops the walk: what it
+        emits is declared free of personal data (and checked at run time by the PII scans).
         """
+        if self.traced(asset):
+            return sorted({origin for column in self.personal_columns(asset)
+                           for origin, _c, _cats in self.graph.personal_origins(asset, column)} - {asset})
         found: list[str] = []
         seen: set[str] = set()
         stack = list(self.upstream.get(asset, ()))
@@ -122,7 +135,20 @@ def transfer_without_safeguard(ctx: PolicyContext) -> Iterator[Finding]:
 
 def pii_free_reads_personal(ctx: PolicyContext) -> Iterator[Finding]:
     for asset, facts in sorted(ctx.governance.items()):
-        if not facts.pii_free or facts.anonymization:
+        if not facts.pii_free:
+            continue
+        if ctx.traced(asset):  # lineage decides, column by column, whatever anonymization is claimed
+            for column, cls in sorted(ctx.personal_columns(asset).items()):
+                origins = ctx.graph.personal_origins(asset, column)
+                paths = "; ".join(f"{a}.{c} ({', '.join(cats)})" for a, c, cats in origins)
+                how = "pseudonymized, still personal data" if cls.pseudonymized else "not anonymized"
+                yield Finding(
+                    asset, "pii-free-downstream-of-personal", "error",
+                    f"{asset}.{column} is derived from {paths} ({how}) but {asset} is declared PII-free",
+                    f"drop or aggregate {column} in {asset}'s SQL, or govern {asset} as personal data",
+                )
+            continue
+        if facts.anonymization:
             continue
         sources = ctx.personal_sources(asset)
         if sources:

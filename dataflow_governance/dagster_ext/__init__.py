@@ -13,11 +13,13 @@ from .governance import (
     upstream_graph,
 )
 from .materialize import asset_governance, table_metadata
+from .sql_asset import column_lineage_metadata, lineage_markdown, sql_asset
 from .resources import KeysResource, MlflowResource, S3Resource, WarehouseResource, project_resources
 
 __all__ = [
     "SPEC_KEY", "KeysResource", "MlflowResource", "S3Resource", "WarehouseResource", "all_specs",
     "apply_manifest_governance", "asset_governance", "column_schema", "governance_metadata", "governance_tags",
     "governed_asset", "governed_definitions", "governed_spec", "policy_checks", "policy_context",
-    "project_resources", "read_governance", "table_metadata", "upstream_graph",
+    "column_lineage_metadata", "lineage_markdown", "project_resources", "read_governance", "sql_asset",
+    "table_metadata", "upstream_graph",
 ]

@@ -5,9 +5,12 @@ from collections.abc import Iterable, Sequence
 import dagster as dg
 
 from ..manifest import Project, check_processor_references
+from ..graph import ColumnGraph, SqlDefinition, build_column_graph
 from ..policy import PolicyContext, run_policy
+from ..spec import AssetGovernance
 from .ledger import ledger_definitions
-from .governance import apply_manifest_governance, read_governance, upstream_graph
+from .governance import apply_manifest_governance, column_schema, read_governance, upstream_graph
+from .sql_asset import DIALECT_KEY, SQL_KEY
 from .resources import project_resources
 
 POLICY_CHECK = "governance_policy"
@@ -23,10 +26,59 @@ def all_specs(assets: Iterable) -> list[dg.AssetSpec]:
     return specs
 
 
+def sql_definitions(specs: Sequence[dg.AssetSpec]) -> list[SqlDefinition]:
+    return [SqlDefinition(s.key.to_user_string(), str(_plain(s.metadata[SQL_KEY])), str(_plain(s.metadata.get(DIALECT_KEY, "duckdb"))))
+            for s in specs if SQL_KEY in s.metadata]
+
+
+def _plain(value):
+    return getattr(value, "value", value)
+
+
 def policy_context(specs: Sequence[dg.AssetSpec], project: Project) -> PolicyContext:
     governance = read_governance(specs)
     check_processor_references(governance, project.processors)
-    return PolicyContext(governance=governance, upstream=upstream_graph(specs), processors=project.processors)
+    upstream = upstream_graph(specs)
+    graph = build_column_graph(governance, sql_definitions(specs), upstream)
+    return PolicyContext(governance=governance, upstream=upstream, processors=project.processors, graph=graph)
+
+
+def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | None) -> dg.TableSchema:
+    """The columns of a SQL asset with declared tags plus the categories lineage carries into them."""
+    declared = column_schema(gov) if gov is not None else None
+    declared_tags = {c.name: dict(c.tags) for c in declared.columns} if declared else {}
+    columns = []
+    for column in graph.lineage[asset].columns:
+        cls = graph.classes.get((asset, column))
+        tags = dict(declared_tags.get(column, {}))
+        if cls is not None:
+            for category in sorted(cls.categories):
+                tags[f"category/{category}"] = ""
+            if cls.personal:
+                tags["pii"] = "true"
+            if cls.pseudonymized:
+                tags["pseudonymized"] = "true"
+            if cls.anonymous:
+                tags["anonymous"] = "true"
+            if cls.subject_linked and not cls.anonymous:
+                tags["subject_linked"] = "true"
+        kind = gov.columns[column].type if gov and column in gov.columns and gov.columns[column].type else "unknown"
+        columns.append(dg.TableColumn(column, kind, tags=tags))
+    return dg.TableSchema(columns=columns)
+
+
+def with_propagated_schemas(assets: list, ctx: PolicyContext) -> list:
+    if ctx.graph is None or not ctx.graph.lineage:
+        return assets
+
+    def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
+        key = spec.key.to_user_string()
+        if key not in ctx.graph.lineage:
+            return spec
+        schema = propagated_schema(ctx.graph, key, ctx.governance.get(key))
+        return spec.replace_attributes(metadata={**spec.metadata, "dagster/column_schema": schema})
+
+    return dg.map_asset_specs(attach, assets)
 
 
 def policy_checks(ctx: PolicyContext) -> dg.AssetChecksDefinition:
@@ -73,6 +125,7 @@ def governed_definitions(
     """Definitions with the manifest's governance attached and validated, plus policy checks."""
     governed = apply_manifest_governance(assets, project.governance)
     ctx = policy_context(all_specs(governed), project)
+    governed = with_propagated_schemas(governed, ctx)
     ledger_spec, ledger_check, ledger_job, ledger_schedule = ledger_definitions(project)
     return dg.Definitions(
         assets=[*governed, ledger_spec],

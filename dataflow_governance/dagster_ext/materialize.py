@@ -32,5 +32,16 @@ def table_metadata(context: dg.AssetExecutionContext, warehouse: Warehouse, tabl
         columns=[dg.TableColumn(name, kind.lower()) for name, kind in types.items()]
     )
     if schema is not None:
-        meta["dagster/column_schema"] = schema
+        meta["dagster/column_schema"] = _with_definition_tags(schema, context)
     return meta
+
+
+def _with_definition_tags(schema: dg.TableSchema, context: dg.AssetExecutionContext) -> dg.TableSchema:
+    """Keep the tags lineage propagated at definition time (categories, pii) on the real schema."""
+    spec = context.assets_def.specs_by_key[context.asset_key]
+    defined = spec.metadata.get("dagster/column_schema")
+    defined_tags = {c.name: c.tags for c in defined.columns} if isinstance(defined, dg.TableSchema) else {}
+    return dg.TableSchema(columns=[
+        dg.TableColumn(c.name, c.type, description=c.description, tags={**defined_tags.get(c.name, {}), **c.tags})
+        for c in schema.columns
+    ])

@@ -1,0 +1,6 @@
+SELECT ticket_id,
+       user_pseudo_id,
+       text,
+       LENGTH(text) - LENGTH(REPLACE(text, ' ', '')) + 1 AS n_words,
+       category AS label
+FROM tickets_clean

@@ -1,0 +1,83 @@
+"""Assets defined by SQL: deps from the tables it reads, column lineage from the SQL itself."""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from ..lineage import StatementLineage, column_lineage, table_dependencies
+from ..spec import AssetGovernance
+from .governance import governance_attributes
+from .materialize import table_metadata
+from .resources import WarehouseResource
+
+SQL_KEY = "dataflow_governance/sql"
+DIALECT_KEY = "dataflow_governance/sql_dialect"
+
+
+def lineage_markdown(lineage: StatementLineage) -> str:
+    """Column ← sources, readable in the UI (which shows `dagster/column_lineage` as raw JSON)."""
+    rows = ["| column | direct sources | indirect sources |", "|---|---|---|"]
+    for column, item in lineage.columns.items():
+        direct = ", ".join(f"{d.table}.{d.column} ({d.transformation}{', masked' if d.masking else ''})" for d in item.direct)
+        indirect = ", ".join(f"{i.table}.{i.column} ({i.kind})" for i in item.indirect)
+        rows.append(f"| {column} | {direct or '—'} | {indirect or '—'} |")
+    return "\n".join(rows)
+
+
+def column_lineage_metadata(lineage: StatementLineage, asset_of_table: dict[str, dg.AssetKey]) -> dg.TableColumnLineage:
+    return dg.TableColumnLineage(deps_by_column={
+        column: [dg.TableColumnDep(asset_key=asset_of_table.get(d.table, dg.AssetKey(d.table)), column_name=d.column)
+                 for d in item.direct]
+        for column, item in lineage.columns.items()
+    })
+
+
+def sql_asset(
+    name: str,
+    sql: str | None = None,
+    *,
+    path: str | Path | None = None,
+    dialect: str = "duckdb",
+    table: str | None = None,
+    governance: dict[str, Any] | AssetGovernance | None = None,
+    tables_to_assets: dict[str, str] | None = None,
+    **asset_kwargs,
+) -> dg.AssetsDefinition:
+    """An asset that (re)creates `table` (default: its name) in the warehouse from a SELECT.
+
+    Its upstream assets are the tables the SQL reads (a table is the asset of the same name
+    unless `tables_to_assets` says otherwise); at materialization it records column lineage,
+    the column schema, the row count and a readable lineage table.
+    """
+    if (sql is None) == (path is None):
+        raise ValueError(f"sql_asset {name!r}: give exactly one of sql= or path=")
+    text = sql if sql is not None else Path(path).read_text()
+    mapping = dict(tables_to_assets or {})
+    target = table or name
+    reads = table_dependencies(text, dialect)
+    asset_of_table = {t: dg.AssetKey.from_user_string(mapping.get(t, t)) for t in reads}
+    metadata = {**asset_kwargs.pop("metadata", {}), SQL_KEY: text, DIALECT_KEY: dialect}
+    kinds = asset_kwargs.pop("kinds", None) or {"sql"}
+    if governance is not None:
+        from ..spec import build_governance
+
+        gov = governance if isinstance(governance, AssetGovernance) else build_governance(name, dict(governance))
+        attributes = governance_attributes(gov, tags=asset_kwargs.pop("tags", None), kinds=kinds, metadata=metadata,
+                                           owners=asset_kwargs.pop("owners", None),
+                                           description=asset_kwargs.pop("description", None))
+    else:
+        attributes = {"kinds": kinds, "metadata": metadata}
+
+    @dg.asset(name=name, deps=list(asset_of_table.values()), **attributes, **asset_kwargs)
+    def _sql_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        wh = warehouse.get()
+        wh.create_table_as(target, text, read_dialect=dialect)
+        schema = {t: wh.columns(t) for t in reads}
+        lineage = column_lineage(text, schema, dialect)
+        meta = table_metadata(context, wh, target)
+        meta["dagster/column_lineage"] = column_lineage_metadata(lineage, asset_of_table)
+        meta["lineage"] = dg.MetadataValue.md(lineage_markdown(lineage))
+        return dg.MaterializeResult(metadata=meta)
+
+    return _sql_asset

@@ -1,0 +1,179 @@
+"""The column-level graph over all assets, and classification propagated along it.
+
+Declared columns carry their own categories; a column computed by SQL inherits the categories of
+its direct sources, with three exceptions that change what it is:
+  - a hash on the path (keyed or not) → the column is *pseudonymized*: still personal data;
+  - an aggregate that does not return input values (count, sum, avg…) over a grouping with no
+    subject-linked column → *anonymous*; the group keys of such a query are anonymous too;
+  - an aggregate that returns input values (max(ssn) is an SSN) is not anonymization.
+Subject links follow identity columns through every derivation that is not anonymizing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from . import taxonomy
+from .lineage import DirectSource, LineageAnalyzer, LineageError, StatementLineage
+from .spec import AssetGovernance
+
+
+@dataclass(frozen=True)
+class SqlDefinition:
+    asset: str
+    sql: str
+    dialect: str = "duckdb"
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """One direct edge into a column: which upstream column, how."""
+
+    asset: str
+    column: str
+    source: DirectSource
+
+
+@dataclass
+class ColumnClass:
+    categories: set[str] = field(default_factory=set)
+    subject_linked: bool = False
+    pseudonymized: bool = False
+    anonymous: bool = False
+    derived_from: list[Derivation] = field(default_factory=list)
+
+    @property
+    def personal(self) -> bool:
+        return not self.anonymous and any(taxonomy.is_personal_category(c) for c in self.categories)
+
+
+@dataclass
+class ColumnGraph:
+    lineage: dict[str, StatementLineage] = field(default_factory=dict)
+    classes: dict[tuple[str, str], ColumnClass] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # asset → why its SQL could not be traced
+
+    def columns_of(self, asset: str) -> dict[str, ColumnClass]:
+        return {column: cls for (a, column), cls in self.classes.items() if a == asset}
+
+    def personal_origins(self, asset: str, column: str) -> list[tuple[str, str, list[str]]]:
+        """The declared personal columns this column is derived from: (asset, column, categories)."""
+        found, seen, stack = [], set(), [(asset, column)]
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            cls = self.classes.get(node)
+            if cls is None:
+                continue
+            if not cls.derived_from and cls.personal:
+                found.append((node[0], node[1], sorted(c for c in cls.categories if taxonomy.is_personal_category(c))))
+            stack.extend((d.asset, d.column) for d in cls.derived_from)
+        return sorted(found)
+
+    def upstream(self, asset: str, column: str) -> list[tuple[str, str]]:
+        return self._walk((asset, column), lambda node: [(d.asset, d.column) for d in self.classes[node].derived_from]
+                          if node in self.classes else [])
+
+    def downstream(self, asset: str, column: str) -> list[tuple[str, str]]:
+        children: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for node, cls in self.classes.items():
+            for d in cls.derived_from:
+                children.setdefault((d.asset, d.column), []).append(node)
+        return self._walk((asset, column), lambda node: children.get(node, []))
+
+    @staticmethod
+    def _walk(start, step) -> list[tuple[str, str]]:
+        seen, order, stack = {start}, [], [start]
+        while stack:
+            for nxt in step(stack.pop()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    order.append(nxt)
+                    stack.append(nxt)
+        return sorted(order)
+
+
+def table_of(asset: str, gov: AssetGovernance | None) -> str:
+    return gov.storage.table if gov is not None and gov.storage.table else asset
+
+
+def build_column_graph(governance: Mapping[str, AssetGovernance], sql: Iterable[SqlDefinition],
+                       upstream: Mapping[str, Iterable[str]]) -> ColumnGraph:
+    """Trace every SQL asset (upstream first) and propagate classifications column by column."""
+    graph = ColumnGraph()
+    sql_by_asset = {s.asset: s for s in sql}
+    asset_of_table = {table_of(a, g): a for a, g in governance.items()}
+    asset_of_table.update({a: a for a in sql_by_asset})
+    schema: dict[str, dict[str, str]] = {}
+    for asset, gov in governance.items():
+        if gov.columns and asset not in sql_by_asset:
+            schema[table_of(asset, gov)] = {name: col.type or "text" for name, col in gov.columns.items()}
+            for name, col in gov.columns.items():
+                graph.classes[(asset, name)] = ColumnClass(
+                    categories=set(col.categories), subject_linked=col.identity,
+                    pseudonymized=col.pseudonymized, anonymous=col.anonymized)
+    for asset in _topological(sql_by_asset, upstream):
+        definition = sql_by_asset[asset]
+        known = {t: cols for t, cols in schema.items()}
+        try:
+            lineage = LineageAnalyzer(known or None, definition.dialect).column_lineage(definition.sql)
+        except LineageError as exc:
+            graph.errors[asset] = str(exc)
+            continue
+        graph.lineage[asset] = lineage
+        gov = governance.get(asset)
+        schema[table_of(asset, gov)] = {name: "text" for name in lineage.columns}
+        for column, item in lineage.columns.items():
+            cls = _classify(graph, item, lineage, asset_of_table)
+            declared = gov.columns.get(column) if gov is not None else None
+            if declared is not None:
+                cls.categories |= set(declared.categories)
+                cls.subject_linked |= declared.identity
+            graph.classes[(asset, column)] = cls
+    return graph
+
+
+def _topological(sql_by_asset: Mapping[str, SqlDefinition], upstream: Mapping[str, Iterable[str]]) -> list[str]:
+    order, done = [], set()
+
+    def visit(asset: str, path: tuple = ()) -> None:
+        if asset in done or asset in path:
+            return
+        for dep in upstream.get(asset, ()):
+            if dep in sql_by_asset:
+                visit(dep, path + (asset,))
+        done.add(asset)
+        order.append(asset)
+
+    for asset in sorted(sql_by_asset):
+        visit(asset)
+    return order
+
+
+def _classify(graph: ColumnGraph, item, lineage: StatementLineage, asset_of_table: Mapping[str, str]) -> ColumnClass:
+    cls = ColumnClass()
+    group_keys = [(asset_of_table.get(i.table, i.table), i.column) for i in item.indirect if i.kind == "group_by"]
+    grouped_by_subject = any(graph.classes.get(key, ColumnClass()).subject_linked for key in group_keys)
+    aggregated_query = lineage.grouped
+    contributions = []
+    for source in item.direct:
+        upstream_asset = asset_of_table.get(source.table, source.table)
+        cls.derived_from.append(Derivation(upstream_asset, source.column, source))
+        origin = graph.classes.get((upstream_asset, source.column))
+        if origin is None or origin.anonymous:
+            continue
+        anonymizing = (source.transformation == "aggregation" and not source.reveals_values and not grouped_by_subject)
+        is_group_key = (aggregated_query and source.transformation != "aggregation"
+                        and (upstream_asset, source.column) in group_keys and not origin.subject_linked)
+        if anonymizing or is_group_key:
+            continue
+        contributions.append((origin, source.masking))
+        cls.categories |= origin.categories
+        cls.subject_linked |= origin.subject_linked
+    if item.direct and not contributions:
+        cls.anonymous = any(graph.classes.get((asset_of_table.get(s.table, s.table), s.column)) for s in item.direct)
+    cls.pseudonymized = bool(contributions) and all(masked or origin.pseudonymized for origin, masked in contributions)
+    return cls
