@@ -17,12 +17,13 @@ from pathlib import Path
 from . import local_s3
 from .ledger import LedgerError
 from .lineage import LineageError
+from .scan import ScanError
 from .manifest import DEFAULT_MANIFEST, ManifestError, Project, load_project
 from .objectstore import ObjectStoreError
 from .spec import GovernanceError
 from .warehouse import WarehouseError, redact_dsn
 
-EXPECTED_ERRORS = (LineageError, ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError)
+EXPECTED_ERRORS = (ScanError, LineageError, ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError)
 
 
 class CliError(RuntimeError):
@@ -194,6 +195,51 @@ def cmd_lineage(args, project: Project | None) -> int:
     return 0
 
 
+def cmd_scan(args, project: Project | None) -> int:
+    from .scan import scan_file, scan_s3, scan_table
+
+    if args.file:
+        report = scan_file(args.file, sample=args.sample)
+    elif args.table:
+        report = scan_table(project.open_warehouse(), args.table, sample=args.sample)
+    else:
+        if not args.s3.startswith("s3://"):
+            raise CliError(f"--s3 {args.s3!r}: expected s3://bucket/prefix")
+        bucket, _, prefix = args.s3[5:].partition("/")
+        report = scan_s3(_object_store(project), bucket, prefix, sample=args.sample)
+    lines = [f"{report.target}: {report.rows_scanned} rows scanned" + (f" (sample {report.sample})" if report.sample else "")]
+    for column, col in report.columns.items():
+        if col.findings:
+            lines.append(f"  {column}: " + ", ".join(f"{d} {n} rows (e.g. {', '.join(col.examples.get(d, []))})"
+                                                     for d, n in col.findings.items()))
+    lines.append(f"{report.total_findings} finding(s)")
+    _emit(args, report.to_dict(), "\n".join(lines))
+    return 1 if args.fail_on_findings and report.total_findings else 0
+
+
+def _object_store(project: Project):
+    from .objectstore import open_object_store
+
+    return open_object_store(project.object_store.endpoint_url, project.object_store.region, project.state_dir, True)
+
+
+def cmd_residency(args, project: Project) -> int:
+    from .policy import region_crossing
+    from .residency import residency_report
+
+    ctx = _policy(project)
+    uses_s3 = any(g.storage.kind == "s3" for g in ctx.governance.values())
+    results = residency_report(ctx.governance, _object_store(project) if uses_s3 else None,
+                               project.open_warehouse(), project.warehouse.region)
+    flows = [f.to_dict() for f in region_crossing(ctx)]
+    payload = {"assets": [r.to_dict() for r in results], "flows": flows,
+               "ok": all(r.passed for r in results) and not flows}
+    lines = [f"{'ok  ' if r.passed else 'FAIL'} {r.asset} [{r.check}] {r.message}" for r in results]
+    lines += [f"FAIL {f['asset']} [region-crossing] {f['message']}" for f in flows]
+    _emit(args, payload, "\n".join(lines) or "no asset declares a region")
+    return 0 if payload["ok"] or not args.fail_on_findings else 1
+
+
 def _read(path: str, what: str) -> str:
     try:
         return Path(path).read_text()
@@ -246,6 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upstream", metavar="ASSET.COLUMN", help="every column this one is derived from")
     p.add_argument("--downstream", metavar="ASSET.COLUMN", help="every column derived from this one (impact)")
     p.set_defaults(handler=cmd_lineage, needs_project=False)
+    p = sub.add_parser("scan", parents=[common], help="scan a file, table or S3 prefix for personal data")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--file", help="CSV, Parquet, JSON lines or text file")
+    target.add_argument("--table", help="a warehouse table (the prefilter runs in the warehouse)")
+    target.add_argument("--s3", help="s3://bucket/prefix (JSON lines, text logs, CSV, Parquet objects)")
+    p.add_argument("--sample", type=int, help="scan at most N rows")
+    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when anything is found")
+    p.set_defaults(handler=cmd_scan, needs_project=False)
+    p = sub.add_parser("residency", parents=[common], help="declared vs actual regions, per-row regions, crossings")
+    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 on any violation")
+    p.set_defaults(handler=cmd_residency)
     p = sub.add_parser("audit", parents=[common], help="the governance ledger: verify the chain, export entries")
     p.add_argument("action", choices=["verify", "export"])
     p.add_argument("--anchor", action="append", help="an extra anchor SEQ:HASH to check against (repeatable)")
@@ -267,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DFG_PROJECT"] = str(Path(args.project).resolve())
     handler: Callable = args.handler
     try:
-        standalone = getattr(args, "needs_project", True) is False and (args.sql is not None or args.file is not None)
+        standalone = getattr(args, "needs_project", True) is False and (
+            getattr(args, "sql", None) is not None or getattr(args, "file", None) is not None)
         project = None if standalone else load_project(args.project)
         return handler(args, project)
     except (CliError, *EXPECTED_ERRORS) as exc:

@@ -163,6 +163,8 @@ class AssetGovernance(_Model):
     pii_free: bool = False
     anonymization: str | None = Field(default=None, description="how personal inputs are de-identified here")
     tenant_key: str | None = None
+    region_column: str | None = Field(default=None, description="column holding each row's country or region")
+    blocking_checks: bool = Field(default=False, description="a failing PII/residency check stops downstream assets")
     subject_prefix: str | None = Field(default=None, description="S3 key template holding one subject's objects, with {subject_id}")
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
 
@@ -215,14 +217,14 @@ class AssetGovernance(_Model):
                 "holds special-category data (Art. 9) but has no art9_condition; allowed: "
                 + ", ".join(taxonomy.ART9_CONDITIONS)
             )
+        named = {c for c in (self.tenant_key, self.region_column) if c}
         if self.retention:
-            known = set(self.columns)
-            named = set(self.retention.anonymize) | {c for h in self.retention.legal_holds for c in h.anonymize}
+            named |= set(self.retention.anonymize) | {c for h in self.retention.legal_holds for c in h.anonymize}
             if self.retention.timestamp_column:
                 named.add(self.retention.timestamp_column)
-            missing = sorted(named - known) if known else []
-            if missing:
-                raise ValueError(f"retention names column(s) {', '.join(missing)} that the asset does not declare")
+        missing = sorted(named - set(self.columns)) if self.columns else []
+        if missing:
+            raise ValueError(f"names column(s) {', '.join(missing)} that the asset does not declare in `columns`")
         if self.subject_prefix is not None and "{subject_id}" not in self.subject_prefix:
             raise ValueError("subject_prefix must contain '{subject_id}'")
         return self

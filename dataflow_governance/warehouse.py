@@ -106,14 +106,26 @@ class Warehouse:
 
     def execute(self, statement: exp.Expression | str, params: Sequence | None = None) -> None:
         sql = statement if isinstance(statement, str) else self.render(statement)
-        with self.connect() as con:
+        with self.connect() as con, self._errors():
             con.execute(sql, params) if params else con.execute(sql)
 
     def fetch(self, statement: exp.Expression | str, params: Sequence | None = None) -> list[tuple]:
         sql = statement if isinstance(statement, str) else self.render(statement)
-        with self.connect() as con:
+        with self.connect() as con, self._errors():
             cursor = con.execute(sql, params) if params else con.execute(sql)
             return [tuple(row) for row in cursor.fetchall()]
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """The engine's error as a WarehouseError: its first line, which names the object, not data."""
+        import duckdb
+        import psycopg
+
+        try:
+            yield
+        except (duckdb.Error, psycopg.Error) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise WarehouseError(f"{self.kind} at {self.describe()}: {first}") from None
 
     def fetch_df(self, statement: exp.Expression | str) -> pd.DataFrame:
         sql = statement if isinstance(statement, str) else self.render(statement)

@@ -85,7 +85,7 @@ def test_pii_free_cannot_declare_personal_columns():
 
 
 def test_retention_must_name_declared_columns():
-    with pytest.raises(GovernanceError, match="created_at"):
+    with pytest.raises(GovernanceError, match="names column.*created_at"):
         build_governance("users", {**PERSONAL, "retention": {"keep": "1y", "timestamp_column": "created_at"}})
     with pytest.raises(GovernanceError, match="anonymize"):
         build_governance("users", {**PERSONAL, "retention": {"keep": "1y", "action": "anonymize"}})

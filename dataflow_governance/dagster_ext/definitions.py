@@ -8,6 +8,7 @@ from ..manifest import Project, check_processor_references
 from ..graph import ColumnGraph, SqlDefinition, build_column_graph
 from ..policy import PolicyContext, run_policy
 from ..spec import AssetGovernance
+from .checks import governance_checks
 from .ledger import ledger_definitions
 from .governance import apply_manifest_governance, column_schema, read_governance, upstream_graph
 from .sql_asset import DIALECT_KEY, SQL_KEY
@@ -129,7 +130,7 @@ def governed_definitions(
     ledger_spec, ledger_check, ledger_job, ledger_schedule = ledger_definitions(project)
     return dg.Definitions(
         assets=[*governed, ledger_spec],
-        asset_checks=[policy_checks(ctx), ledger_check, *asset_checks],
+        asset_checks=[policy_checks(ctx), ledger_check, *governance_checks(project, dict(ctx.governance)), *asset_checks],
         jobs=[ledger_job, *jobs],
         schedules=[ledger_schedule, *schedules],
         sensors=list(sensors),

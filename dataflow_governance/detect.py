@@ -1,0 +1,185 @@
+"""PII detectors: a cheap regex prefilter, then an exact validator on what it caught.
+
+The prefilters are written in the regex subset DuckDB (RE2), PostgreSQL (ARE) and Python share,
+so a warehouse can run them where the data is; only candidate values come back for validation.
+Decoys — 16-digit order numbers failing Luhn, UUIDs, SHA-256 hex, version strings, SKUs, amounts,
+dates — pass a prefilter at most, never a validator. Evidence is masked before it leaves here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import phonenumbers
+
+PHONE_REGIONS = ("DE", "US", "GB", "FR", "NL", "ES", "IT")  # for numbers written without +country
+# Shapes that are something else even when a numbering plan would accept the digits.
+_NOT_PHONE = re.compile(r"\d{4}[-./]\d{2}[-./]\d{2}|\d{2}[-./]\d{2}[-./]\d{4}|\d{3}-\d{2}-\d{4}|\d{1,3}(?:\.\d{1,3}){3}"
+                        r"|\d+[.,]\d+")  # …and a decimal number
+
+
+@dataclass(frozen=True)
+class Detector:
+    name: str
+    prefilter: str  # portable regex: DuckDB regexp_matches, PostgreSQL ~, Python re
+    find: re.Pattern  # precise candidate extraction in Python
+    validate: Callable[[str], bool]
+    mask: Callable[[str], str]
+
+
+# --- validators ----------------------------------------------------------------------------
+
+def _email_ok(value: str) -> bool:
+    local, _, domain = value.rpartition("@")
+    labels = domain.split(".")
+    return (0 < len(local) <= 64 and not local.startswith(".") and ".." not in value
+            and len(labels) >= 2 and labels[-1].isalpha() and all(labels))
+
+
+def _phone_ok(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    if not 8 <= len(digits) <= 15:
+        return False
+    if _NOT_PHONE.fullmatch(value.strip()):
+        return False  # a date, an SSN, an IPv4 address
+    regions = (None,) if value.strip().startswith("+") else PHONE_REGIONS
+    for region in regions:
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
+def _ssn_ok(value: str) -> bool:
+    area, group, serial = re.split(r"[- ]", value)
+    return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+_IIN = re.compile(r"^(4|5[1-5]|2(2[2-9][1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]|3(0[0-5]|[68])|6(011|5|4[4-9]|2)|35(2[89]|[3-8]\d)|5[06-9]|6\d)")
+
+
+def _card_ok(value: str) -> bool:
+    digits = re.sub(r"[ -]", "", value)
+    return 12 <= len(digits) <= 19 and digits.isdigit() and bool(_IIN.match(digits)) and _luhn(digits)
+
+
+def _ip_ok(value: str) -> bool:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    if address.version == 4:
+        return not value.startswith("0.")
+    return value.count(":") >= 2 and value != "::"
+
+
+_IBAN_LENGTHS = {"AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "EE": 20,
+                 "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IS": 26, "IT": 27,
+                 "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25,
+                 "RO": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TR": 26, "BR": 29, "SA": 24, "AE": 23}
+
+
+def _iban_ok(value: str) -> bool:
+    iban = value.replace(" ", "").upper()
+    if _IBAN_LENGTHS.get(iban[:2]) != len(iban):
+        return False
+    rearranged = iban[4:] + iban[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+# --- masks: enough to recognise the kind of value, never the value ---------------------------
+
+def mask_email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    name, _, tld = domain.rpartition(".")
+    return f"{local[:1]}***@{name[:1]}***.{tld}"
+
+
+def _mask_tail(keep: int) -> Callable[[str], str]:
+    def mask(value: str) -> str:
+        digits = re.sub(r"\W", "", value)
+        return "****" + digits[-keep:]
+    return mask
+
+
+def _mask_ip(value: str) -> str:
+    if ":" in value:
+        return value.split(":")[0] + ":****:****"
+    return ".".join(value.split(".")[:1]) + ".***.***.***"
+
+
+def _mask_iban(value: str) -> str:
+    return value.replace(" ", "")[:2] + "**" + "****" + value.replace(" ", "")[-2:]
+
+
+DETECTORS: tuple[Detector, ...] = (
+    Detector("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]*[A-Za-z]",
+             re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), _email_ok, mask_email),
+    Detector("phone", r"[+(]?[0-9][0-9 ().-]{6,}[0-9]",
+             re.compile(r"(?<![\w.+-])\+?\(?\d[\d ().-]{6,}\d(?![\w-])"), _phone_ok, _mask_tail(2)),
+    Detector("ssn", r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}",
+             re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])"), _ssn_ok, lambda v: "***-**-**" + v[-2:]),
+    Detector("credit_card", r"[0-9](?:[ -]?[0-9]){11,18}",
+             re.compile(r"(?<![\w-])(?<!\d\.)\d(?:[ -]?\d){11,18}(?![\w-]|\.\d)"), _card_ok, _mask_tail(4)),
+    Detector("ip_address", r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*",
+             re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w.:])"),
+             _ip_ok, _mask_ip),
+    Detector("iban", r"[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4}",
+             re.compile(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Z0-9])"), _iban_ok, _mask_iban),
+)
+DETECTOR_NAMES = tuple(d.name for d in DETECTORS)
+BY_NAME = {d.name: d for d in DETECTORS}
+
+
+def select_detectors(names: Iterable[str] | None) -> tuple[Detector, ...]:
+    if names is None:
+        return DETECTORS
+    unknown = sorted(set(names) - set(BY_NAME))
+    if unknown:
+        raise ValueError(f"unknown detector(s) {', '.join(unknown)}; known: {', '.join(DETECTOR_NAMES)}")
+    return tuple(BY_NAME[n] for n in names)
+
+
+def matches(detector: Detector, text: str) -> Iterator[str]:
+    """Validated occurrences of the detector in `text` (free text included)."""
+    for match in detector.find.finditer(text):
+        candidate = match.group(0).strip()
+        if detector.validate(candidate):
+            yield candidate
+
+
+def detect_value(text: str, detectors: Iterable[Detector] = DETECTORS) -> dict[str, list[str]]:
+    """Detector name → validated occurrences in one value (empty detectors left out)."""
+    found = {}
+    for detector in detectors:
+        hits = list(matches(detector, text))
+        if hits:
+            found[detector.name] = hits
+    return found
+
+
+# The fideslang category each detector finds; a column declared with it (or a parent) may hold it.
+DETECTOR_CATEGORY = {
+    "email": "user.contact.email",
+    "phone": "user.contact.phone_number",
+    "ssn": "user.government_id.national_identification_number",
+    "credit_card": "user.financial.credit_card",
+    "ip_address": "user.device.ip_address",
+    "iban": "user.financial.bank_account",
+}

@@ -1,0 +1,280 @@
+"""Scan targets for personal data: warehouse tables (prefilter pushed down), DataFrames, files, S3.
+
+Every scan returns a `ScanReport`: rows scanned and, per column, how many rows each detector
+matched, with masked examples only. Nothing raw leaves this module.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from sqlglot import exp
+
+from .detect import DETECTORS, Detector, matches
+from .objectstore import ObjectStore, s3_errors
+from .warehouse import Warehouse, WarehouseError, column_expr, table_expr
+
+MAX_EXAMPLES = 3
+# Types that cannot hold the detectors' values (a float's digits are not a card number).
+_SKIPPED_TYPES = ("BOOL", "DATE", "TIME", "INTERVAL", "UUID", "BLOB", "BYTEA", "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")
+
+
+@dataclass
+class ColumnReport:
+    rows_scanned: int = 0
+    findings: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    estimated: dict[str, int] = field(default_factory=dict)  # detector → candidates validated
+
+    def record(self, detector: Detector, hits: list[str], rows: int = 1) -> None:
+        self.findings[detector.name] = self.findings.get(detector.name, 0) + rows
+        shown = self.examples.setdefault(detector.name, [])
+        for hit in hits:
+            masked = detector.mask(hit)
+            if len(shown) < MAX_EXAMPLES and masked not in shown:
+                shown.append(masked)
+
+    def to_dict(self) -> dict:
+        out = {"rows_scanned": self.rows_scanned, "findings": dict(self.findings), "examples": dict(self.examples)}
+        if self.estimated:
+            out["estimated_from"] = dict(self.estimated)
+        return out
+
+
+@dataclass
+class ScanReport:
+    target: str
+    rows_scanned: int = 0
+    columns: dict[str, ColumnReport] = field(default_factory=dict)
+    sample: int | None = None
+
+    @property
+    def total_findings(self) -> int:
+        return sum(sum(c.findings.values()) for c in self.columns.values())
+
+    def findings_by_column(self) -> dict[str, dict[str, int]]:
+        return {name: dict(c.findings) for name, c in self.columns.items() if c.findings}
+
+    def to_dict(self) -> dict:
+        out = {"target": self.target, "rows_scanned": self.rows_scanned,
+               "columns": {name: c.to_dict() for name, c in self.columns.items()}}
+        if self.sample is not None:
+            out["sample"] = self.sample
+        return out
+
+
+def scan_values(values: Iterable, detectors: Iterable[Detector] = DETECTORS, report: ColumnReport | None = None,
+                weight_of=None) -> ColumnReport:
+    """Each value counts once per detector that matched in it (free text included)."""
+    report = report or ColumnReport()
+    detectors = tuple(detectors)
+    for value in values:
+        weight = weight_of(value) if weight_of else 1
+        report.rows_scanned += weight
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            continue
+        text = str(value)
+        for detector in detectors:
+            hits = list(matches(detector, text))
+            if hits:
+                report.record(detector, hits, weight)
+    return report
+
+
+def scan_dataframe(frame: pd.DataFrame, target: str = "dataframe", columns: Iterable[str] | None = None,
+                   sample: int | None = None, detectors: Iterable[Detector] = DETECTORS) -> ScanReport:
+    if sample is not None and len(frame) > sample:
+        frame = frame.sample(n=sample, random_state=0)
+    report = ScanReport(target=target, rows_scanned=len(frame), sample=sample)
+    for column in columns or frame.columns:
+        report.columns[str(column)] = scan_values(frame[column].tolist(), detectors)
+    return report
+
+
+def read_file(path: Path) -> pd.DataFrame:
+    """CSV, Parquet, JSON lines, or plain text (one `line` per row)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix in (".jsonl", ".ndjson"):
+            return pd.DataFrame(_json_lines(path.read_text().splitlines()))
+        return pd.DataFrame({"line": path.read_text(errors="replace").splitlines()})
+    except (OSError, ValueError) as exc:
+        raise ScanError(f"cannot read {path}: {exc.__class__.__name__}") from None
+
+
+class ScanError(RuntimeError):
+    """The target could not be scanned; the message names it (never a value from it)."""
+
+
+def _json_lines(lines: Iterable[str]) -> Iterator[dict]:
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            yield {"line": line}
+            continue
+        if isinstance(record, dict):
+            yield {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in record.items()}
+        else:
+            yield {"line": line}
+
+
+def scan_file(path: str | Path, sample: int | None = None) -> ScanReport:
+    path = Path(path)
+    if not path.exists():
+        raise ScanError(f"no such file: {path}")
+    return scan_dataframe(read_file(path), target=str(path), sample=sample)
+
+
+# --- warehouse tables: the prefilter runs in the engine ----------------------------------------
+
+DEFAULT_VALIDATION_BUDGET = 20_000  # candidate rows per column validated in Python
+
+
+def _prefilter(value: exp.Expression, detector: Detector) -> exp.Expression:
+    return exp.RegexpLike(this=value, expression=exp.Literal.string(detector.prefilter))
+
+
+def _count_when(condition: exp.Expression) -> exp.Expression:
+    return exp.func("sum", exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=exp.Literal.number(0)))
+
+
+def scan_table(warehouse: Warehouse, table: str, sample: int | None = None,
+               detectors: Iterable[Detector] = DETECTORS, budget: int | None = DEFAULT_VALIDATION_BUDGET) -> ScanReport:
+    """Scan a table where it lives.
+
+    One set-based pass counts, per column and detector, the rows the regex prefilter catches;
+    then per column at most `budget` candidate rows come back (distinct values, with counts) to
+    be validated exactly. When a column has more candidates than the budget, its counts are the
+    prefilter counts scaled by the share that validated, marked `estimated` in the report;
+    `budget=None` validates every candidate.
+    """
+    detectors = tuple(detectors)
+    try:
+        types = warehouse.columns(table)
+    except WarehouseError as exc:
+        raise ScanError(str(exc)) from None
+    source: exp.Expression = table_expr(table)
+    if sample is not None:  # the first N rows the engine returns
+        source = exp.select("*").from_(table_expr(table)).limit(sample).subquery("sampled")
+    scanned = [c for c, kind in types.items() if not kind.upper().startswith(_SKIPPED_TYPES)]
+    text = {c: exp.cast(column_expr(c), "TEXT") for c in scanned}
+    counts = [exp.func("count", exp.Star())] + [_count_when(_prefilter(text[c], d)) for c in scanned for d in detectors]
+    row = warehouse.fetch(exp.select(*counts).from_(source))[0]
+    total = int(row[0])
+    prefiltered = {(c, d.name): int(row[1 + i * len(detectors) + j] or 0)
+                   for i, c in enumerate(scanned) for j, d in enumerate(detectors)}
+    report = ScanReport(target=f"table:{table}", rows_scanned=total, sample=sample)
+    for column in types:
+        column_report = report.columns[column] = ColumnReport(rows_scanned=total)
+        if column in scanned and any(prefiltered[(column, d.name)] for d in detectors):
+            _validate_candidates(warehouse, source, column, text[column], detectors, prefiltered, budget, column_report)
+    return report
+
+
+def _validate_candidates(warehouse, source, column, value, detectors, prefiltered, budget, report: ColumnReport) -> None:
+    wanted = exp.or_(*[_prefilter(value, d) for d in detectors if prefiltered[(column, d.name)]])
+    candidates = exp.select(value.as_("v")).from_(source).where(wanted)
+    if budget is not None:
+        candidates = candidates.limit(budget)
+    query = exp.select("v", exp.func("count", exp.Star()).as_("n")).from_(candidates.subquery("c")).group_by("v")
+    rows = [(text, int(n)) for text, n in warehouse.fetch(query)]
+    for detector in detectors:
+        caught = prefiltered[(column, detector.name)]
+        if not caught:
+            continue
+        pattern = re.compile(detector.prefilter)
+        seen = valid = 0
+        for text, n in rows:
+            if pattern.search(text):
+                seen += n
+                hits = list(matches(detector, text))
+                if hits:
+                    valid += n
+                    report.record(detector, hits, 0)
+        if seen >= caught:
+            report.findings[detector.name] = valid
+        else:  # more candidates than the budget: scale what validated to all the prefilter caught
+            report.findings[detector.name] = round(caught * valid / seen) if seen else 0
+            report.estimated[detector.name] = seen
+        if not report.findings[detector.name]:
+            report.findings.pop(detector.name, None)
+            report.examples.pop(detector.name, None)
+
+
+# --- S3 prefixes: objects streamed, paginated ----------------------------------------------------
+
+def scan_s3(store: ObjectStore, bucket: str, prefix: str = "", sample: int | None = None,
+            detectors: Iterable[Detector] = DETECTORS) -> ScanReport:
+    """JSON-lines objects by key, text logs by line, CSV by column; `sample` caps rows read."""
+    detectors = tuple(detectors)
+    report = ScanReport(target=f"s3://{bucket}/{prefix}", sample=sample)
+    client = store.client()
+    paginator = client.get_paginator("list_objects_v2")
+    with s3_errors(f"scan s3://{bucket}/{prefix}", store):
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                if sample is not None and report.rows_scanned >= sample:
+                    return report
+                body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"]
+                frame = _object_frame(item["Key"], body)
+                if sample is not None:
+                    frame = frame.head(sample - report.rows_scanned)
+                report.rows_scanned += len(frame)
+                for column in frame.columns:
+                    scan_values(frame[column].tolist(), detectors, report.columns.setdefault(str(column), ColumnReport()))
+    return report
+
+
+def _object_frame(key: str, body) -> pd.DataFrame:
+    if key.endswith(".parquet"):
+        return pd.read_parquet(io.BytesIO(body.read()))
+    if key.endswith(".csv"):
+        return pd.read_csv(io.BytesIO(body.read()), dtype=str, keep_default_na=False)
+    lines = (raw.decode("utf-8", errors="replace") for raw in body.iter_lines())
+    if key.endswith((".jsonl", ".json", ".ndjson")):
+        return pd.DataFrame(_json_lines(lines))
+    return pd.DataFrame({"line": list(lines)})
+
+
+# --- findings against declarations --------------------------------------------------------------
+
+def undeclared_findings(report: ScanReport, declared: Mapping[str, Iterable[str]]) -> dict[str, dict[str, int]]:
+    """Column → detector → rows, for personal data a column's declared categories do not cover."""
+    from . import taxonomy
+    from .detect import DETECTOR_CATEGORY
+
+    out: dict[str, dict[str, int]] = {}
+    for column, col_report in report.columns.items():
+        categories = tuple(declared.get(column, ()))
+        for detector, rows in col_report.findings.items():
+            if not any(taxonomy.is_within(DETECTOR_CATEGORY[detector], c) for c in categories):
+                out.setdefault(column, {})[detector] = rows
+    return out
+
+
+def absent_declarations(report: ScanReport, declared: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """Column → detectable categories it declares but whose data the scan never saw."""
+    from .detect import DETECTOR_CATEGORY
+
+    out: dict[str, list[str]] = {}
+    for column, categories in declared.items():
+        seen = report.columns.get(column)
+        if seen is None or not seen.rows_scanned:
+            continue
+        for detector, category in DETECTOR_CATEGORY.items():
+            if category in categories and not seen.findings.get(detector):
+                out.setdefault(column, []).append(category)
+    return out
