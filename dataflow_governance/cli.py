@@ -196,12 +196,13 @@ def cmd_lineage(args, project: Project | None) -> int:
 
 
 def cmd_scan(args, project: Project | None) -> int:
-    from .scan import scan_file, scan_s3, scan_table
+    from .scan import DEFAULT_VALIDATION_BUDGET, scan_file, scan_s3, scan_table
 
     if args.file:
         report = scan_file(args.file, sample=args.sample)
     elif args.table:
-        report = scan_table(project.open_warehouse(), args.table, sample=args.sample)
+        report = scan_table(project.open_warehouse(), args.table, sample=args.sample,
+                            budget=None if args.exact else DEFAULT_VALIDATION_BUDGET)
     else:
         if not args.s3.startswith("s3://"):
             raise CliError(f"--s3 {args.s3!r}: expected s3://bucket/prefix")
@@ -298,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--table", help="a warehouse table (the prefilter runs in the warehouse)")
     target.add_argument("--s3", help="s3://bucket/prefix (JSON lines, text logs, CSV, Parquet objects)")
     p.add_argument("--sample", type=int, help="scan at most N rows")
+    p.add_argument("--exact", action="store_true",
+                   help="tables: validate every candidate instead of a budget of 2,000 per column")
     p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when anything is found")
     p.set_defaults(handler=cmd_scan, needs_project=False)
     p = sub.add_parser("residency", parents=[common], help="declared vs actual regions, per-row regions, crossings")

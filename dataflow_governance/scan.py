@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from sqlglot import exp
 
-from .detect import DETECTORS, Detector, matches
+from .detect import DETECTORS, Detector, combined_prefilter, matches
 from .objectstore import ObjectStore, s3_errors
 from .warehouse import Warehouse, WarehouseError, column_expr, table_expr
 
@@ -140,11 +140,7 @@ def scan_file(path: str | Path, sample: int | None = None) -> ScanReport:
 
 # --- warehouse tables: the prefilter runs in the engine ----------------------------------------
 
-DEFAULT_VALIDATION_BUDGET = 20_000  # candidate rows per column validated in Python
-
-
-def _prefilter(value: exp.Expression, detector: Detector) -> exp.Expression:
-    return exp.RegexpLike(this=value, expression=exp.Literal.string(detector.prefilter))
+DEFAULT_VALIDATION_BUDGET = 2_000  # candidate rows per column validated in Python
 
 
 def _count_when(condition: exp.Expression) -> exp.Expression:
@@ -155,10 +151,11 @@ def scan_table(warehouse: Warehouse, table: str, sample: int | None = None,
                detectors: Iterable[Detector] = DETECTORS, budget: int | None = DEFAULT_VALIDATION_BUDGET) -> ScanReport:
     """Scan a table where it lives.
 
-    One set-based pass counts, per column and detector, the rows the regex prefilter catches;
-    then per column at most `budget` candidate rows come back (distinct values, with counts) to
-    be validated exactly. When a column has more candidates than the budget, its counts are the
-    prefilter counts scaled by the share that validated, marked `estimated` in the report;
+    One set-based pass tests every value once against all detectors' prefilters combined and
+    counts the candidate rows per column; then per column at most `budget` candidate rows come
+    back (distinct values, with counts) and are validated exactly. When a column has more
+    candidates than that, each detector's count is the candidate count scaled by its validated
+    share of the budget, and the report says so (`estimated_from`: rows validated).
     `budget=None` validates every candidate.
     """
     detectors = tuple(detectors)
@@ -169,49 +166,36 @@ def scan_table(warehouse: Warehouse, table: str, sample: int | None = None,
     source: exp.Expression = table_expr(table)
     if sample is not None:  # the first N rows the engine returns
         source = exp.select("*").from_(table_expr(table)).limit(sample).subquery("sampled")
+    pattern = exp.Literal.string(combined_prefilter(detectors))
     scanned = [c for c, kind in types.items() if not kind.upper().startswith(_SKIPPED_TYPES)]
-    text = {c: exp.cast(column_expr(c), "TEXT") for c in scanned}
-    counts = [exp.func("count", exp.Star())] + [_count_when(_prefilter(text[c], d)) for c in scanned for d in detectors]
-    row = warehouse.fetch(exp.select(*counts).from_(source))[0]
-    total = int(row[0])
-    prefiltered = {(c, d.name): int(row[1 + i * len(detectors) + j] or 0)
-                   for i, c in enumerate(scanned) for j, d in enumerate(detectors)}
-    report = ScanReport(target=f"table:{table}", rows_scanned=total, sample=sample)
+    wanted = {c: exp.RegexpLike(this=exp.cast(column_expr(c), "TEXT"), expression=pattern) for c in scanned}
+    row = warehouse.fetch(exp.select(exp.func("count", exp.Star()), *[_count_when(wanted[c]) for c in scanned]).from_(source))[0]
+    report = ScanReport(target=f"table:{table}", rows_scanned=int(row[0]), sample=sample)
+    candidates = {c: int(n or 0) for c, n in zip(scanned, row[1:])}
     for column in types:
-        column_report = report.columns[column] = ColumnReport(rows_scanned=total)
-        if column in scanned and any(prefiltered[(column, d.name)] for d in detectors):
-            _validate_candidates(warehouse, source, column, text[column], detectors, prefiltered, budget, column_report)
+        column_report = report.columns[column] = ColumnReport(rows_scanned=report.rows_scanned)
+        if candidates.get(column):
+            _validate_candidates(warehouse, source, column, wanted[column], candidates[column], detectors, budget, column_report)
     return report
 
 
-def _validate_candidates(warehouse, source, column, value, detectors, prefiltered, budget, report: ColumnReport) -> None:
-    wanted = exp.or_(*[_prefilter(value, d) for d in detectors if prefiltered[(column, d.name)]])
-    candidates = exp.select(value.as_("v")).from_(source).where(wanted)
+def _validate_candidates(warehouse, source, column, wanted, caught, detectors, budget, report: ColumnReport) -> None:
+    value = exp.cast(column_expr(column), "TEXT")
+    rows_query = exp.select(value.as_("v")).from_(source).where(wanted)
     if budget is not None:
-        candidates = candidates.limit(budget)
-    query = exp.select("v", exp.func("count", exp.Star()).as_("n")).from_(candidates.subquery("c")).group_by("v")
+        rows_query = rows_query.limit(budget)
+    query = exp.select("v", exp.func("count", exp.Star()).as_("n")).from_(rows_query.subquery("c")).group_by("v")
     rows = [(text, int(n)) for text, n in warehouse.fetch(query)]
-    for detector in detectors:
-        caught = prefiltered[(column, detector.name)]
-        if not caught:
-            continue
-        pattern = re.compile(detector.prefilter)
-        seen = valid = 0
-        for text, n in rows:
-            if pattern.search(text):
-                seen += n
-                hits = list(matches(detector, text))
-                if hits:
-                    valid += n
-                    report.record(detector, hits, 0)
-        if seen >= caught:
-            report.findings[detector.name] = valid
-        else:  # more candidates than the budget: scale what validated to all the prefilter caught
-            report.findings[detector.name] = round(caught * valid / seen) if seen else 0
-            report.estimated[detector.name] = seen
-        if not report.findings[detector.name]:
-            report.findings.pop(detector.name, None)
-            report.examples.pop(detector.name, None)
+    validated = sum(n for _text, n in rows)
+    for text, n in rows:
+        for detector in detectors:
+            hits = list(matches(detector, text))
+            if hits:
+                report.record(detector, hits, n)
+    if validated < caught:  # more candidates than the budget: scale each detector's share
+        for name, valid in list(report.findings.items()):
+            report.findings[name] = round(caught * valid / validated)
+            report.estimated[name] = validated
 
 
 # --- S3 prefixes: objects streamed, paginated ----------------------------------------------------
