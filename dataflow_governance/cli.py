@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import local_s3
+from .erasure import ErasureError
 from .ledger import LedgerError
 from .lineage import LineageError
 from .scan import ScanError
@@ -23,7 +24,7 @@ from .objectstore import ObjectStoreError
 from .spec import GovernanceError
 from .warehouse import WarehouseError, redact_dsn
 
-EXPECTED_ERRORS = (ScanError, LineageError, ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError)
+EXPECTED_ERRORS = (ErasureError, ScanError, LineageError, ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError)
 
 
 class CliError(RuntimeError):
@@ -241,6 +242,36 @@ def cmd_residency(args, project: Project) -> int:
     return 0 if payload["ok"] or not args.fail_on_findings else 1
 
 
+def _erasure_inputs(project: Project):
+    ctx = _policy(project)
+    uses_s3 = any(g.storage.kind == "s3" for g in ctx.governance.values())
+    return dict(ctx.governance), ctx.graph, project.open_warehouse(), (_object_store(project) if uses_s3 else None)
+
+
+def cmd_erase(args, project: Project) -> int:
+    from .erasure import erase
+
+    governance, graph, warehouse, store = _erasure_inputs(project)
+    result = erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store,
+                   immediately=args.now, dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days)
+    lines = [f"erasure of subject {result.subject}: {result.status}" + (f" (due {result.due})" if result.due else "")]
+    lines += [f"  {t.system:9} {t.target:45} {t.action:9} {t.count:>6}"
+              + ("" if t.verified is None else ("  verified" if t.verified else "  NOT VERIFIED")) for t in result.targets]
+    lines.append(f"ledger head {result.ledger_head}")
+    _emit(args, result.to_dict(), "\n".join(lines))
+    return 1 if result.status == "executed" else 0
+
+
+def cmd_access(args, project: Project) -> int:
+    from .erasure import access_export
+
+    governance, graph, warehouse, store = _erasure_inputs(project)
+    export = access_export(project, governance, graph, args.subject_id, warehouse, store)
+    text = "\n".join(f"{asset}: {len(v['records'])} record(s) via {' '.join(v['lineage'])}" for asset, v in export["assets"].items())
+    _emit(args, export, text)
+    return 0
+
+
 def _read(path: str, what: str) -> str:
     try:
         return Path(path).read_text()
@@ -306,6 +337,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("residency", parents=[common], help="declared vs actual regions, per-row regions, crossings")
     p.add_argument("--fail-on-findings", action="store_true", help="exit 1 on any violation")
     p.set_defaults(handler=cmd_residency)
+    p = sub.add_parser("erase", parents=[common], help="erase a subject everywhere (GDPR Art. 17), verify, certify")
+    p.add_argument("--subject-id", required=True)
+    p.add_argument("--dry-run", action="store_true", help="print the exact plan with counts; change nothing")
+    p.add_argument("--now", action="store_true", help="skip the grace period")
+    p.add_argument("--cancel", action="store_true", help="cancel a pending request")
+    p.add_argument("--grace-days", type=int, default=30)
+    p.set_defaults(handler=cmd_erase)
+    p = sub.add_parser("access", parents=[common], help="export everything held about a subject (Art. 15/20)")
+    p.add_argument("--subject-id", required=True)
+    p.set_defaults(handler=cmd_access)
     p = sub.add_parser("audit", parents=[common], help="the governance ledger: verify the chain, export entries")
     p.add_argument("action", choices=["verify", "export"])
     p.add_argument("--anchor", action="append", help="an extra anchor SEQ:HASH to check against (repeatable)")

@@ -64,8 +64,11 @@ def read_endpoint(state_dir: Path) -> Endpoint | None:
     return endpoint if _alive(endpoint) else None
 
 
-def ensure_running(state_dir: Path) -> Endpoint:
-    """The running endpoint for this state dir, starting it if none is up (safe across processes)."""
+def ensure_running(state_dir: Path, port: int | None = None) -> Endpoint:
+    """The running endpoint for this state dir, starting it if none is up (safe across processes).
+
+    `port` asks for a specific port (a restart keeps the address clients already hold).
+    """
     endpoint = read_endpoint(state_dir)
     if endpoint:
         return endpoint
@@ -77,7 +80,7 @@ def ensure_running(state_dir: Path) -> Endpoint:
         if endpoint:
             return endpoint
         endpoint_file.unlink(missing_ok=True)
-        port = _free_port()
+        port = port or _free_port()
         with open(log_file, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "dataflow_governance.local_s3", "serve",
@@ -138,6 +141,77 @@ def _compact(recording: Path) -> None:
     tmp.replace(recording)
 
 
+def _snapshot_dir(state_dir: Path) -> Path:
+    return Path(state_dir) / "s3" / "snapshot"
+
+
+def compact(state_dir: Path) -> None:
+    """Replace the recorded history with a snapshot of what the endpoint holds now.
+
+    Erasure and retention delete object versions; a recording would replay the deleted bodies
+    on the next start (and version-specific deletes do not replay, as version ids are new each
+    time). A snapshot of the current state has neither problem.
+    """
+    import boto3
+
+    endpoint = ensure_running(state_dir)
+    port = endpoint.port
+    client = boto3.client("s3", endpoint_url=endpoint.url, region_name="us-east-1",
+                          aws_access_key_id="dfg-local", aws_secret_access_key="dfg-local")
+    tmp = _snapshot_dir(state_dir).with_name("snapshot.tmp")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    (tmp / "blobs").mkdir(parents=True)
+    buckets = []
+    for bucket in client.list_buckets().get("Buckets", []):
+        name = bucket["Name"]
+        region = client.get_bucket_location(Bucket=name).get("LocationConstraint") or "us-east-1"
+        versioned = client.get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
+        events = []
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
+            for item in page.get("Versions", []):
+                blob = f"{len(list((tmp / 'blobs').iterdir()))}"
+                body = client.get_object(Bucket=name, Key=item["Key"], VersionId=item["VersionId"])["Body"].read()
+                (tmp / "blobs" / blob).write_bytes(body)
+                events.append((item["LastModified"].timestamp(), item["IsLatest"], "put", item["Key"], blob))
+            for item in page.get("DeleteMarkers", []):
+                events.append((item["LastModified"].timestamp(), item["IsLatest"], "delete", item["Key"], None))
+        events.sort(key=lambda e: (e[3], e[0], e[1]))  # per key, oldest first, the latest last
+        buckets.append({"name": name, "region": region, "versioned": versioned,
+                        "events": [{"type": t, "key": k, "blob": b} for _ts, _latest, t, k, b in events]})
+    (tmp / "state.json").write_text(json.dumps(buckets))
+    stop(state_dir)
+    final = _snapshot_dir(state_dir)
+    if final.exists():
+        import shutil
+
+        shutil.rmtree(final)
+    tmp.replace(final)
+    recording_path(state_dir).write_text("")
+    ensure_running(state_dir, port=port)
+
+
+def _restore(snapshot: Path, url: str) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+                          aws_access_key_id="dfg-local", aws_secret_access_key="dfg-local")
+    for bucket in json.loads((snapshot / "state.json").read_text()):
+        params = {"Bucket": bucket["name"]}
+        if bucket["region"] != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": bucket["region"]}
+        client.create_bucket(**params)
+        if bucket["versioned"]:
+            client.put_bucket_versioning(Bucket=bucket["name"], VersioningConfiguration={"Status": "Enabled"})
+        for event in bucket["events"]:
+            if event["type"] == "put":
+                client.put_object(Bucket=bucket["name"], Key=event["key"], Body=(snapshot / "blobs" / event["blob"]).read_bytes())
+            else:
+                client.delete_object(Bucket=bucket["name"], Key=event["key"])
+
+
 def _serve(state_dir: Path, port: int) -> None:
     endpoint_file, recording, _log, _lock = _paths(state_dir)
     _compact(recording)
@@ -148,10 +222,11 @@ def _serve(state_dir: Path, port: int) -> None:
 
     record = recorder._record_request
     write_lock = threading.Lock()
+    restoring = threading.Event()
 
     def record_mutations(request, body=None):
-        # Reads change nothing, and concurrent writers must not interleave their lines.
-        if request.method in ("GET", "HEAD"):
+        # Reads change nothing, the snapshot is not history, and writers must not interleave lines.
+        if request.method in ("GET", "HEAD") or restoring.is_set():
             return
         with write_lock:
             record(request, body)
@@ -160,6 +235,10 @@ def _serve(state_dir: Path, port: int) -> None:
     server = ThreadedMotoServer("127.0.0.1", port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"
+    if (_snapshot_dir(state_dir) / "state.json").exists():
+        restoring.set()
+        _restore(_snapshot_dir(state_dir), url)
+        restoring.clear()
     if recording.exists() and recording.stat().st_size:
         recorder.replay_recording(target_host=url)
     tmp = endpoint_file.with_suffix(".tmp")

@@ -9,6 +9,7 @@ Dagster run is its own process.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from typing import Any
 
 import pandas as pd
 from sqlglot import exp
+
+
+LOCK_WAIT_S = 30.0
 
 
 class WarehouseError(RuntimeError):
@@ -70,10 +74,16 @@ class Warehouse:
             import duckdb
 
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                con = duckdb.connect(str(self.path))
-            except duckdb.Error as exc:
-                raise WarehouseError(f"cannot open DuckDB warehouse {self.path}: {exc}") from None
+            deadline = time.monotonic() + LOCK_WAIT_S
+            while True:
+                try:
+                    con = duckdb.connect(str(self.path))
+                    break
+                except duckdb.Error as exc:
+                    # One process at a time may hold a DuckDB file: wait briefly for another command.
+                    if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                        raise WarehouseError(f"cannot open DuckDB warehouse {self.path}: {exc}") from None
+                    time.sleep(0.05)
             try:
                 if self.schema:
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {exp.to_identifier(self.schema, quoted=True).sql('duckdb')}")
@@ -178,7 +188,7 @@ class Warehouse:
         except ParseError as exc:
             raise WarehouseError(f"SQL for {table!r} does not parse: {exc}") from None
         target = table_expr(table)
-        with self.connect() as con:
+        with self.connect() as con, self._errors():
             if self.kind == "duckdb":
                 con.execute(self.render(exp.Create(this=target, kind="TABLE", replace=True, expression=query)))
             else:

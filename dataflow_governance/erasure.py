@@ -1,0 +1,430 @@
+"""Right to erasure (GDPR Art. 17) and right of access (Art. 15/20), planned from the graph.
+
+The plan is every place the project keeps the subject: warehouse tables with a column that
+identifies the subject (raw, or as the project's keyed pseudonym) — declared, or derived through
+SQL lineage — S3 prefixes templated with `{subject_id}`, JSON-lines objects carrying the subject's
+id, aggregates to recompute, and processors to notify. Legal holds turn a delete into an
+anonymization. Every step is ledgered before and after it runs, so an interrupted erasure resumes
+and a finished one is a no-op; verification re-queries every target.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from . import anonymize
+from .graph import ColumnGraph, table_of
+from .keys import keyed_hash, project_key
+from .ledger import Ledger, NewEntry
+from .manifest import Project
+from .objectstore import ObjectStore, s3_errors
+from .spec import AssetGovernance
+from .warehouse import Warehouse, column_expr, table_expr
+
+DEFAULT_GRACE_DAYS = 30
+
+
+class ErasureError(RuntimeError):
+    """The erasure cannot proceed; nothing was changed by the step that raised it."""
+
+
+@dataclass
+class Target:
+    system: str  # warehouse | s3 | processor
+    target: str  # table, s3://bucket/prefix, processor name
+    action: str  # delete | anonymize | retain | notify | recompute | rewrite
+    asset: str
+    column: str | None = None
+    pseudonymized: bool = False
+    count: int = 0
+    verified: bool | None = None
+    lineage: list[str] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)  # column → method, for legal-hold rows
+    hold_where: str | None = None
+    hold_days: int | None = None
+    timestamp_column: str | None = None
+
+    def public(self) -> dict:
+        return {"system": self.system, "target": self.target, "action": self.action, "count": self.count,
+                "verified": bool(self.verified) if self.verified is not None else False, "asset": self.asset}
+
+
+def subject_hash(project: Project, subject_id: str) -> str:
+    """How the subject appears in the ledger, reports and certificates: a keyed hash, never the id."""
+    return keyed_hash(project_key(project.state_dir, "subject"), subject_id)
+
+
+def _match(target: Target, project: Project, subject_id: str) -> exp.Expression:
+    value = keyed_hash(project_key(project.state_dir, "pseudonym"), subject_id) if target.pseudonymized else subject_id
+    return exp.cast(column_expr(target.column), "TEXT").eq(exp.Literal.string(value))
+
+
+# --- the plan -------------------------------------------------------------------------------
+
+def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None) -> list[Target]:
+    """Every target for the project's subjects, without touching data (counts come later)."""
+    targets: list[Target] = []
+    for asset, gov in sorted(governance.items()):
+        identity = [(name, col) for name, col in gov.columns.items() if col.identity]
+        traced = graph.columns_of(asset) if graph is not None and asset in graph.lineage else {}
+        if not identity and traced:
+            identity = [(name, None) for name, cls in traced.items() if cls.subject_linked and not cls.anonymous]
+        if gov.storage.kind == "warehouse" and identity:
+            name, col = identity[0]
+            pseudonymized = bool(col.pseudonymized) if col is not None else traced[name].pseudonymized
+            holds = gov.retention.legal_holds if gov.retention else ()
+            target = Target("warehouse", table_of(asset, gov), "delete", asset, column=name, pseudonymized=pseudonymized,
+                            lineage=_lineage(project, asset, name, graph),
+                            timestamp_column=gov.retention.timestamp_column if gov.retention else None)
+            if holds:
+                hold = holds[0]
+                target.action = "anonymize"
+                # Held rows stay (e.g. for tax) but lose their link to the person: the identity goes.
+                target.held = {name: "nullify", **{c: m for c, m in hold.anonymize.items()}}
+                target.hold_where, target.hold_days = hold.where, hold.keep_days
+            targets.append(target)
+        elif gov.storage.kind == "warehouse" and graph is not None and asset in graph.lineage and any(
+                cls.anonymous for cls in traced.values()):
+            targets.append(Target("warehouse", table_of(asset, gov), "recompute", asset))
+        elif gov.storage.kind == "s3" and gov.subject_prefix:
+            targets.append(Target("s3", f"s3://{gov.storage.bucket}/{gov.subject_prefix}", "delete", asset,
+                                  lineage=[f"{asset}: objects under {gov.subject_prefix}"]))
+        elif gov.storage.kind == "s3" and identity:
+            targets.append(Target("s3", f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}", "rewrite", asset,
+                                  column=identity[0][0], lineage=[f"{asset}: records whose {identity[0][0]} is the subject"]))
+    # Aggregates are rebuilt after every deletion; processors are told last.
+    targets.sort(key=lambda t: (t.action == "recompute", t.system == "processor"))
+    receivers = sorted({p for t in targets if t.action != "recompute" for p in governance[t.asset].processors})
+    for name in receivers:
+        sent_from = sorted(t.asset for t in targets if name in governance[t.asset].processors)
+        targets.append(Target("processor", name, "notify", ", ".join(sent_from),
+                              lineage=[f"{a} → {name}" for a in sent_from]))
+    return targets
+
+
+def _lineage(project: Project, asset: str, column: str, graph: ColumnGraph | None) -> list[str]:
+    roots = [s.identity for s in project.subjects.values()]
+    path = [f"{asset}.{column}"]
+    if graph is not None:
+        path += [f"← {a}.{c}" for a, c in graph.upstream(asset, column)]
+    if f"{asset}.{column}" in roots:
+        path.append("(the subject's identity column)")
+    return path
+
+
+# --- counting, executing, verifying ------------------------------------------------------------
+
+def count_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str) -> int:
+    if target.system == "warehouse" and target.column:
+        if not warehouse.table_exists(target.target):
+            return 0
+        query = exp.select(exp.func("count", exp.Star())).from_(table_expr(target.target)).where(
+            _match(target, project, subject_id))
+        return int(warehouse.fetch(query)[0][0])
+    if target.system == "s3" and store is not None:
+        bucket, prefix = _split(target.target, subject_id)
+        if target.action == "delete":
+            return len(_versions(store, bucket, prefix))
+        return sum(len(_subject_lines(store, bucket, key, target.column, subject_id)[1])
+                   + len(_stale_versions(store, bucket, key, target.column, subject_id)) for key in _keys(store, bucket, prefix))
+    return 0
+
+
+def _split(uri: str, subject_id: str) -> tuple[str, str]:
+    bucket, _, prefix = uri[5:].partition("/")
+    return bucket, prefix.replace("{subject_id}", subject_id)
+
+
+def _versions(store: ObjectStore, bucket: str, prefix: str) -> list[dict]:
+    """Every object version and delete marker under the prefix (versioned buckets keep history)."""
+    client = store.client()
+    found = []
+    with s3_errors(f"list versions of s3://{bucket}/{prefix}", store):
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                found.append({"Key": item["Key"], "VersionId": item.get("VersionId") or "null"})
+    return found
+
+
+def _keys(store: ObjectStore, bucket: str, prefix: str) -> list[str]:
+    client = store.client()
+    with s3_errors(f"list s3://{bucket}/{prefix}", store):
+        return [item["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+                for item in page.get("Contents", [])]
+
+
+def _subject_lines(store: ObjectStore, bucket: str, key: str, field_name: str, subject_id: str) -> tuple[list[str], list[str]]:
+    with s3_errors(f"get s3://{bucket}/{key}", store):
+        body = store.client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    keep, drop = [], []
+    for line in body.splitlines():
+        (drop if _is_subject(line, field_name, subject_id) else keep).append(line)
+    return keep, drop
+
+
+def _stale_versions(store: ObjectStore, bucket: str, key: str, field_name: str, subject_id: str) -> list[dict]:
+    """Noncurrent versions of `key` whose records include the subject."""
+    client = store.client()
+    stale = []
+    with s3_errors(f"list versions of s3://{bucket}/{key}", store):
+        versions = client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+    for item in versions:
+        if item["Key"] != key or item.get("IsLatest") or item.get("VersionId") in (None, "null"):
+            continue
+        with s3_errors(f"get s3://{bucket}/{key}", store):
+            body = client.get_object(Bucket=bucket, Key=key, VersionId=item["VersionId"])["Body"].read().decode()
+        if any(_is_subject(line, field_name, subject_id) for line in body.splitlines()):
+            stale.append({"Key": key, "VersionId": item["VersionId"]})
+    return stale
+
+
+def _is_subject(line: str, field_name: str, subject_id: str) -> bool:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and str(record.get(field_name)) == subject_id
+
+
+def delete_versions(store: ObjectStore, bucket: str, versions: list[dict]) -> int:
+    """Batched deletes, 1,000 keys a call (the S3 limit), every version and marker."""
+    client = store.client()
+    deleted = 0
+    for start in range(0, len(versions), 1000):
+        batch = versions[start:start + 1000]
+        with s3_errors(f"delete {len(batch)} object versions in s3://{bucket}", store):
+            response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        if response.get("Errors"):
+            raise ErasureError(f"S3 refused {len(response['Errors'])} deletes in bucket {bucket}")
+        deleted += len(batch)
+    return deleted
+
+
+def execute_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None,
+                   subject_id: str, now: datetime) -> tuple[int, list[str]]:
+    """Carry out one target; returns the count affected and S3 keys whose history was rewritten."""
+    if target.system == "warehouse" and target.column:
+        if not warehouse.table_exists(target.target):
+            return 0, []
+        return _erase_rows(target, project, warehouse, subject_id, now), []
+    if target.system == "warehouse" and target.action == "recompute":
+        return _recompute(target, project, warehouse), []
+    if target.system == "s3" and store is not None:
+        bucket, prefix = _split(target.target, subject_id)
+        if target.action == "delete":
+            versions = _versions(store, bucket, prefix)
+            delete_versions(store, bucket, versions)
+            return len({v["Key"] for v in versions}), [f"{bucket}/{v['Key']}" for v in versions]
+        removed, touched = 0, []
+        for key in _keys(store, bucket, prefix):
+            keep, drop = _subject_lines(store, bucket, key, target.column, subject_id)
+            if drop:
+                with s3_errors(f"rewrite s3://{bucket}/{key}", store):
+                    store.client().put_object(Bucket=bucket, Key=key, Body="".join(line + "\n" for line in keep).encode())
+                removed += len(drop)
+            # Earlier versions still hold the subject (also after an interrupted rewrite): purge them.
+            stale = _stale_versions(store, bucket, key, target.column, subject_id)
+            delete_versions(store, bucket, stale)
+            removed += len(stale)  # records removed now plus versions that still held them
+            if drop or stale:
+                touched.append(f"{bucket}/{key}")
+        return removed, touched
+    return 0, []
+
+
+def _erase_rows(target: Target, project: Project, warehouse: Warehouse, subject_id: str, now: datetime) -> int:
+    match = _match(target, project, subject_id)
+    table = table_expr(target.target)
+    with warehouse.connect() as con:
+        count = int(con.execute(warehouse.render(exp.select(exp.func("count", exp.Star())).from_(table).where(match))).fetchall()[0][0])
+        if target.action == "anonymize" and target.held:
+            held = match
+            if target.hold_where:
+                held = exp.and_(held, exp.condition(target.hold_where, dialect=warehouse.dialect))
+            if target.timestamp_column and target.hold_days:
+                cutoff = (now - timedelta(days=target.hold_days)).strftime("%Y-%m-%d %H:%M:%S")
+                held = exp.and_(held, column_expr(target.timestamp_column) >= exp.cast(exp.Literal.string(cutoff), "TIMESTAMP"))
+            key = project_key(project.state_dir, "pseudonym")
+            anonymize.prepare(warehouse, con, key)
+            anonymize.widen_to_text(warehouse, con, target.target, anonymize.needs_text(warehouse, target.target, target.held))
+            sql, key_params = anonymize.update_statement(warehouse, target.target, target.held, held)
+            con.execute(sql, [key.decode()] * key_params) if key_params else con.execute(sql)
+        # Whatever the hold did not keep goes; held rows no longer match the subject's id.
+        con.execute(warehouse.render(exp.delete(table, where=match)))
+    return count
+
+
+def _recompute(target: Target, project: Project, warehouse: Warehouse) -> int:
+    """Rebuild an aggregate from its SQL, so it no longer counts the erased subject."""
+    sql = project_sql(project).get(target.asset)
+    if not sql or not warehouse.table_exists(target.target):
+        return 0
+    return warehouse.create_table_as(target.target, sql[0], read_dialect=sql[1])
+
+
+def project_sql(project: Project) -> dict[str, tuple[str, str]]:
+    """The SQL of the project's SQL assets (asset → (sql, dialect)), from its Definitions."""
+    from .cli import load_definitions
+    from .dagster_ext.definitions import sql_definitions
+
+    defs = load_definitions(project)
+    return {d.asset: (d.sql, d.dialect) for d in sql_definitions(list(defs.resolve_all_asset_specs()))}
+
+
+def verify_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str) -> bool:
+    if target.system in ("warehouse", "s3") and (target.column or target.system == "s3"):
+        return count_target(target, project, warehouse, store, subject_id) == 0
+    return target.action in ("notify", "recompute", "retain")
+
+
+# --- the lifecycle ------------------------------------------------------------------------------
+
+@dataclass
+class ErasureResult:
+    subject: str
+    status: str  # planned | requested | cancelled | executed | verified
+    targets: list[Target]
+    ledger_head: str
+    due: str | None = None
+
+    def to_dict(self) -> dict:
+        out = {"subject": self.subject, "status": self.status, "targets": [t.public() for t in self.targets],
+               "ledger_head": self.ledger_head}
+        if self.due:
+            out["due"] = self.due
+        return out
+
+
+def erasure_state(ledger: Ledger, subject: str) -> dict[str, Any]:
+    """What the ledger says about this subject's erasure: the last request, done targets, status."""
+    state: dict[str, Any] = {"requested": None, "cancelled": False, "done": {}, "status": None}
+    for entry in ledger.entries(target=f"subject:{subject}"):
+        details = entry.details_dict()
+        if entry.action == "erasure.requested":
+            state.update(requested=details, cancelled=False, done={}, status="requested")
+        elif entry.action == "erasure.cancelled":
+            state.update(cancelled=True, status="cancelled")
+        elif entry.action == "erasure.target_done":
+            state["done"][details["target"]] = details["count"]
+        elif entry.action in ("erasure.executed", "erasure.verified"):
+            state["status"] = entry.action.split(".")[1]
+    return state
+
+
+def certificate_markdown(result: ErasureResult, project: Project) -> str:
+    rows = "\n".join(f"| {t.system} | {t.target} | {t.action} | {t.count} | {'yes' if t.verified else 'no'} |"
+                     for t in result.targets)
+    return (f"# Erasure certificate\n\nProject: {project.name}  \nSubject (keyed hash): `{result.subject}`  \n"
+            f"Status: **{result.status}**  \nLedger head: `{result.ledger_head}`\n\n"
+            f"| system | target | action | count | verified |\n|---|---|---|---|---|\n{rows}\n")
+
+
+def write_certificate(result: ErasureResult, project: Project) -> list[Path]:
+    out = project.output_dir / "erasures"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{result.subject}.json", out / f"{result.subject}.md"]
+    paths[0].write_text(json.dumps(result.to_dict(), indent=2))
+    paths[1].write_text(certificate_markdown(result, project))
+    return paths
+
+
+def utc(now: datetime | None = None) -> datetime:
+    return now or datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def erase(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, subject_id: str, *,
+          warehouse: Warehouse, store: ObjectStore | None, immediately: bool = False, dry_run: bool = False,
+          cancel: bool = False, grace_days: int = DEFAULT_GRACE_DAYS, actor: str = "dfg:erase",
+          now: datetime | None = None) -> ErasureResult:
+    """Request, execute (after the grace period, or `immediately`), verify and certify an erasure."""
+    from . import local_s3
+    from .ledger import record_anchor
+
+    current = utc(now)
+    subject = subject_hash(project, subject_id)
+    ledger = Ledger(warehouse)
+    state = erasure_state(ledger, subject)
+    targets = plan_erasure(project, governance, graph)
+    for target in targets:
+        target.count = state["done"].get(target.target, None) if state["status"] in ("executed", "verified") else None
+        if target.count is None:
+            target.count = count_target(target, project, warehouse, store, subject_id)
+    head = ledger.head().hash
+    if cancel:
+        if state["status"] in ("requested",) and not state["cancelled"]:
+            head = ledger.append(actor, "erasure.cancelled", f"subject:{subject}").hash
+            return ErasureResult(subject, "cancelled", targets, head)
+        raise ErasureError("no pending erasure request for this subject to cancel")
+    if state["status"] == "verified" and not dry_run:
+        for target in targets:  # a second run changes nothing; it re-verifies
+            target.verified = verify_target(target, project, warehouse, store, subject_id)
+        return ErasureResult(subject, "verified", targets, head)
+    if dry_run:
+        return ErasureResult(subject, "planned", targets, head)
+    fresh = state["requested"] is None or state["cancelled"]
+    if fresh and not any(t.count for t in targets if t.system in ("warehouse", "s3")):
+        raise ErasureError("unknown subject: no record of it in any planned target; nothing was changed")
+    if fresh:
+        due = (current + timedelta(days=0 if immediately else grace_days)).isoformat(timespec="seconds")
+        ledger.append(actor, "erasure.requested", f"subject:{subject}",
+                      {"due": due, "grace_days": 0 if immediately else grace_days,
+                       "targets": [{k: v for k, v in t.public().items() if k != "verified"} for t in targets]})
+        state = erasure_state(ledger, subject)
+    due = state["requested"]["due"]
+    if not immediately and current.isoformat(timespec="seconds") < due:
+        return ErasureResult(subject, "planned", targets, ledger.head().hash, due=due)
+    for target in targets:
+        if target.target in state["done"]:
+            target.count = state["done"][target.target]  # done before an interruption: never twice
+            continue
+        count, _keys_touched = execute_target(target, project, warehouse, store, subject_id, current)
+        target.count = max(target.count, count) if target.action == "recompute" else count
+        ledger.append(actor, "erasure.target_done", f"subject:{subject}",
+                      {"target": target.target, "system": target.system, "action": target.action, "count": target.count})
+    if store is not None and store.local:
+        # The endpoint's own storage must not keep erased bodies — also those of a run that was killed.
+        local_s3.compact(project.state_dir)
+    ledger.append(actor, "erasure.executed", f"subject:{subject}", {"targets": len(targets)})
+    for target in targets:
+        target.verified = verify_target(target, project, warehouse, store, subject_id)
+    ok = all(t.verified for t in targets)
+    entry = ledger.append(actor, "erasure.verified" if ok else "erasure.verification_failed", f"subject:{subject}",
+                          {"results": {t.target: t.verified for t in targets}})
+    record_anchor(project.state_dir, ledger.head(), source=actor)
+    result = ErasureResult(subject, "verified" if ok else "executed", targets, entry.hash)
+    write_certificate(result, project)
+    return result
+
+
+def access_export(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, subject_id: str,
+                  warehouse: Warehouse, store: ObjectStore | None) -> dict:
+    """Every record about the subject, grouped by asset, with the path that led there (Art. 15/20)."""
+    assets: dict[str, dict] = {}
+    for target in plan_erasure(project, governance, graph):
+        if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
+            frame = warehouse.fetch_df(exp.select("*").from_(table_expr(target.target)).where(_match(target, project, subject_id)))
+            records = json.loads(frame.to_json(orient="records", date_format="iso"))
+        elif target.system == "s3" and store is not None:
+            bucket, prefix = _split(target.target, subject_id)
+            if target.action == "delete":
+                records = [{"object": f"s3://{bucket}/{key}"} for key in _keys(store, bucket, prefix)]
+            else:
+                records = [json.loads(line) for key in _keys(store, bucket, prefix)
+                           for line in _subject_lines(store, bucket, key, target.column, subject_id)[1]]
+        else:
+            continue
+        if records:
+            assets[target.asset] = {"records": records, "lineage": target.lineage}
+    if not assets:
+        raise ErasureError("unknown subject: no record of it in any asset")
+    return {"subject": subject_id, "assets": assets}
+
+
+__all__ = ["ErasureError", "ErasureResult", "Target", "access_export", "certificate_markdown", "count_target", "erase",
+           "erasure_state", "execute_target", "plan_erasure", "subject_hash", "verify_target", "write_certificate"]

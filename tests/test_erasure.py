@@ -1,0 +1,171 @@
+"""Erasure and access on the example project, for real: warehouse, S3 with versions, the local
+endpoint's own storage, the ledger — and an erasure killed mid-run, then resumed."""
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+
+from conftest import copy_project, dfg_json, run_dfg
+from dataflow_governance import load_project
+from dataflow_governance import local_s3
+from dataflow_governance.keys import keyed_hash, project_key
+from dataflow_governance.ledger import Ledger
+
+
+@pytest.fixture
+def demo_copy(tmp_path):
+    manifest = copy_project(tmp_path / "erasable")
+    code, _out, err = run_dfg("demo", project=manifest)
+    assert code == 0, err[-2000:]
+    yield manifest
+    run_dfg("local", "stop", project=manifest)
+
+
+def identifiers(project, subject_id: int) -> dict[str, str]:
+    from assets import data
+
+    email = next(r["email"] for r in data.registrations() if r["user_id"] == subject_id)
+    return {"email": email, "pseudonym": keyed_hash(project_key(project.state_dir, "pseudonym"), subject_id)}
+
+
+def remnants(project, subject_id: int) -> list[str]:
+    """An independent search of every table, every object version and the endpoint's own files."""
+    ids = identifiers(project, subject_id)
+    found = []
+    warehouse = project.open_warehouse()
+    for (table,) in warehouse.fetch("SELECT table_name FROM information_schema.tables"):
+        if table == "governance_ledger":
+            continue
+        for column, kind in warehouse.columns(table).items():
+            text = f'CAST("{column}" AS TEXT)'
+            rows = warehouse.fetch(f"SELECT count(*) FROM \"{table}\" WHERE {text} LIKE '%{ids['email']}%' "
+                                   f"OR {text} = '{ids['pseudonym']}'")[0][0]
+            if column == "user_id":
+                rows += warehouse.fetch(f"SELECT count(*) FROM \"{table}\" WHERE {text} = '{subject_id}'")[0][0]
+            if rows:
+                found.append(f"{table}.{column}")
+    endpoint = local_s3.read_endpoint(project.state_dir)
+    client = boto3.client("s3", endpoint_url=endpoint.url, region_name="eu-central-1",
+                          aws_access_key_id="x", aws_secret_access_key="x")
+    for bucket in client.list_buckets()["Buckets"]:
+        versions = client.list_object_versions(Bucket=bucket["Name"])
+        for item in versions.get("Versions", []):
+            body = client.get_object(Bucket=bucket["Name"], Key=item["Key"], VersionId=item["VersionId"])["Body"].read()
+            if ids["email"].encode() in body or f'"user_id": {subject_id},'.encode() in body \
+                    or item["Key"].startswith(f"attachments/{subject_id}/"):
+                found.append(f"s3://{bucket['Name']}/{item['Key']}")
+    store_dir = project.state_dir / "s3"
+    for path in store_dir.rglob("*"):
+        if not path.is_file() or path.name == "server.log":
+            continue
+        raw = path.read_bytes()
+        texts = [raw]
+        if path.name == "recording.jsonl":
+            texts += [base64.b64decode(json.loads(line)["body"]) for line in raw.splitlines()
+                      if line.strip() and json.loads(line).get("body_encoded")]
+        if any(ids["email"].encode() in t or f"attachments/{subject_id}/".encode() in t for t in texts):
+            found.append(str(path.relative_to(project.state_dir)))
+    return found
+
+
+def test_erase_everywhere_with_holds_and_a_certificate(demo_copy):
+    project = load_project(demo_copy)
+    subject = 42
+    assert remnants(project, subject)  # the search finds the subject before
+    ledger = Ledger(project.open_warehouse())
+    before = ledger.head().seq
+
+    code, plan, _ = dfg_json("erase", "--subject-id", str(subject), "--dry-run", project=demo_copy)
+    assert code == 0 and plan["status"] == "planned" and ledger.head().seq == before
+    planned = {t["target"]: t for t in plan["targets"]}
+    assert planned["users"]["count"] == 1 and planned["orders"]["action"] == "anonymize"
+    assert planned["s3://deepwater-raw-eu/signups/"]["action"] == "rewrite"
+    assert {t["system"] for t in plan["targets"]} >= {"warehouse", "s3", "processor"}
+
+    held_before = project.open_warehouse().fetch("SELECT count(*) FROM orders WHERE user_id IS NULL")[0][0]
+    code, result, err = dfg_json("erase", "--subject-id", str(subject), "--now", project=demo_copy)
+    assert code == 0, err
+    assert result["status"] == "verified" and all(t["verified"] for t in result["targets"])
+    assert remnants(project, subject) == []
+    held_after = project.open_warehouse().fetch("SELECT count(*) FROM orders WHERE user_id IS NULL")[0][0]
+    assert held_after > held_before  # tax-held orders stay, without the person
+    code, verified, _ = dfg_json("audit", "verify", project=demo_copy)
+    assert code == 0 and verified["ok"]
+
+    head = Ledger(project.open_warehouse()).head()
+    code, again, _ = dfg_json("erase", "--subject-id", str(subject), "--now", project=demo_copy)
+    assert code == 0 and again["status"] == "verified"
+    assert Ledger(project.open_warehouse()).head().hash == head.hash  # a second run is a no-op
+    assert [t["count"] for t in again["targets"]] == [t["count"] for t in result["targets"]]
+
+    certificate = (project.output_dir / "erasures" / f"{result['subject']}.md").read_text()
+    ids = identifiers(project, subject)
+    assert result["subject"] in certificate and ids["email"] not in certificate and ids["pseudonym"] not in certificate
+    assert f"attachments/{subject}/" not in json.dumps(result)
+
+    code, _out, err = run_dfg("access", "--subject-id", str(subject), project=demo_copy)
+    assert code == 2 and "unknown subject" in err
+
+
+def test_access_grace_cancel_and_unknown(demo_copy):
+    project = load_project(demo_copy)
+    subject = project.open_warehouse().fetch("SELECT min(user_id) FROM tickets")[0][0]  # one with tickets
+    code, export, _ = dfg_json("access", "--subject-id", str(subject), project=demo_copy)
+    assert code == 0 and export["subject"] == str(subject)
+    assert export["assets"]["users"]["records"][0]["email"] == identifiers(project, subject)["email"]
+    assert "users.user_id" in export["assets"]["users"]["lineage"]
+    assert export["assets"]["ticket_features"]["lineage"][-1] == "← tickets_clean.user_pseudo_id"
+    assert len(export["assets"]["tickets"]["records"]) == len(export["assets"]["tickets_clean"]["records"])
+
+    code, pending, _ = dfg_json("erase", "--subject-id", str(subject), project=demo_copy)
+    assert code == 0 and pending["status"] == "planned" and pending["due"]
+    assert project.open_warehouse().fetch(f"SELECT count(*) FROM users WHERE user_id = {subject}")[0][0] == 1
+    code, cancelled, _ = dfg_json("erase", "--subject-id", str(subject), "--cancel", project=demo_copy)
+    assert code == 0 and cancelled["status"] == "cancelled"
+
+    head = Ledger(project.open_warehouse()).head()
+    code, _out, err = run_dfg("erase", "--subject-id", "no-such-customer", "--now", project=demo_copy)
+    assert code == 2 and "unknown subject" in err and "Traceback" not in err
+    assert Ledger(project.open_warehouse()).head().hash == head.hash
+
+
+def test_killed_erasure_resumes_to_the_same_state(demo_copy):
+    project = load_project(demo_copy)
+    subject = 11
+    command = [sys.executable, "-m", "dataflow_governance.cli", "--project", str(demo_copy),
+               "erase", "--subject-id", str(subject), "--now"]
+    env = {k: v for k, v in os.environ.items() if k != "DFG_PROJECT"}
+    # Watch the S3 endpoint's request log (not the DuckDB file, which one process holds at a time):
+    # kill the erasure the moment it rewrites the raw sign-ups, after the first warehouse targets.
+    log = project.state_dir / "s3" / "server.log"
+    offset = log.stat().st_size
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = False
+    deadline = time.monotonic() + 120
+    while child.poll() is None and time.monotonic() < deadline:
+        with open(log, "rb") as handle:
+            handle.seek(offset)
+            if b"PUT /deepwater-raw-eu/signups/" in handle.read():
+                child.send_signal(signal.SIGKILL)
+                child.wait()
+                killed = True
+                break
+        time.sleep(0.005)
+    assert killed, "the erasure finished before it could be killed"
+    done_before = [e for e in Ledger(project.open_warehouse()).entries() if e.action == "erasure.target_done"]
+    assert done_before and not any(e.action == "erasure.executed" for e in Ledger(project.open_warehouse()).entries())
+    assert Ledger(project.open_warehouse()).verify().ok
+
+    code, result, err = dfg_json("erase", "--subject-id", str(subject), "--now", project=demo_copy)
+    assert code == 0, err
+    assert result["status"] == "verified" and remnants(project, subject) == []
+    done = [e.details_dict()["target"] for e in Ledger(project.open_warehouse()).entries() if e.action == "erasure.target_done"]
+    assert len(done) == len(set(done))  # no target was done twice
+    assert Ledger(project.open_warehouse()).verify().ok
