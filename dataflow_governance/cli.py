@@ -262,6 +262,20 @@ def cmd_erase(args, project: Project) -> int:
     return 1 if result.status == "executed" else 0
 
 
+def cmd_sweep(args, project: Project) -> int:
+    from .retention import run_sweep
+
+    governance, _graph, warehouse, store = _erasure_inputs(project)
+    result = run_sweep(project, governance, warehouse, store, dry_run=args.dry_run)
+    lines = [f"{'plan' if args.dry_run else 'sweep'}{' (resumed)' if result['resumed'] else ''}:"]
+    lines += [f"  {asset:24} {v['action']:9} {v['affected']:>8} rows/objects older than {v['cutoff']}"
+              + (f", {v['held']} held" if v["held"] else "") + (f"  ({v['skipped']})" if v.get("skipped") else "")
+              for asset, v in result["assets"].items()]
+    lines.append(f"ledger head {result['ledger_head']}")
+    _emit(args, result, "\n".join(lines))
+    return 0
+
+
 def cmd_access(args, project: Project) -> int:
     from .erasure import access_export
 
@@ -344,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cancel", action="store_true", help="cancel a pending request")
     p.add_argument("--grace-days", type=int, default=30)
     p.set_defaults(handler=cmd_erase)
+    p = sub.add_parser("sweep", parents=[common], help="apply every retention rule (warehouse and S3), ledgered")
+    p.add_argument("--dry-run", action="store_true", help="print the exact plan with counts; change nothing")
+    p.set_defaults(handler=cmd_sweep)
     p = sub.add_parser("access", parents=[common], help="export everything held about a subject (Art. 15/20)")
     p.add_argument("--subject-id", required=True)
     p.set_defaults(handler=cmd_access)

@@ -169,3 +169,25 @@ def test_killed_erasure_resumes_to_the_same_state(demo_copy):
     done = [e.details_dict()["target"] for e in Ledger(project.open_warehouse()).entries() if e.action == "erasure.target_done"]
     assert len(done) == len(set(done))  # no target was done twice
     assert Ledger(project.open_warehouse()).verify().ok
+
+
+def test_dagster_erasure_job_and_sweep_asset(demo_copy):
+    import dagster as dg
+
+    from assets.definitions import ALL_ASSETS
+    from dataflow_governance.dagster_ext import governed_definitions
+
+    project = load_project(demo_copy)
+    defs = governed_definitions(project, ALL_ASSETS)
+    job = defs.resolve_job_def("erase_subject_job")
+    result = job.execute_in_process(run_config={"ops": {"erase_subject": {"config": {"subject_id": "5", "now": True}}}})
+    assert result.success
+    output = result.output_for_node("erase_subject")
+    assert output["status"] == "verified" and output["subject"] != "5"
+    assert project.open_warehouse().fetch("SELECT count(*) FROM users WHERE user_id = 5")[0][0] == 0
+
+    sweep = defs.resolve_job_def("retention_sweep_job").execute_in_process()
+    event = sweep.get_asset_materialization_events()[0].event_specific_data.materialization
+    assert event.metadata["affected"].value["analytics_events"] > 0
+    assert event.metadata["ledger/head_hash"].value == Ledger(project.open_warehouse()).head().hash
+    assert Ledger(project.open_warehouse()).verify().ok

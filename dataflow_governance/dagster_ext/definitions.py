@@ -9,6 +9,7 @@ from ..graph import ColumnGraph, SqlDefinition, build_column_graph
 from ..policy import PolicyContext, run_policy
 from ..spec import AssetGovernance
 from .checks import governance_checks
+from .jobs import governance_jobs
 from .ledger import ledger_definitions
 from .governance import apply_manifest_governance, column_schema, read_governance, upstream_graph
 from .sql_asset import DIALECT_KEY, SQL_KEY
@@ -128,11 +129,12 @@ def governed_definitions(
     ctx = policy_context(all_specs(governed), project)
     governed = with_propagated_schemas(governed, ctx)
     ledger_spec, ledger_check, ledger_job, ledger_schedule = ledger_definitions(project)
+    job_assets, governance_job_defs, governance_schedules = governance_jobs(project, ctx)
     return dg.Definitions(
-        assets=[*governed, ledger_spec],
+        assets=[*governed, ledger_spec, *job_assets],
         asset_checks=[policy_checks(ctx), ledger_check, *governance_checks(project, dict(ctx.governance)), *asset_checks],
-        jobs=[ledger_job, *jobs],
-        schedules=[ledger_schedule, *schedules],
+        jobs=[ledger_job, *governance_job_defs, *jobs],
+        schedules=[ledger_schedule, *governance_schedules, *schedules],
         sensors=list(sensors),
         resources={**project_resources(project), **(resources or {})},
     )

@@ -1,0 +1,57 @@
+"""Governance jobs in Dagster: the daily retention sweep and the erasure of one subject."""
+
+import dagster as dg
+
+from ..erasure import erase
+from ..manifest import Project
+from ..policy import PolicyContext
+from ..retention import run_sweep
+from .resources import S3Resource, WarehouseResource
+
+SWEEP_ASSET = "retention_sweep"
+
+
+class ErasureConfig(dg.Config):
+    subject_id: str
+    now: bool = False  # skip the grace period
+    dry_run: bool = False
+
+
+def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, list]:
+    """(assets, jobs, schedules) for retention and erasure over the governed assets."""
+    governance = dict(ctx.governance)
+    uses_s3 = any(g.storage.kind == "s3" for g in governance.values())
+
+    @dg.asset(name=SWEEP_ASSET, group_name="governance", kinds={"python"},
+              description="Applies every retention rule; records per-asset counts and the ledger head.")
+    def retention_sweep(warehouse: WarehouseResource, s3: S3Resource) -> dg.MaterializeResult:
+        result = run_sweep(project, governance, warehouse.get(), s3.get() if uses_s3 else None, actor=f"dagster:{SWEEP_ASSET}")
+        head = result["ledger_head"]
+        return dg.MaterializeResult(metadata={
+            "affected": dg.MetadataValue.json({a: v["affected"] for a, v in result["assets"].items()}),
+            "held": dg.MetadataValue.json({a: v["held"] for a, v in result["assets"].items() if v["held"]}),
+            "total_affected": sum(v["affected"] for v in result["assets"].values()),
+            "resumed": result["resumed"],
+            "ledger/head_hash": head,
+        })
+
+    sweep_job = dg.define_asset_job("retention_sweep_job", selection=dg.AssetSelection.assets(SWEEP_ASSET))
+    sweep_schedule = dg.ScheduleDefinition(job=sweep_job, cron_schedule="0 2 * * *", execution_timezone="UTC")
+
+    @dg.op(description="Erase one subject everywhere (GDPR Art. 17); logs only the subject's keyed hash.")
+    def erase_subject(context: dg.OpExecutionContext, config: ErasureConfig, warehouse: WarehouseResource,
+                      s3: S3Resource) -> dict:
+        result = erase(project, governance, ctx.graph, config.subject_id, warehouse=warehouse.get(),
+                       store=s3.get() if uses_s3 else None, immediately=config.now, dry_run=config.dry_run,
+                       actor="dagster:erase_subject")
+        context.log.info(f"erasure of subject {result.subject}: {result.status}, "
+                         f"{sum(t.count for t in result.targets)} records across {len(result.targets)} targets")
+        if result.status == "executed":
+            raise dg.Failure(f"erasure of subject {result.subject} did not verify", metadata=result.to_dict())
+        return result.to_dict()
+
+    @dg.job(description="Erase one subject: run config ops.erase_subject.config.subject_id")
+    def erase_subject_job():
+        erase_subject()
+
+    return [retention_sweep], [sweep_job, erase_subject_job], [sweep_schedule]

@@ -1,0 +1,206 @@
+"""Retention sweeps: every asset's rule applied as set-based SQL and batched S3 deletes.
+
+Per asset with a retention rule: rows older than `keep` (on the declared timestamp column) are
+deleted, anonymized, or — for `aggregate` — deleted once the declared aggregate holds them; rows
+under a legal hold stay for the hold's period, with the hold's columns anonymized. S3 objects older
+than `keep` go with every version and delete marker. The plan (with its cutoffs) is ledgered before
+anything runs, so an interrupted sweep resumes with the same cutoffs and never deletes twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlglot import exp
+
+from . import anonymize
+from .erasure import delete_versions
+from .keys import project_key
+from .ledger import Ledger, record_anchor
+from .manifest import Project
+from .objectstore import ObjectStore, s3_errors
+from .spec import AssetGovernance
+from .warehouse import Warehouse, column_expr, table_expr
+
+_HASHED = "^[0-9a-f]{32}$"  # what a keyed hash writes: a second sweep must not hash it again
+
+
+@dataclass
+class SweepItem:
+    asset: str
+    system: str  # warehouse | s3
+    target: str
+    action: str  # delete | anonymize | aggregate
+    cutoff: str  # ISO time: older than this is out of retention
+    affected: int = 0
+    held: int = 0
+    skipped: str | None = None  # why nothing can be done (missing table, no timestamp column)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _ts(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def plan_sweep(governance: dict[str, AssetGovernance], now: datetime) -> list[SweepItem]:
+    items = []
+    for asset, gov in sorted(governance.items()):
+        rule = gov.retention
+        if rule is None:
+            continue
+        cutoff = _ts(now - timedelta(days=rule.keep_days))
+        if gov.storage.kind == "warehouse":
+            item = SweepItem(asset, "warehouse", gov.storage.table or asset, rule.action, cutoff)
+            if not rule.timestamp_column:
+                item.skipped = "no timestamp_column declared"
+            items.append(item)
+        elif gov.storage.kind == "s3" and gov.storage.bucket:
+            items.append(SweepItem(asset, "s3", f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}", "delete", cutoff))
+    return items
+
+
+def _older(gov: AssetGovernance, cutoff: str) -> exp.Expression:
+    return column_expr(gov.retention.timestamp_column) < exp.cast(exp.Literal.string(cutoff), "TIMESTAMP")
+
+
+def _held(gov: AssetGovernance, now: datetime, warehouse: Warehouse) -> exp.Expression | None:
+    conditions = []
+    for hold in gov.retention.legal_holds:
+        condition = column_expr(gov.retention.timestamp_column) >= exp.cast(
+            exp.Literal.string(_ts(now - timedelta(days=hold.keep_days))), "TIMESTAMP")
+        if hold.where:
+            condition = exp.and_(condition, exp.condition(hold.where, dialect=warehouse.dialect))
+        conditions.append(condition)
+    return exp.or_(*conditions) if conditions else None
+
+
+def _not_yet(methods: dict[str, str], warehouse: Warehouse) -> exp.Expression:
+    """Rows whose columns still hold original values (idempotence for a rerun or the next day)."""
+    conditions = []
+    for column, method in methods.items():
+        col = column_expr(column)
+        if method == "nullify":
+            conditions.append(col.is_(exp.Null()).not_())
+        elif method == "hash":
+            conditions.append(exp.not_(exp.RegexpLike(this=exp.cast(col, "TEXT"), expression=exp.Literal.string(_HASHED))))
+        else:
+            conditions.append(exp.cast(col, "TEXT").neq(exp.cast(anonymize.method_expr(warehouse, method, column), "TEXT")))
+    return exp.or_(*conditions) if conditions else exp.true()
+
+
+def _count(con, warehouse: Warehouse, table: str, where: exp.Expression) -> int:
+    sql = warehouse.render(exp.select(exp.func("count", exp.Star())).from_(table_expr(table)).where(where))
+    return int(con.execute(sql).fetchall()[0][0])
+
+
+def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse, key: bytes, now: datetime,
+                    dry_run: bool) -> None:
+    if item.skipped:
+        return
+    if not warehouse.table_exists(item.target):
+        item.skipped = "table not materialized"
+        return
+    older = _older(gov, item.cutoff)
+    held = _held(gov, now, warehouse)
+    with warehouse.connect() as con:
+        if held is not None:
+            hold_methods = {c: m for h in gov.retention.legal_holds for c, m in h.anonymize.items()}
+            held_rows = exp.and_(older, held)
+            item.held = _count(con, warehouse, item.target, held_rows)
+            if hold_methods and not dry_run:
+                _anonymize(con, warehouse, item.target, hold_methods, exp.and_(held_rows, _not_yet(hold_methods, warehouse)), key)
+            older = exp.and_(older, exp.not_(exp.paren(held)))
+        if gov.retention.action == "anonymize":
+            methods = dict(gov.retention.anonymize)
+            pending = exp.and_(older, _not_yet(methods, warehouse))
+            item.affected = _count(con, warehouse, item.target, pending)
+            if not dry_run:
+                _anonymize(con, warehouse, item.target, methods, pending, key)
+        else:  # delete, and aggregate (the declared aggregate keeps the rollup)
+            item.affected = _count(con, warehouse, item.target, older)
+            if not dry_run:
+                con.execute(warehouse.render(exp.delete(table_expr(item.target), where=older)))
+
+
+def _anonymize(con, warehouse: Warehouse, table: str, methods: dict[str, str], where: exp.Expression, key: bytes) -> None:
+    anonymize.prepare(warehouse, con, key)
+    anonymize.widen_to_text(warehouse, con, table, anonymize.needs_text(warehouse, table, methods))
+    sql, key_params = anonymize.update_statement(warehouse, table, methods, where)
+    con.execute(sql, [key.decode()] * key_params) if key_params else con.execute(sql)
+
+
+def sweep_s3(item: SweepItem, store: ObjectStore, dry_run: bool) -> None:
+    bucket, _, prefix = item.target[5:].partition("/")
+    cutoff = datetime.strptime(item.cutoff, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+    client = store.client()
+    expired: set[str] = set()
+    versions: list[dict] = []
+    with s3_errors(f"list versions of {item.target}", store):
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            entries = page.get("Versions", []) + page.get("DeleteMarkers", [])
+            for entry in entries:
+                if entry.get("IsLatest") and entry["LastModified"] < cutoff:
+                    expired.add(entry["Key"])
+            versions += [{"Key": e["Key"], "VersionId": e.get("VersionId") or "null"} for e in entries]
+    item.affected = len(expired)
+    if not dry_run and expired:
+        delete_versions(store, bucket, [v for v in versions if v["Key"] in expired])
+
+
+def run_sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: Warehouse, store: ObjectStore | None,
+              *, dry_run: bool = False, actor: str = "dfg:sweep", now: datetime | None = None) -> dict[str, Any]:
+    """Plan, ledger and execute one sweep over every asset with a rule (or resume an interrupted one)."""
+    from . import local_s3
+
+    ledger = Ledger(warehouse)
+    resumed = None if dry_run else _unfinished(ledger)
+    current = datetime.fromisoformat(resumed["now"]) if resumed else (now or datetime.now(timezone.utc).replace(tzinfo=None))
+    items = plan_sweep(governance, current)
+    done = resumed["done"] if resumed else {}
+    key = project_key(project.state_dir, "pseudonym")
+    if not dry_run and not resumed:
+        ledger.append(actor, "sweep.intent", f"project:{project.name}",
+                      {"now": current.isoformat(), "items": [{"asset": i.asset, "action": i.action, "cutoff": i.cutoff}
+                                                            for i in items]})
+    for item in items:
+        if item.asset in done:
+            item.affected = done[item.asset]
+            continue
+        if item.system == "warehouse":
+            sweep_warehouse(item, governance[item.asset], warehouse, key, current, dry_run)
+        elif store is not None:
+            sweep_s3(item, store, dry_run)
+        if not dry_run:
+            ledger.append(actor, "sweep.asset_done", f"asset:{item.asset}",
+                          {"asset": item.asset, "action": item.action, "affected": item.affected, "held": item.held,
+                           "cutoff": item.cutoff, "skipped": item.skipped})
+    if not dry_run:
+        if store is not None and store.local and any(i.system == "s3" and i.affected for i in items):
+            local_s3.compact(project.state_dir)
+        ledger.append(actor, "sweep.completed", f"project:{project.name}",
+                      {"affected": sum(i.affected for i in items)})
+        record_anchor(project.state_dir, ledger.head(), source=actor)
+    return {"assets": {i.asset: {"action": i.action, "affected": i.affected, "held": i.held, "cutoff": i.cutoff,
+                                 **({"skipped": i.skipped} if i.skipped else {})} for i in items},
+            "ledger_head": ledger.head().hash, "dry_run": dry_run, "resumed": bool(resumed)}
+
+
+def _unfinished(ledger: Ledger) -> dict | None:
+    """The last sweep intent that has no completion: its time and the assets already done."""
+    state = None
+    for entry in (e for e in ledger.entries() if e.action.startswith("sweep.")):
+        details = entry.details_dict()
+        if entry.action == "sweep.intent":
+            state = {"now": details["now"], "done": {}}
+        elif entry.action == "sweep.asset_done" and state is not None:
+            state["done"][details["asset"]] = details["affected"]
+        elif entry.action == "sweep.completed":
+            state = None
+    return state
+
+
+__all__ = ["SweepItem", "plan_sweep", "run_sweep"]

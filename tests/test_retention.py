@@ -1,0 +1,131 @@
+"""Retention sweeps on DuckDB and PostgreSQL (real server) and S3 with versioning."""
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from conftest import PG_DSN
+from dataflow_governance import Warehouse, build_governance, load_project
+from dataflow_governance import local_s3
+from dataflow_governance.keys import keyed_hash, project_key
+from dataflow_governance.ledger import Ledger
+from dataflow_governance.manifest import BucketConfig
+from dataflow_governance.objectstore import ObjectStore, ensure_buckets, put_object
+from dataflow_governance.retention import run_sweep
+
+NOW = datetime(2026, 11, 27, 12, 0, 0)
+EVENTS = build_governance("events", {
+    "legal_basis": "contract",
+    "columns": {
+        "event_id": {"type": "bigint"},
+        "email": {"type": "varchar", "categories": ["user.contact.email"]},
+        "kind": {"type": "varchar"},
+        "ts": {"type": "timestamp"},
+    },
+    "retention": {
+        "keep": "1 year", "action": "anonymize", "timestamp_column": "ts", "anonymize": {"email": "hash"},
+        "legal_holds": [{"name": "invoices", "reason": "tax", "keep": "7 years", "where": "kind = 'invoice'",
+                         "anonymize": {"email": "nullify"}}],
+    },
+})
+PURGE = build_governance("purge", {
+    "legal_basis": "contract",
+    "columns": {"email": {"type": "varchar", "categories": ["user.contact.email"]}, "ts": {"type": "timestamp"}},
+    "retention": {"keep": "2 years", "action": "delete", "timestamp_column": "ts"},
+})
+
+
+def frame(days: list[int], kinds: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "event_id": range(len(days)),
+        "email": [f"person{i}@example.com" for i in range(len(days))],
+        "kind": kinds,
+        "ts": [NOW - timedelta(days=d) for d in days],
+    })
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def setup(request, tmp_path):
+    manifest = tmp_path / "dagster_project.yaml"
+    manifest.write_text("project: sweep_test\n")
+    project = load_project(manifest)
+    if request.param == "duckdb":
+        warehouse = Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
+    else:
+        warehouse = Warehouse(kind="postgres", dsn=PG_DSN, schema=request.getfixturevalue("pg_schema"))
+    return project, warehouse
+
+
+def test_anonymize_and_delete_with_a_legal_hold(setup):
+    project, warehouse = setup
+    days = [10, 200, 400, 500, 800, 1000, 3000]
+    kinds = ["view", "view", "view", "invoice", "view", "invoice", "invoice"]
+    warehouse.replace_table("events", frame(days, kinds))
+    warehouse.replace_table("purge", frame(days, kinds)[["email", "ts"]])
+    governance = {"events": EVENTS, "purge": PURGE}
+
+    plan = run_sweep(project, governance, warehouse, None, dry_run=True, now=NOW)
+    assert plan["assets"]["events"]["affected"] == 3  # views at 400 and 800 days, the invoice past its hold
+    assert plan["assets"]["events"]["held"] == 2       # invoices at 500 and 1000 days (3000 is past 7 years)
+    assert plan["assets"]["purge"]["affected"] == 3    # 800, 1000 and 3000 days
+    assert warehouse.row_count("purge") == 7 and Ledger(warehouse).head().seq == 0
+
+    result = run_sweep(project, governance, warehouse, None, now=NOW)
+    assert result["assets"]["events"] == plan["assets"]["events"]
+    rows = dict(warehouse.fetch("SELECT event_id, email FROM events ORDER BY event_id"))
+    key = project_key(project.state_dir, "pseudonym")
+    assert rows[0] == "person0@example.com" and rows[1] == "person1@example.com"  # within a year
+    assert rows[2] == keyed_hash(key, "person2@example.com") and rows[4] == keyed_hash(key, "person4@example.com")
+    assert rows[3] is None and rows[5] is None  # held invoices: kept, email gone
+    assert rows[6] == keyed_hash(key, "person6@example.com")  # an invoice past its hold is just old data
+    assert warehouse.row_count("purge") == 4
+
+    again = run_sweep(project, governance, warehouse, None, now=NOW)
+    assert again["assets"]["events"]["affected"] == 0 and again["assets"]["purge"]["affected"] == 0
+    assert dict(warehouse.fetch("SELECT event_id, email FROM events ORDER BY event_id")) == rows  # no double hashing
+    ledger = Ledger(warehouse)
+    assert ledger.verify().ok
+    assert [e.action for e in ledger.entries()][:2] == ["sweep.intent", "sweep.asset_done"]
+
+
+def test_interrupted_sweep_resumes_with_the_recorded_cutoffs(setup):
+    project, warehouse = setup
+    warehouse.replace_table("purge", frame([10, 1000, 3000], ["a", "b", "c"])[["email", "ts"]])
+    warehouse.replace_table("events", frame([10], ["view"]))
+    ledger = Ledger(warehouse)
+    # An intent recorded by a sweep that died before doing anything, 500 days ago.
+    ledger.append("dfg:sweep", "sweep.intent", "project:sweep_test",
+                  {"now": (NOW - timedelta(days=500)).isoformat(), "items": []})
+    result = run_sweep(project, {"purge": PURGE, "events": EVENTS}, warehouse, None, now=NOW)
+    assert result["resumed"] and result["assets"]["purge"]["affected"] == 1  # only 3000 days was past then
+    assert warehouse.row_count("purge") == 2
+
+
+def test_s3_sweep_removes_versions_and_delete_markers(tmp_path):
+    manifest = tmp_path / "dagster_project.yaml"
+    manifest.write_text("project: s3_sweep\n")
+    project = load_project(manifest)
+    endpoint = local_s3.ensure_running(project.state_dir)
+    try:
+        store = ObjectStore(endpoint.url, "eu-central-1", local=True)
+        ensure_buckets(store, {"logs": BucketConfig(region="eu-central-1", versioned=True)})
+        for i in range(3):
+            put_object(store, "logs", f"app/{i}.log", b"v1")
+            put_object(store, "logs", f"app/{i}.log", b"v2")
+        store.client().delete_object(Bucket="logs", Key="app/2.log")  # a delete marker
+        put_object(store, "logs", "keep/x.log", b"other prefix")
+        gov = build_governance("logs", {"pii_free": True, "storage": {"kind": "s3", "bucket": "logs", "prefix": "app/"},
+                                        "retention": {"keep": "30 days"}})
+        warehouse = Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
+        soon = run_sweep(project, {"logs": gov}, warehouse, store, now=datetime.utcnow() + timedelta(days=10))
+        assert soon["assets"]["logs"]["affected"] == 0
+        later = run_sweep(project, {"logs": gov}, warehouse, store, now=datetime.utcnow() + timedelta(days=40))
+        assert later["assets"]["logs"]["affected"] == 3
+        store = ObjectStore(local_s3.read_endpoint(project.state_dir).url, "eu-central-1", local=True)
+        left = store.client().list_object_versions(Bucket="logs")
+        assert [v["Key"] for v in left.get("Versions", [])] == ["keep/x.log"] and not left.get("DeleteMarkers")
+        assert b"v1" not in b"".join(p.read_bytes() for p in (project.state_dir / "s3" / "snapshot").rglob("*") if p.is_file())
+        assert Ledger(warehouse).verify().ok
+    finally:
+        local_s3.stop(project.state_dir)
