@@ -2,35 +2,35 @@
 
 The keyed hash is HMAC-SHA256 with the project's key, hex, first 32 characters — the same value
 `keys.keyed_hash` computes, so a pseudonym written by a sweep matches one written by an asset.
-On PostgreSQL it runs as pgcrypto's `hmac()`, on DuckDB as a function registered on the
-connection; the key is a bound parameter or a closure, never SQL text.
+On PostgreSQL it runs as pgcrypto's `hmac()`; on DuckDB it is spelled out with the engine's own
+vectorized sha256 (HMAC = H((K⊕opad) ‖ H((K⊕ipad) ‖ m))). Key material is always a bound
+parameter, never SQL text.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlglot import exp
 
-from .keys import keyed_hash
 from .warehouse import Warehouse, column_expr, table_expr
 
-HASH_FUNCTION = "dfg_keyed_hash"
 _TEXT_TYPES = ("VARCHAR", "TEXT", "CHAR", "STRING", "CHARACTER")
 
 
-def prepare(warehouse: Warehouse, con: Any, key: bytes) -> None:
-    """Make the keyed hash callable from SQL on this connection."""
-    if warehouse.kind == "duckdb":
-        from duckdb.sqltypes import VARCHAR
-
-        try:
-            con.remove_function(HASH_FUNCTION)
-        except Exception:  # not registered yet on this connection
-            pass
-        con.create_function(HASH_FUNCTION, lambda value: keyed_hash(key, value), [VARCHAR], VARCHAR)
-    else:
+def prepare(warehouse: Warehouse, con: Any) -> None:
+    """PostgreSQL needs pgcrypto for hmac(); DuckDB needs nothing."""
+    if warehouse.kind == "postgres":
         con.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+
+
+def key_parameters(warehouse: Warehouse, key: bytes) -> list:
+    """The bound values one keyed-hash expression takes, in the order it takes them."""
+    if warehouse.kind == "postgres":
+        return [key.decode()]
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return [bytes(b ^ 0x5C for b in block), bytes(b ^ 0x36 for b in block)]  # opad, ipad
 
 
 def method_expr(warehouse: Warehouse, method: str, column: str) -> exp.Expression:
@@ -40,7 +40,9 @@ def method_expr(warehouse: Warehouse, method: str, column: str) -> exp.Expressio
         return exp.Null()
     if method == "hash":
         if warehouse.kind == "duckdb":
-            return exp.func(HASH_FUNCTION, text)
+            inner = exp.func("sha256", exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"), expression=exp.Anonymous(this="encode", expressions=[text])))
+            outer = exp.func("sha256", exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"), expression=exp.func("unhex", inner)))
+            return exp.func("left", outer, exp.Literal.number(32))
         digest = exp.func("hmac", text, exp.Placeholder(), exp.Literal.string("sha256"))
         return exp.func("left", exp.func("encode", digest, exp.Literal.string("hex")), exp.Literal.number(32))
     if method == "generalize_date":
@@ -66,12 +68,13 @@ def widen_to_text(warehouse: Warehouse, con: Any, table: str, columns: list[str]
         con.execute(warehouse.render(alter))
 
 
-def update_statement(warehouse: Warehouse, table: str, methods: dict[str, str], where: exp.Expression) -> tuple[str, int]:
-    """UPDATE … SET col = method(col) … WHERE …, and how many key parameters it takes."""
+def update_statement(warehouse: Warehouse, table: str, methods: dict[str, str], where: exp.Expression,
+                     key: bytes) -> tuple[str, list]:
+    """UPDATE … SET col = method(col) … WHERE …, with its bound parameters (key material)."""
     update = exp.Update(
         this=table_expr(table),
         expressions=[exp.EQ(this=column_expr(c), expression=method_expr(warehouse, m, c)) for c, m in methods.items()],
         where=exp.Where(this=where),
     )
-    hashed = sum(1 for m in methods.values() if m == "hash") if warehouse.kind == "postgres" else 0
-    return warehouse.render(update), hashed
+    params = [p for m in methods.values() if m == "hash" for p in key_parameters(warehouse, key)]
+    return warehouse.render(update), params

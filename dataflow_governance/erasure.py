@@ -251,10 +251,10 @@ def _erase_rows(target: Target, project: Project, warehouse: Warehouse, subject_
                 cutoff = (now - timedelta(days=target.hold_days)).strftime("%Y-%m-%d %H:%M:%S")
                 held = exp.and_(held, column_expr(target.timestamp_column) >= exp.cast(exp.Literal.string(cutoff), "TIMESTAMP"))
             key = project_key(project.state_dir, "pseudonym")
-            anonymize.prepare(warehouse, con, key)
+            anonymize.prepare(warehouse, con)
             anonymize.widen_to_text(warehouse, con, target.target, anonymize.needs_text(warehouse, target.target, target.held))
-            sql, key_params = anonymize.update_statement(warehouse, target.target, target.held, held)
-            con.execute(sql, [key.decode()] * key_params) if key_params else con.execute(sql)
+            sql, params = anonymize.update_statement(warehouse, target.target, target.held, held, key)
+            con.execute(sql, params) if params else con.execute(sql)
         # Whatever the hold did not keep goes; held rows no longer match the subject's id.
         con.execute(warehouse.render(exp.delete(table, where=match)))
     return count

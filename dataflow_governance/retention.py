@@ -21,7 +21,7 @@ from .keys import project_key
 from .ledger import Ledger, record_anchor
 from .manifest import Project
 from .objectstore import ObjectStore, s3_errors
-from .spec import AssetGovernance
+from .spec import AssetGovernance, parse_duration_days
 from .warehouse import Warehouse, column_expr, table_expr
 
 _HASHED = "^[0-9a-f]{32}$"  # what a keyed hash writes: a second sweep must not hash it again
@@ -36,6 +36,7 @@ class SweepItem:
     cutoff: str  # ISO time: older than this is out of retention
     affected: int = 0
     held: int = 0
+    anonymized: int = 0  # rows anonymized early (anonymize_after) by a delete rule
     skipped: str | None = None  # why nothing can be done (missing table, no timestamp column)
 
     def to_dict(self) -> dict:
@@ -97,6 +98,14 @@ def _count(con, warehouse: Warehouse, table: str, where: exp.Expression) -> int:
     return int(con.execute(sql).fetchall()[0][0])
 
 
+def _affected(con, warehouse: Warehouse, sql: str, params: list | None = None) -> int:
+    """Run a DELETE/UPDATE and return how many rows it changed (one pass, no separate count)."""
+    cursor = con.execute(sql, params) if params else con.execute(sql)
+    if warehouse.kind == "duckdb":
+        return int(cursor.fetchall()[0][0])
+    return int(cursor.rowcount)
+
+
 def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse, key: bytes, now: datetime,
                     dry_run: bool) -> None:
     if item.skipped:
@@ -104,33 +113,44 @@ def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse,
     if not warehouse.table_exists(item.target):
         item.skipped = "table not materialized"
         return
+    rule = gov.retention
     older = _older(gov, item.cutoff)
     held = _held(gov, now, warehouse)
+    # In a dry run each step counts what it would touch; otherwise the statement's own row count.
+    act = (lambda where, sql_params: _count(con, warehouse, item.target, where)) if dry_run else \
+          (lambda where, sql_params: _affected(con, warehouse, *sql_params))
     with warehouse.connect() as con:
         if held is not None:
-            hold_methods = {c: m for h in gov.retention.legal_holds for c, m in h.anonymize.items()}
+            hold_methods = {c: m for h in rule.legal_holds for c, m in h.anonymize.items()}
             held_rows = exp.and_(older, held)
             item.held = _count(con, warehouse, item.target, held_rows)
             if hold_methods and not dry_run:
                 _anonymize(con, warehouse, item.target, hold_methods, exp.and_(held_rows, _not_yet(hold_methods, warehouse)), key)
             older = exp.and_(older, exp.not_(exp.paren(held)))
-        if gov.retention.action == "anonymize":
-            methods = dict(gov.retention.anonymize)
+        methods = dict(rule.anonymize)
+        if rule.anonymize_after and rule.action != "anonymize":
+            # Staged: anonymize what is past `anonymize_after` (and not yet past `keep`) first.
+            staged = _older(gov, _ts(now - timedelta(days=parse_duration_days(rule.anonymize_after))))
+            pending = exp.and_(staged, exp.not_(exp.paren(_older(gov, item.cutoff))), _not_yet(methods, warehouse))
+            if held is not None:
+                pending = exp.and_(pending, exp.not_(exp.paren(held)))
+            item.anonymized = act(pending, None if dry_run else _update(con, warehouse, item.target, methods, pending, key))
+        if rule.action == "anonymize":
             pending = exp.and_(older, _not_yet(methods, warehouse))
-            item.affected = _count(con, warehouse, item.target, pending)
-            if not dry_run:
-                _anonymize(con, warehouse, item.target, methods, pending, key)
+            item.affected = act(pending, None if dry_run else _update(con, warehouse, item.target, methods, pending, key))
         else:  # delete, and aggregate (the declared aggregate keeps the rollup)
-            item.affected = _count(con, warehouse, item.target, older)
-            if not dry_run:
-                con.execute(warehouse.render(exp.delete(table_expr(item.target), where=older)))
+            item.affected = act(older, (warehouse.render(exp.delete(table_expr(item.target), where=older)), None))
+
+
+def _update(con, warehouse: Warehouse, table: str, methods: dict[str, str], where: exp.Expression, key: bytes) -> tuple[str, list]:
+    anonymize.prepare(warehouse, con)
+    anonymize.widen_to_text(warehouse, con, table, anonymize.needs_text(warehouse, table, methods))
+    return anonymize.update_statement(warehouse, table, methods, where, key)
 
 
 def _anonymize(con, warehouse: Warehouse, table: str, methods: dict[str, str], where: exp.Expression, key: bytes) -> None:
-    anonymize.prepare(warehouse, con, key)
-    anonymize.widen_to_text(warehouse, con, table, anonymize.needs_text(warehouse, table, methods))
-    sql, key_params = anonymize.update_statement(warehouse, table, methods, where)
-    con.execute(sql, [key.decode()] * key_params) if key_params else con.execute(sql)
+    sql, params = _update(con, warehouse, table, methods, where, key)
+    con.execute(sql, params) if params else con.execute(sql)
 
 
 def sweep_s3(item: SweepItem, store: ObjectStore, dry_run: bool) -> None:
@@ -185,6 +205,7 @@ def run_sweep(project: Project, governance: dict[str, AssetGovernance], warehous
                       {"affected": sum(i.affected for i in items)})
         record_anchor(project.state_dir, ledger.head(), source=actor)
     return {"assets": {i.asset: {"action": i.action, "affected": i.affected, "held": i.held, "cutoff": i.cutoff,
+                                 **({"anonymized": i.anonymized} if i.anonymized else {}),
                                  **({"skipped": i.skipped} if i.skipped else {})} for i in items},
             "ledger_head": ledger.head().hash, "dry_run": dry_run, "resumed": bool(resumed)}
 

@@ -73,6 +73,7 @@ class Retention(_Model):
     action: Literal["delete", "anonymize", "aggregate"] = "delete"
     timestamp_column: str | None = None
     anonymize: dict[str, AnonymizeMethod] = Field(default_factory=dict)
+    anonymize_after: str | None = Field(default=None, description="anonymize earlier, e.g. after '1 year', then `action` at `keep`")
     aggregate_into: str | None = None
     legal_holds: tuple[LegalHold, ...] = ()
 
@@ -84,8 +85,10 @@ class Retention(_Model):
 
     @model_validator(mode="after")
     def _action_needs(self) -> Retention:
-        if self.action == "anonymize" and not self.anonymize:
-            raise ValueError("retention action 'anonymize' needs `anonymize: {column: method}`")
+        if (self.action == "anonymize" or self.anonymize_after) and not self.anonymize:
+            raise ValueError("retention action 'anonymize' (or anonymize_after) needs `anonymize: {column: method}`")
+        if self.anonymize_after and parse_duration_days(self.anonymize_after) >= self.keep_days:
+            raise ValueError("retention anonymize_after must be shorter than keep")
         if self.action == "aggregate" and not self.aggregate_into:
             raise ValueError("retention action 'aggregate' needs `aggregate_into: <asset>`")
         return self

@@ -191,3 +191,16 @@ def test_dagster_erasure_job_and_sweep_asset(demo_copy):
     assert event.metadata["affected"].value["analytics_events"] > 0
     assert event.metadata["ledger/head_hash"].value == Ledger(project.open_warehouse()).head().hash
     assert Ledger(project.open_warehouse()).verify().ok
+
+
+def test_s3_unreachable_stops_cleanly_and_the_rerun_completes(demo_copy):
+    project = load_project(demo_copy)
+    head = Ledger(project.open_warehouse()).head()
+    code, _out, err = run_dfg("erase", "--subject-id", "9", "--now", project=demo_copy,
+                              env={"DFG_S3_ENDPOINT_URL": "http://127.0.0.1:9"})
+    assert code == 2 and "unreachable" in err and "Traceback" not in err
+    assert Ledger(project.open_warehouse()).head().hash == head.hash  # nothing was done, nothing recorded
+    assert project.open_warehouse().fetch("SELECT count(*) FROM users WHERE user_id = 9")[0][0] == 1
+    code, result, err = dfg_json("erase", "--subject-id", "9", "--now", project=demo_copy)
+    assert code == 0 and result["status"] == "verified", err
+    assert remnants(project, 9) == []
