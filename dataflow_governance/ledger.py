@@ -223,7 +223,11 @@ class Ledger:
         ]
         if self.warehouse.kind == "postgres":
             # Append-only in the database too: no UPDATE, DELETE or TRUNCATE, whoever asks.
+            # Concurrent first writers would race on the catalog: one at a time, and only once.
             fn = self.warehouse.render(table_expr(f"{self.table}_append_only"))
+            statements = ["SELECT pg_advisory_xact_lock(hashtext('dataflow_governance.ledger'))", *statements]
+            if self._has_triggers():
+                return statements
             statements += [
                 f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                 f"RAISE EXCEPTION 'the governance ledger is append-only (% rejected)', TG_OP; END $$",
@@ -235,11 +239,19 @@ class Ledger:
             ]
         return statements
 
+    def _has_triggers(self) -> bool:
+        if not self.warehouse.table_exists(self.table):
+            return False
+        query = ("SELECT count(*) FROM pg_trigger WHERE tgname = 'ledger_no_update' AND tgrelid = "
+                 f"to_regclass('{self.warehouse.render(table_expr(self.table))}')")
+        return self.warehouse.fetch(query)[0][0] > 0
+
     def ensure(self) -> None:
         if self._ready:
             return
+        statements = self._create_sql()  # reads the catalog on its own connection: before writing
         with self._write_connection() as con:
-            for statement in self._create_sql():
+            for statement in statements:
                 con.execute(statement)
         self._ready = True
 

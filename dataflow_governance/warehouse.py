@@ -103,6 +103,7 @@ class Warehouse:
                     ident = exp.to_identifier(self.schema, quoted=True).sql("postgres")
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident}")
                     con.execute(f"SET search_path TO {ident}")
+                    con.commit()  # the schema is visible to other connections before any work starts
                 yield con
                 con.commit()
             except BaseException:
