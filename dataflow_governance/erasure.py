@@ -49,6 +49,8 @@ class Target:
     hold_where: str | None = None
     hold_days: int | None = None
     timestamp_column: str | None = None
+    sql: str | None = None  # for a recompute: the SQL that rebuilds the aggregate
+    dialect: str = "duckdb"
 
     def public(self) -> dict:
         return {"system": self.system, "target": self.target, "action": self.action, "count": self.count,
@@ -91,7 +93,9 @@ def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph
             targets.append(target)
         elif gov.storage.kind == "warehouse" and graph is not None and asset in graph.lineage and any(
                 cls.anonymous for cls in traced.values()):
-            targets.append(Target("warehouse", table_of(asset, gov), "recompute", asset))
+            definition = graph.sql[asset]
+            targets.append(Target("warehouse", table_of(asset, gov), "recompute", asset,
+                                  sql=definition.sql, dialect=definition.dialect))
         elif gov.storage.kind == "s3" and gov.subject_prefix:
             targets.append(Target("s3", f"s3://{gov.storage.bucket}/{gov.subject_prefix}", "delete", asset,
                                   lineage=[f"{asset}: objects under {gov.subject_prefix}"]))
@@ -214,7 +218,7 @@ def execute_target(target: Target, project: Project, warehouse: Warehouse, store
             return 0, []
         return _erase_rows(target, project, warehouse, subject_id, now), []
     if target.system == "warehouse" and target.action == "recompute":
-        return _recompute(target, project, warehouse), []
+        return _recompute(target, warehouse), []
     if target.system == "s3" and store is not None:
         bucket, prefix = _split(target.target, subject_id)
         if target.action == "delete":
@@ -260,21 +264,11 @@ def _erase_rows(target: Target, project: Project, warehouse: Warehouse, subject_
     return count
 
 
-def _recompute(target: Target, project: Project, warehouse: Warehouse) -> int:
+def _recompute(target: Target, warehouse: Warehouse) -> int:
     """Rebuild an aggregate from its SQL, so it no longer counts the erased subject."""
-    sql = project_sql(project).get(target.asset)
-    if not sql or not warehouse.table_exists(target.target):
+    if not target.sql or not warehouse.table_exists(target.target):
         return 0
-    return warehouse.create_table_as(target.target, sql[0], read_dialect=sql[1])
-
-
-def project_sql(project: Project) -> dict[str, tuple[str, str]]:
-    """The SQL of the project's SQL assets (asset → (sql, dialect)), from its Definitions."""
-    from .cli import load_definitions
-    from .dagster_ext.definitions import sql_definitions
-
-    defs = load_definitions(project)
-    return {d.asset: (d.sql, d.dialect) for d in sql_definitions(list(defs.resolve_all_asset_specs()))}
+    return warehouse.create_table_as(target.target, target.sql, read_dialect=target.dialect)
 
 
 def verify_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str) -> bool:

@@ -53,6 +53,7 @@ class ColumnGraph:
     lineage: dict[str, StatementLineage] = field(default_factory=dict)
     classes: dict[tuple[str, str], ColumnClass] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # asset → why its SQL could not be traced
+    sql: dict[str, SqlDefinition] = field(default_factory=dict)  # asset → the SQL that builds it
 
     def columns_of(self, asset: str) -> dict[str, ColumnClass]:
         return {column: cls for (a, column), cls in self.classes.items() if a == asset}
@@ -105,6 +106,7 @@ def build_column_graph(governance: Mapping[str, AssetGovernance], sql: Iterable[
     """Trace every SQL asset (upstream first) and propagate classifications column by column."""
     graph = ColumnGraph()
     sql_by_asset = {s.asset: s for s in sql}
+    graph.sql = dict(sql_by_asset)
     asset_of_table = {table_of(a, g): a for a, g in governance.items()}
     asset_of_table.update({a: a for a in sql_by_asset})
     schema: dict[str, dict[str, str]] = {}
