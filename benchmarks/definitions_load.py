@@ -54,13 +54,18 @@ def plain(n: int) -> dg.Definitions:
     return defs
 
 
-def governed(n: int, with_checks: bool = True) -> dg.Definitions:
+def governed_assets(n: int) -> list[dg.AssetsDefinition]:
     assets = []
     for i in range(n):
         @governed_asset(name=f"asset_{i}", deps=_deps(i), group_name="g", kinds={"duckdb"}, governance=FACTS)
         def _fn():
             return None
         assets.append(_fn)
+    return assets
+
+
+def governed(n: int, with_checks: bool = True) -> dg.Definitions:
+    assets = governed_assets(n)
     project = _project()
     specs = [spec for a in assets for spec in a.specs]
     checks = [policy_checks(policy_context(specs, project))] if with_checks else []
@@ -72,13 +77,7 @@ def governed(n: int, with_checks: bool = True) -> dg.Definitions:
 def full(n: int) -> dg.Definitions:
     from dataflow_governance.dagster_ext import governed_definitions
 
-    assets = []
-    for i in range(n):
-        @governed_asset(name=f"asset_{i}", deps=_deps(i), group_name="g", kinds={"duckdb"}, governance=FACTS)
-        def _fn():
-            return None
-        assets.append(_fn)
-    defs = governed_definitions(_project(), assets)
+    defs = governed_definitions(_project(), governed_assets(n))
     defs.validate_loadable(defs)
     return defs
 

@@ -211,21 +211,21 @@ def delete_versions(store: ObjectStore, bucket: str, versions: list[dict]) -> in
 
 
 def execute_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None,
-                   subject_id: str, now: datetime) -> tuple[int, list[str]]:
-    """Carry out one target; returns the count affected and S3 keys whose history was rewritten."""
+                   subject_id: str, now: datetime) -> int:
+    """Carry out one target; returns the count affected."""
     if target.system == "warehouse" and target.column:
         if not warehouse.table_exists(target.target):
-            return 0, []
-        return _erase_rows(target, project, warehouse, subject_id, now), []
+            return 0
+        return _erase_rows(target, project, warehouse, subject_id, now)
     if target.system == "warehouse" and target.action == "recompute":
-        return _recompute(target, warehouse), []
+        return _recompute(target, warehouse)
     if target.system == "s3" and store is not None:
         bucket, prefix = _split(target.target, subject_id)
         if target.action == "delete":
             versions = _versions(store, bucket, prefix)
             delete_versions(store, bucket, versions)
-            return len({v["Key"] for v in versions}), [f"{bucket}/{v['Key']}" for v in versions]
-        removed, touched = 0, []
+            return len({v["Key"] for v in versions})
+        removed = 0
         for key in _keys(store, bucket, prefix):
             keep, drop = _subject_lines(store, bucket, key, target.column, subject_id)
             if drop:
@@ -236,10 +236,8 @@ def execute_target(target: Target, project: Project, warehouse: Warehouse, store
             stale = _stale_versions(store, bucket, key, target.column, subject_id)
             delete_versions(store, bucket, stale)
             removed += len(stale)  # records removed now plus versions that still held them
-            if drop or stale:
-                touched.append(f"{bucket}/{key}")
-        return removed, touched
-    return 0, []
+        return removed
+    return 0
 
 
 def _erase_rows(target: Target, project: Project, warehouse: Warehouse, subject_id: str, now: datetime) -> int:
@@ -377,7 +375,7 @@ def erase(project: Project, governance: dict[str, AssetGovernance], graph: Colum
         if target.target in state["done"]:
             target.count = state["done"][target.target]  # done before an interruption: never twice
             continue
-        count, _keys_touched = execute_target(target, project, warehouse, store, subject_id, current)
+        count = execute_target(target, project, warehouse, store, subject_id, current)
         target.count = max(target.count, count) if target.action == "recompute" else count
         ledger.append(actor, "erasure.target_done", f"subject:{subject}",
                       {"target": target.target, "system": target.system, "action": target.action, "count": target.count})

@@ -344,8 +344,11 @@ class Ledger:
         return [Entry(int(r[0]), *r[1:]) for r in self.warehouse.fetch(query)]
 
     def entries(self, *, target: str | None = None, actor: str | None = None, action: str | None = None,
-                since: str | None = None, until: str | None = None, limit: int | None = None) -> list[Entry]:
+                action_prefix: str | None = None, since: str | None = None, until: str | None = None,
+                limit: int | None = None) -> list[Entry]:
         query = self._select()
+        if action_prefix:
+            query = query.where(exp.column("action").like(exp.Literal.string(action_prefix + "%")))
         for column, value in (("target", target), ("actor", actor), ("action", action)):
             if value is not None:
                 query = query.where(exp.column(column).eq(exp.Literal.string(value)))

@@ -15,7 +15,7 @@ Per output column, in OpenLineage's terms:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -440,9 +440,3 @@ def table_dependencies(sql: str, dialect: str | None = None) -> list[str]:
     if root is None:
         return []
     return sorted({_table_name(s) for scope in root.traverse() for s in scope.sources.values() if isinstance(s, exp.Table)})
-
-
-def iter_sources(lineage: StatementLineage) -> Iterator[tuple[str, DirectSource]]:
-    for column, item in lineage.columns.items():
-        for source in item.direct:
-            yield column, source

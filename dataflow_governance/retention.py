@@ -213,7 +213,7 @@ def run_sweep(project: Project, governance: dict[str, AssetGovernance], warehous
 def _unfinished(ledger: Ledger) -> dict | None:
     """The last sweep intent that has no completion: its time and the assets already done."""
     state = None
-    for entry in (e for e in ledger.entries() if e.action.startswith("sweep.")):
+    for entry in ledger.entries(action_prefix="sweep."):
         details = entry.details_dict()
         if entry.action == "sweep.intent":
             state = {"now": details["now"], "done": {}}

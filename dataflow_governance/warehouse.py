@@ -136,6 +136,11 @@ class Warehouse:
             yield
         except (duckdb.Error, psycopg.Error) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # Engines quote the offending value — DuckDB "Could not convert string '…' to INT64",
+            # PostgreSQL 'invalid input syntax for type integer: "…"' — never repeat it. Names of
+            # tables and columns ('column "x" does not exist') stay.
+            first = re.sub(r"'[^']*'", "'…'", first)
+            first = re.sub(r':\s*"[^"]*"', ': "…"', first)
             raise WarehouseError(f"{self.kind} at {self.describe()}: {first}") from None
 
     def fetch_df(self, statement: exp.Expression | str) -> pd.DataFrame:

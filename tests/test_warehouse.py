@@ -78,3 +78,10 @@ def test_example_project_materializes_on_postgres(tmp_path, pg_schema):
         assert wh.row_count("daily_signups") > 0 and wh.row_count("ticket_features") == wh.row_count("tickets")
     finally:
         dfg_json("local", "stop", project=manifest)
+
+
+def test_engine_errors_never_repeat_a_value(warehouse):
+    warehouse.replace_table("people", FRAME)
+    with pytest.raises(WarehouseError) as err:
+        warehouse.fetch("SELECT CAST(email AS INTEGER) FROM people")
+    assert "a@example.com" not in str(err.value) and "example" not in str(err.value)

@@ -11,7 +11,7 @@ from ..spec import AssetGovernance
 from .checks import governance_checks
 from .jobs import governance_jobs
 from .ledger import ledger_definitions
-from .governance import apply_manifest_governance, column_schema, read_governance, upstream_graph
+from .governance import apply_manifest_governance, column_schema, flag_tags, read_governance, upstream_graph
 from .sql_asset import DIALECT_KEY, SQL_KEY
 from .resources import project_resources
 
@@ -56,14 +56,8 @@ def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | Non
         if cls is not None:
             for category in sorted(cls.categories):
                 tags[f"category/{category}"] = ""
-            if cls.personal:
-                tags["pii"] = "true"
-            if cls.pseudonymized:
-                tags["pseudonymized"] = "true"
-            if cls.anonymous:
-                tags["anonymous"] = "true"
-            if cls.subject_linked and not cls.anonymous:
-                tags["subject_linked"] = "true"
+            tags.update(flag_tags(pii=cls.personal, pseudonymized=cls.pseudonymized, anonymous=cls.anonymous,
+                                  subject_linked=cls.subject_linked and not cls.anonymous))
         kind = gov.columns[column].type if gov and column in gov.columns and gov.columns[column].type else "unknown"
         columns.append(dg.TableColumn(column, kind, tags=tags))
     return dg.TableSchema(columns=columns)

@@ -43,6 +43,11 @@ def governance_tags(gov: AssetGovernance) -> dict[str, str]:
     return tags
 
 
+def flag_tags(**flags: bool) -> dict[str, str]:
+    """Column tags for the flags that are set: `identity`, `pseudonymized`, `anonymous`, …"""
+    return {name: "true" for name, on in flags.items() if on}
+
+
 def column_schema(gov: AssetGovernance, types: Mapping[str, str] | None = None) -> dg.TableSchema | None:
     """Declared columns (with their category and sensitivity tags) as Dagster's column schema."""
     names = list(types or {}) or list(gov.columns)
@@ -56,12 +61,7 @@ def column_schema(gov: AssetGovernance, types: Mapping[str, str] | None = None) 
             for category in spec.categories:
                 tags[f"category/{category}"] = ""
             tags["sensitivity"] = spec.sensitivity
-            if spec.identity:
-                tags["identity"] = "true"
-            if spec.pseudonymized:
-                tags["pseudonymized"] = "true"
-            if spec.anonymized:
-                tags["anonymized"] = "true"
+            tags.update(flag_tags(identity=spec.identity, pseudonymized=spec.pseudonymized, anonymized=spec.anonymized))
         kind = (types or {}).get(name) or (spec.type if spec and spec.type else "unknown")
         columns.append(dg.TableColumn(name, str(kind).lower(), description=spec.description if spec else None, tags=tags))
     return dg.TableSchema(columns=columns)
