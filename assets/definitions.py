@@ -7,8 +7,8 @@ import dagster as dg
 from dataflow_governance.dagster_ext import governed_definitions
 from resources import project
 
-from . import analytics, commerce, messaging, platform, registration, support
+from . import analytics, commerce, messaging, ml, platform, registration, support
 
-ALL_ASSETS = dg.load_assets_from_modules([registration, analytics, commerce, support, messaging, platform])
+ALL_ASSETS = dg.load_assets_from_modules([registration, analytics, commerce, support, messaging, platform, ml])
 
 defs = governed_definitions(project(), ALL_ASSETS)

@@ -15,16 +15,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import local_s3
+from .datasets import DatasetError
 from .erasure import ErasureError
 from .ledger import LedgerError
 from .lineage import LineageError
 from .scan import ScanError
 from .manifest import DEFAULT_MANIFEST, ManifestError, Project, load_project
 from .objectstore import ObjectStoreError
+from .provenance import ProvenanceError
 from .spec import GovernanceError
 from .warehouse import WarehouseError, redact_dsn
 
-EXPECTED_ERRORS = (ErasureError, ScanError, LineageError, ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError)
+EXPECTED_ERRORS = (DatasetError, ProvenanceError, ErasureError, ScanError, LineageError, ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError)
 
 
 class CliError(RuntimeError):
@@ -286,6 +288,80 @@ def cmd_access(args, project: Project) -> int:
     return 0
 
 
+def _model_ref(text: str) -> tuple[str, str | None]:
+    name, _, version = text.partition(":")
+    if not name or (version and not version.isdigit()):
+        raise CliError(f"--model takes NAME or NAME:VERSION (a version number), got {text!r}")
+    return name, version or None
+
+
+def _dataset_lines(datasets: list[dict]) -> list[str]:
+    return [f"  dataset {d['asset']}: {d['rows']} rows, {d['digest']}\n    snapshot {d['snapshot_uri']}"
+            + (f" (version {d['version_id']})" if d.get("version_id") else "")
+            + (f"\n    DELETED by erasure (ledger entry {d['deleted']['seq']})" if d.get("deleted") else "")
+            + (f"\n    sources: {', '.join(d['sources'])}" if d.get("sources") else "") for d in datasets]
+
+
+def _model_lines(models: list[dict]) -> list[str]:
+    return [f"  model {m['model']}:{m['version']} (run {m['mlflow_run_id']})"
+            + ("  NEEDS RETRAINING" if m.get("needs_retraining") else "") for m in models]
+
+
+def cmd_provenance(args, project: Project) -> int:
+    from . import provenance
+    from .datasets import dataset_records, record_for_digest, verify_snapshot
+    from .ledger import Ledger
+
+    warehouse = project.open_warehouse()
+    if args.reproduce and not args.model:
+        raise CliError("--reproduce needs --model NAME:VERSION")
+    if args.model:
+        name, version = _model_ref(args.model)
+        if args.reproduce:
+            if str(project.root) not in sys.path:
+                sys.path.insert(0, str(project.root))  # the recorded trainer is the project's own code
+            result = provenance.reproduce(project, warehouse, _object_store(project), name, version)
+            text = [f"{name}:{result['version']} retrained on verified snapshot(s) (run {result['reproduced_run_id']})"]
+            text += [f"  {d['asset']}: {d['digest']} verified" for d in result["datasets"]]
+            text.append("  metrics " + ("match the recorded run" if result["metrics_match"] else "DIFFER from the recorded run")
+                        + ": " + ", ".join(f"{k}={v:g}" for k, v in sorted(result["metrics"].items())))
+            text.append("  the fitted model is " + ("identical to the recorded one" if result["identical"]
+                                                    else "NOT identical to the recorded one") + f" ({result['model_fingerprint']})")
+            _emit(args, result, "\n".join(text))
+            return 0 if result["identical"] and result["metrics_match"] else 1
+        result = provenance.model_provenance(project, warehouse, name, version)
+        problems = []
+        if args.verify:
+            ledger, store = Ledger(warehouse), _object_store(project)
+            for dataset in result["datasets"]:
+                record = record_for_digest(ledger, dataset["digest"]) if dataset.get("digest") else None
+                dataset["problems"] = verify_snapshot(store, record) if record else ["no record in the ledger"]
+                problems += dataset["problems"]
+        text = [f"model {name}:{result['version']}  run {result['mlflow_run_id']}  code {result['code_version']}"
+                + ("  NEEDS RETRAINING" if result["needs_retraining"] else ""),
+                "  params: " + ", ".join(f"{k}={v}" for k, v in sorted(result["params"].items())),
+                *_dataset_lines(result["datasets"]), *(f"  PROBLEM: {p}" for p in problems)]
+        _emit(args, result, "\n".join(text))
+        return 1 if problems else 0
+    if args.dataset:
+        result = provenance.dataset_models(warehouse, args.dataset)
+        problems = []
+        if args.verify:
+            store = _object_store(project)
+            for record, summary in zip(dataset_records(Ledger(warehouse), args.dataset), result["datasets"]):
+                summary["problems"] = [] if record.deleted else verify_snapshot(store, record)
+                problems += summary["problems"]
+        text = [f"dataset {args.dataset}: {len(result['datasets'])} materialization(s), {len(result['models'])} model(s)",
+                *_dataset_lines(result["datasets"]), *_model_lines(result["models"]), *(f"  PROBLEM: {p}" for p in problems)]
+        _emit(args, result, "\n".join(text))
+        return 1 if problems else 0
+    result = provenance.subject_provenance(project, warehouse, args.subject_id)
+    text = [f"subject {result['subject']}: in {len(result['datasets'])} dataset snapshot(s), "
+            f"{len(result['models'])} model(s) trained on them", *_dataset_lines(result["datasets"]), *_model_lines(result["models"])]
+    _emit(args, result, "\n".join(text))
+    return 0
+
+
 def _read(path: str, what: str) -> str:
     try:
         return Path(path).read_text()
@@ -364,6 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("access", parents=[common], help="export everything held about a subject (Art. 15/20)")
     p.add_argument("--subject-id", required=True)
     p.set_defaults(handler=cmd_access)
+    p = sub.add_parser("provenance", parents=[common], help="which data trained a model; which models saw a dataset or subject")
+    asked = p.add_mutually_exclusive_group(required=True)
+    asked.add_argument("--model", metavar="NAME[:VERSION]", help="a registered model (latest version if none given)")
+    asked.add_argument("--dataset", metavar="ASSET", help="an audited training dataset")
+    asked.add_argument("--subject-id", help="a subject: the datasets and models that included them")
+    p.add_argument("--reproduce", action="store_true", help="with --model: verify the snapshot's digest and retrain")
+    p.add_argument("--verify", action="store_true", help="check the snapshots are intact (bytes, digest, version)")
+    p.set_defaults(handler=cmd_provenance)
     p = sub.add_parser("audit", parents=[common], help="the governance ledger: verify the chain, export entries")
     p.add_argument("action", choices=["verify", "export"])
     p.add_argument("--anchor", action="append", help="an extra anchor SEQ:HASH to check against (repeatable)")

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from . import anonymize
 from .graph import ColumnGraph, table_of
-from .keys import keyed_hash, project_key
+from .keys import keyed_hash, project_key, subject_hash
 from .ledger import Ledger, NewEntry
 from .manifest import Project
 from .objectstore import ObjectStore, s3_errors
@@ -36,9 +36,9 @@ class ErasureError(RuntimeError):
 
 @dataclass
 class Target:
-    system: str  # warehouse | s3 | processor
-    target: str  # table, s3://bucket/prefix, processor name
-    action: str  # delete | anonymize | retain | notify | recompute | rewrite
+    system: str  # warehouse | s3 | model | processor
+    target: str  # table, s3://bucket/prefix, models:/name/version, processor name
+    action: str  # delete | anonymize | retain | notify | recompute | rewrite | flag
     asset: str
     column: str | None = None
     pseudonymized: bool = False
@@ -55,11 +55,6 @@ class Target:
     def public(self) -> dict:
         return {"system": self.system, "target": self.target, "action": self.action, "count": self.count,
                 "verified": bool(self.verified) if self.verified is not None else False, "asset": self.asset}
-
-
-def subject_hash(project: Project, subject_id: str) -> str:
-    """How the subject appears in the ledger, reports and certificates: a keyed hash, never the id."""
-    return keyed_hash(project_key(project.state_dir, "subject"), subject_id)
 
 
 def _match(target: Target, project: Project, subject_id: str) -> exp.Expression:
@@ -99,7 +94,8 @@ def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph
         elif gov.storage.kind == "s3" and gov.subject_prefix:
             targets.append(Target("s3", f"s3://{gov.storage.bucket}/{gov.subject_prefix}", "delete", asset,
                                   lineage=[f"{asset}: objects under {gov.subject_prefix}"]))
-        elif gov.storage.kind == "s3" and identity:
+        elif gov.storage.kind == "s3" and identity and not gov.storage.snapshots:
+            # (Snapshots are found through their membership index: see `with_provenance`.)
             targets.append(Target("s3", f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}", "rewrite", asset,
                                   column=identity[0][0], lineage=[f"{asset}: records whose {identity[0][0]} is the subject"]))
     # Aggregates are rebuilt after every deletion; processors are told last.
@@ -110,6 +106,16 @@ def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph
         targets.append(Target("processor", name, "notify", ", ".join(sent_from),
                               lineage=[f"{a} → {name}" for a in sent_from]))
     return targets
+
+
+def with_provenance(targets: list[Target], warehouse: Warehouse, subject: str) -> list[Target]:
+    """The plan plus the dataset snapshots holding the subject and the models trained on them,
+    placed after the data targets and before aggregates are rebuilt and processors told."""
+    from .provenance import erasure_targets  # provenance builds on this module
+
+    extra = erasure_targets(warehouse, subject)
+    split = next((i for i, t in enumerate(targets) if t.action == "recompute" or t.system == "processor"), len(targets))
+    return [*targets[:split], *extra, *targets[split:]]
 
 
 def _lineage(project: Project, asset: str, column: str, graph: ColumnGraph | None) -> list[str]:
@@ -125,6 +131,8 @@ def _lineage(project: Project, asset: str, column: str, graph: ColumnGraph | Non
 # --- counting, executing, verifying ------------------------------------------------------------
 
 def count_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str) -> int:
+    if target.system == "model":
+        return 1  # one model version to flag
     if target.system == "warehouse" and target.column:
         if not warehouse.table_exists(target.target):
             return 0
@@ -219,6 +227,11 @@ def execute_target(target: Target, project: Project, warehouse: Warehouse, store
         return _erase_rows(target, project, warehouse, subject_id, now)
     if target.system == "warehouse" and target.action == "recompute":
         return _recompute(target, warehouse)
+    if target.system == "model":
+        from .provenance import flag_model
+
+        return flag_model(project, warehouse, target.target, reason="trained on data of an erased subject",
+                          actor="dfg:erase")
     if target.system == "s3" and store is not None:
         bucket, prefix = _split(target.target, subject_id)
         if target.action == "delete":
@@ -270,6 +283,10 @@ def _recompute(target: Target, warehouse: Warehouse) -> int:
 
 
 def verify_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str) -> bool:
+    if target.system == "model":
+        from .provenance import model_is_flagged
+
+        return model_is_flagged(project, target.target)
     if target.system in ("warehouse", "s3") and (target.column or target.system == "s3"):
         return count_target(target, project, warehouse, store, subject_id) == 0
     return target.action in ("notify", "recompute", "retain")
@@ -293,20 +310,37 @@ class ErasureResult:
         return out
 
 
+def _new_state() -> dict[str, Any]:
+    return {"requested": None, "cancelled": False, "done": {}, "status": None}
+
+
+def _apply(state: dict[str, Any], entry) -> None:
+    details = entry.details_dict()
+    if entry.action == "erasure.requested":
+        state.update(requested=details, cancelled=False, done={}, status="requested")
+    elif entry.action == "erasure.cancelled":
+        state.update(cancelled=True, status="cancelled")
+    elif entry.action == "erasure.target_done":
+        state["done"][details["target"]] = details["count"]
+    elif entry.action in ("erasure.executed", "erasure.verified"):
+        state["status"] = entry.action.split(".")[1]
+
+
 def erasure_state(ledger: Ledger, subject: str) -> dict[str, Any]:
     """What the ledger says about this subject's erasure: the last request, done targets, status."""
-    state: dict[str, Any] = {"requested": None, "cancelled": False, "done": {}, "status": None}
+    state = _new_state()
     for entry in ledger.entries(target=f"subject:{subject}"):
-        details = entry.details_dict()
-        if entry.action == "erasure.requested":
-            state.update(requested=details, cancelled=False, done={}, status="requested")
-        elif entry.action == "erasure.cancelled":
-            state.update(cancelled=True, status="cancelled")
-        elif entry.action == "erasure.target_done":
-            state["done"][details["target"]] = details["count"]
-        elif entry.action in ("erasure.executed", "erasure.verified"):
-            state["status"] = entry.action.split(".")[1]
+        _apply(state, entry)
     return state
+
+
+def erasure_statuses(ledger: Ledger) -> dict[str, str]:
+    """Subject hash → where its erasure stands (requested, cancelled, executed, verified)."""
+    states: dict[str, dict[str, Any]] = {}
+    for entry in ledger.entries(action_prefix="erasure."):
+        if entry.target.startswith("subject:"):
+            _apply(states.setdefault(entry.target.removeprefix("subject:"), _new_state()), entry)
+    return {subject: state["status"] for subject, state in states.items() if state["status"]}
 
 
 def certificate_markdown(result: ErasureResult, project: Project) -> str:
@@ -339,10 +373,10 @@ def erase(project: Project, governance: dict[str, AssetGovernance], graph: Colum
     from .ledger import record_anchor
 
     current = utc(now)
-    subject = subject_hash(project, subject_id)
+    subject = subject_hash(project.state_dir, subject_id)
     ledger = Ledger(warehouse)
     state = erasure_state(ledger, subject)
-    targets = plan_erasure(project, governance, graph)
+    targets = with_provenance(plan_erasure(project, governance, graph), warehouse, subject)
     for target in targets:
         target.count = state["done"].get(target.target, None) if state["status"] in ("executed", "verified") else None
         if target.count is None:
@@ -419,4 +453,4 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
 
 
 __all__ = ["ErasureError", "ErasureResult", "Target", "access_export", "certificate_markdown", "count_target", "erase",
-           "erasure_state", "execute_target", "plan_erasure", "subject_hash", "verify_target", "write_certificate"]
+           "erasure_state", "erasure_statuses", "execute_target", "plan_erasure", "subject_hash", "verify_target", "write_certificate"]

@@ -30,3 +30,8 @@ def project_key(state_dir: Path, name: str) -> bytes:
 def keyed_hash(key: bytes, value: object, length: int = 32) -> str:
     """HMAC-SHA256 of the value's text, hex, truncated to `length` characters."""
     return hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:length]
+
+
+def subject_hash(state_dir: Path, subject_id: object) -> str:
+    """How a subject appears in the ledger, reports, certificates and dataset membership indexes."""
+    return keyed_hash(project_key(state_dir, "subject"), subject_id)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import taxonomy
 from .spec import AssetGovernance, GovernanceError, Processor, build_governance
 
 DEFAULT_MANIFEST = "dagster_project.yaml"
@@ -49,7 +50,34 @@ class MlflowConfig(_Section):
 
 class SubjectConfig(_Section):
     data_subject: str = "customer"
-    identity: str = Field(description="the asset.column that holds the subject id")
+    identity: str = Field(pattern=r"^[^.\s]+\.[^.\s]+$", description="the asset.column that holds the subject id")
+    consents: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="consent column of the identity asset → the data uses it covers")
+
+    @field_validator("consents")
+    @classmethod
+    def _known_uses(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        uses = taxonomy.data_uses()
+        for column, covered in value.items():
+            for use in covered:
+                if use not in uses:
+                    hint = taxonomy.suggest(use, uses)
+                    raise ValueError(f"consent {column!r}: unknown data use {use!r} (not in the fideslang default taxonomy)"
+                                     + (f"; did you mean {', '.join(hint)}?" if hint else ""))
+        return value
+
+    @property
+    def identity_asset(self) -> str:
+        return self.identity.split(".", 1)[0]
+
+    @property
+    def identity_column(self) -> str:
+        return self.identity.split(".", 1)[1]
+
+    def consents_covering(self, purpose: str) -> list[str]:
+        """Consent columns whose data uses include `purpose` or one of its parents (fideslang)."""
+        return [column for column, covered in self.consents.items()
+                if any(purpose == use or purpose.startswith(use + ".") for use in covered)]
 
 
 @dataclass(frozen=True)
@@ -66,6 +94,7 @@ class Project:
     subjects: dict[str, SubjectConfig]
     processors: dict[str, Processor]
     governance: dict[str, AssetGovernance] = field(default_factory=dict)
+    manifest_path: Path | None = None
 
     @property
     def warehouse_path(self) -> Path:
@@ -150,6 +179,7 @@ def _build(manifest: Path, raw: dict) -> Project:
         mlflow=mlflow,
         subjects=subjects,
         processors=processors,
+        manifest_path=manifest,
     )
     governance = _group_governance(manifest, raw, buckets)
     try:

@@ -23,7 +23,11 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "dfg-local", "aws_secret_access_key": 
 
 
 class ObjectStoreError(RuntimeError):
-    """An S3 call failed; the message names the bucket/key and the endpoint."""
+    """An S3 call failed; the message names the bucket/key and the endpoint, `code` S3's error code."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def s3_errors(what: str, store: ObjectStore) -> Iterator[None]:
         yield
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "Error")
-        raise ObjectStoreError(f"S3 {what} failed at {store.describe()}: {code}") from None
+        raise ObjectStoreError(f"S3 {what} failed at {store.describe()}: {code}", code) from None
     except BotoCoreError as exc:
         raise ObjectStoreError(f"S3 {what} failed: endpoint {store.describe()} unreachable or refused ({type(exc).__name__})") from None
 
@@ -99,12 +103,25 @@ def list_keys(store: ObjectStore, bucket: str, prefix: str = "") -> Iterator[str
                 yield item["Key"]
 
 
-def put_object(store: ObjectStore, bucket: str, key: str, body: bytes) -> str | None:
+def put_object(store: ObjectStore, bucket: str, key: str, body: bytes, metadata: Mapping[str, str] | None = None) -> str | None:
     """Write one object; returns its version id where the bucket is versioned."""
+    extra = {"Metadata": dict(metadata)} if metadata else {}
     with s3_errors(f"put s3://{bucket}/{key}", store):
-        return store.client().put_object(Bucket=bucket, Key=key, Body=body).get("VersionId")
+        return store.client().put_object(Bucket=bucket, Key=key, Body=body, **extra).get("VersionId")
 
 
-def get_object(store: ObjectStore, bucket: str, key: str) -> bytes:
+def get_object(store: ObjectStore, bucket: str, key: str, version_id: str | None = None) -> bytes:
+    extra = {"VersionId": version_id} if version_id else {}
     with s3_errors(f"get s3://{bucket}/{key}", store):
-        return store.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        return store.client().get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
+
+
+def head_object(store: ObjectStore, bucket: str, key: str) -> dict | None:
+    """The object's head (VersionId, Metadata, …), or None when there is no such key."""
+    try:
+        with s3_errors(f"head s3://{bucket}/{key}", store):
+            return store.client().head_object(Bucket=bucket, Key=key)
+    except ObjectStoreError as exc:
+        if exc.code in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise

@@ -125,6 +125,8 @@ class Storage(_Model):
     table: str | None = None
     bucket: str | None = None
     prefix: str | None = None
+    snapshots: bool = Field(default=False, description="immutable, content-addressed dataset snapshots (S3); "
+                            "erasure finds a subject in them through their membership index")
 
 
 class ColumnSpec(_Model):

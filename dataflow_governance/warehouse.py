@@ -204,21 +204,32 @@ class Warehouse:
 
     def replace_table(self, table: str, frame: pd.DataFrame) -> int:
         """Replace `table` with the rows of `frame` in one transaction; returns the row count."""
+        return self._write_frame(table, frame, replace=True)
+
+    def append_rows(self, table: str, frame: pd.DataFrame) -> int:
+        """Add the rows of `frame` to `table`, creating it (typed from the frame) if missing."""
+        return self._write_frame(table, frame, replace=False)
+
+    def _write_frame(self, table: str, frame: pd.DataFrame, replace: bool) -> int:
         target = table_expr(table)
-        with self.connect() as con:
+        with self.connect() as con, self._errors():
             if self.kind == "duckdb":
                 con.register("_dfg_frame", frame)
-                create = exp.Create(this=target, kind="TABLE", replace=True,
-                                    expression=exp.select("*").from_("_dfg_frame"))
-                con.execute(self.render(create))
+                rows = exp.select("*").from_("_dfg_frame")
+                if replace:
+                    con.execute(self.render(exp.Create(this=target, kind="TABLE", replace=True, expression=rows)))
+                else:
+                    con.execute(self.render(exp.Create(this=target, kind="TABLE", exists=True, expression=rows.limit(0))))
+                    con.execute(self.render(exp.insert(rows, target)))
                 con.unregister("_dfg_frame")
             else:
-                con.execute(self.render(exp.Drop(tables=[target], kind="TABLE", exists=True)))
+                if replace:
+                    con.execute(self.render(exp.Drop(tables=[target], kind="TABLE", exists=True)))
                 schema = exp.Schema(this=target, expressions=[
                     exp.ColumnDef(this=exp.to_identifier(str(c), quoted=True), kind=_sql_type(frame[c].dtype))
                     for c in frame.columns
                 ])
-                con.execute(self.render(exp.Create(this=schema, kind="TABLE")))
+                con.execute(self.render(exp.Create(this=schema, kind="TABLE", exists=not replace)))
                 columns = ", ".join(exp.to_identifier(str(c), quoted=True).sql("postgres") for c in frame.columns)
                 with con.cursor().copy(f"COPY {self.render(target)} ({columns}) FROM STDIN") as copy:
                     for row in frame.itertuples(index=False, name=None):

@@ -14,12 +14,13 @@ from .governance import (
 )
 from .materialize import asset_governance, table_metadata
 from .sql_asset import column_lineage_metadata, lineage_markdown, sql_asset
-from .resources import KeysResource, MlflowResource, S3Resource, WarehouseResource, project_resources
+from .resources import KeysResource, MlflowResource, ProjectResource, S3Resource, WarehouseResource, project_resources
+from .training import dataset_metadata, model_asset, training_dataset
 
 __all__ = [
-    "SPEC_KEY", "KeysResource", "MlflowResource", "S3Resource", "WarehouseResource", "all_specs",
+    "SPEC_KEY", "KeysResource", "MlflowResource", "ProjectResource", "S3Resource", "WarehouseResource", "all_specs",
     "apply_manifest_governance", "asset_governance", "column_schema", "governance_metadata", "governance_tags",
     "governed_asset", "governed_definitions", "governed_spec", "policy_checks", "policy_context",
     "column_lineage_metadata", "lineage_markdown", "project_resources", "read_governance", "sql_asset",
-    "table_metadata", "upstream_graph",
+    "table_metadata", "upstream_graph", "dataset_metadata", "model_asset", "training_dataset",
 ]

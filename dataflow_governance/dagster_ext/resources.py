@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from ..keys import project_key
-from ..manifest import BucketConfig, Project
+from ..manifest import BucketConfig, Project, load_project
 from ..objectstore import ObjectStore, ensure_buckets, open_object_store
 from ..warehouse import Warehouse
 
@@ -47,10 +47,27 @@ class S3Resource(dg.ConfigurableResource):
 
 
 class MlflowResource(dg.ConfigurableResource):
-    """MLflow tracking: a local sqlite store by default, a tracking server by URI."""
+    """MLflow tracking and registry: a local sqlite store by default, a tracking server by URI.
+
+    (dagster-mlflow offers only a legacy, run-starting resource; this one just says where.)"""
 
     tracking_uri: str
     experiment: str = "default"
+
+    def client(self):
+        """A client after checking the store answers; a ProvenanceError says clearly when it does not."""
+        from ..provenance import mlflow_client
+
+        return mlflow_client(self.tracking_uri)
+
+
+class ProjectResource(dg.ConfigurableResource):
+    """The governance manifest, for assets that need project-wide facts (subjects, consents, keys)."""
+
+    manifest: str
+
+    def get(self) -> Project:
+        return load_project(self.manifest)
 
 
 class KeysResource(dg.ConfigurableResource):
@@ -81,4 +98,5 @@ def project_resources(project: Project) -> dict[str, dg.ConfigurableResource]:
         ),
         "keys": KeysResource(state_dir=str(project.state_dir)),
         "mlflow": MlflowResource(tracking_uri=project.mlflow_tracking_uri, experiment=project.mlflow.experiment),
+        **({"project": ProjectResource(manifest=str(project.manifest_path))} if project.manifest_path else {}),
     }

@@ -1,0 +1,5 @@
+SELECT ticket_id,
+       user_pseudo_id,
+       text,
+       label
+FROM ticket_features

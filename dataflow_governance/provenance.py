@@ -1,0 +1,406 @@
+"""Model provenance through MLflow, in both directions, and retraining on the recorded data.
+
+Training logs one MLflow run: params, metrics, the code version, each audited dataset as an
+`mlflow.data` input (tagged with our full digest, snapshot URI and version — MLflow's own digest
+field holds 36 characters and hashes at most 10,000 rows), a LoggedModel and, last of all, a
+registered model version. Only then does the ledger get its `model.registered` entry, so a model
+version exists with its full record or not at all.
+
+Questions answered:
+- model → datasets (digest, snapshot, sources), code version, params   (`model_provenance`)
+- dataset → models trained on it                                       (`dataset_models`)
+- subject → datasets holding them and models trained on those           (`subject_provenance`)
+An erasure flags every model trained on a snapshot that held the subject ("needs retraining":
+a tag on the model version and a ledger entry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .datasets import DatasetError, DatasetRecord, dataset_records, digests_holding, read_snapshot, record_for_digest
+from .erasure import Target
+from .keys import subject_hash
+from .ledger import Ledger
+from .manifest import Project
+from .objectstore import ObjectStore
+from .warehouse import Warehouse, redact_dsn
+
+NEEDS_RETRAINING = "dfg.needs_retraining"
+FINGERPRINT = "dfg.model_fingerprint"
+Trainer = Callable[[Any, dict], tuple[Any, dict[str, float]]]
+
+
+class ProvenanceError(RuntimeError):
+    """MLflow could not be reached, or a model, version or record is unknown; the message says which."""
+
+
+# --- MLflow ---------------------------------------------------------------------------------------
+
+def _describe(uri: str) -> str:
+    return redact_dsn(uri)
+
+
+def mlflow_client(uri: str):
+    """An MlflowClient for tracking and registry at `uri`, after checking a server answers at all."""
+    import mlflow
+
+    if uri.startswith(("http://", "https://")):
+        probe = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+        try:
+            urllib.request.urlopen(probe, timeout=5).close()
+        except urllib.error.HTTPError:
+            pass  # it answered (perhaps 401/403): reachable; MLflow reports the rest
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ProvenanceError(f"MLflow tracking server at {_describe(uri)} is unreachable: {reason}") from None
+    try:
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)
+    except Exception as exc:  # noqa: BLE001 — MLflow raises many kinds; the user needs one clear line
+        raise ProvenanceError(f"MLflow tracking store at {_describe(uri)} cannot be used: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    return client
+
+
+def code_version(root: Path) -> str:
+    """The git commit of the project (with `-dirty` for uncommitted changes), else 'unknown'."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def trainer_path(trainer: Trainer) -> str:
+    return f"{trainer.__module__}:{trainer.__qualname__}"
+
+
+def load_trainer(path: str) -> Trainer:
+    module, _, name = path.partition(":")
+    try:
+        target: Any = importlib.import_module(module)
+        for part in name.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise ProvenanceError(f"cannot import the recorded trainer {path!r}: {exc}") from None
+    return target
+
+
+@dataclass
+class TrainedModel:
+    model: str
+    version: str
+    mlflow_run_id: str
+    model_uri: str
+    model_id: str
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    code_version: str
+    datasets: list[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def model_fingerprint(model: Any, frame: Any, features: str | list[str]) -> str:
+    """SHA-256 of the model's predictions (probabilities where it has them) over the whole dataset:
+    the same data, params and seed give bit-identical predictions, so equal fingerprints mean the
+    retrained model behaves exactly as the recorded one on every training row."""
+    inputs = frame[features]
+    if hasattr(model, "predict_proba"):
+        out = np.ascontiguousarray(model.predict_proba(inputs), dtype="<f8").tobytes()
+    else:
+        out = "\n".join(map(str, model.predict(inputs))).encode()
+    return "sha256:" + hashlib.sha256(out).hexdigest()
+
+
+def _training_frame(datasets: list[tuple[DatasetRecord, pa.Table]]):
+    return datasets[0][1].to_pandas() if len(datasets) == 1 else [t.to_pandas() for _, t in datasets]
+
+
+def _log_run(mlflow, datasets: list[tuple[DatasetRecord, pa.Table]], trainer: Trainer, params: dict, target: str | None,
+             features: str | list[str], tags: dict[str, str]):
+    """Inside an active run: params, tags, dataset inputs, training, metrics, the LoggedModel."""
+    import mlflow.data
+    import mlflow.sklearn
+    import sklearn
+
+    mlflow.log_params(params)
+    mlflow.set_tags(tags)
+    for record, table in datasets:
+        frame = table.to_pandas()
+        dataset = mlflow.data.from_pandas(frame, source=record.snapshot_uri, name=record.asset,
+                                          targets=target if target in frame.columns else None,
+                                          digest=record.digest.removeprefix("sha256:")[:32])
+        mlflow.log_input(dataset, context="training", tags={
+            "dfg.digest": record.digest, "dfg.snapshot_uri": record.snapshot_uri,
+            "dfg.snapshot_version": record.version_id or "", "dfg.rows": str(record.rows), "dfg.asset": record.asset})
+    frame = _training_frame(datasets)
+    model, metrics = trainer(frame, params)
+    mlflow.log_metrics(metrics)
+    mlflow.set_tag(FINGERPRINT, model_fingerprint(model, frame, features))
+    import skops.io
+
+    # skops refuses types it does not know; these are the types of the model we just trained.
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    info = mlflow.sklearn.log_model(model, name="model", params=params, skops_trusted_types=trusted,
+                                    pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"])
+    return info, metrics
+
+
+def train_and_register(project: Project, *, model_name: str, trainer: Trainer, params: dict,
+                       datasets: list[tuple[DatasetRecord, pa.Table]], ledger: Ledger, features: str | list[str],
+                       target: str | None = None, tracking_uri: str | None = None, experiment: str | None = None,
+                       actor: str = "dfg:train") -> TrainedModel:
+    """Train on verified snapshots, log everything to MLflow, register a version, then ledger it."""
+    import mlflow
+
+    uri = tracking_uri or project.mlflow_tracking_uri
+    client = mlflow_client(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    version_code = code_version(project.root)
+    tags = {"dfg.project": project.name, "dfg.code_version": version_code, "dfg.trainer": trainer_path(trainer),
+            "dfg.params": json.dumps(params, sort_keys=True), "dfg.model": model_name,
+            "dfg.features": json.dumps(features), "dfg.target": target or ""}
+    try:
+        mlflow.set_experiment(experiment or project.mlflow.experiment)
+        with mlflow.start_run() as run:  # an exception ends the run FAILED, before anything is registered
+            info, metrics = _log_run(mlflow, datasets, trainer, params, target, features, tags)
+            digests = [record.digest for record, _ in datasets]
+            version = mlflow.register_model(info.model_uri, model_name, tags={
+                "dfg.datasets": ",".join(digests), "dfg.mlflow_run_id": run.info.run_id,
+                "dfg.code_version": version_code})
+    except ProvenanceError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ProvenanceError(f"training {model_name!r} against MLflow at {_describe(uri)} failed, nothing was "
+                              f"registered: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    trained = TrainedModel(model=model_name, version=str(version.version), mlflow_run_id=run.info.run_id,
+                           model_uri=f"models:/{model_name}/{version.version}", model_id=info.model_id,
+                           metrics={k: float(v) for k, v in metrics.items()}, params=params,
+                           code_version=version_code, datasets=digests)
+    try:
+        ledger.append(actor, "model.registered", f"model:{model_name}/{version.version}", trained.to_dict())
+    except Exception:
+        # Without its ledger entry the version would be unaccounted for: take it back.
+        client.delete_model_version(model_name, str(version.version))
+        raise
+    return trained
+
+
+# --- records of models in the ledger --------------------------------------------------------------
+
+def registered_models(ledger: Ledger) -> list[dict]:
+    """Every `model.registered` entry, with `needs_retraining` from later `model.flagged` entries."""
+    models, flags = [], {}
+    for entry in ledger.entries(action_prefix="model."):
+        details = entry.details_dict()
+        if entry.action == "model.registered":
+            models.append({**details, "registered_at": entry.ts, "seq": entry.seq})
+        elif entry.action == "model.flagged":
+            flags[entry.target] = {"reason": details.get("reason"), "seq": entry.seq, "ts": entry.ts}
+    for model in models:
+        flag = flags.get(f"model:{model['model']}/{model['version']}")
+        model["needs_retraining"] = flag is not None
+        if flag:
+            model["flagged"] = flag
+    return models
+
+
+def _model_summary(model: dict) -> dict:
+    keys = ("model", "version", "mlflow_run_id", "model_uri", "code_version", "datasets", "needs_retraining",
+            "registered_at")
+    return {k: model.get(k) for k in keys}
+
+
+# --- the three questions ----------------------------------------------------------------------------
+
+def _resolve_version(client, name: str, version: str | None):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name = '{name.replace(chr(39), '')}'")
+    except MlflowException as exc:
+        raise ProvenanceError(f"cannot look up model {name!r}: {str(exc).splitlines()[0]}") from None
+    if not versions:
+        known = sorted(m.name for m in client.search_registered_models())
+        raise ProvenanceError(f"unknown model {name!r}; registered models: {', '.join(known) or 'none'}")
+    by_number = {str(v.version): v for v in versions}
+    if version is None:
+        return by_number[max(by_number, key=int)]
+    if str(version) not in by_number:
+        raise ProvenanceError(f"model {name!r} has no version {version}; versions: {', '.join(sorted(by_number, key=int))}")
+    return by_number[str(version)]
+
+
+def model_provenance(project: Project, warehouse: Warehouse, name: str, version: str | None = None,
+                     tracking_uri: str | None = None) -> dict:
+    """Which data trained this model version: the contract's JSON (model, version, datasets, …)."""
+    client = mlflow_client(tracking_uri or project.mlflow_tracking_uri)
+    model_version = _resolve_version(client, name, version)
+    run = client.get_run(model_version.run_id)
+    ledger = Ledger(warehouse)
+    datasets = []
+    for dataset_input in run.inputs.dataset_inputs:
+        tags = {t.key: t.value for t in dataset_input.tags}
+        digest = tags.get("dfg.digest")
+        record = record_for_digest(ledger, digest) if digest else None
+        entry = record.summary() if record else {
+            "asset": dataset_input.dataset.name, "digest": digest, "rows": int(tags.get("dfg.rows", 0) or 0),
+            "snapshot_uri": tags.get("dfg.snapshot_uri"), "version_id": tags.get("dfg.snapshot_version") or None,
+            "sources": []}
+        entry["recorded_in_ledger"] = record is not None
+        entry["mlflow_digest"] = dataset_input.dataset.digest
+        datasets.append(entry)
+    params = json.loads(run.data.tags["dfg.params"]) if "dfg.params" in run.data.tags else dict(run.data.params)
+    return {
+        "model": name,
+        "version": str(model_version.version),
+        "mlflow_run_id": model_version.run_id,
+        "model_uri": f"models:/{name}/{model_version.version}",
+        "datasets": datasets,
+        "code_version": run.data.tags.get("dfg.code_version", run.data.tags.get("mlflow.source.git.commit", "unknown")),
+        "params": params,
+        "metrics": dict(run.data.metrics),
+        "trainer": run.data.tags.get("dfg.trainer"),
+        "model_fingerprint": run.data.tags.get(FINGERPRINT),
+        "features": json.loads(run.data.tags.get("dfg.features", "null")),
+        "needs_retraining": model_version.tags.get(NEEDS_RETRAINING) == "true",
+    }
+
+
+def dataset_models(warehouse: Warehouse, asset: str) -> dict:
+    """The materializations of a dataset and every registered model trained on one of them."""
+    ledger = Ledger(warehouse)
+    records = dataset_records(ledger, asset)
+    if not records:
+        raise ProvenanceError(f"no materialization of dataset {asset!r} is recorded in the ledger")
+    digests = {r.digest for r in records}
+    models = [_model_summary(m) for m in registered_models(ledger) if digests & set(m["datasets"])]
+    return {"asset": asset, "datasets": [r.summary() for r in records], "models": models}
+
+
+def subject_provenance(project: Project, warehouse: Warehouse, subject_id: str) -> dict:
+    """Datasets whose membership index holds the subject, and the models trained on them."""
+    ledger = Ledger(warehouse)
+    subject = subject_hash(project.state_dir, subject_id)
+    digests = set(digests_holding(warehouse, subject))
+    records = [r for r in dataset_records(ledger) if r.digest in digests]
+    latest = {r.digest: r for r in records}  # one entry per snapshot, its latest record
+    models = [_model_summary(m) for m in registered_models(ledger) if digests & set(m["datasets"])]
+    return {"subject": subject, "datasets": [r.summary() for r in latest.values()], "models": models}
+
+
+# --- erasure: snapshots to delete, models to flag -------------------------------------------------------
+
+def erasure_targets(warehouse: Warehouse, subject: str) -> list[Target]:
+    """For a subject's erasure: each live snapshot holding them (delete) and each model trained on one (flag)."""
+    ledger = Ledger(warehouse)
+    digests = set(digests_holding(warehouse, subject))
+    if not digests:
+        return []
+    targets: dict[str, Target] = {}
+    for record in dataset_records(ledger):
+        if record.digest in digests and not record.deleted:
+            targets[record.snapshot_uri] = Target(
+                "s3", record.snapshot_uri, "delete", record.asset,
+                lineage=[f"{record.asset}: snapshot {record.digest} holds the subject (membership index)"])
+    for model in registered_models(ledger):
+        used = digests & set(model["datasets"])
+        if used:
+            uri = f"models:/{model['model']}/{model['version']}"
+            targets[uri] = Target("model", uri, "flag", model["model"],
+                                  lineage=[f"{uri} ← trained on {', '.join(sorted(used))}"])
+    return list(targets.values())
+
+
+def _split_model_uri(uri: str) -> tuple[str, str]:
+    name, _, version = uri.removeprefix("models:/").rpartition("/")
+    return name, version
+
+
+def flag_model(project: Project, warehouse: Warehouse, uri: str, reason: str, actor: str) -> int:
+    """Tag the model version `needs retraining` in MLflow and ledger it; 1 if newly flagged, else 0."""
+    name, version = _split_model_uri(uri)
+    client = mlflow_client(project.mlflow_tracking_uri)
+    current = client.get_model_version(name, version)
+    if current.tags.get(NEEDS_RETRAINING) == "true":
+        return 0
+    client.set_model_version_tag(name, version, NEEDS_RETRAINING, "true")
+    client.set_model_version_tag(name, version, "dfg.retraining_reason", reason)
+    Ledger(warehouse).append(actor, "model.flagged", f"model:{name}/{version}", {"reason": reason, "model_uri": uri})
+    return 1
+
+
+def model_is_flagged(project: Project, uri: str) -> bool:
+    name, version = _split_model_uri(uri)
+    return mlflow_client(project.mlflow_tracking_uri).get_model_version(name, version).tags.get(NEEDS_RETRAINING) == "true"
+
+
+# --- reproduction -------------------------------------------------------------------------------------
+
+def reproduce(project: Project, warehouse: Warehouse, store: ObjectStore, name: str, version: str | None = None,
+              tracking_uri: str | None = None, actor: str = "dfg:provenance") -> dict:
+    """Re-read the recorded snapshot(s), verify every digest, retrain with the recorded params and trainer;
+    `identical` says whether the fitted model is the recorded one, state for state."""
+    import mlflow
+
+    uri = tracking_uri or project.mlflow_tracking_uri
+    recorded = model_provenance(project, warehouse, name, version, tracking_uri=uri)
+    ledger = Ledger(warehouse)
+    verified = []
+    for dataset in recorded["datasets"]:
+        record = record_for_digest(ledger, dataset["digest"]) if dataset.get("digest") else None
+        if record is None:
+            raise ProvenanceError(f"cannot reproduce {name}:{recorded['version']}: dataset {dataset['asset']} "
+                                  f"({dataset.get('digest')}) has no record in the ledger")
+        try:
+            verified.append((record, read_snapshot(store, record)))
+        except DatasetError as exc:  # gone (erased) or altered: say so, and what to do instead
+            raise ProvenanceError(f"cannot reproduce {name}:{recorded['version']}: {exc}; materialize "
+                                  f"{record.asset} again and train a new version") from None
+    if not recorded.get("trainer") or not recorded.get("features"):
+        raise ProvenanceError(f"cannot reproduce {name}:{recorded['version']}: its run records no trainer or features")
+    trainer = load_trainer(recorded["trainer"])
+    mlflow_client(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(project.mlflow.experiment)
+    tags = {"dfg.reproduction_of": recorded["mlflow_run_id"], "dfg.code_version": code_version(project.root),
+            "dfg.trainer": recorded["trainer"], "dfg.params": json.dumps(recorded["params"], sort_keys=True)}
+    with mlflow.start_run() as run:
+        _, metrics = _log_run(mlflow, verified, trainer, recorded["params"], None, recorded["features"], tags)
+    fingerprint = mlflow_client(uri).get_run(run.info.run_id).data.tags.get(FINGERPRINT)
+    metrics = {k: float(v) for k, v in metrics.items()}
+    result = {"model": name, "version": recorded["version"], "reproduced_run_id": run.info.run_id,
+              "datasets": [{"asset": r.asset, "digest": r.digest, "digest_verified": True, "rows": r.rows}
+                           for r, _ in verified],
+              "params": recorded["params"], "metrics": metrics, "recorded_metrics": recorded["metrics"],
+              "metrics_match": metrics == {k: float(v) for k, v in recorded["metrics"].items()},
+              "model_fingerprint": fingerprint, "recorded_model_fingerprint": recorded["model_fingerprint"],
+              "identical": fingerprint is not None and fingerprint == recorded["model_fingerprint"]}
+    ledger.append(actor, "model.reproduced", f"model:{name}/{recorded['version']}",
+                  {k: v for k, v in result.items() if k != "params"})
+    return result
+
+
+__all__ = ["NEEDS_RETRAINING", "ProvenanceError", "TrainedModel", "code_version", "dataset_models", "erasure_targets",
+           "flag_model", "mlflow_client", "model_provenance", "registered_models", "reproduce", "subject_provenance",
+           "train_and_register"]
