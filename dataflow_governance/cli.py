@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -299,7 +300,8 @@ def _dataset_lines(datasets: list[dict]) -> list[str]:
     return [f"  dataset {d['asset']}: {d['rows']} rows, {d['digest']}\n    snapshot {d['snapshot_uri']}"
             + (f" (version {d['version_id']})" if d.get("version_id") else "")
             + (f"\n    DELETED by erasure (ledger entry {d['deleted']['seq']})" if d.get("deleted") else "")
-            + (f"\n    sources: {', '.join(d['sources'])}" if d.get("sources") else "") for d in datasets]
+            + (f"\n    sources: {', '.join(d['sources'])}" if d.get("sources") else "")
+            + (f"\n    upstream: {', '.join(d['upstream'])}" if d.get("upstream") else "") for d in datasets]
 
 
 def _model_lines(models: list[dict]) -> list[str]:
@@ -330,6 +332,10 @@ def cmd_provenance(args, project: Project) -> int:
             _emit(args, result, "\n".join(text))
             return 0 if result["identical"] and result["metrics_match"] else 1
         result = provenance.model_provenance(project, warehouse, name, version)
+        graph = _policy(project).graph
+        for dataset in result["datasets"]:  # past the dataset's own SQL, back to where each column starts
+            dataset["upstream"] = sorted({f"{a}.{c}" for source in dataset["sources"]
+                                          for a, c in graph.upstream(*source.split(".", 1))} - set(dataset["sources"]))
         problems = []
         if args.verify:
             ledger, store = Ledger(warehouse), _object_store(project)
@@ -381,6 +387,7 @@ def cmd_demo(args, project: Project) -> int:
         f"warehouse: {summary['warehouse']}",
         f"s3 endpoint: {summary['s3_endpoint_url']}",
         f"ledger: {summary['ledger_entries']} entries, head {summary['ledger_head']}",
+        *(f"model {m['model']}:{m['version']} registered (MLflow run {m['mlflow_run_id']})" for m in summary["models"]),
         f"reports in {summary['output_dir']}: " + ", ".join(Path(p).name for p in summary["reports"]),
     ]
     _emit(args, summary, "\n".join(text))
@@ -465,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # MLflow's progress lines ("Created version …") would mix into the command's own output.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     # The project's own modules (and Dagster run processes) find the manifest through this.
     os.environ["DFG_PROJECT"] = str(Path(args.project).resolve())
     handler: Callable = args.handler

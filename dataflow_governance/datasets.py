@@ -7,7 +7,8 @@ and the S3 bucket/prefix of its snapshots. Materializing it:
 1. runs the SELECT and keeps only rows whose subject may be used for every purpose — under
    `consent`, a consent column of the identity asset that covers the purpose is true — and
    whose subject has no erasure requested or done (the ledger says so);
-2. orders the rows by the declared key and digests them in full (`digest.table_digest`);
+2. orders the rows by the declared key (ties by the other columns) and digests them in full
+   (`digest.table_digest`);
 3. writes the rows as Parquet to `s3://bucket/prefix/<digest>.parquet` once (content-addressed,
    so the object never changes) and records its version id and the SHA-256 of its bytes;
 4. stores the membership index — the keyed hash of each subject in it, never the id — so "which
@@ -24,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import sqlglot
+import sqlglot.errors
 from sqlglot import exp
 
 from .digest import canonical_schema, table_digest
@@ -152,7 +155,11 @@ def _subject_permissions(project: Project, spec: DatasetSpec, warehouse: Warehou
 def select_rows(project: Project, spec: DatasetSpec, warehouse: Warehouse, ledger: Ledger
                 ) -> tuple[pd.DataFrame, list[str], dict[str, int]]:
     """(rows that may be used, in key order; their subjects' hashes; rows left out, by reason)."""
-    frame = warehouse.fetch_df(spec.sql)
+    try:
+        sql = sqlglot.transpile(spec.sql, read=spec.dialect, write=warehouse.dialect)[0]
+    except sqlglot.errors.ParseError as exc:
+        raise DatasetError(f"training dataset {spec.asset!r}: its SQL does not parse: {exc}") from None
+    frame = warehouse.fetch_df(sql)
     missing = [c for c in (*spec.order_by, spec.subject_column) if c not in frame.columns]
     if missing:
         raise DatasetError(f"training dataset {spec.asset!r}: its SELECT returns no column(s) {', '.join(missing)}")
@@ -164,7 +171,10 @@ def select_rows(project: Project, spec: DatasetSpec, warehouse: Warehouse, ledge
     no_consent = ~unknown & ~looked_up.map(lambda p: bool(p and p[1])).astype(bool)
     erased = ~unknown & ~no_consent & hashes.isin(blocked)
     keep = ~(unknown | no_consent | erased)
-    kept = frame[keep].sort_values(list(spec.order_by), kind="stable").reset_index(drop=True)
+    # Ties on the key are broken by the other columns, so the digest never depends on the order
+    # in which the engine happened to return the rows.
+    ties = [c for c in frame.columns if c not in spec.order_by]
+    kept = frame[keep].sort_values([*spec.order_by, *ties], kind="stable").reset_index(drop=True)
     members = sorted(set(hashes[keep]))
     excluded = {"no_consent": int(no_consent.sum()), "erasure": int(erased.sum()), "unknown_subject": int(unknown.sum())}
     return kept, members, excluded
@@ -195,18 +205,28 @@ def write_snapshot(store: ObjectStore, spec: DatasetSpec, table: pa.Table, diges
     return f"s3://{spec.bucket}/{key}", version, hashlib.sha256(body).hexdigest(), False
 
 
+_MISSING = ("NoSuchKey", "NoSuchVersion", "404", "InvalidArgument")
+
+
+def _snapshot_bytes(store: ObjectStore, record: DatasetRecord) -> bytes:
+    """The recorded version; else the key's current object (a store restored from a backup, or a
+    local endpoint replayed after a restart, keeps the bytes under a new version id)."""
+    bucket, key = record.bucket_key
+    for version in ([record.version_id] if record.version_id else []) + [None]:
+        try:
+            return get_object(store, bucket, key, version)
+        except ObjectStoreError as exc:
+            if exc.code not in _MISSING:
+                raise
+    raise DatasetError(f"snapshot {record.snapshot_uri} (version {record.version_id}) is gone")
+
+
 def read_snapshot(store: ObjectStore, record: DatasetRecord) -> pa.Table:
     """The recorded snapshot, after checking its bytes and its content against the record."""
     if record.deleted:
         raise DatasetError(f"snapshot {record.snapshot_uri} was deleted by an erasure "
                            f"(ledger entry {record.deleted.get('seq')}, {record.deleted.get('ts')})")
-    bucket, key = record.bucket_key
-    try:
-        body = get_object(store, bucket, key, record.version_id)
-    except ObjectStoreError as exc:
-        if exc.code in ("NoSuchKey", "NoSuchVersion", "404", "InvalidArgument"):
-            raise DatasetError(f"snapshot {record.snapshot_uri} (version {record.version_id}) is gone") from None
-        raise
+    body = _snapshot_bytes(store, record)
     if hashlib.sha256(body).hexdigest() != record.snapshot_sha256:
         raise DatasetError(f"snapshot {record.snapshot_uri} was altered: its bytes do not match the recorded SHA-256")
     table = pq.read_table(io.BytesIO(body))
@@ -216,8 +236,8 @@ def read_snapshot(store: ObjectStore, record: DatasetRecord) -> pa.Table:
 
 
 def verify_snapshot(store: ObjectStore, record: DatasetRecord) -> list[str]:
-    """Problems with the snapshot as it is now (empty: intact); the current object must be the recorded one."""
-    problems = []
+    """Problems with the snapshot as stored now (empty: intact). Also the key's current object must
+    hold the recorded bytes: a content-addressed snapshot is never rewritten."""
     try:
         read_snapshot(store, record)
     except DatasetError as exc:
@@ -225,14 +245,12 @@ def verify_snapshot(store: ObjectStore, record: DatasetRecord) -> list[str]:
     bucket, key = record.bucket_key
     head = head_object(store, bucket, key)
     if head is None:
-        problems.append(f"snapshot {record.snapshot_uri} has no current version (deleted after it was recorded)")
-    elif record.version_id and head.get("VersionId") != record.version_id:
-        current = get_object(store, bucket, key)
-        altered = hashlib.sha256(current).hexdigest() != record.snapshot_sha256
-        problems.append(f"snapshot {record.snapshot_uri} was overwritten after it was recorded"
-                        + (" with different bytes" if altered else " (same bytes)")
-                        + f"; the recorded version {record.version_id} is intact")
-    return problems
+        return [f"snapshot {record.snapshot_uri} has no current version (deleted after it was recorded)"]
+    if head.get("VersionId") != record.version_id and \
+            hashlib.sha256(get_object(store, bucket, key)).hexdigest() != record.snapshot_sha256:
+        return [f"snapshot {record.snapshot_uri} was overwritten with different bytes after it was recorded "
+                f"(its recorded version {record.version_id} is still intact)"]
+    return []
 
 
 # --- membership --------------------------------------------------------------------------------

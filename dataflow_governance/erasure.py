@@ -447,9 +447,14 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
             continue
         if records:
             assets[target.asset] = {"records": records, "lineage": target.lineage}
-    if not assets:
+    from .provenance import subject_provenance  # provenance builds on this module
+
+    training = subject_provenance(project, warehouse, subject_id)
+    if not assets and not training["datasets"]:
         raise ErasureError("unknown subject: no record of it in any asset")
-    return {"subject": subject_id, "assets": assets}
+    # Art. 15(1)(c): also the training sets that held the subject and the models trained on them.
+    return {"subject": subject_id, "assets": assets,
+            "training": {"datasets": training["datasets"], "models": training["models"]}}
 
 
 __all__ = ["ErasureError", "ErasureResult", "Target", "access_export", "certificate_markdown", "count_target", "erase",

@@ -22,6 +22,7 @@ import json
 import subprocess
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -73,6 +74,17 @@ def mlflow_client(uri: str):
         raise ProvenanceError(f"MLflow tracking store at {_describe(uri)} cannot be used: {type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
     return client
+
+
+def experiment_id(client, project: Project, uri: str, name: str | None = None) -> str:
+    """The experiment's id, creating it if needed; a local store keeps artifacts in the state dir
+    (MLflow's default would be ./mlruns wherever the command happens to run)."""
+    name = name or project.mlflow.experiment
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    local = not uri.startswith(("http://", "https://", "databricks"))
+    return client.create_experiment(name, artifact_location=(project.state_dir / "mlartifacts").as_uri() if local else None)
 
 
 def code_version(root: Path) -> str:
@@ -140,15 +152,19 @@ def _log_run(mlflow, datasets: list[tuple[DatasetRecord, pa.Table]], trainer: Tr
     """Inside an active run: params, tags, dataset inputs, training, metrics, the LoggedModel."""
     import mlflow.data
     import mlflow.sklearn
+    import skops
+    import skops.io
     import sklearn
 
     mlflow.log_params(params)
     mlflow.set_tags(tags)
     for record, table in datasets:
         frame = table.to_pandas()
-        dataset = mlflow.data.from_pandas(frame, source=record.snapshot_uri, name=record.asset,
-                                          targets=target if target in frame.columns else None,
-                                          digest=record.digest.removeprefix("sha256:")[:32])
+        with warnings.catch_warnings():  # its schema hint about integer columns concerns model signatures
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(frame, source=record.snapshot_uri, name=record.asset,
+                                              targets=target if target in frame.columns else None,
+                                              digest=record.digest.removeprefix("sha256:")[:32])
         mlflow.log_input(dataset, context="training", tags={
             "dfg.digest": record.digest, "dfg.snapshot_uri": record.snapshot_uri,
             "dfg.snapshot_version": record.version_id or "", "dfg.rows": str(record.rows), "dfg.asset": record.asset})
@@ -156,8 +172,6 @@ def _log_run(mlflow, datasets: list[tuple[DatasetRecord, pa.Table]], trainer: Tr
     model, metrics = trainer(frame, params)
     mlflow.log_metrics(metrics)
     mlflow.set_tag(FINGERPRINT, model_fingerprint(model, frame, features))
-    import skops.io
-
     # skops refuses types it does not know; these are the types of the model we just trained.
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     info = mlflow.sklearn.log_model(model, name="model", params=params, skops_trusted_types=trusted,
@@ -181,8 +195,8 @@ def train_and_register(project: Project, *, model_name: str, trainer: Trainer, p
             "dfg.params": json.dumps(params, sort_keys=True), "dfg.model": model_name,
             "dfg.features": json.dumps(features), "dfg.target": target or ""}
     try:
-        mlflow.set_experiment(experiment or project.mlflow.experiment)
-        with mlflow.start_run() as run:  # an exception ends the run FAILED, before anything is registered
+        with mlflow.start_run(experiment_id=experiment_id(client, project, uri, experiment)) as run:
+            # An exception ends the run FAILED, before anything is registered.
             info, metrics = _log_run(mlflow, datasets, trainer, params, target, features, tags)
             digests = [record.digest for record, _ in datasets]
             version = mlflow.register_model(info.model_uri, model_name, tags={
@@ -319,7 +333,8 @@ def erasure_targets(warehouse: Warehouse, subject: str) -> list[Target]:
         return []
     targets: dict[str, Target] = {}
     for record in dataset_records(ledger):
-        if record.digest in digests and not record.deleted:
+        # (A snapshot this same erasure already deleted stays in its plan, as done.)
+        if record.digest in digests and (not record.deleted or record.deleted["by"] == f"subject:{subject}"):
             targets[record.snapshot_uri] = Target(
                 "s3", record.snapshot_uri, "delete", record.asset,
                 lineage=[f"{record.asset}: snapshot {record.digest} holds the subject (membership index)"])
@@ -380,14 +395,13 @@ def reproduce(project: Project, warehouse: Warehouse, store: ObjectStore, name: 
     if not recorded.get("trainer") or not recorded.get("features"):
         raise ProvenanceError(f"cannot reproduce {name}:{recorded['version']}: its run records no trainer or features")
     trainer = load_trainer(recorded["trainer"])
-    mlflow_client(uri)
+    client = mlflow_client(uri)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(project.mlflow.experiment)
     tags = {"dfg.reproduction_of": recorded["mlflow_run_id"], "dfg.code_version": code_version(project.root),
             "dfg.trainer": recorded["trainer"], "dfg.params": json.dumps(recorded["params"], sort_keys=True)}
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=experiment_id(client, project, uri)) as run:
         _, metrics = _log_run(mlflow, verified, trainer, recorded["params"], None, recorded["features"], tags)
-    fingerprint = mlflow_client(uri).get_run(run.info.run_id).data.tags.get(FINGERPRINT)
+    fingerprint = client.get_run(run.info.run_id).data.tags.get(FINGERPRINT)
     metrics = {k: float(v) for k, v in metrics.items()}
     result = {"model": name, "version": recorded["version"], "reproduced_run_id": run.info.run_id,
               "datasets": [{"asset": r.asset, "digest": r.digest, "digest_verified": True, "rows": r.rows}

@@ -145,7 +145,7 @@ class Warehouse:
 
     def fetch_df(self, statement: exp.Expression | str) -> pd.DataFrame:
         sql = statement if isinstance(statement, str) else self.render(statement)
-        with self.connect() as con:
+        with self.connect() as con, self._errors():
             if self.kind == "duckdb":
                 return con.execute(sql).df()
             cursor = con.execute(sql)

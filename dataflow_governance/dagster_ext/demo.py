@@ -9,6 +9,7 @@ import dagster as dg
 from ..ledger import Ledger, NewEntry, record_anchor
 from ..manifest import Project
 from ..policy import run_policy
+from ..provenance import registered_models
 from ..reports import findings_report, ropa_activities, write_data_map, write_ropa
 from .definitions import policy_context
 from .resources import project_resources
@@ -45,12 +46,17 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
                   "rules": sorted({f.rule for f in findings})}),
     ])
     head = record_anchor(project.state_dir, ledger.head(), source="dfg:demo")
+    trained_now = {str(getattr(e.event_specific_data.materialization.metadata.get("mlflow/run_id"), "value", ""))
+                   for e in result.get_asset_materialization_events()}
     out = project.output_dir
     reports = [*write_ropa(ropa_activities(ctx), out).values(), write_data_map(ctx, out), findings_report(findings, out)]
     return {
         "assets": len(defs.resolve_asset_graph().materializable_asset_keys) - 1,
         "materialized": len(materialized),
         "run_success": result.success,
+        "run_id": result.run_id,
+        "models": [{k: m[k] for k in ("model", "version", "mlflow_run_id")} for m in registered_models(ledger)
+                   if m["mlflow_run_id"] in trained_now],
         "checks_passed": sum(c.passed for c in checks),
         "checks_failed": sum(not c.passed for c in checks),
         "findings": len(findings),
