@@ -17,8 +17,9 @@ setup: $(BIN)/dfg
 demo: setup
 	$(BIN)/dfg demo
 
+# Two workers: most tests wait on subprocesses, S3 and the databases, so two halve the wall time.
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 dev: setup
 	mkdir -p .dfg/dagster_home

@@ -2,7 +2,7 @@
 
 Builds a ticket-like dataset (id, 32-hex pseudonym, free text, word count, label, timestamp),
 writes it as the snapshot is written (pyarrow's default Parquet), and prints, measured in the same
-run, best of --repeat:
+run, median of --repeat:
   - `table_digest(table)`: SHA-256 over the canonical serialization of every row (in memory);
   - `read + table_digest`: the same from the Parquet bytes, as verifying a snapshot does;
   - the baseline: `hashlib.sha256(parquet_bytes).hexdigest()` — hashing the file, which proves
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import time
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq
 
 from dataflow_governance.datasets import parquet_bytes
 from dataflow_governance.digest import table_digest
+from lineage import timed  # this folder's timing helper (median of repeats)
 
 WORDS = ["refund", "order", "late", "parcel", "login", "email", "charged", "twice", "wrong", "item", "delivered",
          "account", "password", "invoice", "address", "[email]", "[phone]", "please", "help", "since", "yesterday"]
@@ -48,15 +48,6 @@ def dataset(rows: int) -> pa.Table:
     })
 
 
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -66,9 +57,9 @@ def main() -> None:
     body = parquet_bytes(table)
     assert table_digest(pq.read_table(io.BytesIO(body))) == table_digest(table)
 
-    digest_s = best(lambda: table_digest(table), args.repeat)
-    verify_s = best(lambda: table_digest(pq.read_table(io.BytesIO(body))), args.repeat)
-    raw_s = best(lambda: hashlib.sha256(body).hexdigest(), args.repeat)
+    digest_s = timed(lambda: table_digest(table), args.repeat)
+    verify_s = timed(lambda: table_digest(pq.read_table(io.BytesIO(body))), args.repeat)
+    raw_s = timed(lambda: hashlib.sha256(body).hexdigest(), args.repeat)
 
     print(f"rows: {args.rows:,}; Parquet snapshot: {len(body) / 1e6:.1f} MB; in memory: {table.nbytes / 1e6:.1f} MB")
     print(f"table_digest (full content)       {digest_s * 1000:8.1f} ms")

@@ -37,7 +37,7 @@ from .keys import subject_hash
 from .ledger import Ledger
 from .manifest import Project
 from .objectstore import ObjectStore
-from .warehouse import Warehouse, redact_dsn
+from .warehouse import Warehouse, first_line_redacted, redact_dsn
 
 NEEDS_RETRAINING = "dfg.needs_retraining"
 FINGERPRINT = "dfg.model_fingerprint"
@@ -72,7 +72,7 @@ def mlflow_client(uri: str):
         client.search_experiments(max_results=1)
     except Exception as exc:  # noqa: BLE001 — MLflow raises many kinds; the user needs one clear line
         raise ProvenanceError(f"MLflow tracking store at {_describe(uri)} cannot be used: {type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+                              f"{first_line_redacted(exc)}") from None
     return client
 
 
@@ -205,8 +205,8 @@ def train_and_register(project: Project, *, model_name: str, trainer: Trainer, p
     except ProvenanceError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise ProvenanceError(f"training {model_name!r} against MLflow at {_describe(uri)} failed, nothing was "
-                              f"registered: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise ProvenanceError(f"training {model_name!r} failed (MLflow at {_describe(uri)}), nothing was registered: "
+                              f"{type(exc).__name__}: {first_line_redacted(exc)}") from None
     trained = TrainedModel(model=model_name, version=str(version.version), mlflow_run_id=run.info.run_id,
                            model_uri=f"models:/{model_name}/{version.version}", model_id=info.model_id,
                            metrics={k: float(v) for k, v in metrics.items()}, params=params,

@@ -135,13 +135,7 @@ class Warehouse:
         try:
             yield
         except (duckdb.Error, psycopg.Error) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            # Engines quote the offending value — DuckDB "Could not convert string '…' to INT64",
-            # PostgreSQL 'invalid input syntax for type integer: "…"' — never repeat it. Names of
-            # tables and columns ('column "x" does not exist') stay.
-            first = re.sub(r"'[^']*'", "'…'", first)
-            first = re.sub(r':\s*"[^"]*"', ': "…"', first)
-            raise WarehouseError(f"{self.kind} at {self.describe()}: {first}") from None
+            raise WarehouseError(f"{self.kind} at {self.describe()}: {first_line_redacted(exc)}") from None
 
     def fetch_df(self, statement: exp.Expression | str) -> pd.DataFrame:
         sql = statement if isinstance(statement, str) else self.render(statement)
@@ -242,6 +236,18 @@ def _is_missing(value) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def first_line_redacted(exc: BaseException) -> str:
+    """An exception's first line without the values it quotes, so it can be shown and logged.
+
+    Engines and libraries quote the offending value — DuckDB "Could not convert string '…' to
+    INT64", PostgreSQL 'invalid input syntax for type integer: "…"' — never repeat it. Names of
+    tables and columns ('column "x" does not exist') stay.
+    """
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = re.sub(r"'[^']*'", "'…'", first)
+    return re.sub(r':\s*"[^"]*"', ': "…"', first)
 
 
 def redact_dsn(dsn: str) -> str:
