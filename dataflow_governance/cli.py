@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -473,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # MLflow's progress lines ("Created version …") would mix into the command's own output.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     # The project's own modules (and Dagster run processes) find the manifest through this.
     os.environ["DFG_PROJECT"] = str(Path(args.project).resolve())
     handler: Callable = args.handler

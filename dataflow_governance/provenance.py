@@ -165,9 +165,9 @@ def _log_run(mlflow, datasets: list[tuple[DatasetRecord, pa.Table]], trainer: Tr
             dataset = mlflow.data.from_pandas(frame, source=record.snapshot_uri, name=record.asset,
                                               targets=target if target in frame.columns else None,
                                               digest=record.digest.removeprefix("sha256:")[:32])
-        mlflow.log_input(dataset, context="training", tags={
-            "dfg.digest": record.digest, "dfg.snapshot_uri": record.snapshot_uri,
-            "dfg.snapshot_version": record.version_id or "", "dfg.rows": str(record.rows), "dfg.asset": record.asset})
+            mlflow.log_input(dataset, context="training", tags={
+                "dfg.digest": record.digest, "dfg.snapshot_uri": record.snapshot_uri,
+                "dfg.snapshot_version": record.version_id or "", "dfg.rows": str(record.rows), "dfg.asset": record.asset})
     frame = _training_frame(datasets)
     model, metrics = trainer(frame, params)
     mlflow.log_metrics(metrics)

@@ -144,6 +144,8 @@ def test_provenance_contracts_answer_in_both_directions(trained):
     assert [d["digest"] for d in by_subject["datasets"]] == [dataset["digest"]]
     assert [(m["model"], m["version"]) for m in by_subject["models"]] == [(MODEL, "1")]
     assert by_subject["subject"] == subject_hash(project.state_dir, inside)  # never the id itself
+    code, access, _ = dfg_json("access", "--subject-id", str(inside), project=manifest)  # Art. 15 names them too
+    assert code == 0 and access["training"] == {"datasets": by_subject["datasets"], "models": by_subject["models"]}
     outside = project.open_warehouse().fetch("SELECT max(user_id) + 1000 FROM users")[0][0]
     code, nobody, _ = dfg_json("provenance", "--subject-id", str(outside), project=manifest)
     assert code == 0 and nobody["datasets"] == [] and nobody["models"] == []
