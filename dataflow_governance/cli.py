@@ -308,63 +308,66 @@ def _model_lines(models: list[dict]) -> list[str]:
             + ("  NEEDS RETRAINING" if m.get("needs_retraining") else "") for m in models]
 
 
+def _verify_snapshots(project: Project, warehouse, datasets: list[dict]) -> list[str]:
+    """Check each listed snapshot against its ledger record (an erased one is gone by design)."""
+    from .datasets import record_for_digest, verify_snapshot
+    from .ledger import Ledger
+
+    ledger, store, problems = Ledger(warehouse), _object_store(project), []
+    for dataset in datasets:
+        record = record_for_digest(ledger, dataset["digest"]) if dataset.get("digest") else None
+        found = ["no record in the ledger"] if record is None else [] if record.deleted else verify_snapshot(store, record)
+        dataset["problems"] = found
+        problems += found
+    return problems
+
+
+def _reproduce(args, project: Project, warehouse, name: str, version: str | None) -> int:
+    from .provenance import reproduce
+
+    if str(project.root) not in sys.path:
+        sys.path.insert(0, str(project.root))  # the recorded trainer is the project's own code
+    result = reproduce(project, warehouse, _object_store(project), name, version)
+    text = [f"{name}:{result['version']} retrained on verified snapshot(s) (run {result['reproduced_run_id']})",
+            *(f"  {d['asset']}: {d['digest']} verified" for d in result["datasets"]),
+            "  metrics " + ("match the recorded run" if result["metrics_match"] else "DIFFER from the recorded run")
+            + ": " + ", ".join(f"{k}={v:g}" for k, v in sorted(result["metrics"].items())),
+            "  the fitted model is " + ("identical to" if result["identical"] else "NOT identical to")
+            + f" the recorded one ({result['model_fingerprint']})"]
+    _emit(args, result, "\n".join(text))
+    return 0 if result["identical"] and result["metrics_match"] else 1
+
+
 def cmd_provenance(args, project: Project) -> int:
     from . import provenance
-    from .datasets import dataset_records, record_for_digest, verify_snapshot
-    from .ledger import Ledger
 
     warehouse = project.open_warehouse()
     if args.reproduce and not args.model:
         raise CliError("--reproduce needs --model NAME:VERSION")
+    if args.model and args.reproduce:
+        return _reproduce(args, project, warehouse, *_model_ref(args.model))
     if args.model:
         name, version = _model_ref(args.model)
-        if args.reproduce:
-            if str(project.root) not in sys.path:
-                sys.path.insert(0, str(project.root))  # the recorded trainer is the project's own code
-            result = provenance.reproduce(project, warehouse, _object_store(project), name, version)
-            text = [f"{name}:{result['version']} retrained on verified snapshot(s) (run {result['reproduced_run_id']})"]
-            text += [f"  {d['asset']}: {d['digest']} verified" for d in result["datasets"]]
-            text.append("  metrics " + ("match the recorded run" if result["metrics_match"] else "DIFFER from the recorded run")
-                        + ": " + ", ".join(f"{k}={v:g}" for k, v in sorted(result["metrics"].items())))
-            text.append("  the fitted model is " + ("identical to the recorded one" if result["identical"]
-                                                    else "NOT identical to the recorded one") + f" ({result['model_fingerprint']})")
-            _emit(args, result, "\n".join(text))
-            return 0 if result["identical"] and result["metrics_match"] else 1
         result = provenance.model_provenance(project, warehouse, name, version)
         graph = _policy(project).graph
         for dataset in result["datasets"]:  # past the dataset's own SQL, back to where each column starts
             dataset["upstream"] = sorted({f"{a}.{c}" for source in dataset["sources"]
                                           for a, c in graph.upstream(*source.split(".", 1))} - set(dataset["sources"]))
-        problems = []
-        if args.verify:
-            ledger, store = Ledger(warehouse), _object_store(project)
-            for dataset in result["datasets"]:
-                record = record_for_digest(ledger, dataset["digest"]) if dataset.get("digest") else None
-                dataset["problems"] = verify_snapshot(store, record) if record else ["no record in the ledger"]
-                problems += dataset["problems"]
         text = [f"model {name}:{result['version']}  run {result['mlflow_run_id']}  code {result['code_version']}"
                 + ("  NEEDS RETRAINING" if result["needs_retraining"] else ""),
-                "  params: " + ", ".join(f"{k}={v}" for k, v in sorted(result["params"].items())),
-                *_dataset_lines(result["datasets"]), *(f"  PROBLEM: {p}" for p in problems)]
-        _emit(args, result, "\n".join(text))
-        return 1 if problems else 0
-    if args.dataset:
+                "  params: " + ", ".join(f"{k}={v}" for k, v in sorted(result["params"].items()))]
+    elif args.dataset:
         result = provenance.dataset_models(warehouse, args.dataset)
-        problems = []
-        if args.verify:
-            store = _object_store(project)
-            for record, summary in zip(dataset_records(Ledger(warehouse), args.dataset), result["datasets"]):
-                summary["problems"] = [] if record.deleted else verify_snapshot(store, record)
-                problems += summary["problems"]
-        text = [f"dataset {args.dataset}: {len(result['datasets'])} materialization(s), {len(result['models'])} model(s)",
-                *_dataset_lines(result["datasets"]), *_model_lines(result["models"]), *(f"  PROBLEM: {p}" for p in problems)]
-        _emit(args, result, "\n".join(text))
-        return 1 if problems else 0
-    result = provenance.subject_provenance(project, warehouse, args.subject_id)
-    text = [f"subject {result['subject']}: in {len(result['datasets'])} dataset snapshot(s), "
-            f"{len(result['models'])} model(s) trained on them", *_dataset_lines(result["datasets"]), *_model_lines(result["models"])]
+        text = [f"dataset {args.dataset}: {len(result['datasets'])} materialization(s), {len(result['models'])} model(s)"]
+    else:
+        result = provenance.subject_provenance(project, warehouse, args.subject_id)
+        text = [f"subject {result['subject']}: in {len(result['datasets'])} dataset snapshot(s), "
+                f"{len(result['models'])} model(s) trained on them"]
+    problems = _verify_snapshots(project, warehouse, result["datasets"]) if args.verify else []
+    text += [*_dataset_lines(result["datasets"]), *_model_lines(result.get("models", [])),
+             *(f"  PROBLEM: {p}" for p in problems)]
     _emit(args, result, "\n".join(text))
-    return 0
+    return 1 if problems else 0
 
 
 def _read(path: str, what: str) -> str:

@@ -54,12 +54,6 @@ class MlflowResource(dg.ConfigurableResource):
     tracking_uri: str
     experiment: str = "default"
 
-    def client(self):
-        """A client after checking the store answers; a ProvenanceError says clearly when it does not."""
-        from ..provenance import mlflow_client
-
-        return mlflow_client(self.tracking_uri)
-
 
 class ProjectResource(dg.ConfigurableResource):
     """The governance manifest, for assets that need project-wide facts (subjects, consents, keys)."""

@@ -55,8 +55,9 @@ def training_dataset(name: str, sql: str | None = None, *, path: str | Path | No
     text = sql if sql is not None else Path(path).read_text()
     metadata = {**asset_kwargs.pop("metadata", {}), SQL_KEY: text, DIALECT_KEY: dialect}
     deps = [dg.AssetKey(t) for t in table_dependencies(text, dialect)] + list(asset_kwargs.pop("deps", []))
+    kinds = asset_kwargs.pop("kinds", {"s3", "parquet"})
 
-    @dg.asset(name=name, deps=deps, metadata=metadata, kinds=asset_kwargs.pop("kinds", {"s3", "parquet"}), **asset_kwargs)
+    @dg.asset(name=name, deps=deps, metadata=metadata, kinds=kinds, **asset_kwargs)
     def _dataset(context: dg.AssetExecutionContext, project: ProjectResource, warehouse: WarehouseResource,
                  s3: S3Resource) -> dg.MaterializeResult:
         gov = asset_governance(context)
@@ -83,7 +84,9 @@ def model_asset(name: str, *, dataset: str | dg.AssetsDefinition, trainer: Train
     dataset_key = dataset.key if isinstance(dataset, dg.AssetsDefinition) else dg.AssetKey(dataset)
     model_name = registered_model or name
 
-    @dg.asset(name=name, deps=[dataset_key], kinds=asset_kwargs.pop("kinds", {"mlflow", "scikitlearn"}), **asset_kwargs)
+    kinds = asset_kwargs.pop("kinds", {"mlflow", "scikitlearn"})
+
+    @dg.asset(name=name, deps=[dataset_key], kinds=kinds, **asset_kwargs)
     def _model(context: dg.AssetExecutionContext, project: ProjectResource, warehouse: WarehouseResource,
                s3: S3Resource, mlflow: MlflowResource) -> dg.MaterializeResult:
         wh = warehouse.get()
