@@ -116,6 +116,12 @@ def test_demo_registers_the_model_with_the_dataset_as_recorded_everywhere(traine
     assert (model_meta["mlflow/run_id"], model_meta["mlflow/model_uri"], model_meta["mlflow/model_version"]) == \
         (run.info.run_id, f"models:/{MODEL}/1", "1")
     assert model_meta["dataset/digest"] == digest
+    # The snapshot check ran after the dataset and found it intact.
+    check = dg.AssetCheckKey(dg.AssetKey(DATASET), "snapshots_intact")
+    with dg.DagsterInstance.local_temp(tempdir=str(project.state_dir / "dagster_home")) as instance:
+        execution = instance.event_log_storage.get_latest_asset_check_execution_by_key([check])[check]
+    evaluation = execution.event.dagster_event.event_specific_data
+    assert evaluation.passed and evaluation.metadata["snapshots"].value == 1
     # The ledger holds both facts; artifacts stay in the project's state dir.
     ledger = Ledger(project.open_warehouse())
     assert ledger.entries(action="dataset.materialized")[-1].details_dict()["digest"] == digest

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ..datasets import dataset_records, verify_snapshot
 from ..ledger import Ledger, NewEntry
 from ..manifest import Project
 from ..residency import row_regions, storage_region
@@ -13,6 +14,7 @@ NO_PII = "no_personal_data"
 DECLARED_PII = "pii_matches_declarations"
 STORED_IN_REGION = "stored_in_declared_region"
 ROWS_IN_REGION = "rows_in_declared_region"
+SNAPSHOTS_INTACT = "snapshots_intact"
 
 
 def _scan(gov: AssetGovernance, asset: str, warehouse: WarehouseResource, s3: S3Resource) -> ScanReport:
@@ -112,4 +114,21 @@ def governance_checks(project: Project, governance: dict[str, AssetGovernance]) 
                                           severity=dg.AssetCheckSeverity.ERROR,
                                           metadata={"explanation": result.message, "rows_outside": result.violations})
         checks.append(row_residency)
+
+    snapshotted = {a: g for a, g in governance.items() if g.storage.snapshots}
+    if snapshotted:
+        @dg.multi_asset_check(specs=[spec(a, SNAPSHOTS_INTACT, g, "every recorded snapshot still holds the rows "
+                                          "its digest was recorded for") for a, g in sorted(snapshotted.items())],
+                              can_subset=True, name="training_snapshots")
+        def training_snapshots(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, s3: S3Resource):
+            store, ledger = s3.get(), Ledger(warehouse.get())
+            for key in context.selected_asset_check_keys:
+                # Models trained on older snapshots name them too: check every one not erased.
+                records = [r for r in dataset_records(ledger, key.asset_key.to_user_string()) if not r.deleted]
+                problems = [p for r in {r.digest: r for r in records}.values() for p in verify_snapshot(store, r)]
+                yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=SNAPSHOTS_INTACT, passed=not problems,
+                                          severity=dg.AssetCheckSeverity.ERROR,
+                                          metadata={"snapshots": len({r.digest for r in records}),
+                                                    "problems": dg.MetadataValue.json(problems)})
+        checks.append(training_snapshots)
     return checks
