@@ -21,7 +21,7 @@ from .ledger import LedgerError
 from .lineage import LineageError
 from .scan import ScanError
 from .manifest import DEFAULT_MANIFEST, ManifestError, Project, load_project
-from .objectstore import ObjectStoreError
+from .objectstore import ObjectStoreError, split_s3_uri
 from .provenance import ProvenanceError
 from .spec import GovernanceError
 from .warehouse import WarehouseError, redact_dsn
@@ -209,7 +209,7 @@ def cmd_scan(args, project: Project | None) -> int:
     else:
         if not args.s3.startswith("s3://"):
             raise CliError(f"--s3 {args.s3!r}: expected s3://bucket/prefix")
-        bucket, _, prefix = args.s3[5:].partition("/")
+        bucket, prefix = split_s3_uri(args.s3)
         report = scan_s3(_object_store(project), bucket, prefix, sample=args.sample)
     lines = [f"{report.target}: {report.rows_scanned} rows scanned" + (f" (sample {report.sample})" if report.sample else "")]
     for column, col in report.columns.items():
@@ -310,12 +310,12 @@ def _model_lines(models: list[dict]) -> list[str]:
 
 def _verify_snapshots(project: Project, warehouse, datasets: list[dict]) -> list[str]:
     """Check each listed snapshot against its ledger record (an erased one is gone by design)."""
-    from .datasets import record_for_digest, verify_snapshot
+    from .datasets import records_by_digest, verify_snapshot
     from .ledger import Ledger
 
-    ledger, store, problems = Ledger(warehouse), _object_store(project), []
+    records, store, problems = records_by_digest(Ledger(warehouse)), _object_store(project), []
     for dataset in datasets:
-        record = record_for_digest(ledger, dataset["digest"]) if dataset.get("digest") else None
+        record = records.get(dataset.get("digest"))
         found = ["no record in the ledger"] if record is None else [] if record.deleted else verify_snapshot(store, record)
         dataset["problems"] = found
         problems += found

@@ -29,14 +29,14 @@ import sqlglot
 import sqlglot.errors
 from sqlglot import exp
 
-from .digest import canonical_schema, table_digest
+from .digest import PREFIX, canonical_schema, table_digest
 from .erasure import erasure_statuses
 from .graph import table_of
 from .keys import keyed_hash, project_key, subject_hash
 from .ledger import Ledger
 from .lineage import LineageError, column_lineage, table_dependencies
 from .manifest import Project
-from .objectstore import ObjectStore, ObjectStoreError, get_object, head_object, put_object
+from .objectstore import ObjectStore, ObjectStoreError, get_object, head_object, put_object, split_s3_uri
 from .spec import AssetGovernance
 from .warehouse import Warehouse, WarehouseError, column_expr, table_expr
 
@@ -114,8 +114,7 @@ class DatasetRecord:
 
     @property
     def bucket_key(self) -> tuple[str, str]:
-        bucket, _, key = self.snapshot_uri.removeprefix("s3://").partition("/")
-        return bucket, key
+        return split_s3_uri(self.snapshot_uri)
 
 
 # --- selection --------------------------------------------------------------------------------
@@ -196,13 +195,14 @@ def snapshot_key(spec: DatasetSpec, digest: str) -> str:
 def write_snapshot(store: ObjectStore, spec: DatasetSpec, table: pa.Table, digest: str) -> tuple[str, str | None, str, bool]:
     """(uri, version id, sha256 of the bytes, reused): an existing snapshot of the digest is kept."""
     key = snapshot_key(spec, digest)
+    uri = f"s3://{spec.bucket}/{key}"
     head = head_object(store, spec.bucket, key)
     if head is not None and head.get("Metadata", {}).get("dfg-digest") == digest:
         body = get_object(store, spec.bucket, key, head.get("VersionId"))
-        return f"s3://{spec.bucket}/{key}", head.get("VersionId"), hashlib.sha256(body).hexdigest(), True
+        return uri, head.get("VersionId"), hashlib.sha256(body).hexdigest(), True
     body = parquet_bytes(table)
     version = put_object(store, spec.bucket, key, body, metadata={"dfg-digest": digest, "dfg-asset": spec.asset})
-    return f"s3://{spec.bucket}/{key}", version, hashlib.sha256(body).hexdigest(), False
+    return uri, version, hashlib.sha256(body).hexdigest(), False
 
 
 _MISSING = ("NoSuchKey", "NoSuchVersion", "404", "InvalidArgument")
@@ -256,7 +256,7 @@ def verify_snapshot(store: ObjectStore, record: DatasetRecord) -> list[str]:
 # --- membership --------------------------------------------------------------------------------
 
 def membership_digest(members: list[str]) -> str:
-    return "sha256:" + hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()
+    return PREFIX + hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()
 
 
 def _members(warehouse: Warehouse, select: str, where: str, value: str) -> list[str]:
@@ -336,11 +336,11 @@ def latest_record(ledger: Ledger, asset: str) -> DatasetRecord:
     return records[-1]
 
 
-def record_for_digest(ledger: Ledger, digest: str) -> DatasetRecord | None:
-    found = [r for r in dataset_records(ledger) if r.digest == digest]
-    return found[-1] if found else None
+def records_by_digest(ledger: Ledger) -> dict[str, DatasetRecord]:
+    """Digest → its latest record (one ledger read for any number of lookups)."""
+    return {record.digest: record for record in dataset_records(ledger)}
 
 
 __all__ = ["DatasetError", "DatasetRecord", "DatasetSpec", "MEMBERS_TABLE", "dataset_records", "digests_holding",
-           "latest_record", "materialize_dataset", "members_of", "read_snapshot", "record_for_digest", "select_rows",
+           "latest_record", "materialize_dataset", "members_of", "read_snapshot", "records_by_digest", "select_rows",
            "verify_snapshot"]

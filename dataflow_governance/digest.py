@@ -122,8 +122,3 @@ def table_digest(table: pa.Table) -> str:
     for digest in hashes:
         sha.update(digest)
     return PREFIX + sha.hexdigest()
-
-
-def frame_digest(frame) -> str:
-    """The digest of a pandas DataFrame (its index is not content)."""
-    return table_digest(pa.Table.from_pandas(frame, preserve_index=False))

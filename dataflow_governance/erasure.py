@@ -23,7 +23,7 @@ from .graph import ColumnGraph, table_of
 from .keys import keyed_hash, project_key, subject_hash
 from .ledger import Ledger, NewEntry
 from .manifest import Project
-from .objectstore import ObjectStore, s3_errors
+from .objectstore import ObjectStore, s3_errors, split_s3_uri
 from .spec import AssetGovernance
 from .warehouse import Warehouse, column_expr, table_expr
 
@@ -149,7 +149,7 @@ def count_target(target: Target, project: Project, warehouse: Warehouse, store: 
 
 
 def _split(uri: str, subject_id: str) -> tuple[str, str]:
-    bucket, _, prefix = uri[5:].partition("/")
+    bucket, prefix = split_s3_uri(uri)
     return bucket, prefix.replace("{subject_id}", subject_id)
 
 

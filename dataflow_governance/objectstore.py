@@ -71,6 +71,12 @@ def s3_errors(what: str, store: ObjectStore) -> Iterator[None]:
         raise ObjectStoreError(f"S3 {what} failed: endpoint {store.describe()} unreachable or refused ({type(exc).__name__})") from None
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """s3://bucket/key/or/prefix → (bucket, key or prefix)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
 def ensure_buckets(store: ObjectStore, buckets: Mapping[str, object]) -> None:
     """Create each bucket in its declared region (and turn on versioning where declared)."""
     client = store.client()

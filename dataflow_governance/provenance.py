@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .datasets import DatasetError, DatasetRecord, dataset_records, digests_holding, read_snapshot, record_for_digest
+from .datasets import DatasetError, DatasetRecord, dataset_records, digests_holding, read_snapshot, records_by_digest
 from .erasure import Target
 from .keys import subject_hash
 from .ledger import Ledger
@@ -239,6 +239,11 @@ def registered_models(ledger: Ledger) -> list[dict]:
     return models
 
 
+def models_trained_on(ledger: Ledger, digests: set[str]) -> list[dict]:
+    """The registered models (as the ledger records them) trained on any of these dataset digests."""
+    return [model for model in registered_models(ledger) if digests & set(model["datasets"])]
+
+
 def _model_summary(model: dict) -> dict:
     keys = ("model", "version", "mlflow_run_id", "model_uri", "code_version", "datasets", "needs_retraining",
             "registered_at")
@@ -271,12 +276,12 @@ def model_provenance(project: Project, warehouse: Warehouse, name: str, version:
     client = mlflow_client(tracking_uri or project.mlflow_tracking_uri)
     model_version = _resolve_version(client, name, version)
     run = client.get_run(model_version.run_id)
-    ledger = Ledger(warehouse)
+    records = records_by_digest(Ledger(warehouse))
     datasets = []
     for dataset_input in run.inputs.dataset_inputs:
         tags = {t.key: t.value for t in dataset_input.tags}
         digest = tags.get("dfg.digest")
-        record = record_for_digest(ledger, digest) if digest else None
+        record = records.get(digest)
         entry = record.summary() if record else {
             "asset": dataset_input.dataset.name, "digest": digest, "rows": int(tags.get("dfg.rows", 0) or 0),
             "snapshot_uri": tags.get("dfg.snapshot_uri"), "version_id": tags.get("dfg.snapshot_version") or None,
@@ -307,8 +312,7 @@ def dataset_models(warehouse: Warehouse, asset: str) -> dict:
     records = dataset_records(ledger, asset)
     if not records:
         raise ProvenanceError(f"no materialization of dataset {asset!r} is recorded in the ledger")
-    digests = {r.digest for r in records}
-    models = [_model_summary(m) for m in registered_models(ledger) if digests & set(m["datasets"])]
+    models = [_model_summary(m) for m in models_trained_on(ledger, {r.digest for r in records})]
     return {"asset": asset, "datasets": [r.summary() for r in records], "models": models}
 
 
@@ -317,9 +321,8 @@ def subject_provenance(project: Project, warehouse: Warehouse, subject_id: str) 
     ledger = Ledger(warehouse)
     subject = subject_hash(project.state_dir, subject_id)
     digests = set(digests_holding(warehouse, subject))
-    records = [r for r in dataset_records(ledger) if r.digest in digests]
-    latest = {r.digest: r for r in records}  # one entry per snapshot, its latest record
-    models = [_model_summary(m) for m in registered_models(ledger) if digests & set(m["datasets"])]
+    latest = {d: r for d, r in records_by_digest(ledger).items() if d in digests}  # one entry per snapshot
+    models = [_model_summary(m) for m in models_trained_on(ledger, digests)]
     return {"subject": subject, "datasets": [r.summary() for r in latest.values()], "models": models}
 
 
@@ -338,12 +341,10 @@ def erasure_targets(warehouse: Warehouse, subject: str) -> list[Target]:
             targets[record.snapshot_uri] = Target(
                 "s3", record.snapshot_uri, "delete", record.asset,
                 lineage=[f"{record.asset}: snapshot {record.digest} holds the subject (membership index)"])
-    for model in registered_models(ledger):
-        used = digests & set(model["datasets"])
-        if used:
-            uri = f"models:/{model['model']}/{model['version']}"
-            targets[uri] = Target("model", uri, "flag", model["model"],
-                                  lineage=[f"{uri} ← trained on {', '.join(sorted(used))}"])
+    for model in models_trained_on(ledger, digests):
+        uri = f"models:/{model['model']}/{model['version']}"
+        used = sorted(digests & set(model["datasets"]))
+        targets[uri] = Target("model", uri, "flag", model["model"], lineage=[f"{uri} ← trained on {', '.join(used)}"])
     return list(targets.values())
 
 
@@ -381,9 +382,10 @@ def reproduce(project: Project, warehouse: Warehouse, store: ObjectStore, name: 
     uri = tracking_uri or project.mlflow_tracking_uri
     recorded = model_provenance(project, warehouse, name, version, tracking_uri=uri)
     ledger = Ledger(warehouse)
+    records = records_by_digest(ledger)
     verified = []
     for dataset in recorded["datasets"]:
-        record = record_for_digest(ledger, dataset["digest"]) if dataset.get("digest") else None
+        record = records.get(dataset.get("digest"))
         if record is None:
             raise ProvenanceError(f"cannot reproduce {name}:{recorded['version']}: dataset {dataset['asset']} "
                                   f"({dataset.get('digest')}) has no record in the ledger")
@@ -416,5 +418,5 @@ def reproduce(project: Project, warehouse: Warehouse, store: ObjectStore, name: 
 
 
 __all__ = ["NEEDS_RETRAINING", "ProvenanceError", "TrainedModel", "code_version", "dataset_models", "erasure_targets",
-           "flag_model", "mlflow_client", "model_provenance", "registered_models", "reproduce", "subject_provenance",
+           "flag_model", "mlflow_client", "model_provenance", "models_trained_on", "registered_models", "reproduce", "subject_provenance",
            "train_and_register"]

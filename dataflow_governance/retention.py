@@ -20,7 +20,7 @@ from .erasure import delete_versions
 from .keys import project_key
 from .ledger import Ledger, record_anchor
 from .manifest import Project
-from .objectstore import ObjectStore, s3_errors
+from .objectstore import ObjectStore, s3_errors, split_s3_uri
 from .spec import AssetGovernance, parse_duration_days
 from .warehouse import Warehouse, column_expr, table_expr
 
@@ -154,7 +154,7 @@ def _anonymize(con, warehouse: Warehouse, table: str, methods: dict[str, str], w
 
 
 def sweep_s3(item: SweepItem, store: ObjectStore, dry_run: bool) -> None:
-    bucket, _, prefix = item.target[5:].partition("/")
+    bucket, prefix = split_s3_uri(item.target)
     cutoff = datetime.strptime(item.cutoff, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
     client = store.client()
     expired: set[str] = set()

@@ -27,7 +27,9 @@ from dataflow_governance.digest import table_digest
 from dataflow_governance.keys import keyed_hash, project_key, subject_hash
 from dataflow_governance.ledger import Ledger
 from dataflow_governance.manifest import load_project
-from dataflow_governance.objectstore import ObjectStore, ObjectStoreError, ensure_buckets, get_object, open_object_store
+from dataflow_governance.objectstore import (
+    ObjectStore, ObjectStoreError, ensure_buckets, get_object, open_object_store, split_s3_uri,
+)
 from dataflow_governance.warehouse import Warehouse
 
 from conftest import PG_DSN, copy_project, dfg_json, run_dfg
@@ -67,8 +69,7 @@ def store_of(project):
 
 
 def snapshot_bytes(project, uri: str, version: str | None = None) -> bytes:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return get_object(store_of(project), bucket, key, version)
+    return get_object(store_of(project), *split_s3_uri(uri), version)
 
 
 def dataset_spec(project) -> DatasetSpec:
@@ -140,6 +141,7 @@ def test_provenance_contracts_answer_in_both_directions(trained):
     assert dataset["asset"] == DATASET and dataset["digest"].startswith("sha256:")
     assert dataset["rows"] == latest_metadata(project, DATASET)["dagster/row_count"]
     assert {"ticket_features.text", "ticket_features.label"} <= set(dataset["sources"])
+    assert "tickets_clean.text" in dataset["upstream"]  # past the dataset's own SQL, through the graph
     assert by_model["params"]["seed"] == 7  # typed, as the trainer got them
 
     code, by_dataset, _ = dfg_json("provenance", "--dataset", DATASET, project=manifest)
@@ -281,7 +283,7 @@ def test_withdrawn_consent_and_erasure_keep_subjects_out_and_flag_the_earlier_mo
     code, by_subject, _ = dfg_json("provenance", "--subject-id", str(erased), project=manifest)
     assert by_subject["models"][0]["needs_retraining"] and by_subject["datasets"][0]["deleted"]
     # Its snapshot is gone (every version), and reproduction says why it cannot.
-    bucket, _, key = first.snapshot_uri.removeprefix("s3://").partition("/")
+    bucket, key = split_s3_uri(first.snapshot_uri)
     assert not store_of(project).client().list_object_versions(Bucket=bucket, Prefix=key).get("Versions")
     code, _, err = run_dfg("provenance", "--model", f"{MODEL}:1", "--reproduce", project=manifest)
     assert code == 2 and "deleted by an erasure" in err
@@ -365,7 +367,7 @@ def test_same_rows_give_the_same_digest_on_duckdb_and_postgres(tmp_path, pg_sche
     assert duck.excluded == pg.excluded == {"no_consent": 2, "erasure": 1, "unknown_subject": 0}
     assert pg.members == 1 and pg.sources == ["ticket_features.label", "ticket_features.text",
                                               "ticket_features.ticket_id", "ticket_features.user_pseudo_id"]
-    table = pq.read_table(io.BytesIO(get_object(store, *pg.snapshot_uri.removeprefix("s3://").split("/", 1))))
+    table = pq.read_table(io.BytesIO(get_object(store, *split_s3_uri(pg.snapshot_uri))))
     assert table.column("ticket_id").to_pylist() == [11, 14]  # in key order
 
 
