@@ -63,11 +63,11 @@ def remnants(project, subject_id: int) -> list[str]:
                 found.append(f"s3://{bucket['Name']}/{item['Key']}")
     store_dir = project.state_dir / "s3"
     for path in store_dir.rglob("*"):
-        if not path.is_file() or path.name == "server.log":
+        if not path.is_file():
             continue
         raw = path.read_bytes()
         texts = [raw]
-        if path.name == "recording.jsonl":
+        if path.suffix == ".jsonl":
             texts += [base64.b64decode(json.loads(line)["body"]) for line in raw.splitlines()
                       if line.strip() and json.loads(line).get("body_encoded")]
         if any(ids["email"].encode() in t or f"attachments/{subject_id}/".encode() in t for t in texts):
@@ -142,9 +142,9 @@ def test_killed_erasure_resumes_to_the_same_state(demo_copy):
     command = [sys.executable, "-m", "dataflow_governance.cli", "--project", str(demo_copy),
                "erase", "--subject-id", str(subject), "--now"]
     env = {k: v for k, v in os.environ.items() if k != "DFG_PROJECT"}
-    # Watch the S3 endpoint's request log (not the DuckDB file, which one process holds at a time):
-    # kill the erasure the moment it rewrites the raw sign-ups, after the first warehouse targets.
-    log = project.state_dir / "s3" / "server.log"
+    # Watch the S3 endpoint's write-ahead log (not the DuckDB file, which one process holds at a
+    # time): kill the erasure the moment it rewrites the raw sign-ups, after the warehouse targets.
+    log = max((project.state_dir / "s3").glob("wal-*.jsonl"), key=lambda p: int(p.stem.split("-")[1]))
     offset = log.stat().st_size
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     killed = False
@@ -152,7 +152,7 @@ def test_killed_erasure_resumes_to_the_same_state(demo_copy):
     while child.poll() is None and time.monotonic() < deadline:
         with open(log, "rb") as handle:
             handle.seek(offset)
-            if b"PUT /deepwater-raw-eu/signups/" in handle.read():
+            if b'"method":"PUT","url":"/deepwater-raw-eu/signups/' in handle.read():
                 child.send_signal(signal.SIGKILL)
                 child.wait()
                 killed = True
