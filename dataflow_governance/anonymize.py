@@ -77,4 +77,4 @@ def update_statement(warehouse: Warehouse, table: str, methods: dict[str, str], 
         where=exp.Where(this=where),
     )
     params = [p for m in methods.values() if m == "hash" for p in key_parameters(warehouse, key)]
-    return warehouse.render(update), params
+    return warehouse.render_bound(update), params

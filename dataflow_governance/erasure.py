@@ -22,12 +22,16 @@ from . import anonymize
 from .graph import ColumnGraph, table_of
 from .keys import keyed_hash, project_key, subject_hash
 from .ledger import Ledger, NewEntry
+from .locks import governance_lock
 from .manifest import Project
+from .matching import Condition, SubjectIdError, canonical_id, check_subject_id, column_matches, record_matches
 from .objectstore import ObjectStore, s3_errors, split_s3_uri
 from .spec import AssetGovernance
 from .warehouse import Warehouse, column_expr, table_expr
 
 DEFAULT_GRACE_DAYS = 30
+MAX_GRACE_DAYS = 3650  # ten years: past that a "grace period" is a refusal, and dates overflow
+REWRITE_ATTEMPTS = 20  # conditional rewrites of one JSON-lines object before giving up
 
 
 class ErasureError(RuntimeError):
@@ -57,9 +61,18 @@ class Target:
                 "verified": bool(self.verified) if self.verified is not None else False, "asset": self.asset}
 
 
-def _match(target: Target, project: Project, subject_id: str) -> exp.Expression:
-    value = keyed_hash(project_key(project.state_dir, "pseudonym"), subject_id) if target.pseudonymized else subject_id
-    return exp.cast(column_expr(target.column), "TEXT").eq(exp.Literal.string(value))
+def pseudonym_of(project: Project, subject_id: str) -> str:
+    """The project's keyed pseudonym of a subject, as pseudonymizing assets write it."""
+    return keyed_hash(project_key(project.state_dir, "pseudonym"), canonical_id(subject_id))
+
+
+def _match(target: Target, project: Project, warehouse: Warehouse, subject_id: str) -> Condition:
+    """The target's rows that are the subject: typed, with the value bound (see `matching`)."""
+    column_type = warehouse.columns(target.target).get(target.column)
+    if column_type is None:
+        return Condition.never()
+    pseudonym = pseudonym_of(project, subject_id) if target.pseudonymized else None
+    return column_matches(target.column, column_type, subject_id, pseudonym)
 
 
 # --- the plan -------------------------------------------------------------------------------
@@ -136,11 +149,13 @@ def count_target(target: Target, project: Project, warehouse: Warehouse, store: 
     if target.system == "warehouse" and target.column:
         if not warehouse.table_exists(target.target):
             return 0
-        query = exp.select(exp.func("count", exp.Star())).from_(table_expr(target.target)).where(
-            _match(target, project, subject_id))
-        return int(warehouse.fetch(query)[0][0])
+        match = _match(target, project, warehouse, subject_id)
+        query = exp.select(exp.func("count", exp.Star())).from_(table_expr(target.target)).where(match.where)
+        return int(warehouse.fetch(query, list(match.params))[0][0])
     if target.system == "s3" and store is not None:
         bucket, prefix = _split(target.target, subject_id)
+        if prefix is None:
+            return 0
         if target.action == "delete":
             return len(_versions(store, bucket, prefix))
         return sum(len(_subject_lines(store, bucket, key, target.column, subject_id)[1])
@@ -148,9 +163,16 @@ def count_target(target: Target, project: Project, warehouse: Warehouse, store: 
     return 0
 
 
-def _split(uri: str, subject_id: str) -> tuple[str, str]:
+def _split(uri: str, subject_id: str) -> tuple[str, str | None]:
+    """Bucket and the subject's own prefix; None when the id cannot be one key segment (a `/` in
+    it would reach into other subjects' folders)."""
     bucket, prefix = split_s3_uri(uri)
-    return bucket, prefix.replace("{subject_id}", subject_id)
+    if "{subject_id}" not in prefix:
+        return bucket, prefix
+    segment = canonical_id(subject_id)
+    if "/" in segment or segment in (".", ".."):
+        return bucket, None
+    return bucket, prefix.replace("{subject_id}", segment)
 
 
 def _versions(store: ObjectStore, bucket: str, prefix: str) -> list[dict]:
@@ -171,13 +193,39 @@ def _keys(store: ObjectStore, bucket: str, prefix: str) -> list[str]:
                 for item in page.get("Contents", [])]
 
 
-def _subject_lines(store: ObjectStore, bucket: str, key: str, field_name: str, subject_id: str) -> tuple[list[str], list[str]]:
+def _subject_lines(store: ObjectStore, bucket: str, key: str, field_name: str, subject_id: str,
+                   with_etag: bool = False):
+    """(lines to keep, the subject's lines) of the current version [, its ETag for a conditional rewrite]."""
     with s3_errors(f"get s3://{bucket}/{key}", store):
-        body = store.client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        got = store.client().get_object(Bucket=bucket, Key=key)
+        body = got["Body"].read().decode()
     keep, drop = [], []
     for line in body.splitlines():
         (drop if _is_subject(line, field_name, subject_id) else keep).append(line)
-    return keep, drop
+    return (keep, drop, got["ETag"]) if with_etag else (keep, drop)
+
+
+def _rewrite_without(store: ObjectStore, bucket: str, key: str, field_name: str, subject_id: str) -> int:
+    """Rewrite one JSON-lines object without the subject's records; returns how many went.
+
+    The write is conditional on the version read (If-Match): a writer that changed the object in
+    between — another erasure, an ingest — makes it fail, and it is read and filtered again, so
+    no one else's records are ever lost or brought back.
+    """
+    for _attempt in range(REWRITE_ATTEMPTS):
+        keep, drop, etag = _subject_lines(store, bucket, key, field_name, subject_id, with_etag=True)
+        if not drop:
+            return 0
+        try:
+            with s3_errors(f"rewrite s3://{bucket}/{key}", store):
+                store.client().put_object(Bucket=bucket, Key=key, IfMatch=etag,
+                                          Body="".join(line + "\n" for line in keep).encode())
+            return len(drop)
+        except Exception as exc:  # noqa: BLE001 - only a lost race is retried
+            if getattr(exc, "code", None) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise
+    raise ErasureError(f"s3://{bucket}/{key} kept changing while it was rewritten ({REWRITE_ATTEMPTS} attempts); "
+                       "run the erasure again")
 
 
 def _stale_versions(store: ObjectStore, bucket: str, key: str, field_name: str, subject_id: str) -> list[dict]:
@@ -201,7 +249,7 @@ def _is_subject(line: str, field_name: str, subject_id: str) -> bool:
         record = json.loads(line)
     except json.JSONDecodeError:
         return False
-    return isinstance(record, dict) and str(record.get(field_name)) == subject_id
+    return isinstance(record, dict) and record_matches(record.get(field_name), subject_id)
 
 
 def delete_versions(store: ObjectStore, bucket: str, versions: list[dict]) -> int:
@@ -234,17 +282,15 @@ def execute_target(target: Target, project: Project, warehouse: Warehouse, store
                           actor="dfg:erase")
     if target.system == "s3" and store is not None:
         bucket, prefix = _split(target.target, subject_id)
+        if prefix is None:
+            return 0
         if target.action == "delete":
             versions = _versions(store, bucket, prefix)
             delete_versions(store, bucket, versions)
             return len({v["Key"] for v in versions})
         removed = 0
         for key in _keys(store, bucket, prefix):
-            keep, drop = _subject_lines(store, bucket, key, target.column, subject_id)
-            if drop:
-                with s3_errors(f"rewrite s3://{bucket}/{key}", store):
-                    store.client().put_object(Bucket=bucket, Key=key, Body="".join(line + "\n" for line in keep).encode())
-                removed += len(drop)
+            removed += _rewrite_without(store, bucket, key, target.column, subject_id)
             # Earlier versions still hold the subject (also after an interrupted rewrite): purge them.
             stale = _stale_versions(store, bucket, key, target.column, subject_id)
             delete_versions(store, bucket, stale)
@@ -254,24 +300,28 @@ def execute_target(target: Target, project: Project, warehouse: Warehouse, store
 
 
 def _erase_rows(target: Target, project: Project, warehouse: Warehouse, subject_id: str, now: datetime) -> int:
-    match = _match(target, project, subject_id)
+    match = _match(target, project, warehouse, subject_id)
+    params = list(match.params)
     table = table_expr(target.target)
     with warehouse.connect() as con:
-        count = int(con.execute(warehouse.render(exp.select(exp.func("count", exp.Star())).from_(table).where(match))).fetchall()[0][0])
+        count_sql = warehouse.render_bound(exp.select(exp.func("count", exp.Star())).from_(table).where(match.where))
+        count = int(con.execute(count_sql, params).fetchall()[0][0])
         if target.action == "anonymize" and target.held:
-            held = match
+            held, held_params = match.where, list(params)
             if target.hold_where:
-                held = exp.and_(held, exp.condition(target.hold_where, dialect=warehouse.dialect))
+                held = exp.and_(held, exp.paren(exp.condition(target.hold_where, dialect=warehouse.dialect)))
             if target.timestamp_column and target.hold_days:
                 cutoff = (now - timedelta(days=target.hold_days)).strftime("%Y-%m-%d %H:%M:%S")
-                held = exp.and_(held, column_expr(target.timestamp_column) >= exp.cast(exp.Literal.string(cutoff), "TIMESTAMP"))
+                held = exp.and_(held, column_expr(target.timestamp_column) >= exp.cast(exp.Placeholder(), "TIMESTAMP"))
+                held_params.append(cutoff)
             key = project_key(project.state_dir, "pseudonym")
             anonymize.prepare(warehouse, con)
             anonymize.widen_to_text(warehouse, con, target.target, anonymize.needs_text(warehouse, target.target, target.held))
-            sql, params = anonymize.update_statement(warehouse, target.target, target.held, held, key)
-            con.execute(sql, params) if params else con.execute(sql)
+            sql, key_params = anonymize.update_statement(warehouse, target.target, target.held, held, key)
+            # The SET clause's key material comes before the WHERE clause's values.
+            con.execute(sql, [*key_params, *held_params])
         # Whatever the hold did not keep goes; held rows no longer match the subject's id.
-        con.execute(warehouse.render(exp.delete(table, where=match)))
+        con.execute(warehouse.render_bound(exp.delete(table, where=match.where)), params)
     return count
 
 
@@ -298,32 +348,46 @@ def verify_target(target: Target, project: Project, warehouse: Warehouse, store:
 class ErasureResult:
     subject: str
     status: str  # planned | requested | cancelled | executed | verified
-    targets: list[Target]
+    targets: list[Target]  # counts are what *this* run found or did
     ledger_head: str
     due: str | None = None
+    original: dict | None = None  # the first execution (ledger seq, time, counts) when this is a rerun
+    reappeared: int = 0  # records of the subject this run found again after an earlier execution
+    storage: dict = field(default_factory=dict)  # what was done to the engines' own files, what is left
 
     def to_dict(self) -> dict:
         out = {"subject": self.subject, "status": self.status, "targets": [t.public() for t in self.targets],
                "ledger_head": self.ledger_head}
         if self.due:
             out["due"] = self.due
+        if self.original:
+            out["original"] = self.original
+            out["reappeared"] = self.reappeared
+        if self.storage:
+            out["storage"] = self.storage
         return out
 
 
 def _new_state() -> dict[str, Any]:
-    return {"requested": None, "cancelled": False, "done": {}, "status": None}
+    return {"requested": None, "cancelled": False, "done": {}, "status": None, "executed": None, "reopened": 0}
 
 
 def _apply(state: dict[str, Any], entry) -> None:
     details = entry.details_dict()
     if entry.action == "erasure.requested":
-        state.update(requested=details, cancelled=False, done={}, status="requested")
+        state.update(requested=details, cancelled=False, done={}, status="requested", executed=None)
     elif entry.action == "erasure.cancelled":
         state.update(cancelled=True, status="cancelled")
+    elif entry.action == "erasure.reopened":
+        state.update(done={}, status="reopened", reopened=state["reopened"] + 1)
     elif entry.action == "erasure.target_done":
         state["done"][details["target"]] = details["count"]
-    elif entry.action in ("erasure.executed", "erasure.verified"):
-        state["status"] = entry.action.split(".")[1]
+    elif entry.action == "erasure.executed":
+        state["status"] = "executed"
+        if state["executed"] is None:
+            state["executed"] = {"seq": entry.seq, "at": entry.ts, "counts": dict(state["done"])}
+    elif entry.action == "erasure.verified":
+        state["status"] = "verified"
 
 
 def erasure_state(ledger: Ledger, subject: str) -> dict[str, Any]:
@@ -343,12 +407,37 @@ def erasure_statuses(ledger: Ledger) -> dict[str, str]:
     return {subject: state["status"] for subject, state in states.items() if state["status"]}
 
 
+def suppression_list(ledger: Ledger) -> dict[str, str | None]:
+    """Subjects whose erasure was carried out: subject hash → keyed hash of their pseudonym.
+
+    Keyed hashes only, never ids: data of these subjects that comes back (a late event, a restored
+    backup, an upstream replay) is found by hashing stored values the same way, and removed again.
+    """
+    requested: dict[str, str | None] = {}
+    suppressed: dict[str, str | None] = {}
+    for entry in ledger.entries(action_prefix="erasure."):
+        subject = entry.target.removeprefix("subject:")
+        if entry.action == "erasure.requested":
+            requested[subject] = entry.details_dict().get("pseudonym_hash")
+        elif entry.action == "erasure.executed" and subject in requested:
+            suppressed[subject] = requested[subject]
+    return suppressed
+
+
 def certificate_markdown(result: ErasureResult, project: Project) -> str:
     rows = "\n".join(f"| {t.system} | {t.target} | {t.action} | {t.count} | {'yes' if t.verified else 'no'} |"
                      for t in result.targets)
-    return (f"# Erasure certificate\n\nProject: {project.name}  \nSubject (keyed hash): `{result.subject}`  \n"
-            f"Status: **{result.status}**  \nLedger head: `{result.ledger_head}`\n\n"
-            f"| system | target | action | count | verified |\n|---|---|---|---|---|\n{rows}\n")
+    text = (f"# Erasure certificate\n\nProject: {project.name}  \nSubject (keyed hash): `{result.subject}`  \n"
+            f"Status: **{result.status}**  \nLedger head: `{result.ledger_head}`\n\n")
+    if result.original:
+        text += (f"This run re-checked an erasure first executed at {result.original['at']} (ledger entry "
+                 f"{result.original['seq']}); it found {result.reappeared} record(s) of the subject again. "
+                 "Counts below are this run's.\n\n")
+    text += f"| system | target | action | count | verified |\n|---|---|---|---|---|\n{rows}\n"
+    if result.storage:
+        text += "\n## Storage\n\n" + "".join(f"- {line}\n" for line in result.storage.get("done", [])) + \
+                "".join(f"- operator: {line}\n" for line in result.storage.get("operator", []))
+    return text
 
 
 def write_certificate(result: ErasureResult, project: Project) -> list[Path]:
@@ -364,66 +453,113 @@ def utc(now: datetime | None = None) -> datetime:
     return now or datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def check_grace_days(grace_days: int) -> int:
+    if not isinstance(grace_days, int) or isinstance(grace_days, bool) or not 0 <= grace_days <= MAX_GRACE_DAYS:
+        raise ErasureError(f"grace days must be a whole number from 0 to {MAX_GRACE_DAYS} (got {grace_days!r})")
+    return grace_days
+
+
 def erase(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, subject_id: str, *,
           warehouse: Warehouse, store: ObjectStore | None, immediately: bool = False, dry_run: bool = False,
           cancel: bool = False, grace_days: int = DEFAULT_GRACE_DAYS, actor: str = "dfg:erase",
           now: datetime | None = None) -> ErasureResult:
-    """Request, execute (after the grace period, or `immediately`), verify and certify an erasure."""
+    """Request, execute (after the grace period, or `immediately`), verify and certify an erasure.
+
+    Every run re-plans and counts what is there now. A run after an earlier execution erases what
+    came back (ledgered as `erasure.reopened`) and verifies again; its counts are its own.
+    """
+    try:
+        subject_id = check_subject_id(subject_id)
+    except SubjectIdError as exc:
+        raise ErasureError(str(exc)) from None
+    check_grace_days(grace_days)
+    subject = subject_hash(project.state_dir, canonical_id(subject_id))
+    if dry_run:
+        targets = with_provenance(plan_erasure(project, governance, graph), warehouse, subject)
+        for target in targets:
+            target.count = count_target(target, project, warehouse, store, subject_id)
+        return ErasureResult(subject, "planned", targets, Ledger(warehouse).head().hash)
+    with governance_lock(project.state_dir, warehouse, f"erasure of subject {subject[:12]}…"):
+        return _erase_locked(project, governance, graph, subject_id, subject, warehouse=warehouse, store=store,
+                             immediately=immediately, cancel=cancel, grace_days=grace_days, actor=actor,
+                             current=utc(now))
+
+
+def _erase_locked(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
+                  subject_id: str, subject: str, *, warehouse: Warehouse, store: ObjectStore | None,
+                  immediately: bool, cancel: bool, grace_days: int, actor: str, current: datetime) -> ErasureResult:
     from . import local_s3
     from .ledger import record_anchor
+    from .reclaim import reclaim_storage
 
-    current = utc(now)
-    subject = subject_hash(project.state_dir, subject_id)
     ledger = Ledger(warehouse)
     state = erasure_state(ledger, subject)
     targets = with_provenance(plan_erasure(project, governance, graph), warehouse, subject)
     for target in targets:
-        target.count = state["done"].get(target.target, None) if state["status"] in ("executed", "verified") else None
-        if target.count is None:
-            target.count = count_target(target, project, warehouse, store, subject_id)
+        target.count = count_target(target, project, warehouse, store, subject_id)
     head = ledger.head().hash
     if cancel:
-        if state["status"] in ("requested",) and not state["cancelled"]:
+        if state["status"] == "requested" and not state["cancelled"]:
             head = ledger.append(actor, "erasure.cancelled", f"subject:{subject}").hash
             return ErasureResult(subject, "cancelled", targets, head)
         raise ErasureError("no pending erasure request for this subject to cancel")
-    if state["status"] == "verified" and not dry_run:
-        for target in targets:  # a second run changes nothing; it re-verifies
+    data_systems = ("warehouse", "s3")
+    original = state["executed"]
+    reappeared = sum(t.count for t in targets if t.system in data_systems) if original else 0
+    if state["status"] == "verified" and not reappeared:
+        # Nothing came back: this run changes nothing and records nothing; it verifies now.
+        for target in targets:
             target.verified = verify_target(target, project, warehouse, store, subject_id)
-        return ErasureResult(subject, "verified", targets, head)
-    if dry_run:
-        return ErasureResult(subject, "planned", targets, head)
+            target.count = 0
+        ok = all(t.verified for t in targets)
+        return ErasureResult(subject, "verified" if ok else "executed", targets, head, original=original)
     fresh = state["requested"] is None or state["cancelled"]
-    if fresh and not any(t.count for t in targets if t.system in ("warehouse", "s3")):
+    if fresh and not any(t.count for t in targets if t.system in data_systems):
         raise ErasureError("unknown subject: no record of it in any planned target; nothing was changed")
     if fresh:
         due = (current + timedelta(days=0 if immediately else grace_days)).isoformat(timespec="seconds")
         ledger.append(actor, "erasure.requested", f"subject:{subject}",
                       {"due": due, "grace_days": 0 if immediately else grace_days,
+                       "pseudonym_hash": keyed_hash(project_key(project.state_dir, "subject"),
+                                                    pseudonym_of(project, subject_id)),
                        "targets": [{k: v for k, v in t.public().items() if k != "verified"} for t in targets]})
         state = erasure_state(ledger, subject)
     due = state["requested"]["due"]
     if not immediately and current.isoformat(timespec="seconds") < due:
         return ErasureResult(subject, "planned", targets, ledger.head().hash, due=due)
+    if original and state["status"] in ("executed", "verified"):
+        # Data of the subject came back (or the last verification failed): a new pass.
+        ledger.append(actor, "erasure.reopened", f"subject:{subject}",
+                      {"reappeared": {t.target: t.count for t in targets if t.system in data_systems and t.count},
+                       "original_seq": original["seq"]})
+        state = erasure_state(ledger, subject)
+    touched: list[str] = []
     for target in targets:
         if target.target in state["done"]:
             target.count = state["done"][target.target]  # done before an interruption: never twice
             continue
-        count = execute_target(target, project, warehouse, store, subject_id, current)
-        target.count = max(target.count, count) if target.action == "recompute" else count
+        if original and target.system in data_systems and target.action != "recompute" and not target.count:
+            target.count = 0  # nothing of the subject here now: this pass has nothing to do
+        else:
+            count = execute_target(target, project, warehouse, store, subject_id, current)
+            target.count = max(target.count, count) if target.action == "recompute" else count
+            if target.system == "warehouse" and target.count:
+                touched.append(target.target)
         ledger.append(actor, "erasure.target_done", f"subject:{subject}",
                       {"target": target.target, "system": target.system, "action": target.action, "count": target.count})
     if store is not None and store.local:
         # The endpoint's own storage must not keep erased bodies — also those of a run that was killed.
         local_s3.compact(project.state_dir)
-    ledger.append(actor, "erasure.executed", f"subject:{subject}", {"targets": len(targets)})
+    storage = reclaim_storage(warehouse, sorted(set(touched)))
+    ledger.append(actor, "erasure.executed", f"subject:{subject}", {"targets": len(targets), "storage": storage["done"]})
     for target in targets:
         target.verified = verify_target(target, project, warehouse, store, subject_id)
     ok = all(t.verified for t in targets)
     entry = ledger.append(actor, "erasure.verified" if ok else "erasure.verification_failed", f"subject:{subject}",
                           {"results": {t.target: t.verified for t in targets}})
     record_anchor(project.state_dir, ledger.head(), source=actor)
-    result = ErasureResult(subject, "verified" if ok else "executed", targets, entry.hash)
+    result = ErasureResult(subject, "verified" if ok else "executed", targets, entry.hash,
+                           original=original, reappeared=reappeared, storage=storage)
     write_certificate(result, project)
     return result
 
@@ -431,14 +567,21 @@ def erase(project: Project, governance: dict[str, AssetGovernance], graph: Colum
 def access_export(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, subject_id: str,
                   warehouse: Warehouse, store: ObjectStore | None) -> dict:
     """Every record about the subject, grouped by asset, with the path that led there (Art. 15/20)."""
+    try:
+        subject_id = check_subject_id(subject_id)
+    except SubjectIdError as exc:
+        raise ErasureError(str(exc)) from None
     assets: dict[str, dict] = {}
     for target in plan_erasure(project, governance, graph):
         if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
-            frame = warehouse.fetch_df(exp.select("*").from_(table_expr(target.target)).where(_match(target, project, subject_id)))
+            match = _match(target, project, warehouse, subject_id)
+            frame = warehouse.fetch_df(exp.select("*").from_(table_expr(target.target)).where(match.where), match.params)
             records = json.loads(frame.to_json(orient="records", date_format="iso"))
         elif target.system == "s3" and store is not None:
             bucket, prefix = _split(target.target, subject_id)
-            if target.action == "delete":
+            if prefix is None:
+                records = []
+            elif target.action == "delete":
                 records = [{"object": f"s3://{bucket}/{key}"} for key in _keys(store, bucket, prefix)]
             else:
                 records = [json.loads(line) for key in _keys(store, bucket, prefix)
@@ -458,4 +601,4 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
 
 
 __all__ = ["ErasureError", "ErasureResult", "Target", "access_export", "certificate_markdown", "count_target", "erase",
-           "erasure_state", "erasure_statuses", "execute_target", "plan_erasure", "subject_hash", "verify_target", "write_certificate"]
+           "erasure_state", "erasure_statuses", "suppression_list", "execute_target", "plan_erasure", "subject_hash", "verify_target", "write_certificate"]

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import taxonomy
 from .spec import AssetGovernance, GovernanceError, Processor, build_governance
+from .warehouse import IDENTIFIER
 
 DEFAULT_MANIFEST = "dagster_project.yaml"
 
@@ -29,7 +30,8 @@ class WarehouseConfig(_Section):
     kind: str = Field(default="duckdb", pattern="^(duckdb|postgres)$")
     path: str = "warehouse.duckdb"
     dsn: str | None = None
-    schema_name: str | None = Field(default=None, alias="schema")
+    schema_name: str | None = Field(default=None, alias="schema", pattern=IDENTIFIER,
+                                    description="a plain identifier (letters, digits, _ and $)")
     region: str = "eu-central-1"
 
 
@@ -148,11 +150,15 @@ def _build(manifest: Path, raw: dict) -> Project:
         raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
     root = manifest.parent
     state_dir = (root / raw.get("state_dir", ".dfg")).resolve()
-    warehouse = _section(WarehouseConfig, raw.get("warehouse"), "warehouse", manifest)
+    warehouse_raw = raw.get("warehouse") or {}
+    if not isinstance(warehouse_raw, dict):
+        raise ManifestError(f"{manifest.name}: warehouse: must be a mapping")
+    # Environment overrides are validated exactly like the manifest's own values.
     if os.environ.get("DFG_WAREHOUSE_DSN"):
-        warehouse = warehouse.model_copy(update={"kind": "postgres", "dsn": os.environ["DFG_WAREHOUSE_DSN"]})
+        warehouse_raw = {**warehouse_raw, "kind": "postgres", "dsn": os.environ["DFG_WAREHOUSE_DSN"]}
     if os.environ.get("DFG_WAREHOUSE_SCHEMA"):
-        warehouse = warehouse.model_copy(update={"schema_name": os.environ["DFG_WAREHOUSE_SCHEMA"]})
+        warehouse_raw = {**warehouse_raw, "schema": os.environ["DFG_WAREHOUSE_SCHEMA"]}
+    warehouse = _section(WarehouseConfig, warehouse_raw, "warehouse (with DFG_WAREHOUSE_* overrides)", manifest)
     if warehouse.kind == "postgres" and not warehouse.dsn:
         raise ManifestError(f"{manifest.name}: warehouse: kind postgres needs `dsn` (or DFG_WAREHOUSE_DSN)")
     object_store = _section(ObjectStoreConfig, raw.get("object_store"), "object_store", manifest)

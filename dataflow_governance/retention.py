@@ -100,7 +100,7 @@ def _count(con, warehouse: Warehouse, table: str, where: exp.Expression) -> int:
 
 def _affected(con, warehouse: Warehouse, sql: str, params: list | None = None) -> int:
     """Run a DELETE/UPDATE and return how many rows it changed (one pass, no separate count)."""
-    cursor = con.execute(sql, params) if params else con.execute(sql)
+    cursor = con.execute(sql, params or [])
     if warehouse.kind == "duckdb":
         return int(cursor.fetchall()[0][0])
     return int(cursor.rowcount)
@@ -139,7 +139,7 @@ def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse,
             pending = exp.and_(older, _not_yet(methods, warehouse))
             item.affected = act(pending, None if dry_run else _update(con, warehouse, item.target, methods, pending, key))
         else:  # delete, and aggregate (the declared aggregate keeps the rollup)
-            item.affected = act(older, (warehouse.render(exp.delete(table_expr(item.target), where=older)), None))
+            item.affected = act(older, (warehouse.render_bound(exp.delete(table_expr(item.target), where=older)), []))
 
 
 def _update(con, warehouse: Warehouse, table: str, methods: dict[str, str], where: exp.Expression, key: bytes) -> tuple[str, list]:
@@ -150,7 +150,7 @@ def _update(con, warehouse: Warehouse, table: str, methods: dict[str, str], wher
 
 def _anonymize(con, warehouse: Warehouse, table: str, methods: dict[str, str], where: exp.Expression, key: bytes) -> None:
     sql, params = _update(con, warehouse, table, methods, where, key)
-    con.execute(sql, params) if params else con.execute(sql)
+    con.execute(sql, params)
 
 
 def sweep_s3(item: SweepItem, store: ObjectStore, dry_run: bool) -> None:

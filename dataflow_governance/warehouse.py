@@ -8,6 +8,8 @@ Dagster run is its own process.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -21,6 +23,15 @@ from sqlglot import exp
 
 
 LOCK_WAIT_S = 30.0
+# What the project accepts as a schema name from configuration: it is still quoted by the generator.
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$"
+
+
+def private_file(path: Path) -> None:
+    """Owner-only permissions on a file the project writes personal data into (and its WAL)."""
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        if candidate.exists():
+            candidate.chmod(0o600)
 
 
 class WarehouseError(RuntimeError):
@@ -71,26 +82,9 @@ class Warehouse:
     @contextmanager
     def connect(self) -> Iterator[Any]:
         if self.kind == "duckdb":
-            import duckdb
-
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            deadline = time.monotonic() + LOCK_WAIT_S
-            while True:
-                try:
-                    con = duckdb.connect(str(self.path))
-                    break
-                except duckdb.Error as exc:
-                    # One process at a time may hold a DuckDB file: wait briefly for another command.
-                    if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                        raise WarehouseError(f"cannot open DuckDB warehouse {self.path}: {exc}") from None
-                    time.sleep(0.05)
-            try:
-                if self.schema:
-                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {exp.to_identifier(self.schema, quoted=True).sql('duckdb')}")
-                    con.execute(f"SET schema = '{self.schema}'")
-                yield con
-            finally:
-                con.close()
+            with self.file_lock(exclusive=False):
+                with self._duckdb() as con:
+                    yield con
         else:
             import psycopg
 
@@ -112,16 +106,61 @@ class Warehouse:
             finally:
                 con.close()
 
+    @contextmanager
+    def file_lock(self, exclusive: bool) -> Iterator[None]:
+        """Every connection to the DuckDB file holds this shared; replacing the file holds it exclusively."""
+        lock_path = Path(f"{self.path}.lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def _duckdb(self) -> Iterator[Any]:
+        import duckdb
+
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                con = duckdb.connect(str(self.path))
+                break
+            except duckdb.Error as exc:
+                # One process at a time may hold a DuckDB file: wait briefly for another command.
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise WarehouseError(f"cannot open DuckDB warehouse {self.path}: {exc}") from None
+                time.sleep(0.05)
+        private_file(Path(self.path))
+        try:
+            if self.schema:
+                ident = self.render(exp.to_identifier(self.schema, quoted=True))
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident}")
+                con.execute(f"USE {ident}")  # an identifier, quoted by the generator: never a pasted value
+            yield con
+        finally:
+            con.close()
+
     def render(self, statement: exp.Expression) -> str:
         return statement.sql(dialect=self.dialect)
 
+    def render_bound(self, statement: exp.Expression) -> str:
+        """SQL whose placeholders take bound values. psycopg reads `%` as a placeholder's start,
+        so a literal percent sign (in a user's hold condition, say) is doubled there."""
+        if self.kind != "postgres":
+            return self.render(statement)
+        marker = "__dfg_placeholder__"
+        marked = statement.transform(lambda node: exp.column(marker) if isinstance(node, exp.Placeholder) else node)
+        return self.render(marked).replace("%", "%%").replace(marker, "%s")
+
     def execute(self, statement: exp.Expression | str, params: Sequence | None = None) -> None:
-        sql = statement if isinstance(statement, str) else self.render(statement)
+        sql = statement if isinstance(statement, str) else self.render_bound(statement) if params else self.render(statement)
         with self.connect() as con, self._errors():
             con.execute(sql, params) if params else con.execute(sql)
 
     def fetch(self, statement: exp.Expression | str, params: Sequence | None = None) -> list[tuple]:
-        sql = statement if isinstance(statement, str) else self.render(statement)
+        sql = statement if isinstance(statement, str) else self.render_bound(statement) if params else self.render(statement)
         with self.connect() as con, self._errors():
             cursor = con.execute(sql, params) if params else con.execute(sql)
             return [tuple(row) for row in cursor.fetchall()]
@@ -137,12 +176,12 @@ class Warehouse:
         except (duckdb.Error, psycopg.Error) as exc:
             raise WarehouseError(f"{self.kind} at {self.describe()}: {first_line_redacted(exc)}") from None
 
-    def fetch_df(self, statement: exp.Expression | str) -> pd.DataFrame:
-        sql = statement if isinstance(statement, str) else self.render(statement)
+    def fetch_df(self, statement: exp.Expression | str, params: Sequence | None = None) -> pd.DataFrame:
+        sql = statement if isinstance(statement, str) else self.render_bound(statement) if params else self.render(statement)
         with self.connect() as con, self._errors():
             if self.kind == "duckdb":
-                return con.execute(sql).df()
-            cursor = con.execute(sql)
+                return con.execute(sql, list(params or [])).df()
+            cursor = con.execute(sql, list(params)) if params else con.execute(sql)
             names = [d.name for d in cursor.description]
             return pd.DataFrame(cursor.fetchall(), columns=names)
 
@@ -150,13 +189,14 @@ class Warehouse:
         name = table.split(".")[-1]
         schema = table.split(".")[-2] if "." in table else self.schema
         query = exp.select("count(*)").from_("information_schema.tables").where(
-            exp.column("table_name").eq(exp.Literal.string(name))
-        )
+            exp.column("table_name").eq(exp.Placeholder()))
+        params = [name]
         if schema:
-            query = query.where(exp.column("table_schema").eq(exp.Literal.string(schema)))
-        elif self.kind == "postgres":
-            query = query.where("table_schema = current_schema()")
-        return self.fetch(query)[0][0] > 0
+            query = query.where(exp.column("table_schema").eq(exp.Placeholder()))
+            params.append(schema)
+        else:
+            query = query.where(exp.column("table_schema").eq(exp.func("current_schema")))
+        return self.fetch(query, params)[0][0] > 0
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name → type of an existing table; a missing table is a WarehouseError."""
@@ -165,15 +205,17 @@ class Warehouse:
         name = table.split(".")[-1]
         query = (
             exp.select("column_name", "data_type").from_("information_schema.columns")
-            .where(exp.column("table_name").eq(exp.Literal.string(name)))
+            .where(exp.column("table_name").eq(exp.Placeholder()))
             .order_by("ordinal_position")
         )
+        params = [name]
         schema = table.split(".")[-2] if "." in table else self.schema
         if schema:
-            query = query.where(exp.column("table_schema").eq(exp.Literal.string(schema)))
-        elif self.kind == "postgres":
-            query = query.where("table_schema = current_schema()")
-        return {name: str(kind) for name, kind in self.fetch(query)}
+            query = query.where(exp.column("table_schema").eq(exp.Placeholder()))
+            params.append(schema)
+        else:
+            query = query.where(exp.column("table_schema").eq(exp.func("current_schema")))
+        return {name: str(kind) for name, kind in self.fetch(query, params)}
 
     def row_count(self, table: str) -> int:
         return int(self.fetch(exp.select("count(*)").from_(table_expr(table)))[0][0])

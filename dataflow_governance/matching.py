@@ -1,0 +1,125 @@
+"""Which stored values are a given subject: typed, exact, and bound — never compared as pasted text.
+
+A subject id arrives as text (the CLI, a request table). Stored, it may be a BIGINT, a DOUBLE
+(pandas writes that for an int column with a gap), a string, `363.0` in a JSON line, or the
+project's keyed pseudonym. Matching compares values of the stored column's type: numbers
+numerically, strings exactly, pseudonyms against the pseudonym of the canonical id. The same
+functions decide what an erasure deletes and what its verification looks for, so the two can
+only agree by being right.
+
+The canonical text of an id (what pseudonyms and subject hashes are computed over) is the text of
+the integer for integral numbers (`363`, `363.0` → `"363"`) and the text itself otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sqlglot import exp
+
+from .warehouse import column_expr
+
+MAX_SUBJECT_ID_LENGTH = 256
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT",
+                  "INTEGER", "DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL", "SERIAL", "BIGSERIAL")
+
+
+class SubjectIdError(ValueError):
+    """A subject id that cannot identify anyone (empty, too long, control characters)."""
+
+
+def check_subject_id(subject_id: object) -> str:
+    text = "" if subject_id is None else str(subject_id)
+    if not text.strip():
+        raise SubjectIdError("the subject id is empty; give the value of the subject's identity column")
+    if len(text) > MAX_SUBJECT_ID_LENGTH:
+        raise SubjectIdError(f"the subject id is longer than {MAX_SUBJECT_ID_LENGTH} characters")
+    if re.search(r"[\x00-\x1f\x7f]", text):
+        raise SubjectIdError("the subject id contains control characters")
+    return text
+
+
+def as_number(value: object) -> int | Decimal | None:
+    """The numeric value of an id (`"363"`, `363.0`, `" 363 "` → 363), or None when it is not a number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        value = repr(value)
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite():
+        return None
+    return int(number) if number == number.to_integral_value() else number
+
+
+def canonical_id(subject_id: object) -> str:
+    """The text pseudonyms and subject hashes are computed over."""
+    number = as_number(subject_id)
+    return str(number) if isinstance(number, int) else str(subject_id)
+
+
+def is_numeric_type(sql_type: str) -> bool:
+    return str(sql_type).upper().split("(")[0].strip() in _NUMERIC_TYPES
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A WHERE condition with its bound values, in the order of its placeholders."""
+    where: exp.Expression
+    params: tuple
+
+    @staticmethod
+    def never() -> Condition:
+        return Condition(exp.false(), ())
+
+
+def column_matches(column: str, column_type: str, subject_id: str, pseudonym: str | None = None) -> Condition:
+    """Rows whose `column` is the subject: typed comparison, the value bound as a parameter.
+
+    `pseudonym` is given for a pseudonymized column: the stored value is then the pseudonym.
+    """
+    col = column_expr(column)
+    if pseudonym is not None:
+        return Condition(exp.cast(col, "TEXT").eq(exp.Placeholder()), (pseudonym,))
+    if is_numeric_type(column_type):
+        number = as_number(subject_id)
+        if number is None:
+            return Condition.never()  # text that is no number is no numeric id
+        if isinstance(number, int):
+            return Condition(col.eq(exp.cast(exp.Placeholder(), "DECIMAL(38, 0)")), (str(number),))
+        return Condition(col.eq(exp.cast(exp.Placeholder(), "DECIMAL(38, 10)")), (str(number),))
+    return Condition(exp.cast(col, "TEXT").eq(exp.Placeholder()), (subject_id,))
+
+
+def record_matches(value: object, subject_id: str) -> bool:
+    """A JSON record's id field is the subject: numbers numerically, strings exactly, null never."""
+    if value is None or isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        number = as_number(subject_id)
+        return number is not None and as_number(value) == number
+    return isinstance(value, str) and value == subject_id
+
+
+def record_canonical(value: object) -> str | None:
+    """The canonical id text of a JSON record's id field (None for null, booleans, objects)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    return canonical_id(value) if isinstance(value, (int, float)) else value
+
+
+def sql_canonical_text(column: str, column_type: str) -> exp.Expression:
+    """SQL for the canonical id text of a column's values (integral numbers without a fraction)."""
+    col = column_expr(column)
+    if is_numeric_type(column_type):
+        return exp.cast(exp.cast(col, "DECIMAL(38, 0)"), "TEXT")
+    return exp.cast(col, "TEXT")
