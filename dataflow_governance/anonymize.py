@@ -33,18 +33,23 @@ def key_parameters(warehouse: Warehouse, key: bytes) -> list:
     return [bytes(b ^ 0x5C for b in block), bytes(b ^ 0x36 for b in block)]  # opad, ipad
 
 
+def keyed_hash_expr(warehouse: Warehouse, text: exp.Expression) -> exp.Expression:
+    """`keys.keyed_hash` in SQL over a text expression; takes `key_parameters` as bound values."""
+    if warehouse.kind == "duckdb":
+        inner = exp.func("sha256", exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"), expression=exp.Anonymous(this="encode", expressions=[text])))
+        outer = exp.func("sha256", exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"), expression=exp.func("unhex", inner)))
+        return exp.func("left", outer, exp.Literal.number(32))
+    digest = exp.func("hmac", text, exp.Placeholder(), exp.Literal.string("sha256"))
+    return exp.func("left", exp.func("encode", digest, exp.Literal.string("hex")), exp.Literal.number(32))
+
+
 def method_expr(warehouse: Warehouse, method: str, column: str) -> exp.Expression:
     col = column_expr(column)
     text = exp.cast(col, "TEXT")
     if method == "nullify":
         return exp.Null()
     if method == "hash":
-        if warehouse.kind == "duckdb":
-            inner = exp.func("sha256", exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"), expression=exp.Anonymous(this="encode", expressions=[text])))
-            outer = exp.func("sha256", exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"), expression=exp.func("unhex", inner)))
-            return exp.func("left", outer, exp.Literal.number(32))
-        digest = exp.func("hmac", text, exp.Placeholder(), exp.Literal.string("sha256"))
-        return exp.func("left", exp.func("encode", digest, exp.Literal.string("hex")), exp.Literal.number(32))
+        return keyed_hash_expr(warehouse, text)
     if method == "generalize_date":
         return exp.func("date_trunc", exp.Literal.string("month"), col)
     if method == "generalize_ip":  # IPv4 → its /24 network address

@@ -267,12 +267,14 @@ def cmd_erase(args, project: Project) -> int:
 def cmd_sweep(args, project: Project) -> int:
     from .retention import run_sweep
 
-    governance, _graph, warehouse, store = _erasure_inputs(project)
-    result = run_sweep(project, governance, warehouse, store, dry_run=args.dry_run)
+    governance, graph, warehouse, store = _erasure_inputs(project)
+    result = run_sweep(project, governance, warehouse, store, graph=graph, dry_run=args.dry_run)
     lines = [f"{'plan' if args.dry_run else 'sweep'}{' (resumed)' if result['resumed'] else ''}:"]
     lines += [f"  {asset:24} {v['action']:9} {v['affected']:>8} rows/objects older than {v['cutoff']}"
               + (f", {v['held']} held" if v["held"] else "") + (f"  ({v['skipped']})" if v.get("skipped") else "")
               for asset, v in result["assets"].items()]
+    lines += [f"  {asset:24} suppressed {n:>6} record(s) of erased subjects that had come back"
+              for asset, n in result["suppressed"].items()]
     lines.append(f"ledger head {result['ledger_head']}")
     _emit(args, result, "\n".join(lines))
     return 0

@@ -11,6 +11,7 @@ and a finished one is a no-op; verification re-queries every target.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -158,8 +159,9 @@ def count_target(target: Target, project: Project, warehouse: Warehouse, store: 
             return 0
         if target.action == "delete":
             return len(_versions(store, bucket, prefix))
-        return sum(len(_subject_lines(store, bucket, key, target.column, subject_id)[1])
-                   + len(_stale_versions(store, bucket, key, target.column, subject_id)) for key in _keys(store, bucket, prefix))
+        test = subject_test(subject_id)
+        return sum(len(_subject_lines(store, bucket, key, target.column, test)[1])
+                   + len(stale_versions(store, bucket, key, target.column, test)) for key in _keys(store, bucket, prefix))
     return 0
 
 
@@ -193,7 +195,14 @@ def _keys(store: ObjectStore, bucket: str, prefix: str) -> list[str]:
                 for item in page.get("Contents", [])]
 
 
-def _subject_lines(store: ObjectStore, bucket: str, key: str, field_name: str, subject_id: str,
+RecordTest = Callable[[object], bool]  # is this record's id field value one to erase?
+
+
+def subject_test(subject_id: str) -> RecordTest:
+    return lambda value: record_matches(value, subject_id)
+
+
+def _subject_lines(store: ObjectStore, bucket: str, key: str, field_name: str, is_gone: RecordTest,
                    with_etag: bool = False):
     """(lines to keep, the subject's lines) of the current version [, its ETag for a conditional rewrite]."""
     with s3_errors(f"get s3://{bucket}/{key}", store):
@@ -201,11 +210,11 @@ def _subject_lines(store: ObjectStore, bucket: str, key: str, field_name: str, s
         body = got["Body"].read().decode()
     keep, drop = [], []
     for line in body.splitlines():
-        (drop if _is_subject(line, field_name, subject_id) else keep).append(line)
+        (drop if _is_subject(line, field_name, is_gone) else keep).append(line)
     return (keep, drop, got["ETag"]) if with_etag else (keep, drop)
 
 
-def _rewrite_without(store: ObjectStore, bucket: str, key: str, field_name: str, subject_id: str) -> int:
+def rewrite_without(store: ObjectStore, bucket: str, key: str, field_name: str, is_gone: RecordTest) -> int:
     """Rewrite one JSON-lines object without the subject's records; returns how many went.
 
     The write is conditional on the version read (If-Match): a writer that changed the object in
@@ -213,7 +222,7 @@ def _rewrite_without(store: ObjectStore, bucket: str, key: str, field_name: str,
     no one else's records are ever lost or brought back.
     """
     for _attempt in range(REWRITE_ATTEMPTS):
-        keep, drop, etag = _subject_lines(store, bucket, key, field_name, subject_id, with_etag=True)
+        keep, drop, etag = _subject_lines(store, bucket, key, field_name, is_gone, with_etag=True)
         if not drop:
             return 0
         try:
@@ -228,7 +237,7 @@ def _rewrite_without(store: ObjectStore, bucket: str, key: str, field_name: str,
                        "run the erasure again")
 
 
-def _stale_versions(store: ObjectStore, bucket: str, key: str, field_name: str, subject_id: str) -> list[dict]:
+def stale_versions(store: ObjectStore, bucket: str, key: str, field_name: str, is_gone: RecordTest) -> list[dict]:
     """Noncurrent versions of `key` whose records include the subject."""
     client = store.client()
     stale = []
@@ -239,17 +248,17 @@ def _stale_versions(store: ObjectStore, bucket: str, key: str, field_name: str, 
             continue
         with s3_errors(f"get s3://{bucket}/{key}", store):
             body = client.get_object(Bucket=bucket, Key=key, VersionId=item["VersionId"])["Body"].read().decode()
-        if any(_is_subject(line, field_name, subject_id) for line in body.splitlines()):
+        if any(_is_subject(line, field_name, is_gone) for line in body.splitlines()):
             stale.append({"Key": key, "VersionId": item["VersionId"]})
     return stale
 
 
-def _is_subject(line: str, field_name: str, subject_id: str) -> bool:
+def _is_subject(line: str, field_name: str, is_gone: RecordTest) -> bool:
     try:
         record = json.loads(line)
     except json.JSONDecodeError:
         return False
-    return isinstance(record, dict) and record_matches(record.get(field_name), subject_id)
+    return isinstance(record, dict) and field_name in record and is_gone(record[field_name])
 
 
 def delete_versions(store: ObjectStore, bucket: str, versions: list[dict]) -> int:
@@ -264,6 +273,19 @@ def delete_versions(store: ObjectStore, bucket: str, versions: list[dict]) -> in
             raise ErasureError(f"S3 refused {len(response['Errors'])} deletes in bucket {bucket}")
         deleted += len(batch)
     return deleted
+
+
+def purge_records(store: ObjectStore, bucket: str, prefix: str, field_name: str, is_gone: RecordTest) -> int:
+    """Records whose id passes `is_gone`, out of every JSON-lines object under the prefix and out of
+    every earlier version that held them; returns records removed plus versions purged."""
+    removed = 0
+    for key in _keys(store, bucket, prefix):
+        removed += rewrite_without(store, bucket, key, field_name, is_gone)
+        # Earlier versions still hold the records (also after an interrupted rewrite): purge them.
+        stale = stale_versions(store, bucket, key, field_name, is_gone)
+        delete_versions(store, bucket, stale)
+        removed += len(stale)
+    return removed
 
 
 def execute_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None,
@@ -288,22 +310,20 @@ def execute_target(target: Target, project: Project, warehouse: Warehouse, store
             versions = _versions(store, bucket, prefix)
             delete_versions(store, bucket, versions)
             return len({v["Key"] for v in versions})
-        removed = 0
-        for key in _keys(store, bucket, prefix):
-            removed += _rewrite_without(store, bucket, key, target.column, subject_id)
-            # Earlier versions still hold the subject (also after an interrupted rewrite): purge them.
-            stale = _stale_versions(store, bucket, key, target.column, subject_id)
-            delete_versions(store, bucket, stale)
-            removed += len(stale)  # records removed now plus versions that still held them
-        return removed
+        return purge_records(store, bucket, prefix, target.column, subject_test(subject_id))
     return 0
 
 
 def _erase_rows(target: Target, project: Project, warehouse: Warehouse, subject_id: str, now: datetime) -> int:
-    match = _match(target, project, warehouse, subject_id)
+    return erase_matching_rows(target, project, warehouse, _match(target, project, warehouse, subject_id), now)
+
+
+def erase_matching_rows(target: Target, project: Project, warehouse: Warehouse, match: Condition, now: datetime) -> int:
+    """Delete the matching rows of a warehouse target; rows under a legal hold lose the person instead."""
     params = list(match.params)
     table = table_expr(target.target)
     with warehouse.connect() as con:
+        anonymize.prepare(warehouse, con)  # the match may use the keyed hash (suppression)
         count_sql = warehouse.render_bound(exp.select(exp.func("count", exp.Star())).from_(table).where(match.where))
         count = int(con.execute(count_sql, params).fetchall()[0][0])
         if target.action == "anonymize" and target.held:
@@ -585,7 +605,7 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
                 records = [{"object": f"s3://{bucket}/{key}"} for key in _keys(store, bucket, prefix)]
             else:
                 records = [json.loads(line) for key in _keys(store, bucket, prefix)
-                           for line in _subject_lines(store, bucket, key, target.column, subject_id)[1]]
+                           for line in _subject_lines(store, bucket, key, target.column, subject_test(subject_id))[1]]
         else:
             continue
         if records:

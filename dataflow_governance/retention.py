@@ -17,8 +17,10 @@ from sqlglot import exp
 
 from . import anonymize
 from .erasure import delete_versions
+from .graph import ColumnGraph
 from .keys import project_key
 from .ledger import Ledger, record_anchor
+from .locks import governance_lock
 from .manifest import Project
 from .objectstore import ObjectStore, s3_errors, split_s3_uri
 from .spec import AssetGovernance, parse_duration_days
@@ -172,9 +174,21 @@ def sweep_s3(item: SweepItem, store: ObjectStore, dry_run: bool) -> None:
 
 
 def run_sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: Warehouse, store: ObjectStore | None,
-              *, dry_run: bool = False, actor: str = "dfg:sweep", now: datetime | None = None) -> dict[str, Any]:
-    """Plan, ledger and execute one sweep over every asset with a rule (or resume an interrupted one)."""
+              *, graph: ColumnGraph | None = None, dry_run: bool = False, actor: str = "dfg:sweep",
+              now: datetime | None = None) -> dict[str, Any]:
+    """Plan, ledger and execute one sweep over every asset with a rule (or resume an interrupted one),
+    then re-apply the suppression list of erased subjects."""
+    if dry_run:
+        return _sweep(project, governance, warehouse, store, graph, dry_run, actor, now)
+    with governance_lock(project.state_dir, warehouse, "a retention sweep"):
+        return _sweep(project, governance, warehouse, store, graph, dry_run, actor, now)
+
+
+def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: Warehouse, store: ObjectStore | None,
+           graph: ColumnGraph | None, dry_run: bool, actor: str, now: datetime | None) -> dict[str, Any]:
     from . import local_s3
+    from .reclaim import reclaim_storage
+    from .suppression import apply_suppression
 
     ledger = Ledger(warehouse)
     resumed = None if dry_run else _unfinished(ledger)
@@ -198,16 +212,26 @@ def run_sweep(project: Project, governance: dict[str, AssetGovernance], warehous
             ledger.append(actor, "sweep.asset_done", f"asset:{item.asset}",
                           {"asset": item.asset, "action": item.action, "affected": item.affected, "held": item.held,
                            "cutoff": item.cutoff, "skipped": item.skipped})
+    suppressed: dict[str, int] = {}
     if not dry_run:
-        if store is not None and store.local and any(i.system == "s3" and i.affected for i in items):
+        suppressed = apply_suppression(project, governance, graph, warehouse, store, current)
+        if suppressed:
+            ledger.append(actor, "sweep.suppressed", f"project:{project.name}", {"removed": suppressed})
+        touched_s3 = any(i.system == "s3" and i.affected for i in items) or any(
+            governance[a].storage.kind == "s3" for a in suppressed)
+        if store is not None and store.local and touched_s3:
             local_s3.compact(project.state_dir)
+        touched = sorted({i.target for i in items if i.system == "warehouse" and (i.affected or i.anonymized)}
+                         | {governance[a].storage.table or a for a in suppressed if governance[a].storage.kind == "warehouse"})
+        storage = reclaim_storage(warehouse, touched)
         ledger.append(actor, "sweep.completed", f"project:{project.name}",
-                      {"affected": sum(i.affected for i in items)})
+                      {"affected": sum(i.affected for i in items), "suppressed": sum(suppressed.values()),
+                       "storage": storage["done"]})
         record_anchor(project.state_dir, ledger.head(), source=actor)
     return {"assets": {i.asset: {"action": i.action, "affected": i.affected, "held": i.held, "cutoff": i.cutoff,
                                  **({"anonymized": i.anonymized} if i.anonymized else {}),
                                  **({"skipped": i.skipped} if i.skipped else {})} for i in items},
-            "ledger_head": ledger.head().hash, "dry_run": dry_run, "resumed": bool(resumed)}
+            "suppressed": suppressed, "ledger_head": ledger.head().hash, "dry_run": dry_run, "resumed": bool(resumed)}
 
 
 def _unfinished(ledger: Ledger) -> dict | None:

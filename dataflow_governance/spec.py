@@ -230,8 +230,13 @@ class AssetGovernance(_Model):
         missing = sorted(named - set(self.columns)) if self.columns else []
         if missing:
             raise ValueError(f"names column(s) {', '.join(missing)} that the asset does not declare in `columns`")
-        if self.subject_prefix is not None and "{subject_id}" not in self.subject_prefix:
-            raise ValueError("subject_prefix must contain '{subject_id}'")
+        if self.subject_prefix is not None:
+            if self.subject_prefix.count("{subject_id}") != 1:
+                raise ValueError("subject_prefix must contain '{subject_id}' once")
+            if not self.subject_prefix.split("{subject_id}", 1)[1].startswith("/"):
+                # Without a delimiter `attachments/{subject_id}` for subject 3 is a prefix of 34, 305, …
+                raise ValueError("subject_prefix: '{subject_id}' must be followed by the delimiter '/', "
+                                 "e.g. 'attachments/{subject_id}/'")
         return self
 
     @cached_property

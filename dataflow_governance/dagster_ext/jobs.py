@@ -25,12 +25,14 @@ def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, l
     @dg.asset(name=SWEEP_ASSET, group_name="governance", kinds={"python"},
               description="Applies every retention rule; records per-asset counts and the ledger head.")
     def retention_sweep(warehouse: WarehouseResource, s3: S3Resource) -> dg.MaterializeResult:
-        result = run_sweep(project, governance, warehouse.get(), s3.get() if uses_s3 else None, actor=f"dagster:{SWEEP_ASSET}")
+        result = run_sweep(project, governance, warehouse.get(), s3.get() if uses_s3 else None, graph=ctx.graph,
+                           actor=f"dagster:{SWEEP_ASSET}")
         head = result["ledger_head"]
         return dg.MaterializeResult(metadata={
             "affected": dg.MetadataValue.json({a: v["affected"] for a, v in result["assets"].items()}),
             "held": dg.MetadataValue.json({a: v["held"] for a, v in result["assets"].items() if v["held"]}),
             "total_affected": sum(v["affected"] for v in result["assets"].values()),
+            "suppressed": dg.MetadataValue.json(result["suppressed"]),
             "resumed": result["resumed"],
             "ledger/head_hash": head,
         })

@@ -1,0 +1,107 @@
+"""The suppression list: data of an erased subject that comes back is removed without anyone asking.
+
+Late events, restored backups and upstream replays bring erased subjects back. Every completed
+erasure leaves, in the ledger, the subject's keyed hash and the keyed hash of their pseudonym —
+never an id. A sweep hashes the stored identity values of every erasure target the same way (in
+SQL for tables, in Python for JSON lines and key segments) and erases what matches, exactly as
+the erasure did (legal holds included). Counts per asset are returned and ledgered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlglot import exp
+
+from . import anonymize
+from .erasure import (
+    Target,
+    delete_versions,
+    erase_matching_rows,
+    plan_erasure,
+    purge_records,
+    suppression_list,
+)
+from .graph import ColumnGraph
+from .keys import keyed_hash, project_key
+from .ledger import Ledger
+from .manifest import Project
+from .matching import Condition, record_canonical, sql_canonical_text
+from .objectstore import ObjectStore, s3_errors, split_s3_uri
+from .spec import AssetGovernance
+from .warehouse import Warehouse
+
+_CHUNK = 500  # hashes per IN list
+
+
+def apply_suppression(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
+                      warehouse: Warehouse, store: ObjectStore | None, now: datetime) -> dict[str, int]:
+    """Erase again whatever of an erased subject is stored now; asset → records removed."""
+    suppressed = suppression_list(Ledger(warehouse))
+    if not suppressed:
+        return {}
+    subjects = set(suppressed)
+    pseudonyms = {p for p in suppressed.values() if p}
+    key = project_key(project.state_dir, "subject")
+    removed: dict[str, int] = {}
+    for target in plan_erasure(project, governance, graph):
+        count = 0
+        if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
+            hashes = pseudonyms if target.pseudonymized else subjects
+            for chunk in _chunks(sorted(hashes)):
+                match = _hashed_match(target, warehouse, key, chunk)
+                if match is not None:
+                    count += erase_matching_rows(target, project, warehouse, match, now)
+        elif target.system == "s3" and store is not None:
+            bucket, template = split_s3_uri(target.target)
+            if target.action == "delete":
+                count = _purge_subject_prefixes(store, bucket, template, key, subjects)
+            else:
+                count = purge_records(store, bucket, template, target.column,
+                                      lambda value: _hash_of(key, record_canonical(value)) in subjects)
+        if count:
+            removed[target.asset] = removed.get(target.asset, 0) + count
+    return removed
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+
+
+def _hash_of(key: bytes, canonical: str | None) -> str | None:
+    return keyed_hash(key, canonical) if canonical is not None else None
+
+
+def _hashed_match(target: Target, warehouse: Warehouse, key: bytes, hashes: list[str]) -> Condition | None:
+    """Rows whose identity value hashes (with the subject key) to one of `hashes`."""
+    column_type = warehouse.columns(target.target).get(target.column)
+    if column_type is None:
+        return None
+    text = exp.cast(exp.column(target.column, quoted=True), "TEXT") if target.pseudonymized \
+        else sql_canonical_text(target.column, column_type)
+    hashed = anonymize.keyed_hash_expr(warehouse, text)
+    where = exp.In(this=hashed, expressions=[exp.Placeholder() for _ in hashes])
+    return Condition(where, (*anonymize.key_parameters(warehouse, key), *hashes))
+
+
+def _purge_subject_prefixes(store: ObjectStore, bucket: str, template: str, key: bytes, subjects: set[str]) -> int:
+    """Folders `<base>{subject_id}/…` whose segment hashes to an erased subject: every version goes."""
+    base, _, rest = template.partition("{subject_id}")
+    client = store.client()
+    gone = 0
+    with s3_errors(f"list s3://{bucket}/{base}", store):
+        pages = list(client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base, Delimiter="/"))
+    for page in pages:
+        for common in page.get("CommonPrefixes", []):
+            segment = common["Prefix"][len(base):].rstrip("/")
+            if keyed_hash(key, segment) not in subjects:
+                continue
+            prefix = base + segment + rest
+            versions = []
+            with s3_errors(f"list versions of s3://{bucket}/{prefix}", store):
+                for listing in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+                    versions += [{"Key": v["Key"], "VersionId": v.get("VersionId") or "null"}
+                                 for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
+            delete_versions(store, bucket, versions)
+            gone += len({v["Key"] for v in versions})
+    return gone

@@ -1,0 +1,212 @@
+"""Erasure under attack and accident: parallel runs, hostile ids and config, late data, typed ids,
+key templates — each a case that once certified what did not happen."""
+
+import json
+import shutil
+import subprocess
+import sys
+import os
+
+import boto3
+import pytest
+
+from conftest import PG_DSN, dfg_json, run_dfg
+from dataflow_governance import load_project, local_s3
+from dataflow_governance.erasure import erase, plan_erasure
+from dataflow_governance.ledger import Ledger
+from dataflow_governance.spec import GovernanceError, build_governance
+from test_erasure import identifiers, remnants
+
+
+def copy_demo(demo_project, dest):
+    """A private copy of the demo project's files and state (its own S3 endpoint once used)."""
+    manifest, _summary = demo_project
+    shutil.copytree(manifest.parent, dest, ignore=shutil.ignore_patterns("endpoint.json", "*.lock", "__pycache__"))
+    return dest / "dagster_project.yaml"
+
+
+@pytest.fixture
+def erasable(demo_project, tmp_path):
+    manifest = copy_demo(demo_project, tmp_path / "copy")
+    yield manifest
+    local_s3.stop(load_project(manifest).state_dir)
+
+
+def s3_client(project):
+    endpoint = local_s3.ensure_running(project.state_dir)
+    return boto3.client("s3", endpoint_url=endpoint.url, region_name="eu-central-1",
+                        aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def final_state(manifest) -> dict:
+    """Every row of every data table and the body of every current object, for byte comparison.
+
+    Aggregates are left out: an erasure rebuilds them from what is there at that moment, so whether
+    a sweep ran before or after is visible in them by design."""
+    project = load_project(manifest)
+    warehouse = project.open_warehouse()
+    aggregates = {"daily_signups", "revenue_by_country"}
+    state = {}
+    for (table,) in warehouse.fetch("SELECT table_name FROM information_schema.tables ORDER BY 1"):
+        if not table.startswith("governance_") and table not in aggregates:
+            state[table] = sorted(map(repr, warehouse.fetch(f'SELECT * FROM "{table}"')))
+    client = s3_client(project)
+    for bucket in client.list_buckets()["Buckets"]:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
+            for item in page.get("Contents", []):
+                if "datasets/" not in item["Key"]:  # dataset snapshots are content-addressed, checked by digest
+                    state[f"s3://{bucket['Name']}/{item['Key']}"] = client.get_object(
+                        Bucket=bucket["Name"], Key=item["Key"])["Body"].read()
+    return state
+
+
+def test_parallel_erasures_and_a_sweep_equal_the_same_work_done_one_by_one(demo_project, tmp_path):
+    subjects = ["21", "22", "23", "24"]
+    serial, parallel = copy_demo(demo_project, tmp_path / "serial"), copy_demo(demo_project, tmp_path / "parallel")
+    try:
+        for subject in subjects:
+            code, _out, err = run_dfg("erase", "--subject-id", subject, "--now", project=serial)
+            assert code == 0, err
+        assert run_dfg("sweep", project=serial)[0] == 0
+        env = {k: v for k, v in os.environ.items() if k != "DFG_PROJECT"}
+        base = [sys.executable, "-m", "dataflow_governance.cli", "--project", str(parallel)]
+        procs = [subprocess.Popen(base + ["erase", "--subject-id", s, "--now"], env=env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for s in subjects]
+        procs.append(subprocess.Popen(base + ["sweep"], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        outcomes = [(p.wait(timeout=600), p.stdout.read(), p.stderr.read()) for p in procs]
+        assert [code for code, _o, _e in outcomes] == [0] * 5, [e[-1500:] for _c, _o, e in outcomes]
+        assert any("waiting for" in err for _c, _o, err in outcomes)  # they were serialized, and said so
+        assert final_state(parallel) == final_state(serial)
+        project = load_project(parallel)
+        for subject in subjects:
+            assert remnants(project, int(subject)) == []
+        assert Ledger(project.open_warehouse()).verify().ok
+        local_s3.stop(project.state_dir)
+        assert final_state(parallel) == final_state(serial)  # and the store restarts to the same state
+    finally:
+        for manifest in (serial, parallel):
+            local_s3.stop(load_project(manifest).state_dir)
+
+
+def test_data_that_comes_back_is_erased_by_the_rerun_and_by_every_sweep(erasable):
+    project = load_project(erasable)
+    warehouse = project.open_warehouse()
+    code, first, err = dfg_json("erase", "--subject-id", "42", "--now", project=erasable)
+    assert code == 0 and first["status"] == "verified", err
+    ids = identifiers(project, 42)
+    # A late event: a ticket of the erased subject arrives after the erasure.
+    warehouse.execute("INSERT INTO tickets SELECT ticket_id + 100000, 42, ?, 'late', 'late body', created_at "
+                      "FROM tickets LIMIT 1", [ids["email"]])
+    code, rerun, err = dfg_json("erase", "--subject-id", "42", "--now", project=erasable)
+    assert code == 0 and rerun["status"] == "verified" and rerun["reappeared"] == 1, err
+    assert {t["target"]: t["count"] for t in rerun["targets"]}["tickets"] == 1
+    assert rerun["original"]["counts"]["tickets"] == first_count(first, "tickets")
+    assert any(e.action == "erasure.reopened" for e in Ledger(warehouse).entries())
+    assert remnants(project, 42) == []
+
+    # Again, and this time nobody asks: the nightly sweep applies the suppression list.
+    warehouse.execute("INSERT INTO email_campaign_sends VALUES (42, ?, 'late', now())", [ids["email"]])
+    warehouse.execute("INSERT INTO tickets_clean SELECT ticket_id + 200000, ?, 'late', 'billing', created_at "
+                      "FROM tickets_clean LIMIT 1", [ids["pseudonym"]])
+    client = s3_client(project)
+    key = client.list_objects_v2(Bucket="deepwater-raw-eu", Prefix="signups/")["Contents"][0]["Key"]
+    body = client.get_object(Bucket="deepwater-raw-eu", Key=key)["Body"].read()
+    client.put_object(Bucket="deepwater-raw-eu", Key=key, Body=body + b'{"user_id": 42.0, "email": "late"}\n')
+    code, sweep, err = dfg_json("sweep", project=erasable)
+    assert code == 0, err
+    # The late JSON line, and the object version that held it (a version is a copy too).
+    assert sweep["suppressed"] == {"email_campaign_sends": 1, "tickets_clean": 1, "signup_events": 2}
+    assert remnants(project, 42) == []
+    assert b'"user_id": 42.0' not in client.get_object(Bucket="deepwater-raw-eu", Key=key)["Body"].read()
+    code, _sweep, _ = dfg_json("sweep", project=erasable)
+    assert _sweep["suppressed"] == {}
+
+
+def first_count(result, target):
+    return {t["target"]: t["count"] for t in result["targets"]}[target]
+
+
+def test_ids_stored_as_doubles_or_json_floats_are_found_and_verified(erasable):
+    project = load_project(erasable)
+    warehouse = project.open_warehouse()
+    warehouse.execute('ALTER TABLE email_campaign_sends ALTER COLUMN user_id TYPE DOUBLE')
+    sends = warehouse.fetch("SELECT count(*) FROM email_campaign_sends WHERE user_id = 8")[0][0]
+    code, plan, _ = dfg_json("erase", "--subject-id", "8", "--dry-run", project=erasable)
+    assert first_count(plan, "email_campaign_sends") == sends > 0
+    code, result, err = dfg_json("erase", "--subject-id", "8.0", "--now", project=erasable)
+    assert code == 0 and result["status"] == "verified", err
+    assert warehouse.fetch("SELECT count(*) FROM email_campaign_sends WHERE user_id = 8")[0][0] == 0
+    assert remnants(project, 8) == []
+
+
+def test_a_subject_prefix_reaches_only_that_subjects_folder(erasable):
+    project = load_project(erasable)
+    client = s3_client(project)
+    for folder in ("3", "34", "305"):
+        client.put_object(Bucket="deepwater-support-eu", Key=f"attachments/{folder}/note.txt", Body=b"x")
+    code, _result, err = dfg_json("erase", "--subject-id", "3", "--now", project=erasable)
+    assert code == 0, err
+    left = {o["Key"] for o in client.list_objects_v2(Bucket="deepwater-support-eu", Prefix="attachments/")["Contents"]}
+    assert "attachments/34/note.txt" in left and "attachments/305/note.txt" in left
+    assert not any(k.startswith("attachments/3/") for k in left)
+    with pytest.raises(GovernanceError, match="delimiter"):
+        build_governance("a", {"storage": {"kind": "s3", "bucket": "b"}, "subject_prefix": "attachments/{subject_id}"})
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--grace-days", "-1"], "grace days"),
+    (["--grace-days", "999999999"], "grace days"),
+])
+def test_grace_days_are_bounded(erasable, args, message):
+    code, _out, err = run_dfg("erase", "--subject-id", "5", *args, project=erasable)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_empty_or_none_ids_match_no_record_with_a_null_id(erasable):
+    project = load_project(erasable)
+    client = s3_client(project)
+    key = client.list_objects_v2(Bucket="deepwater-raw-eu", Prefix="signups/")["Contents"][0]["Key"]
+    body = client.get_object(Bucket="deepwater-raw-eu", Key=key)["Body"].read() + b'{"user_id": null}\n{"email": "x"}\n'
+    client.put_object(Bucket="deepwater-raw-eu", Key=key, Body=body)
+    code, _out, err = run_dfg("erase", "--subject-id", "", "--now", project=erasable)
+    assert code == 2 and "empty" in err
+    code, _out, err = run_dfg("erase", "--subject-id", "None", "--now", project=erasable)
+    assert code == 2 and "unknown subject" in err
+    assert client.get_object(Bucket="deepwater-raw-eu", Key=key)["Body"].read() == body
+
+
+def test_a_hostile_schema_setting_is_refused_before_any_sql(erasable):
+    project = load_project(erasable)
+    users = project.open_warehouse().row_count("users")
+    code, _out, err = run_dfg("check", project=erasable,
+                              env={"DFG_WAREHOUSE_SCHEMA": "main'; DROP TABLE main.users; --"})
+    assert code == 2 and "schema" in err and "Traceback" not in err
+    assert project.open_warehouse().row_count("users") == users
+
+
+def test_postgres_hostile_subject_id_erases_nobody(tmp_path, pg_schema, monkeypatch):
+    """With standard_conforming_strings off, a backslash escapes a quote inside a literal: a value
+    pasted into SQL text would close its string. Bound values cannot."""
+    import pandas as pd
+    from conftest import copy_project
+
+    dsn = PG_DSN + ("&" if "?" in PG_DSN else "?") + "options=-c%20standard_conforming_strings%3Doff"
+    monkeypatch.setenv("DFG_WAREHOUSE_DSN", dsn)
+    monkeypatch.setenv("DFG_WAREHOUSE_SCHEMA", pg_schema)
+    project = load_project(copy_project(tmp_path / "pg"))
+    warehouse = project.open_warehouse()
+    assert warehouse.fetch("SHOW standard_conforming_strings")[0][0] == "off"
+    warehouse.replace_table("users", pd.DataFrame({"user_id": ["1", "2", "3"], "email": ["a@x.io", "b@x.io", "c@x.io"],
+                                                   "created_at": pd.to_datetime(["2026-01-01"] * 3)}))
+    governance = {"users": project.governance["users"]}
+    hostile = "\\' OR 1=1 --"
+    from dataflow_governance.erasure import ErasureError, access_export
+
+    with pytest.raises(ErasureError, match="unknown subject"):
+        erase(project, governance, None, hostile, warehouse=warehouse, store=None, immediately=True)
+    with pytest.raises(ErasureError, match="unknown subject"):
+        access_export(project, governance, None, hostile, warehouse, None)
+    assert warehouse.row_count("users") == 3
+    result = erase(project, governance, None, "2", warehouse=warehouse, store=None, immediately=True)
+    assert result.status == "verified" and warehouse.row_count("users") == 2
+    assert "VACUUM" in " ".join(result.storage["done"])
