@@ -10,6 +10,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +23,13 @@ from .lineage import LineageError
 from .scan import ScanError
 from .manifest import DEFAULT_MANIFEST, ManifestError, Project, load_project
 from .objectstore import ObjectStoreError, split_s3_uri
+from .matching import SubjectIdError
 from .provenance import ProvenanceError
+from .requests import RequestError
 from .spec import GovernanceError
 from .warehouse import WarehouseError, redact_dsn
 
-EXPECTED_ERRORS = (DatasetError, ProvenanceError, ErasureError, ScanError, LineageError, ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError)
+EXPECTED_ERRORS = (DatasetError, ProvenanceError, ErasureError, ScanError, LineageError, ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError, SubjectIdError, RequestError)
 
 
 class CliError(RuntimeError):
@@ -44,7 +47,12 @@ def load_definitions(project: Project):
     module_name, attribute = project.definitions.split(":", 1)
     if str(project.root) not in sys.path:
         sys.path.insert(0, str(project.root))
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise CliError(f"the manifest's definitions module {module_name!r} was not found under {project.root}") from None
+        raise
     try:
         return getattr(module, attribute)
     except AttributeError:
@@ -117,7 +125,7 @@ def _parse_anchor(text: str):
     from .ledger import Anchor
 
     seq, _, digest = text.partition(":")
-    if not seq.isdigit() or len(digest) != 64:
+    if not seq.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise CliError(f"--anchor {text!r}: expected SEQ:HASH (a sequence number and a 64-hex-digit hash)")
     return Anchor(int(seq), digest, source="--anchor")
 
@@ -136,12 +144,28 @@ def cmd_audit(args, project: Project) -> int:
                     f"{result.entries} entries read; restore the table from a verified export and investigate")
         _emit(args, result.to_dict(), text)
         return 0 if result.ok else 1
-    entries = ledger.entries(since=args.since, until=args.until, target=args.target, actor=args.actor)
+    entries = ledger.entries(since=_utc_time(args.since, "--since"), until=_utc_time(args.until, "--until"),
+                             target=args.target, actor=args.actor)
     result = verify_entries(ledger.entries(), anchors) if entries else ledger.verify(anchors)
     payload = {"verification": result.to_dict(), "entries": [e.to_dict() for e in entries]}
     _emit(args, payload, "\n".join(f"{e.seq:>8} {e.ts} {e.actor:20} {e.action:24} {e.target}" for e in entries)
           + f"\n{len(entries)} entries; chain {'intact' if result.ok else 'DAMAGED: ' + str(result.damage)}")
     return 0 if result.ok else 1
+
+
+def _utc_time(text: str | None, flag: str) -> str | None:
+    """An ISO 8601 time as the ledger writes it (UTC, seconds); garbage is an error, not 'no entries'."""
+    from datetime import datetime, timezone
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{flag} {text!r}: expected an ISO 8601 time such as 2026-01-31 or 2026-01-31T12:00:00Z") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds")
 
 
 def cmd_lineage(args, project: Project | None) -> int:
@@ -155,6 +179,9 @@ def cmd_lineage(args, project: Project | None) -> int:
                 schema = json.loads(_read(args.schema, "schema file"))
             except json.JSONDecodeError as exc:
                 raise CliError(f"schema file {args.schema}: not valid JSON ({exc})") from None
+            if not _is_schema(schema):
+                raise CliError(f"schema file {args.schema}: expected {{table: {{column: type}}}} "
+                               "(optionally nested by schema and catalog), with text types")
         result = column_lineage(sql, schema, args.dialect)
         text = [f"{column} ← " + (", ".join(f"{d.table}.{d.column} [{d.transformation}{', masked' if d.masking else ''}]"
                                              for d in item.direct) or "(no column)")
@@ -253,6 +280,13 @@ def _erasure_inputs(project: Project):
 def cmd_erase(args, project: Project) -> int:
     from .erasure import erase
 
+    if args.queue:
+        from .requests import file_request
+
+        request_id = file_request(project.open_warehouse(), args.subject_id)
+        _emit(args, {"request_id": request_id},
+              f"erasure request {request_id} filed; run erase_subject_job with ops.erase_subject.config.request_id")
+        return 0
     governance, graph, warehouse, store = _erasure_inputs(project)
     result = erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store,
                    immediately=args.now, dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days)
@@ -372,9 +406,19 @@ def cmd_provenance(args, project: Project) -> int:
     return 1 if problems else 0
 
 
+def _is_schema(value, depth: int = 0) -> bool:
+    """sqlglot's MappingSchema form: table → column → type, nested up to catalog.db.table."""
+    if not isinstance(value, dict) or depth > 3:
+        return False
+    return all(isinstance(k, str) and (isinstance(v, str) or (isinstance(v, dict) and _is_schema(v, depth + 1)))
+               for k, v in value.items())
+
+
 def _read(path: str, what: str) -> str:
     try:
-        return Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"cannot read {what} {path}: not UTF-8 text") from None
     except OSError as exc:
         raise CliError(f"cannot read {what} {path}: {exc.strerror}") from None
 
@@ -396,6 +440,12 @@ def cmd_demo(args, project: Project) -> int:
     ]
     _emit(args, summary, "\n".join(text))
     return 0 if summary["run_success"] and not summary["checks_failed"] and not summary["finding_errors"] else 1
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -430,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--file", help="CSV, Parquet, JSON lines or text file")
     target.add_argument("--table", help="a warehouse table (the prefilter runs in the warehouse)")
     target.add_argument("--s3", help="s3://bucket/prefix (JSON lines, text logs, CSV, Parquet objects)")
-    p.add_argument("--sample", type=int, help="scan at most N rows")
+    p.add_argument("--sample", type=_positive, help="scan at most N rows (files: the first N)")
     p.add_argument("--exact", action="store_true",
                    help="tables: validate every candidate instead of a budget of 2,000 per column")
     p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when anything is found")
@@ -443,7 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the exact plan with counts; change nothing")
     p.add_argument("--now", action="store_true", help="skip the grace period")
     p.add_argument("--cancel", action="store_true", help="cancel a pending request")
-    p.add_argument("--grace-days", type=int, default=30)
+    p.add_argument("--grace-days", type=int, default=30, help="days before a request is carried out (0 to 3650)")
+    p.add_argument("--queue", action="store_true",
+                   help="file a request for the Dagster erase_subject_job instead (prints its request id)")
     p.set_defaults(handler=cmd_erase)
     p = sub.add_parser("sweep", parents=[common], help="apply every retention rule (warehouse and S3), ledgered")
     p.add_argument("--dry-run", action="store_true", help="print the exact plan with counts; change nothing")
@@ -475,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything this process and its children write (warehouse, object store, keys, run storage,
+    # certificates) may hold personal data or keys: owner-only, whatever the shell's umask.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     # MLflow's progress lines ("Created version …") would mix into the command's own output.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")

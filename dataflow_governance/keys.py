@@ -19,11 +19,21 @@ def project_key(state_dir: Path, name: str) -> bytes:
         return from_env.encode()
     path = Path(state_dir) / "keys" / f"{name}.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        os.replace(tmp, path) if not path.exists() else tmp.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Created owner-only (never readable for a moment), then linked into place only if no other
+        # process made the key first: every process ends up with the same key.
+        tmp = path.with_name(f"{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip().encode()
 
 

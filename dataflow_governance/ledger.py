@@ -338,27 +338,31 @@ class Ledger:
     def _select(self) -> exp.Select:
         return exp.select(*_COLUMNS).from_(table_expr(self.table)).order_by("seq")
 
-    def _rows(self, query: exp.Select) -> list[Entry]:
+    def _rows(self, query: exp.Select, params: list | None = None) -> list[Entry]:
         if not self.warehouse.table_exists(self.table):
             return []
-        return [Entry(int(r[0]), *r[1:]) for r in self.warehouse.fetch(query)]
+        return [Entry(int(r[0]), *r[1:]) for r in self.warehouse.fetch(query, params or None)]
 
     def entries(self, *, target: str | None = None, actor: str | None = None, action: str | None = None,
                 action_prefix: str | None = None, since: str | None = None, until: str | None = None,
                 limit: int | None = None) -> list[Entry]:
-        query = self._select()
+        query, params = self._select(), []  # every value bound, never pasted into the SQL
         if action_prefix:
-            query = query.where(exp.column("action").like(exp.Literal.string(action_prefix + "%")))
+            query = query.where(exp.func("starts_with", exp.column("action"), exp.Placeholder()))
+            params.append(action_prefix)
         for column, value in (("target", target), ("actor", actor), ("action", action)):
             if value is not None:
-                query = query.where(exp.column(column).eq(exp.Literal.string(value)))
+                query = query.where(exp.column(column).eq(exp.Placeholder()))
+                params.append(value)
         if since:
-            query = query.where(exp.column("ts") >= exp.Literal.string(since))
+            query = query.where(exp.column("ts") >= exp.Placeholder())
+            params.append(since)
         if until:
-            query = query.where(exp.column("ts") < exp.Literal.string(until))
+            query = query.where(exp.column("ts") < exp.Placeholder())
+            params.append(until)
         if limit:
             query = query.limit(limit)
-        return self._rows(query)
+        return self._rows(query, params)
 
     def _columns(self) -> list[list]:
         """All entries as column lists in seq order (Arrow on DuckDB: no row objects)."""
@@ -387,19 +391,23 @@ class Ledger:
             return _check_anchors(0, 0, GENESIS_HASH, lambda seq: None, anchors)
         if independent:
             return verify_columns(self._columns(), anchors)
-        count, first_seq, head_seq, first_bad = self.warehouse.fetch(self._verify_query())[0]
-        if first_bad is not None or (count and (first_seq != 1 or head_seq != count)):
-            return verify_entries(self.entries(), anchors)
-        head = self.head()
-        anchor_hashes = self._hashes_at([a.seq for a in anchors if a.seq <= head.seq])
-        return _check_anchors(int(count), head.seq, head.hash, anchor_hashes.get, anchors)
+        # One snapshot for every read: writers appending meanwhile can never make it report a head
+        # it did not check (DuckDB: the file is this connection's alone while it is open).
+        with self.warehouse.connect() as con:
+            if self.warehouse.kind == "postgres":
+                con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
-    def _hashes_at(self, seqs: list[int]) -> dict[int, str]:
-        if not seqs:
-            return {}
-        query = exp.select("seq", "hash").from_(table_expr(self.table)).where(
-            exp.column("seq").isin(*[exp.Literal.number(s) for s in seqs]))
-        return {int(s): h for s, h in self.warehouse.fetch(query)}
+            def fetch(query: exp.Expression) -> list[tuple]:
+                return [tuple(r) for r in con.execute(self.warehouse.render(query)).fetchall()]
+
+            count, first_seq, head_seq, first_bad = fetch(self._verify_query())[0]
+            if first_bad is not None or (count and (first_seq != 1 or head_seq != count)):
+                return verify_entries([Entry(int(r[0]), *r[1:]) for r in fetch(self._select())], anchors)
+            seqs = sorted({a.seq for a in anchors if a.seq <= (head_seq or 0)} | ({head_seq} if head_seq else set()))
+            hashes = {int(s): h for s, h in fetch(exp.select("seq", "hash").from_(table_expr(self.table)).where(
+                exp.column("seq").isin(*[exp.Literal.number(s) for s in seqs])))} if seqs else {}
+        head_hash = hashes.get(head_seq, GENESIS_HASH) if head_seq else GENESIS_HASH
+        return _check_anchors(int(count), int(head_seq or 0), head_hash, hashes.get, anchors)
 
     def _verify_query(self) -> exp.Expression:
         """entries, first seq, last seq, and the first seq whose hash or link is wrong (or NULL).

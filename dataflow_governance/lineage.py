@@ -297,7 +297,55 @@ class _Tracer:
 
 # --- the public entry point ------------------------------------------------------------------
 
+# Past these a statement is no transformation a person wrote; parsing it would take minutes of
+# CPU and end in a RecursionError. Counted on tokens, which takes one linear pass.
+MAX_SQL_CHARS = 1_000_000
+MAX_TOKENS = 200_000
+MAX_NESTING = 256
+MAX_SET_OPERATIONS = 500
+MAX_BOOLEAN_TERMS = 5_000
+
+
+def _check_size(sql: str, dialect: str | None) -> None:
+    from sqlglot.tokens import TokenType
+
+    if len(sql) > MAX_SQL_CHARS:
+        raise LineageError(f"SQL is {len(sql):,} characters; the limit is {MAX_SQL_CHARS:,}")
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
+    except SqlglotError as exc:
+        raise LineageError(f"SQL does not parse: {str(exc).splitlines()[0]}") from None
+    if len(tokens) > MAX_TOKENS:
+        raise LineageError(f"SQL has {len(tokens):,} tokens; the limit is {MAX_TOKENS:,}")
+    depth = deepest = set_ops = booleans = 0
+    for token in tokens:
+        if token.token_type == TokenType.L_PAREN:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token.token_type == TokenType.R_PAREN:
+            depth -= 1
+        elif token.token_type in (TokenType.UNION, TokenType.INTERSECT, TokenType.EXCEPT):
+            set_ops += 1
+        elif token.token_type in (TokenType.AND, TokenType.OR):
+            booleans += 1
+    for count, limit, what in ((deepest, MAX_NESTING, "levels of parentheses"),
+                               (set_ops, MAX_SET_OPERATIONS, "UNION/INTERSECT/EXCEPT branches"),
+                               (booleans, MAX_BOOLEAN_TERMS, "AND/OR terms")):
+        if count > limit:
+            raise LineageError(f"SQL has {count:,} {what}; the limit is {limit:,} (split the statement)")
+
+
+def check_dialect(dialect: str | None) -> None:
+    try:
+        sqlglot.Dialect.get_or_raise(dialect)
+    except ValueError:
+        known = ", ".join(sorted(d.value for d in sqlglot.dialects.Dialects if d.value))
+        raise LineageError(f"unknown SQL dialect {dialect!r}; known: {known}") from None
+
+
 def _parse(sql: str, dialect: str | None) -> exp.Expression:
+    check_dialect(dialect)
+    _check_size(sql, dialect)
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as exc:
@@ -308,6 +356,8 @@ def _parse(sql: str, dialect: str | None) -> exp.Expression:
         raise LineageError(f"SQL does not parse: {where}{description}") from None
     except SqlglotError as exc:
         raise LineageError(f"SQL does not parse: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise LineageError("SQL is nested too deeply to parse (split the statement)") from None
     if len(statements) != 1:
         raise LineageError(f"expected one SQL statement, got {len(statements)}")
     return statements[0]
@@ -345,6 +395,7 @@ class LineageAnalyzer:
     """Lineage for many statements over one schema, normalized once (a project's warehouse)."""
 
     def __init__(self, schema: Mapping | MappingSchema | None = None, dialect: str | None = None):
+        check_dialect(dialect)
         self.dialect = dialect
         if isinstance(schema, MappingSchema) or schema is None:
             self.schema = schema

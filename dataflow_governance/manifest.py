@@ -118,17 +118,70 @@ class ManifestError(ValueError):
     """The manifest cannot be loaded; the message names the file and the field."""
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML where a key given twice is an error: silently letting the last one win hides a
+    governance fact someone wrote down."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    return where + (getattr(exc, "problem", None) or type(exc).__name__)
+
+
 def load_project(path: str | os.PathLike | None = None) -> Project:
     manifest_path = Path(path or DEFAULT_MANIFEST).resolve()
-    if not manifest_path.exists():
+    if manifest_path.is_dir():
+        manifest_path = manifest_path / DEFAULT_MANIFEST  # --project may name the project's folder
+    if not manifest_path.is_file():
         raise ManifestError(f"{manifest_path.name}: no such manifest (looked at {manifest_path}); pass --project PATH")
     try:
-        raw = yaml.safe_load(manifest_path.read_text()) or {}
+        raw = yaml.load(manifest_path.read_text(encoding="utf-8"), Loader=_StrictLoader) or {}
+    except UnicodeDecodeError:
+        raise ManifestError(f"{manifest_path.name}: not a text file (expected UTF-8 YAML)") from None
     except yaml.YAMLError as exc:
-        raise ManifestError(f"{manifest_path.name}: not valid YAML: {exc}") from None
+        raise ManifestError(f"{manifest_path.name}: not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise ManifestError(f"{manifest_path.name}: the top level must be a mapping")
     return _build(manifest_path, raw)
+
+
+def _mapping(raw: dict, field_name: str, manifest: Path) -> dict:
+    """A section that must be a mapping (or absent)."""
+    value = raw.get(field_name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ManifestError(f"{manifest.name}: {field_name}: must be a mapping of name → settings, "
+                            f"not {type(value).__name__}")
+    for name, body in value.items():
+        if body is not None and not isinstance(body, dict):
+            raise ManifestError(f"{manifest.name}: {field_name}.{name}: must be a mapping, not {type(body).__name__}")
+    return value
+
+
+def _folder(raw: dict, field_name: str, default: str, root: Path, manifest: Path) -> Path:
+    value = raw.get(field_name, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ManifestError(f"{manifest.name}: {field_name}: must be a folder path (text), got {value!r}")
+    path = (root / value).resolve()
+    if path.exists() and not path.is_dir():
+        raise ManifestError(f"{manifest.name}: {field_name}: {path} exists and is not a folder")
+    return path
 
 
 def _section(model: type[BaseModel], raw, where: str, manifest: Path):
@@ -149,7 +202,10 @@ def _build(manifest: Path, raw: dict) -> Project:
     if unknown:
         raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
     root = manifest.parent
-    state_dir = (root / raw.get("state_dir", ".dfg")).resolve()
+    sections = {name: _mapping(raw, name, manifest) for name in ("buckets", "subjects", "processors", "groups")}
+    if raw.get("defaults") is not None and not isinstance(raw["defaults"], dict):
+        raise ManifestError(f"{manifest.name}: defaults: must be a mapping of governance facts")
+    state_dir = _folder(raw, "state_dir", ".dfg", root, manifest)
     warehouse_raw = raw.get("warehouse") or {}
     if not isinstance(warehouse_raw, dict):
         raise ManifestError(f"{manifest.name}: warehouse: must be a mapping")
@@ -167,18 +223,18 @@ def _build(manifest: Path, raw: dict) -> Project:
     mlflow = _section(MlflowConfig, raw.get("mlflow"), "mlflow", manifest)
     if os.environ.get("MLFLOW_TRACKING_URI"):
         mlflow = mlflow.model_copy(update={"tracking_uri": os.environ["MLFLOW_TRACKING_URI"]})
-    buckets = {name: _section(BucketConfig, cfg, f"buckets.{name}", manifest) for name, cfg in (raw.get("buckets") or {}).items()}
-    subjects = {name: _section(SubjectConfig, cfg, f"subjects.{name}", manifest) for name, cfg in (raw.get("subjects") or {}).items()}
+    buckets = {name: _section(BucketConfig, cfg, f"buckets.{name}", manifest) for name, cfg in sections["buckets"].items()}
+    subjects = {name: _section(SubjectConfig, cfg, f"subjects.{name}", manifest) for name, cfg in sections["subjects"].items()}
     processors = {
         name: _section(Processor, {**(cfg or {}), "name": name}, f"processors.{name}", manifest)
-        for name, cfg in (raw.get("processors") or {}).items()
+        for name, cfg in sections["processors"].items()
     }
     project = Project(
         name=str(raw.get("project", root.name)),
         root=root,
         definitions=str(raw.get("definitions", "")),
         state_dir=state_dir,
-        output_dir=(root / raw.get("output_dir", "out")).resolve(),
+        output_dir=_folder(raw, "output_dir", "out", root, manifest),
         warehouse=warehouse,
         object_store=object_store,
         buckets=buckets,
@@ -200,8 +256,13 @@ def _group_governance(manifest: Path, raw: dict, buckets: dict[str, BucketConfig
     governance: dict[str, AssetGovernance] = {}
     for group, body in (raw.get("groups") or {}).items():
         body = body or {}
+        for part in ("defaults", "assets"):
+            if body.get(part) is not None and not isinstance(body[part], dict):
+                raise ManifestError(f"{manifest.name}: groups.{group}.{part}: must be a mapping")
         defaults = {**project_defaults, **(body.get("defaults") or {})}
         for asset, facts in (body.get("assets") or {}).items():
+            if facts is not None and not isinstance(facts, dict):
+                raise ManifestError(f"{manifest.name}: groups.{group}.assets.{asset}: must be a mapping of facts")
             if asset in governance:
                 raise ManifestError(f"{manifest.name}: asset {asset!r} is declared in two groups")
             merged = {**defaults, **(facts or {}), "group": group}

@@ -156,6 +156,8 @@ def _anonymize(con, warehouse: Warehouse, table: str, methods: dict[str, str], w
 
 
 def sweep_s3(item: SweepItem, store: ObjectStore, dry_run: bool) -> None:
+    """Objects whose current version is past retention go with every version and marker; of the
+    others, each earlier version past retention goes too (an old version is a copy of old data)."""
     bucket, prefix = split_s3_uri(item.target)
     cutoff = datetime.strptime(item.cutoff, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
     client = store.client()
@@ -167,10 +169,13 @@ def sweep_s3(item: SweepItem, store: ObjectStore, dry_run: bool) -> None:
             for entry in entries:
                 if entry.get("IsLatest") and entry["LastModified"] < cutoff:
                     expired.add(entry["Key"])
-            versions += [{"Key": e["Key"], "VersionId": e.get("VersionId") or "null"} for e in entries]
-    item.affected = len(expired)
-    if not dry_run and expired:
-        delete_versions(store, bucket, [v for v in versions if v["Key"] in expired])
+            versions += [{"Key": e["Key"], "VersionId": e.get("VersionId") or "null", "old": e["LastModified"] < cutoff,
+                          "latest": bool(e.get("IsLatest"))} for e in entries]
+    old_versions = [v for v in versions if v["Key"] not in expired and v["old"] and not v["latest"]]
+    item.affected = len(expired) + len(old_versions)
+    doomed = [v for v in versions if v["Key"] in expired] + old_versions
+    if not dry_run and doomed:
+        delete_versions(store, bucket, [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in doomed])
 
 
 def run_sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: Warehouse, store: ObjectStore | None,

@@ -7,6 +7,7 @@ matched, with masked examples only. Nothing raw leaves this module.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -97,18 +98,36 @@ def scan_dataframe(frame: pd.DataFrame, target: str = "dataframe", columns: Iter
     return report
 
 
-def read_file(path: Path) -> pd.DataFrame:
-    """CSV, Parquet, JSON lines, or plain text (one `line` per row)."""
+CHUNK_ROWS = 20_000  # rows held at once while a file is scanned: memory stays bounded
+
+
+def read_file(path: Path, limit: int | None = None) -> Iterator[pd.DataFrame]:
+    """CSV, Parquet, JSON lines, or plain text (one `line` per row), in chunks of rows, stopping
+    after `limit` rows: a sample of a 200 MB file reads only what it samples."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".ndjson"):
-            return pd.DataFrame(_json_lines(path.read_text().splitlines()))
-        return pd.DataFrame({"line": path.read_text(errors="replace").splitlines()})
-    except (OSError, ValueError) as exc:
+            yield from pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS, nrows=limit)
+        elif suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            left = limit
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+                frame = batch.to_pandas()
+                if left is not None:
+                    frame, left = frame.head(left), left - len(frame)
+                yield frame
+                if left is not None and left <= 0:
+                    return
+        else:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                lines = itertools.islice(handle, limit)
+                while chunk := [line.rstrip("\n") for line in itertools.islice(lines, CHUNK_ROWS)]:
+                    if suffix in (".jsonl", ".ndjson"):
+                        yield pd.DataFrame(_json_lines(chunk))
+                    else:
+                        yield pd.DataFrame({"line": chunk})
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ScanError(f"cannot read {path}: {exc.__class__.__name__}") from None
 
 
@@ -131,11 +150,24 @@ def _json_lines(lines: Iterable[str]) -> Iterator[dict]:
             yield {"line": line}
 
 
-def scan_file(path: str | Path, sample: int | None = None) -> ScanReport:
+def scan_file(path: str | Path, sample: int | None = None, detectors: Iterable[Detector] = DETECTORS) -> ScanReport:
+    """Scan a file chunk by chunk; `sample` scans its first N rows only."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise ScanError(f"no such file: {path}")
-    return scan_dataframe(read_file(path), target=str(path), sample=sample)
+    if sample is not None and sample < 1:
+        raise ScanError(f"sample must be a positive number of rows (got {sample})")
+    detectors = tuple(detectors)
+    report = ScanReport(target=str(path), sample=sample)
+    for chunk in read_file(path, limit=sample):
+        for column in chunk.columns:
+            # A JSON key first seen in a later chunk was absent (null) in the rows before it.
+            column_report = report.columns.setdefault(str(column), ColumnReport(rows_scanned=report.rows_scanned))
+            scan_values(chunk[column].tolist(), detectors, report=column_report)
+        report.rows_scanned += len(chunk)
+        for column_report in report.columns.values():
+            column_report.rows_scanned = report.rows_scanned  # absent keys count as scanned nulls
+    return report
 
 
 # --- warehouse tables: the prefilter runs in the engine ----------------------------------------

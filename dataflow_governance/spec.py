@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import taxonomy
+from .conditions import ConditionError, check_condition
 
 
 class GovernanceError(ValueError):
@@ -60,7 +61,18 @@ class LegalHold(_Model):
     @field_validator("keep")
     @classmethod
     def _duration(cls, value: str) -> str:
-        parse_duration_days(value)
+        if parse_duration_days(value) <= 0:
+            raise ValueError(f"legal hold keep {value!r} is zero: a hold that keeps nothing is no hold")
+        return value
+
+    @field_validator("where")
+    @classmethod
+    def _condition(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_condition(value, None)
+            except ConditionError as exc:
+                raise ValueError(f"legal hold where: {exc}") from None
         return value
 
     @property
@@ -69,7 +81,8 @@ class LegalHold(_Model):
 
 
 class Retention(_Model):
-    keep: str = Field(description="how long data is kept, e.g. '2 years'")
+    keep: str = Field(description="how long data is kept, e.g. '2 years'; zero only with `allow_zero: true`")
+    allow_zero: bool = Field(default=False, description="`keep: 0 days` is meant: delete as soon as the sweep runs")
     action: Literal["delete", "anonymize", "aggregate"] = "delete"
     timestamp_column: str | None = None
     anonymize: dict[str, AnonymizeMethod] = Field(default_factory=dict)
@@ -85,6 +98,9 @@ class Retention(_Model):
 
     @model_validator(mode="after")
     def _action_needs(self) -> Retention:
+        if self.keep_days == 0 and not self.allow_zero:
+            raise ValueError(f"retention keep {self.keep!r} is zero, which deletes everything at the next sweep; "
+                             "if that is meant, say `allow_zero: true`")
         if (self.action == "anonymize" or self.anonymize_after) and not self.anonymize:
             raise ValueError("retention action 'anonymize' (or anonymize_after) needs `anonymize: {column: method}`")
         if self.anonymize_after and parse_duration_days(self.anonymize_after) >= self.keep_days:
@@ -230,6 +246,12 @@ class AssetGovernance(_Model):
         missing = sorted(named - set(self.columns)) if self.columns else []
         if missing:
             raise ValueError(f"names column(s) {', '.join(missing)} that the asset does not declare in `columns`")
+        for hold in self.retention.legal_holds if self.retention else ():
+            if hold.where and self.columns:
+                try:
+                    check_condition(hold.where, set(self.columns))
+                except ConditionError as exc:
+                    raise ValueError(f"legal hold {hold.name!r} where: {exc}") from None
         if self.subject_prefix is not None:
             if self.subject_prefix.count("{subject_id}") != 1:
                 raise ValueError("subject_prefix must contain '{subject_id}' once")

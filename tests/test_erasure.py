@@ -184,8 +184,16 @@ def test_dagster_erasure_job_and_sweep_asset(demo_copy):
     project = load_project(demo_copy)
     defs = governed_definitions(project, ALL_ASSETS)
     job = defs.resolve_job_def("erase_subject_job")
-    result = job.execute_in_process(run_config={"ops": {"erase_subject": {"config": {"subject_id": "5", "now": True}}}})
+    from dataflow_governance.requests import REQUESTS_TABLE, file_request
+
+    request_id = file_request(project.open_warehouse(), "5")
+    result = job.execute_in_process(run_config={"ops": {"erase_subject": {"config": {"request_id": request_id, "now": True}}}})
     assert result.success
+    assert "5" not in json.dumps(result.dagster_run.run_config).replace(request_id, "")  # run storage never holds the id
+    assert project.open_warehouse().row_count(REQUESTS_TABLE) == 0  # the request is gone once carried out
+    again = job.execute_in_process(run_config={"ops": {"erase_subject": {"config": {"request_id": request_id}}}},
+                                   raise_on_error=False)
+    assert not again.success
     output = result.output_for_node("erase_subject")
     assert output["status"] == "verified" and output["subject"] != "5"
     assert project.open_warehouse().fetch("SELECT count(*) FROM users WHERE user_id = 5")[0][0] == 0

@@ -5,6 +5,7 @@ import dagster as dg
 from ..erasure import erase
 from ..manifest import Project
 from ..policy import PolicyContext
+from ..requests import RequestError, close_request, resolve_request
 from ..retention import run_sweep
 from .resources import S3Resource, WarehouseResource
 
@@ -12,7 +13,9 @@ SWEEP_ASSET = "retention_sweep"
 
 
 class ErasureConfig(dg.Config):
-    subject_id: str
+    # A request filed with `dfg erase --queue` (or `requests.file_request`): run storage keeps run
+    # config for good, so it must never hold the subject id itself.
+    request_id: str
     now: bool = False  # skip the grace period
     dry_run: bool = False
 
@@ -43,16 +46,23 @@ def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, l
     @dg.op(description="Erase one subject everywhere (GDPR Art. 17); logs only the subject's keyed hash.")
     def erase_subject(context: dg.OpExecutionContext, config: ErasureConfig, warehouse: WarehouseResource,
                       s3: S3Resource) -> dict:
-        result = erase(project, governance, ctx.graph, config.subject_id, warehouse=warehouse.get(),
+        wh = warehouse.get()
+        try:
+            subject_id = resolve_request(wh, config.request_id)
+        except RequestError as exc:
+            raise dg.Failure(str(exc)) from None
+        result = erase(project, governance, ctx.graph, subject_id, warehouse=wh,
                        store=s3.get() if uses_s3 else None, immediately=config.now, dry_run=config.dry_run,
                        actor="dagster:erase_subject")
+        if result.status == "verified":
+            close_request(wh, config.request_id)
         context.log.info(f"erasure of subject {result.subject}: {result.status}, "
                          f"{sum(t.count for t in result.targets)} records across {len(result.targets)} targets")
         if result.status == "executed":
             raise dg.Failure(f"erasure of subject {result.subject} did not verify", metadata=result.to_dict())
         return result.to_dict()
 
-    @dg.job(description="Erase one subject: run config ops.erase_subject.config.subject_id")
+    @dg.job(description="Erase one subject: run config ops.erase_subject.config.request_id (from `dfg erase --queue`)")
     def erase_subject_job():
         erase_subject()
 
