@@ -27,7 +27,7 @@ from sqlglot.schema import MappingSchema
 
 from dataflow_governance.lineage import LineageAnalyzer
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "tpc"
+DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus" / "tpc"
 
 
 def load(corpus: Path) -> list[tuple[str, str, dict]]:

@@ -61,3 +61,34 @@ def pg_schema():
     yield schema
     with psycopg.connect(PG_DSN, autocommit=True) as con:
         con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def project_servers(under: Path) -> list[int]:
+    """PIDs of the project's local S3 endpoints whose state dir lies under `under`."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"dataflow_governance.local_s3" in argv and any(a.startswith(str(under).encode()) for a in argv):
+            pids.append(int(proc.name))
+    return pids
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop every endpoint the tests started, then fail the run if any process is still there."""
+    from dataflow_governance import local_s3
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    base = factory.getbasetemp()
+    for endpoint_file in base.rglob("s3/endpoint.json"):
+        local_s3.stop(endpoint_file.parent.parent)
+    left = project_servers(base)
+    if left:
+        print(f"\nthe test run left {len(left)} local S3 endpoint process(es) running: {left}")
+        session.exitstatus = 1

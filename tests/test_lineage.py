@@ -168,7 +168,7 @@ def test_table_dependencies_without_schema():
 def test_tpc_corpora_yield_lineage_for_every_output_column(bench):
     import sqlglot
 
-    corpus = REPO.parent / "shared" / "benchmarks" / "tpc" / bench
+    corpus = REPO / "benchmarks" / "corpus" / "tpc" / bench
     schema = json.loads((corpus / "schema.json").read_text())
     queries = sorted(corpus.glob("*.sql"))
     assert len(queries) in (22, 99)
