@@ -402,6 +402,9 @@ def cmd_provenance(args, project: Project) -> int:
     problems = _verify_snapshots(project, warehouse, result["datasets"]) if args.verify else []
     text += [*_dataset_lines(result["datasets"]), *_model_lines(result.get("models", [])),
              *(f"  PROBLEM: {p}" for p in problems)]
+    if args.verify:
+        text.append(f"{len(problems)} problem(s) found" if problems else
+                    f"verified: {len(result['datasets'])} snapshot(s) intact (bytes, digest, version)")
     _emit(args, result, "\n".join(text))
     return 1 if problems else 0
 

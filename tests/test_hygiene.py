@@ -25,3 +25,32 @@ def test_tests_and_benchmarks_read_nothing_outside_the_project():
     reaching_out = [p.name for p in sources if re.search(r"\.parent\s*/\s*[\"']shared|\.\./shared|parents\[2\]", p.read_text())]
     assert reaching_out == []
     assert len(list((REPO / "benchmarks" / "corpus" / "tpc" / "tpcds").glob("*.sql"))) == 99
+
+
+def test_state_files_are_owner_only(demo_project):
+    """The warehouse, the object store, keys, MLflow and run storage hold personal data or secrets."""
+    manifest, _summary = demo_project
+    state = manifest.parent / ".dfg"
+    readable = [str(p.relative_to(state)) for p in [state, *state.rglob("*")]
+                if p.stat().st_mode & 0o077 and not p.is_symlink()]
+    assert readable == []
+    assert (state / "warehouse.duckdb").exists() and (state / "keys").is_dir()
+
+
+def test_a_sample_of_a_big_file_reads_only_the_sample(tmp_path):
+    big = tmp_path / "big.csv"
+    row = "1234,someone@example.com,+49 30 1234567,some free text that pads the row out to a realistic width\n"
+    with open(big, "w") as handle:
+        handle.write("id,email,phone,note\n")
+        for _ in range(150):
+            handle.write(row * 10_000)  # ~150 MB
+    # A fresh parent whose only child is the scan: its children's peak is the scan's peak.
+    measure = ("import resource, subprocess, sys\n"
+               "run = subprocess.run([sys.executable, '-m', 'dataflow_governance.cli', 'scan', '--file', sys.argv[1],"
+               " '--sample', '1000', '--json'], capture_output=True, text=True)\n"
+               "print(run.returncode, '\"rows_scanned\": 1000' in run.stdout, "
+               "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)")
+    run = subprocess.run([sys.executable, "-c", measure, str(big)], capture_output=True, text=True, timeout=120)
+    code, sampled, peak_mb = run.stdout.split()
+    assert code == "0" and sampled == "True", run.stderr
+    assert int(peak_mb) < 300, f"peak {peak_mb} MB for a 1,000-row sample of a 150 MB file"

@@ -187,6 +187,21 @@ def test_concurrent_writers_never_fork_the_chain(warehouse):
     assert ledger.verify().ok
 
 
+def test_verify_reads_one_snapshot_while_writers_append(pg_schema):
+    """The head it reports is the head it checked, and the hash it gives is that entry's."""
+    warehouse = Warehouse(kind="postgres", dsn=PG_DSN, schema=pg_schema)
+    Ledger(warehouse).ensure()
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, "postgres", PG_DSN, pg_schema, "writer"])
+    ledger, seen = Ledger(warehouse), []
+    while writer.poll() is None:
+        result = ledger.verify()
+        assert result.ok and result.head_seq == result.entries, result
+        if result.head_seq:
+            assert ledger.entries()[result.head_seq - 1].hash == result.head_hash
+        seen.append(result.head_seq)
+    assert writer.wait() == 0 and len(set(seen)) > 2
+
+
 def test_readme_auditor_script_verifies_an_export(tmp_path):
     """The twenty lines in the README, run as an auditor would, on a real export."""
     import re

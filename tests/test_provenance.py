@@ -216,6 +216,8 @@ def test_a_tampered_snapshot_is_detected(trained):
     finally:
         client.delete_object(Bucket=bucket, Key=key, VersionId=put["VersionId"])  # the recorded version is current again
     assert verify_snapshot(store_of(project), record) == []
+    code, out, _ = run_dfg("provenance", "--model", MODEL, "--verify", project=manifest)
+    assert code == 0 and "snapshot(s) intact" in out.splitlines()[-1]
 
 
 def test_unknown_model_or_version_is_a_clear_error(trained):
