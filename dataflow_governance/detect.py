@@ -28,6 +28,11 @@ class Detector:
     find: re.Pattern  # precise candidate extraction in Python
     validate: Callable[[str], bool]
     mask: Callable[[str], str]
+    # Column-level evidence (see scan.ColumnReport.settle): a weaker test accepted in a column most
+    # of whose values pass `validate`; and whether a value passes `validate` by chance often enough
+    # (a checksum: 1 in 10 for Luhn) that hits in a column of other numbers are coincidences.
+    weak: Callable[[str], bool] | None = None
+    chance_hits: bool = False
 
 
 # --- validators ----------------------------------------------------------------------------
@@ -39,23 +44,35 @@ def _email_ok(value: str) -> bool:
             and len(labels) >= 2 and labels[-1].isalpha() and all(labels))
 
 
-def _phone_ok(value: str) -> bool:
-    digits = re.sub(r"\D", "", value)
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$", re.IGNORECASE)
+# "+49 (0) 30 …": the national trunk prefix written after the country code; dialled, it is dropped.
+_TRUNK = re.compile(r"^(\+\d{1,3})\s*\(0\)\s*")
+
+
+def _phone_numbers(value: str) -> Iterator[phonenumbers.PhoneNumber]:
+    """The parses of a phone-shaped value worth testing: international, else in the usual regions."""
+    number = _TRUNK.sub(r"\1 ", _EXTENSION.sub("", value.strip()))
+    digits = re.sub(r"\D", "", number)
     if not 8 <= len(digits) <= 15:
-        return False
-    if value.isdigit() and len(value) >= 12:
-        return False  # a long unformatted digit run is an account, card or order number, not a phone
-    if _NOT_PHONE.fullmatch(value.strip()):
-        return False  # a date, an SSN, an IPv4 address
-    regions = (None,) if value.strip().startswith("+") else PHONE_REGIONS
-    for region in regions:
+        return
+    if number.isdigit() and len(number) >= 12:
+        return  # a long unformatted digit run is an account, card or order number, not a phone
+    if _NOT_PHONE.fullmatch(number):
+        return  # a date, an SSN, an IPv4 address, a decimal number
+    for region in (None,) if number.startswith("+") else PHONE_REGIONS:
         try:
-            number = phonenumbers.parse(value, region)
+            yield phonenumbers.parse(number, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(number):
-            return True
-    return False
+
+
+def _phone_ok(value: str) -> bool:
+    return any(phonenumbers.is_valid_number(n) and len(str(n.national_number)) >= 6 for n in _phone_numbers(value))
+
+
+def _phone_possible(value: str) -> bool:
+    """A number of a possible length for its plan (new or unassigned ranges, odd national formats)."""
+    return any(phonenumbers.is_possible_number(n) for n in _phone_numbers(value))
 
 
 def _ssn_ok(value: str) -> bool:
@@ -79,11 +96,22 @@ _IIN = re.compile(r"^(4|5[1-5]|2(2[2-9][1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[4
 _CARD_GROUPS = re.compile(r"\d+|(?:\d{4}[ -]){2,4}\d{1,4}|\d{4}[ -]\d{6}[ -]\d{4,5}")
 
 
-def _card_ok(value: str) -> bool:
+def _card_shaped(value: str) -> str | None:
+    """The digits of a card-shaped, Luhn-valid value; None otherwise."""
     if not _CARD_GROUPS.fullmatch(value):
-        return False  # a phone number or an id with other grouping
+        return None  # a phone number or an id with other grouping
     digits = re.sub(r"[ -]", "", value)
-    return 12 <= len(digits) <= 19 and digits.isdigit() and bool(_IIN.match(digits)) and _luhn(digits)
+    return digits if 12 <= len(digits) <= 19 and digits.isdigit() and _luhn(digits) else None
+
+
+def _card_ok(value: str) -> bool:
+    digits = _card_shaped(value)
+    return digits is not None and bool(_IIN.match(digits))
+
+
+def _card_possible(value: str) -> bool:
+    """Luhn-valid but outside the issuer table (new or private-label ranges)."""
+    return _card_shaped(value) is not None
 
 
 def _ip_ok(value: str) -> bool:
@@ -139,11 +167,13 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]*[A-Za-z]",
              re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), _email_ok, mask_email),
     Detector("phone", r"[+(]?[0-9][0-9 ().-]{6,}[0-9]",
-             re.compile(r"(?<![\w.+-])\+?\(?\d[\d ().-]{6,}\d(?![\w-])"), _phone_ok, _mask_tail(2)),
+             re.compile(r"(?<![\w.+-])\+?\(?\d[\d ().-]{6,}\d(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?(?![\w-])",
+                        re.IGNORECASE), _phone_ok, _mask_tail(2), weak=_phone_possible),
     Detector("ssn", r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}",
              re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])"), _ssn_ok, lambda v: "***-**-**" + v[-2:]),
     Detector("credit_card", r"[0-9](?:[ -]?[0-9]){11,18}",
-             re.compile(r"(?<![\w-])(?<!\d\.)\d(?:[ -]?\d){11,18}(?![\w-]|\.\d)"), _card_ok, _mask_tail(4)),
+             re.compile(r"(?<![\w-])(?<!\d\.)\d(?:[ -]?\d){11,18}(?![\w-]|\.\d)"), _card_ok, _mask_tail(4),
+             weak=_card_possible, chance_hits=True),
     Detector("ip_address", r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*",
              re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w.:])"),
              _ip_ok, _mask_ip),

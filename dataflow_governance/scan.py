@@ -26,26 +26,73 @@ MAX_EXAMPLES = 3
 _SKIPPED_TYPES = ("BOOL", "DATE", "TIME", "INTERVAL", "UUID", "BLOB", "BYTEA", "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")
 
 
+# Column-level evidence needs this many candidate rows before it changes anything.
+MIN_EVIDENCE = 20
+DOMINANT_SHARE = 0.5  # "most values of the column are this kind"
+
+
 @dataclass
 class ColumnReport:
     rows_scanned: int = 0
     findings: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
     estimated: dict[str, int] = field(default_factory=dict)  # detector → candidates validated
+    candidates: dict[str, int] = field(default_factory=dict)  # rows with a value of the detector's shape
+    weak: dict[str, int] = field(default_factory=dict)  # rows passing only the detector's weaker test
+    weak_examples: dict[str, list[str]] = field(default_factory=dict)
+    dismissed: dict[str, int] = field(default_factory=dict)  # checksum hits judged chance by the column
 
     def record(self, detector: Detector, hits: list[str], rows: int = 1) -> None:
         self.findings[detector.name] = self.findings.get(detector.name, 0) + rows
-        shown = self.examples.setdefault(detector.name, [])
-        for hit in hits:
-            masked = detector.mask(hit)
-            if len(shown) < MAX_EXAMPLES and masked not in shown:
-                shown.append(masked)
+        _add_examples(self.examples.setdefault(detector.name, []), detector, hits)
+
+    def observe(self, detector: Detector, text: str, rows: int = 1) -> None:
+        """Test one value: a validated hit, a weak one (kept aside), or nothing."""
+        found = [m.group(0).strip() for m in detector.find.finditer(text)]
+        if not found:
+            return
+        self.candidates[detector.name] = self.candidates.get(detector.name, 0) + rows
+        hits = [c for c in found if detector.validate(c)]
+        if hits:
+            self.record(detector, hits, rows)
+        elif detector.weak and (weak := [c for c in found if detector.weak(c)]):
+            self.weak[detector.name] = self.weak.get(detector.name, 0) + rows
+            _add_examples(self.weak_examples.setdefault(detector.name, []), detector, weak)
+
+    def settle(self, detectors: Iterable[Detector]) -> None:
+        """Apply column-level evidence once every value was seen.
+
+        Where most of a column's values of a detector's shape validate, the column is of that kind
+        and its weaker matches count too (a phone column's numbers in unassigned ranges). Where a
+        checksum detector validates only a minority, its hits are the checksum's chance passes in a
+        column of other numbers (order numbers pass Luhn 1 time in 10) and are dismissed.
+        """
+        for detector in detectors:
+            name, seen = detector.name, self.candidates.get(detector.name, 0)
+            if seen < MIN_EVIDENCE:
+                continue
+            share = self.findings.get(name, 0) / seen
+            if share >= DOMINANT_SHARE and self.weak.get(name):
+                self.findings[name] = self.findings.get(name, 0) + self.weak.pop(name)
+                _add_examples(self.examples.setdefault(name, []), None, self.weak_examples.pop(name, []))
+            elif share < DOMINANT_SHARE and detector.chance_hits and self.findings.get(name):
+                self.dismissed[name] = self.findings.pop(name)
+                self.examples.pop(name, None)
 
     def to_dict(self) -> dict:
         out = {"rows_scanned": self.rows_scanned, "findings": dict(self.findings), "examples": dict(self.examples)}
         if self.estimated:
             out["estimated_from"] = dict(self.estimated)
+        if self.dismissed:
+            out["dismissed_as_chance"] = dict(self.dismissed)
         return out
+
+
+def _add_examples(shown: list[str], detector: Detector | None, values: list[str]) -> None:
+    for value in values:
+        masked = detector.mask(value) if detector else value  # (already masked when moved over)
+        if len(shown) < MAX_EXAMPLES and masked not in shown:
+            shown.append(masked)
 
 
 @dataclass
@@ -58,6 +105,12 @@ class ScanReport:
     @property
     def total_findings(self) -> int:
         return sum(sum(c.findings.values()) for c in self.columns.values())
+
+    def settle(self, detectors: Iterable[Detector]) -> ScanReport:
+        detectors = tuple(detectors)
+        for column in self.columns.values():
+            column.settle(detectors)
+        return self
 
     def findings_by_column(self) -> dict[str, dict[str, int]]:
         return {name: dict(c.findings) for name, c in self.columns.items() if c.findings}
@@ -82,9 +135,7 @@ def scan_values(values: Iterable, detectors: Iterable[Detector] = DETECTORS, rep
             continue
         text = str(value)
         for detector in detectors:
-            hits = list(matches(detector, text))
-            if hits:
-                report.record(detector, hits, weight)
+            report.observe(detector, text, weight)
     return report
 
 
@@ -92,10 +143,11 @@ def scan_dataframe(frame: pd.DataFrame, target: str = "dataframe", columns: Iter
                    sample: int | None = None, detectors: Iterable[Detector] = DETECTORS) -> ScanReport:
     if sample is not None and len(frame) > sample:
         frame = frame.sample(n=sample, random_state=0)
+    detectors = tuple(detectors)
     report = ScanReport(target=target, rows_scanned=len(frame), sample=sample)
     for column in columns or frame.columns:
         report.columns[str(column)] = scan_values(frame[column].tolist(), detectors)
-    return report
+    return report.settle(detectors)
 
 
 CHUNK_ROWS = 20_000  # rows held at once while a file is scanned: memory stays bounded
@@ -167,7 +219,7 @@ def scan_file(path: str | Path, sample: int | None = None, detectors: Iterable[D
         report.rows_scanned += len(chunk)
         for column_report in report.columns.values():
             column_report.rows_scanned = report.rows_scanned  # absent keys count as scanned nulls
-    return report
+    return report.settle(detectors)
 
 
 # --- warehouse tables: the prefilter runs in the engine ----------------------------------------
@@ -221,9 +273,8 @@ def _validate_candidates(warehouse, source, column, wanted, caught, detectors, b
     validated = sum(n for _text, n in rows)
     for text, n in rows:
         for detector in detectors:
-            hits = list(matches(detector, text))
-            if hits:
-                report.record(detector, hits, n)
+            report.observe(detector, text, n)
+    report.settle(detectors)  # on the validated rows: shares are the same in the budget as in the column
     if validated < caught:  # more candidates than the budget: scale each detector's share
         for name, valid in list(report.findings.items()):
             report.findings[name] = round(caught * valid / validated)
@@ -243,7 +294,7 @@ def scan_s3(store: ObjectStore, bucket: str, prefix: str = "", sample: int | Non
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 if sample is not None and report.rows_scanned >= sample:
-                    return report
+                    return report.settle(detectors)
                 body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"]
                 frame = _object_frame(item["Key"], body)
                 if sample is not None:
@@ -251,7 +302,7 @@ def scan_s3(store: ObjectStore, bucket: str, prefix: str = "", sample: int | Non
                 report.rows_scanned += len(frame)
                 for column in frame.columns:
                     scan_values(frame[column].tolist(), detectors, report.columns.setdefault(str(column), ColumnReport()))
-    return report
+    return report.settle(detectors)
 
 
 def _object_frame(key: str, body) -> pd.DataFrame:
