@@ -289,7 +289,8 @@ def cmd_erase(args, project: Project) -> int:
         return 0
     governance, graph, warehouse, store = _erasure_inputs(project)
     result = erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store,
-                   immediately=args.now, dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days)
+                   immediately=args.now, dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days,
+                   vacuum_full=args.vacuum_full)
     lines = [f"erasure of subject {result.subject}: {result.status}" + (f" (due {result.due})" if result.due else "")]
     lines += [f"  {t.system:9} {t.target:45} {t.action:9} {t.count:>6}"
               + ("" if t.verified is None else ("  verified" if t.verified else "  NOT VERIFIED")) for t in result.targets]
@@ -497,6 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", action="store_true", help="skip the grace period")
     p.add_argument("--cancel", action="store_true", help="cancel a pending request")
     p.add_argument("--grace-days", type=int, default=30, help="days before a request is carried out (0 to 3650)")
+    p.add_argument("--vacuum-full", action="store_true",
+                   help="PostgreSQL: VACUUM FULL the touched tables, rewriting their files (locks them meanwhile)")
     p.add_argument("--queue", action="store_true",
                    help="file a request for the Dagster erase_subject_job instead (prints its request id)")
     p.set_defaults(handler=cmd_erase)

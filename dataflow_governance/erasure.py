@@ -482,7 +482,7 @@ def check_grace_days(grace_days: int) -> int:
 def erase(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, subject_id: str, *,
           warehouse: Warehouse, store: ObjectStore | None, immediately: bool = False, dry_run: bool = False,
           cancel: bool = False, grace_days: int = DEFAULT_GRACE_DAYS, actor: str = "dfg:erase",
-          now: datetime | None = None) -> ErasureResult:
+          now: datetime | None = None, vacuum_full: bool = False) -> ErasureResult:
     """Request, execute (after the grace period, or `immediately`), verify and certify an erasure.
 
     Every run re-plans and counts what is there now. A run after an earlier execution erases what
@@ -502,12 +502,13 @@ def erase(project: Project, governance: dict[str, AssetGovernance], graph: Colum
     with governance_lock(project.state_dir, warehouse, f"erasure of subject {subject[:12]}…"):
         return _erase_locked(project, governance, graph, subject_id, subject, warehouse=warehouse, store=store,
                              immediately=immediately, cancel=cancel, grace_days=grace_days, actor=actor,
-                             current=utc(now))
+                             current=utc(now), vacuum_full=vacuum_full)
 
 
 def _erase_locked(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
                   subject_id: str, subject: str, *, warehouse: Warehouse, store: ObjectStore | None,
-                  immediately: bool, cancel: bool, grace_days: int, actor: str, current: datetime) -> ErasureResult:
+                  immediately: bool, cancel: bool, grace_days: int, actor: str, current: datetime,
+                  vacuum_full: bool) -> ErasureResult:
     from . import local_s3
     from .ledger import record_anchor
     from .reclaim import reclaim_storage
@@ -570,7 +571,7 @@ def _erase_locked(project: Project, governance: dict[str, AssetGovernance], grap
     if store is not None and store.local:
         # The endpoint's own storage must not keep erased bodies — also those of a run that was killed.
         local_s3.compact(project.state_dir)
-    storage = reclaim_storage(warehouse, sorted(set(touched)))
+    storage = reclaim_storage(warehouse, sorted(set(touched)), full=vacuum_full)
     ledger.append(actor, "erasure.executed", f"subject:{subject}", {"targets": len(targets), "storage": storage["done"]})
     for target in targets:
         target.verified = verify_target(target, project, warehouse, store, subject_id)

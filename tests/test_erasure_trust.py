@@ -207,6 +207,7 @@ def test_postgres_hostile_subject_id_erases_nobody(tmp_path, pg_schema, monkeypa
     with pytest.raises(ErasureError, match="unknown subject"):
         access_export(project, governance, None, hostile, warehouse, None)
     assert warehouse.row_count("users") == 3
-    result = erase(project, governance, None, "2", warehouse=warehouse, store=None, immediately=True)
+    result = erase(project, governance, None, "2", warehouse=warehouse, store=None, immediately=True, vacuum_full=True)
     assert result.status == "verified" and warehouse.row_count("users") == 2
-    assert "VACUUM" in " ".join(result.storage["done"])
+    assert "VACUUM FULL of users" in " ".join(result.storage["done"])
+    assert any("WAL" in line for line in result.storage["operator"])
