@@ -21,9 +21,12 @@ demo: setup
 test: setup
 	$(BIN)/pytest -q -n 2
 
+DEV_PORT ?= 3000
+
+# Run storage and the warehouse hold personal data: owner-only files (umask 077).
 dev: setup
-	mkdir -p .dfg/dagster_home
-	DAGSTER_HOME=$(CURDIR)/.dfg/dagster_home $(BIN)/dagster dev
+	umask 077 && mkdir -p .dfg/dagster_home
+	umask 077 && DAGSTER_HOME=$(CURDIR)/.dfg/dagster_home $(BIN)/dagster dev --port $(DEV_PORT)
 
 clean:
 	-$(BIN)/dfg local stop

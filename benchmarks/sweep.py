@@ -74,6 +74,15 @@ def main() -> None:
             con.execute(f"DELETE FROM events WHERE ts < TIMESTAMP '{cut2}'")
         floor = time.perf_counter() - start
         assert warehouse.fetch("SELECT count(*) FROM events")[0][0] == expected
+        # The sweep also rewrites the database file so deleted values leave the disk (no remnants):
+        # the same work by hand is one COPY FROM DATABASE into a fresh file.
+        start = time.perf_counter()
+        with warehouse.connect() as con:
+            con.execute("CHECKPOINT")
+            con.execute(f"ATTACH '{tmp}/copy.duckdb' AS copy")
+            con.execute("COPY FROM DATABASE bench TO copy")
+            con.execute("DETACH copy")
+        floor_reclaimed = floor + time.perf_counter() - start
 
         fresh(warehouse)
         start = time.perf_counter()
@@ -87,7 +96,9 @@ def main() -> None:
         print(f"{args.rows:,} rows over 3 years (DuckDB): delete > 2 years, keyed-hash email > 1 year")
         print(f"  affected: deleted {result['assets']['events']['affected']:,}, anonymized {result['assets']['events'].get('anonymized', 0):,}")
         print(f"  floor: hand-written DELETE + UPDATE:      {floor:7.2f} s")
-        print(f"  ours:  run_sweep (ledger included):       {ours:7.2f} s   ratio {ours / floor:.2f}x (goal <= 1.2x)")
+        print(f"  floor + hand-written file rewrite:        {floor_reclaimed:7.2f} s")
+        print(f"  ours:  run_sweep (ledger, reclamation):   {ours:7.2f} s   ratio {ours / floor_reclaimed:.2f}x to the same work "
+              f"(goal <= 1.2x); {ours / floor:.2f}x to the statements alone")
         print(f"  pandas read-modify-write:                 {pandas_s:7.2f} s   ratio {pandas_s / floor:.2f}x")
 
         endpoint = local_s3.ensure_running(project.state_dir)
