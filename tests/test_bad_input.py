@@ -6,6 +6,16 @@ import pytest
 
 from conftest import copy_project, run_dfg
 
+def hold_manifest(where: str) -> str:
+    """An asset whose legal hold selects its rows with `where`."""
+    return ("groups:\n  g:\n    assets:\n      t:\n        storage: {kind: warehouse, table: t}\n"
+            "        legal_basis: contract\n        columns: {a: {type: varchar}, ts: {type: timestamp}}\n"
+            "        retention:\n          keep: 1 year\n          timestamp_column: ts\n"
+            f"          legal_holds: [{{name: h, reason: r, keep: 2 years, where: {where!r}}}]\n")
+
+
+HOLDS = {"hold with a subquery": "a IN (SELECT id FROM users)", "hold reading a file": "a = read_text('/etc/passwd')"}
+
 MANIFESTS = {
     "groups not a mapping": ("groups: 5\n", "groups: must be a mapping"),
     "subjects a list": ("subjects: [a, b]\n", "subjects: must be a mapping"),
@@ -16,30 +26,8 @@ MANIFESTS = {
     "duplicate key": ("project: a\nproject: b\n", "duplicate key 'project'"),
     "yaml syntax": ("project: [a\nwarehouse: {}\n", "line 2, column"),
     "group assets a list": ("groups: {g: {assets: [a]}}\n", "groups.g.assets: must be a mapping"),
-    "hold with a subquery": ("""groups:
-  g:
-    assets:
-      t:
-        storage: {kind: warehouse, table: t}
-        legal_basis: contract
-        columns: {a: {type: bigint}, ts: {type: timestamp}}
-        retention:
-          keep: 1 year
-          timestamp_column: ts
-          legal_holds: [{name: h, reason: r, keep: 2 years, where: "a IN (SELECT id FROM users)"}]
-""", "may not use SUBQUERY"),
-    "hold reading a file": ("""groups:
-  g:
-    assets:
-      t:
-        storage: {kind: warehouse, table: t}
-        legal_basis: contract
-        columns: {a: {type: varchar}, ts: {type: timestamp}}
-        retention:
-          keep: 1 year
-          timestamp_column: ts
-          legal_holds: [{name: h, reason: r, keep: 2 years, where: "a = read_text('/etc/passwd')"}]
-""", "may not use"),
+    "hold with a subquery": (None, "may not use SUBQUERY"),
+    "hold reading a file": (None, "may not use"),
     "zero retention": ("""groups:
   g:
     assets:
@@ -58,6 +46,7 @@ def one_clear_line(code: int, err: str) -> None:
 @pytest.mark.parametrize("name", sorted(MANIFESTS))
 def test_bad_manifests(tmp_path, name):
     text, message = MANIFESTS[name]
+    text = text if text is not None else hold_manifest(HOLDS[name])
     manifest = tmp_path / "dagster_project.yaml"
     manifest.write_text(text)
     code, _out, err = run_dfg("local", "status", project=manifest)

@@ -102,62 +102,54 @@ def test_interrupted_sweep_resumes_with_the_recorded_cutoffs(setup):
     assert warehouse.row_count("purge") == 2
 
 
-def test_s3_sweep_removes_versions_and_delete_markers(tmp_path):
+@pytest.fixture
+def s3_logs(tmp_path):
+    """A project with the local endpoint and a versioned `logs` bucket; its sweep governance for app/."""
     manifest = tmp_path / "dagster_project.yaml"
     manifest.write_text("project: s3_sweep\n")
     project = load_project(manifest)
-    endpoint = local_s3.ensure_running(project.state_dir)
-    try:
-        store = ObjectStore(endpoint.url, "eu-central-1", local=True)
-        ensure_buckets(store, {"logs": BucketConfig(region="eu-central-1", versioned=True)})
-        for i in range(3):
-            put_object(store, "logs", f"app/{i}.log", b"v1")
-            put_object(store, "logs", f"app/{i}.log", b"v2")
-        store.client().delete_object(Bucket="logs", Key="app/2.log")  # a delete marker
-        put_object(store, "logs", "keep/x.log", b"other prefix")
-        gov = build_governance("logs", {"pii_free": True, "storage": {"kind": "s3", "bucket": "logs", "prefix": "app/"},
-                                        "retention": {"keep": "30 days"}})
-        warehouse = Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
-        soon = run_sweep(project, {"logs": gov}, warehouse, store, now=datetime.utcnow() + timedelta(days=10))
-        assert soon["assets"]["logs"]["affected"] == 0
-        later = run_sweep(project, {"logs": gov}, warehouse, store, now=datetime.utcnow() + timedelta(days=40))
-        assert later["assets"]["logs"]["affected"] == 3
-        store = ObjectStore(local_s3.read_endpoint(project.state_dir).url, "eu-central-1", local=True)
-        left = store.client().list_object_versions(Bucket="logs")
-        assert [v["Key"] for v in left.get("Versions", [])] == ["keep/x.log"] and not left.get("DeleteMarkers")
-        assert b"v1" not in b"".join(p.read_bytes() for p in (project.state_dir / "s3").rglob("*") if p.is_file())
-        assert Ledger(warehouse).verify().ok
-    finally:
-        local_s3.stop(project.state_dir)
+    store = ObjectStore(local_s3.ensure_running(project.state_dir).url, "eu-central-1", local=True)
+    ensure_buckets(store, {"logs": BucketConfig(region="eu-central-1", versioned=True)})
+    gov = build_governance("logs", {"pii_free": True, "storage": {"kind": "s3", "bucket": "logs", "prefix": "app/"},
+                                    "retention": {"keep": "30 days"}})
+    yield project, store, gov, Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
+    local_s3.stop(project.state_dir)
 
 
-def test_s3_sweep_removes_old_versions_behind_a_recent_one(tmp_path):
+def stored_bytes(project) -> bytes:
+    return b"".join(p.read_bytes() for p in (project.state_dir / "s3").rglob("*") if p.is_file())
+
+
+def test_s3_sweep_removes_versions_and_delete_markers(s3_logs):
+    project, store, gov, warehouse = s3_logs
+    for i in range(3):
+        put_object(store, "logs", f"app/{i}.log", b"v1")
+        put_object(store, "logs", f"app/{i}.log", b"v2")
+    store.client().delete_object(Bucket="logs", Key="app/2.log")  # a delete marker
+    put_object(store, "logs", "keep/x.log", b"other prefix")
+    soon = run_sweep(project, {"logs": gov}, warehouse, store, now=datetime.utcnow() + timedelta(days=10))
+    assert soon["assets"]["logs"]["affected"] == 0
+    later = run_sweep(project, {"logs": gov}, warehouse, store, now=datetime.utcnow() + timedelta(days=40))
+    assert later["assets"]["logs"]["affected"] == 3
+    left = store.client().list_object_versions(Bucket="logs")
+    assert [v["Key"] for v in left.get("Versions", [])] == ["keep/x.log"] and not left.get("DeleteMarkers")
+    assert b"v1" not in stored_bytes(project)
+    assert Ledger(warehouse).verify().ok
+
+
+def test_s3_sweep_removes_old_versions_behind_a_recent_one(s3_logs):
     """A previous version holding an email is personal data past retention, whatever came after it."""
     import time
 
-    manifest = tmp_path / "dagster_project.yaml"
-    manifest.write_text("project: s3_versions\n")
-    project = load_project(manifest)
-    endpoint = local_s3.ensure_running(project.state_dir)
-    try:
-        store = ObjectStore(endpoint.url, "eu-central-1", local=True)
-        ensure_buckets(store, {"logs": BucketConfig(region="eu-central-1", versioned=True)})
-        put_object(store, "logs", "app/a.log", b"old: jane@example.com")
-        time.sleep(1.5)
-        boundary = datetime.utcnow()
-        time.sleep(1.5)
-        put_object(store, "logs", "app/a.log", b"new: nothing personal")
-        gov = build_governance("logs", {"pii_free": True, "storage": {"kind": "s3", "bucket": "logs", "prefix": "app/"},
-                                        "retention": {"keep": "30 days"}})
-        warehouse = Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
-        result = run_sweep(project, {"logs": gov}, warehouse, store, now=boundary + timedelta(days=30))
-        assert result["assets"]["logs"]["affected"] == 1
-        versions = store.client().list_object_versions(Bucket="logs")["Versions"]
-        assert len(versions) == 1 and get_body(store, versions[0]) == b"new: nothing personal"
-        assert b"jane@" not in b"".join(p.read_bytes() for p in (project.state_dir / "s3").rglob("*") if p.is_file())
-    finally:
-        local_s3.stop(project.state_dir)
-
-
-def get_body(store, version):
-    return store.client().get_object(Bucket="logs", Key=version["Key"], VersionId=version["VersionId"])["Body"].read()
+    project, store, gov, warehouse = s3_logs
+    put_object(store, "logs", "app/a.log", b"old: jane@example.com")
+    time.sleep(1.5)
+    boundary = datetime.utcnow()
+    time.sleep(1.5)
+    put_object(store, "logs", "app/a.log", b"new: nothing personal")
+    result = run_sweep(project, {"logs": gov}, warehouse, store, now=boundary + timedelta(days=30))
+    assert result["assets"]["logs"]["affected"] == 1
+    versions = store.client().list_object_versions(Bucket="logs")["Versions"]
+    assert len(versions) == 1 and versions[0]["Key"] == "app/a.log"
+    assert store.client().get_object(Bucket="logs", Key="app/a.log")["Body"].read() == b"new: nothing personal"
+    assert b"jane@" not in stored_bytes(project)
