@@ -54,3 +54,12 @@ def test_a_sample_of_a_big_file_reads_only_the_sample(tmp_path):
     code, sampled, peak_mb = run.stdout.split()
     assert code == "0" and sampled == "True", run.stderr
     assert int(peak_mb) < 300, f"peak {peak_mb} MB for a 1,000-row sample of a 150 MB file"
+
+
+def test_the_readme_example_subject_is_in_the_training_data(demo_project):
+    from conftest import dfg_json
+
+    manifest, _summary = demo_project
+    code, result, err = dfg_json("provenance", "--subject-id", "12", project=manifest)
+    assert code == 0 and result["datasets"] and result["models"], err
+    assert "customer `12`" in (REPO / "README.md").read_text()
