@@ -26,7 +26,7 @@ from .ledger import Ledger, NewEntry
 from .locks import governance_lock
 from .manifest import Project
 from .matching import Condition, SubjectIdError, canonical_id, check_subject_id, column_matches, record_matches
-from .objectstore import ObjectStore, s3_errors, split_s3_uri
+from .objectstore import ObjectStore, ObjectStoreError, s3_errors, split_s3_uri
 from .spec import AssetGovernance
 from .warehouse import Warehouse, column_expr, table_expr
 
@@ -230,8 +230,8 @@ def rewrite_without(store: ObjectStore, bucket: str, key: str, field_name: str, 
                 store.client().put_object(Bucket=bucket, Key=key, IfMatch=etag,
                                           Body="".join(line + "\n" for line in keep).encode())
             return len(drop)
-        except Exception as exc:  # noqa: BLE001 - only a lost race is retried
-            if getattr(exc, "code", None) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+        except ObjectStoreError as exc:  # only a lost race is retried
+            if exc.code not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 raise
     raise ErasureError(f"s3://{bucket}/{key} kept changing while it was rewritten ({REWRITE_ATTEMPTS} attempts); "
                        "run the erasure again")
