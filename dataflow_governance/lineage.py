@@ -26,6 +26,8 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import MappingSchema
 
+from .dml import Move, NotAMove, as_move, table_name
+
 _RANK = {"identity": 0, "transformation": 1, "aggregation": 2}
 # Functions that return one of their arguments unchanged: the value is copied, not transformed.
 _VALUE_PRESERVING = (exp.Coalesce, exp.Paren)
@@ -34,6 +36,7 @@ _REVEALING = tuple(getattr(exp, name) for name in (
     "Max", "Min", "AnyValue", "First", "Last", "ArgMax", "ArgMin", "GroupConcat", "ArrayAgg", "Mode",
     "FirstValue", "LastValue", "NthValue", "Lag", "Lead") if hasattr(exp, name))
 MASKED, REVEALS = 1, 2  # flags carried along a path
+_VALUE_KINDS = ("window", "conditional")  # influences on one value, not on which rows there are
 _HASH_NAMES = {"md5", "sha1", "sha2", "sha256", "sha512", "hash", "hmac", "xxhash64", "farm_fingerprint",
                "hash_md5", "keyed_hash", "md5_number", "sha256_hex"}
 
@@ -64,13 +67,27 @@ class IndirectSource:
         return {"table": self.table, "column": self.column, "kind": self.kind}
 
 
+@dataclass(frozen=True, order=True)
+class AmbiguousSource:
+    """An unqualified column read where several sources could hold it and no schema says which."""
+    column: str
+    candidates: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"column": self.column, "candidates": list(self.candidates)}
+
+
 @dataclass(frozen=True)
 class ColumnLineage:
     direct: tuple[DirectSource, ...] = ()
     indirect: tuple[IndirectSource, ...] = ()
+    ambiguous: tuple[AmbiguousSource, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"direct": [d.to_dict() for d in self.direct], "indirect": [i.to_dict() for i in self.indirect]}
+        out = {"direct": [d.to_dict() for d in self.direct], "indirect": [i.to_dict() for i in self.indirect]}
+        if self.ambiguous:
+            out["ambiguous"] = [a.to_dict() for a in self.ambiguous]
+        return out
 
 
 @dataclass(frozen=True)
@@ -79,11 +96,20 @@ class StatementLineage:
     tables: tuple[str, ...]
     target: str | None = None
     grouped: bool = False  # one output row per group (GROUP BY or aggregates), not per input row
+    kind: str = "select"  # select | insert | create | update | merge
+    deletes: bool = False  # a MERGE that deletes target rows
+    warnings: tuple[str, ...] = ()  # what a partial schema left to best effort
 
     def to_dict(self) -> dict:
         out = {"columns": {name: c.to_dict() for name, c in self.columns.items()}, "tables": list(self.tables)}
         if self.target:
             out["target"] = self.target
+        if self.kind != "select":
+            out["kind"] = self.kind
+        if self.deletes:
+            out["deletes"] = True
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
 
@@ -95,6 +121,7 @@ class _Trace:
 
     direct: dict[tuple[str, str], tuple[int, bool]] = field(default_factory=dict)
     indirect: set[tuple[str, str, str]] = field(default_factory=set)
+    ambiguous: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
 
     def add_direct(self, key: tuple[str, str], rank: int, flags: int) -> None:
         old = self.direct.get(key)
@@ -103,15 +130,18 @@ class _Trace:
     def merge(self, other: _Trace, rank: int = 0, masked: int = 0, as_indirect: str | None = None) -> None:
         """Fold `other` in, composing its direct kinds with `rank`/`masked` — or all as indirect."""
         if as_indirect:
+            # A value used to join or filter: what it was computed from (its own window or CASE
+            # inputs too) shapes the join or filter; what shaped its rows keeps its kind.
             self.indirect.update((t, c, as_indirect) for (t, c) in other.direct)
+            self.indirect.update((t, c, as_indirect if kind in _VALUE_KINDS else kind) for (t, c, kind) in other.indirect)
         else:
             for key, (r, m) in other.direct.items():
                 self.add_direct(key, max(rank, r), masked | m)
-        self.indirect |= other.indirect
+            self.indirect |= other.indirect
+        self.ambiguous |= other.ambiguous
 
 
-def _table_name(table: exp.Table) -> str:
-    return ".".join(part.name for part in table.parts)
+_table_name = table_name
 
 
 def _is_hash(node: exp.Expression) -> bool:
@@ -121,15 +151,28 @@ def _is_hash(node: exp.Expression) -> bool:
     return isinstance(node, exp.Anonymous) and str(node.this).lower() in _HASH_NAMES
 
 
+def _is_star(projection: exp.Expression) -> bool:
+    return isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star))
+
+
+def _outputs(scope: Scope, name: str) -> bool:
+    """Whether a derived table or CTE has an output column of that name (or an unexpanded `*`)."""
+    while scope.set_operation_scopes:
+        scope = scope.set_operation_scopes[0]
+    return any(p.alias_or_name == name or _is_star(p) for p in scope.expression.selects)
+
+
 class _Tracer:
-    def __init__(self, root: Scope):
+    def __init__(self, root: Scope, schema: MappingSchema | None = None):
         self.root = root
+        self.schema = schema
         self.scope_of_select: dict[int, Scope] = {}
         for scope in root.traverse():
             self.scope_of_select[id(scope.expression)] = scope
         self._column_memo: dict[tuple[int, str], _Trace] = {}
         self._clauses_memo: dict[int, _Trace] = {}
         self._position_memo: dict[tuple[int, int], _Trace] = {}
+        self._alias_stack: set[tuple[int, str]] = set()  # alias references being followed (no cycles)
 
     # a named output column of a scope ----------------------------------------------------------
     def scope_column(self, scope: Scope, name: str) -> _Trace:
@@ -148,8 +191,16 @@ class _Tracer:
             return trace
         select = scope.expression
         for projection in select.selects:
-            if projection.alias_or_name == name:
+            if projection.alias_or_name == name or (name == "*" and _is_star(projection)):
                 return self.projection(scope, projection)
+        if name != "*" and any(_is_star(p) for p in select.selects):
+            # A column of an unexpanded `*`: whichever source holds it.
+            trace = _Trace()
+            for projection in select.selects:
+                if _is_star(projection):
+                    qualifier = projection.table if isinstance(projection, exp.Column) else ""
+                    self._unqualified(scope, exp.column(name, table=qualifier or None), trace, None, 0, 0)
+            return trace
         return _Trace()
 
     def _position(self, scope: Scope, name: str) -> int:
@@ -174,8 +225,23 @@ class _Tracer:
         return self._position_memo[key]
 
     def projection(self, scope: Scope, projection: exp.Expression) -> _Trace:
-        trace = self.expression(scope, projection.unalias() if isinstance(projection, exp.Alias) else projection)
+        if _is_star(projection):  # no schema to expand it: every column of the sources, as `*`
+            trace = self.star(scope, projection.table if isinstance(projection, exp.Column) else "")
+        else:
+            trace = self.expression(scope, projection.unalias() if isinstance(projection, exp.Alias) else projection)
         trace.indirect |= self.clauses(scope).indirect
+        return trace
+
+    def star(self, scope: Scope, qualifier: str) -> _Trace:
+        trace = _Trace()
+        for name, source in scope.selected_sources.items():
+            if qualifier and name != qualifier:
+                continue
+            inner = source[1]
+            if isinstance(inner, Scope):
+                trace.merge(self.scope_column(inner, "*"))
+            elif isinstance(inner, exp.Table):
+                trace.add_direct((_table_name(inner), "*"), 0, 0)
         return trace
 
     # one expression inside a scope -------------------------------------------------------------
@@ -232,19 +298,61 @@ class _Tracer:
             self._walk(scope, value, trace, role, child_rank, child_masked)
 
     def _column(self, scope: Scope, column: exp.Column, trace: _Trace, role, rank: int, masked: int) -> None:
+        if not column.table:
+            self._unqualified(scope, column, trace, role, rank, masked)
+            return
         source, _owner = self._source(scope, column.table)
         if source is None:
-            # ORDER BY / QUALIFY may name an output column by its alias: what that column reads.
-            if role and not column.table and isinstance(scope.expression, exp.Select):
-                for projection in scope.expression.selects:
-                    if projection.alias_or_name == column.name and isinstance(projection, exp.Alias):
-                        self._walk(scope, projection.this, trace, role, rank, masked)
             return
+        self._from_source(source, column.name, trace, role, rank, masked)
+
+    def _unqualified(self, scope: Scope, column: exp.Column, trace: _Trace, role, rank: int, masked: int) -> None:
+        """A column the qualifier could not bind (no schema): its one possible source, or ambiguous."""
+        if role in ("sort", "filter", "group_by") and isinstance(scope.expression, exp.Select) \
+                and (id(scope), column.name) not in self._alias_stack:
+            # ORDER BY / GROUP BY / HAVING / QUALIFY may name an output column by its alias.
+            for projection in scope.expression.selects:
+                if isinstance(projection, exp.Alias) and projection.alias == column.name and not (
+                        isinstance(projection.this, exp.Column) and projection.this.name == column.name):
+                    self._alias_stack.add((id(scope), column.name))
+                    try:
+                        self._walk(scope, projection.this, trace, role, rank, masked)
+                    finally:
+                        self._alias_stack.discard((id(scope), column.name))
+                    return
+        current = scope
+        while current is not None:
+            sources = {name: source[1] for name, source in current.selected_sources.items()}
+            if column.table:
+                sources = {n: s for n, s in sources.items() if n == column.table}
+            holds = {n: self._holds(s, column.name) for n, s in sources.items()}
+            holders = [n for n, h in holds.items() if h] or [n for n, h in holds.items() if h is None]
+            if len(sources) == 1 or len(holders) == 1:
+                name = holders[0] if len(holders) == 1 else next(iter(sources))
+                self._from_source(sources[name], column.name, trace, role, rank, masked)
+                return
+            if len(sources) > 1:
+                tables = sorted(_table_name(sources[n]) if isinstance(sources[n], exp.Table) else n
+                                for n in (holders or sources))
+                trace.ambiguous.add((column.name, tuple(tables)))
+                return
+            current = current.parent  # no source here: a correlated column of an enclosing scope
+
+    def _holds(self, source, name: str) -> bool | None:
+        """Whether a source has the column: known for derived tables and tables in the schema."""
         if isinstance(source, Scope):
-            inner = self.scope_column(source, column.name)
+            return _outputs(source, name)
+        if isinstance(source, exp.Table) and self.schema is not None \
+                and self.schema.find(source, ensure_data_types=False) is not None:
+            return name in self.schema.column_names(source)
+        return None
+
+    def _from_source(self, source, name: str, trace: _Trace, role, rank: int, masked: int) -> None:
+        if isinstance(source, Scope):
+            inner = self.scope_column(source, name)
             trace.merge(inner, rank=rank, masked=masked, as_indirect=role)
-        else:
-            key = (_table_name(source), column.name)
+        elif isinstance(source, exp.Table):
+            key = (_table_name(source), name)
             if role:
                 trace.indirect.add((*key, role))
             else:
@@ -306,7 +414,7 @@ MAX_SET_OPERATIONS = 500
 MAX_BOOLEAN_TERMS = 5_000
 
 
-def _check_size(sql: str, dialect: str | None) -> None:
+def check_size(sql: str, dialect: str | None) -> None:
     from sqlglot.tokens import TokenType
 
     if len(sql) > MAX_SQL_CHARS:
@@ -345,7 +453,7 @@ def check_dialect(dialect: str | None) -> None:
 
 def _parse(sql: str, dialect: str | None) -> exp.Expression:
     check_dialect(dialect)
-    _check_size(sql, dialect)
+    check_size(sql, dialect)
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as exc:
@@ -363,40 +471,36 @@ def _parse(sql: str, dialect: str | None) -> exp.Expression:
     return statements[0]
 
 
-def _split_target(statement: exp.Expression) -> tuple[exp.Expression, str | None, list[str] | None]:
-    """CTAS and INSERT … SELECT → (query, target table, target column names if listed)."""
-    if isinstance(statement, exp.Create) and isinstance(statement.expression, exp.Query):
-        target = statement.this
-        table = target.this if isinstance(target, exp.Schema) else target
-        columns = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
-        return statement.expression, _table_name(table), columns
-    if isinstance(statement, exp.Insert) and isinstance(statement.expression, exp.Query):
-        target = statement.this
-        table = target.this if isinstance(target, exp.Schema) else target
-        columns = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
-        return statement.expression, _table_name(table), columns
-    if isinstance(statement, exp.Query):
-        return statement, None, None
-    raise LineageError(f"no query to trace in a {statement.key.upper()} statement; expected SELECT, CTAS or INSERT … SELECT")
+def _split_target(statement: exp.Expression) -> Move:
+    try:
+        return as_move(statement)
+    except NotAMove as exc:
+        raise LineageError(f"no query to trace: {exc}; expected SELECT, INSERT, CREATE … AS, UPDATE or MERGE") from None
 
 
-def _check_tables(query: exp.Expression, schema: MappingSchema) -> None:
+def _check_tables(query: exp.Expression, schema: MappingSchema, strict: bool = True) -> list[str]:
+    """Tables the schema does not know: an error when strict, else warnings."""
     ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
+    unknown = []
     for table in query.find_all(exp.Table):
         if not table.name or table.name in ctes and not table.db:
             continue
         if isinstance(table.this, exp.Func):  # table functions (read_parquet(...), UNNEST)
             continue
         if schema.find(table, ensure_data_types=False) is None:
-            raise LineageError(f"unknown table {_table_name(table)!r}: not in the schema given")
+            if strict:
+                raise LineageError(f"unknown table {_table_name(table)!r}: not in the schema given")
+            unknown.append(f"table {_table_name(table)!r} is not in the schema given; its columns are best effort")
+    return sorted(set(unknown))
 
 
 class LineageAnalyzer:
     """Lineage for many statements over one schema, normalized once (a project's warehouse)."""
 
-    def __init__(self, schema: Mapping | MappingSchema | None = None, dialect: str | None = None):
+    def __init__(self, schema: Mapping | MappingSchema | None = None, dialect: str | None = None, strict: bool = True):
         check_dialect(dialect)
         self.dialect = dialect
+        self.strict = strict  # a schema that misses a table or column is an error, not a warning
         if isinstance(schema, MappingSchema) or schema is None:
             self.schema = schema
         else:
@@ -404,27 +508,49 @@ class LineageAnalyzer:
         self._fold = _presenter(dialect)
 
     def column_lineage(self, sql: str) -> StatementLineage:
-        statement = _parse(sql, self.dialect)
-        query, target, target_columns = _split_target(statement)
+        return self.statement_lineage(_parse(sql, self.dialect))
+
+    def statement_lineage(self, statement: exp.Expression) -> StatementLineage:
+        move = _split_target(statement)
         mapping, dialect, fold = self.schema, self.dialect, self._fold
+        query, warnings = move.query, []
         try:
-            qualified = qualify(query, schema=mapping, dialect=dialect, validate_qualify_columns=mapping is not None,
-                                identify=False, quote_identifiers=False)
-        except OptimizeError as exc:
-            if mapping is not None:  # name the unknown table rather than a column it would have held
-                _check_tables(normalize_identifiers(query, dialect=dialect), mapping)
-            raise LineageError(f"cannot resolve the query against the schema: {exc}") from None
-        if mapping is not None:
-            _check_tables(qualified, mapping)
-        root = build_scope(qualified)
-        if root is None:
-            raise LineageError("the statement has no query scope to trace")
-        tracer = _Tracer(root)
+            try:
+                qualified = qualify(query.copy(), schema=mapping, dialect=dialect,
+                                    validate_qualify_columns=mapping is not None, identify=False, quote_identifiers=False)
+            except OptimizeError as exc:
+                if mapping is not None and self.strict:  # name the unknown table rather than a column it would have held
+                    _check_tables(normalize_identifiers(query, dialect=dialect), mapping)
+                    raise LineageError(f"cannot resolve the query against the schema: {exc}") from None
+                if mapping is not None:  # a partial schema: best effort, and say what was not known
+                    warnings.append(f"the schema does not cover every column ({str(exc).splitlines()[0]}); "
+                                    "lineage of what it does not cover is best effort")
+                qualified = _qualify_leniently(query, mapping, dialect)
+            if mapping is not None:
+                warnings += _check_tables(qualified, mapping, strict=self.strict)
+            root = build_scope(qualified)
+            if root is None:
+                raise LineageError("the statement has no query scope to trace")
+            return self._trace(root, move, warnings, _written_names(query, dialect))
+        except RecursionError:
+            raise LineageError("the statement is nested too deeply to trace (split it)") from None
+        except (SqlglotError, ValueError, KeyError) as exc:
+            if isinstance(exc, LineageError):
+                raise
+            raise LineageError(f"cannot trace the statement: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+
+    def _trace(self, root: Scope, move: Move, warnings: list[str], written: list[str | None]) -> StatementLineage:
+        mapping, dialect, fold = self.schema, self.dialect, self._fold
+        target, target_columns = move.target, move.target_columns
+        tracer = _Tracer(root, mapping)
         names = _output_names(root)
-        if target_columns is None and target and mapping is not None:
+        if len(written) == len(names):  # an unaliased expression is named by its SQL text, not `_col_0`
+            names = [w if w is not None else n for n, w in zip(names, written)]
+        if target_columns is None and target and mapping is not None and "*" not in names:
             target_table = normalize_identifiers(exp.to_table(target, dialect=dialect), dialect=dialect)
             if mapping.find(target_table, ensure_data_types=False) is not None:
-                target_columns = list(mapping.column_names(target_table))
+                known = [c for c in mapping.column_names(target_table) if c not in move.static_partitions]
+                target_columns = known if len(known) == len(names) else None
         if target_columns is not None and len(target_columns) != len(names):
             raise LineageError(f"{target} takes {len(target_columns)} columns but the query returns {len(names)}")
         columns: dict[str, ColumnLineage] = {}
@@ -438,18 +564,47 @@ class LineageAnalyzer:
         tables = sorted({fold(_table_name(source)) for scope in root.traverse() for source in scope.sources.values()
                          if isinstance(source, exp.Table)})
         return StatementLineage(columns=columns, tables=tuple(tables), target=fold(target) if target else None,
-                                grouped=_grouped(root))
+                                grouped=_grouped(root), kind=move.kind, deletes=move.deletes, warnings=tuple(warnings))
 
 
-def column_lineage(sql: str, schema: Mapping | MappingSchema | None = None, dialect: str | None = None) -> StatementLineage:
-    """Lineage of every output column of one SELECT / CTAS / INSERT … SELECT statement."""
-    return LineageAnalyzer(schema, dialect).column_lineage(sql)
+def column_lineage(sql: str, schema: Mapping | MappingSchema | None = None, dialect: str | None = None,
+                   strict: bool = True) -> StatementLineage:
+    """Lineage of every output column of one statement that moves data (see `dml`)."""
+    return LineageAnalyzer(schema, dialect, strict).column_lineage(sql)
 
 
 def _presenter(dialect: str | None):
     """Snowflake-like dialects fold unquoted names to upper case; report them as written (lower)."""
     strategy = sqlglot.Dialect.get_or_raise(dialect).NORMALIZATION_STRATEGY
     return str.lower if strategy.name == "UPPERCASE" else (lambda name: name)
+
+
+def _qualify_leniently(query: exp.Expression, mapping: MappingSchema | None, dialect: str | None) -> exp.Expression:
+    """Without a schema (or with a partial one) sqlglot cannot bind every column, and may refuse a
+    statement it cannot fully resolve; the tracer binds what is left itself (one source, or
+    ambiguous), so qualify what can be qualified and leave the rest."""
+    try:
+        return qualify(query.copy(), schema=mapping, dialect=dialect, validate_qualify_columns=False,
+                       identify=False, quote_identifiers=False)
+    except OptimizeError:
+        return qualify(query.copy(), schema=mapping, dialect=dialect, validate_qualify_columns=False,
+                       qualify_columns=False, identify=False, quote_identifiers=False)
+
+
+def _written_names(query: exp.Expression, dialect: str | None) -> list[str | None]:
+    """Per output position, the SQL text of an unaliased expression (what DuckDB and Spark call such a
+    column); None where the query names it (an alias, a column, a star)."""
+    while isinstance(query, exp.SetOperation):
+        query = query.left
+    if not isinstance(query, exp.Select):
+        return []
+    names = []
+    for projection in query.selects:
+        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
+            names.append(None)
+        else:
+            names.append(projection.sql(dialect=dialect))
+    return names
 
 
 def _grouped(root: Scope) -> bool:
@@ -469,7 +624,7 @@ def _output_names(root: Scope) -> list[str]:
     scope = root
     while scope.set_operation_scopes:
         scope = scope.set_operation_scopes[0]
-    return [p.alias_or_name for p in scope.expression.selects]
+    return ["*" if _is_star(p) else p.alias_or_name for p in scope.expression.selects]
 
 
 _NAMES = {v: k for k, v in _RANK.items()}
@@ -481,13 +636,13 @@ def _finish(trace: _Trace, fold=lambda name: name) -> ColumnLineage:
         (fold(t), fold(c), _NAMES[rank], bool(flags & MASKED), bool(flags & REVEALS))
         for (t, c), (rank, flags) in trace.direct.items()))
     indirect = tuple(IndirectSource(*item) for item in sorted({(fold(t), fold(c), kind) for t, c, kind in trace.indirect}))
-    return ColumnLineage(direct=direct, indirect=indirect)
+    ambiguous = tuple(sorted(AmbiguousSource(fold(c), tuple(fold(t) for t in ts)) for c, ts in trace.ambiguous))
+    return ColumnLineage(direct=direct, indirect=indirect, ambiguous=ambiguous)
 
 
 def table_dependencies(sql: str, dialect: str | None = None) -> list[str]:
     """Tables a statement reads (CTEs excluded), without needing a schema."""
-    query, _target, _cols = _split_target(_parse(sql, dialect))
-    root = build_scope(query)
+    root = build_scope(_split_target(_parse(sql, dialect)).query)
     if root is None:
         return []
     return sorted({_table_name(s) for scope in root.traverse() for s in scope.sources.values() if isinstance(s, exp.Table)})

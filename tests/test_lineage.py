@@ -156,7 +156,7 @@ def test_errors_name_the_problem():
         lineage("SELECT nope FROM users")
     with pytest.raises(LineageError, match="expected one SQL statement, got 2"):
         lineage("SELECT 1; SELECT 2")
-    with pytest.raises(LineageError, match="no query to trace in a DELETE"):
+    with pytest.raises(LineageError, match="no query to trace: a DELETE statement moves no data"):
         lineage("DELETE FROM users")
 
 
