@@ -168,6 +168,17 @@ def _utc_time(text: str | None, flag: str) -> str | None:
     return moment.isoformat(timespec="seconds")
 
 
+def _lineage_lines(result) -> list[str]:
+    lines = [f"{column} ← " + (", ".join(f"{d.table}.{d.column} [{d.transformation}{', masked' if d.masking else ''}]"
+                                       for d in item.direct) or "(no column)")
+             + ("".join(f"\n    ambiguous: {a.column} in one of {', '.join(a.candidates)}" for a in item.ambiguous))
+             + ("\n    influenced by " + ", ".join(f"{i.table}.{i.column} [{i.kind}]" for i in item.indirect)
+                if item.indirect else "")
+             for column, item in result.columns.items()]
+    lines.append(f"tables: {', '.join(result.tables)}" + (f"  → {result.target}" if result.target else ""))
+    return lines + [f"warning: {w}" for w in result.warnings]
+
+
 def cmd_lineage(args, project: Project | None) -> int:
     from .lineage import column_lineage
 
@@ -182,13 +193,22 @@ def cmd_lineage(args, project: Project | None) -> int:
             if not _is_schema(schema):
                 raise CliError(f"schema file {args.schema}: expected {{table: {{column: type}}}} "
                                "(optionally nested by schema and catalog), with text types")
-        result = column_lineage(sql, schema, args.dialect)
-        text = [f"{column} ← " + (", ".join(f"{d.table}.{d.column} [{d.transformation}{', masked' if d.masking else ''}]"
-                                             for d in item.direct) or "(no column)")
-                + ("\n    influenced by " + ", ".join(f"{i.table}.{i.column} [{i.kind}]" for i in item.indirect)
-                   if item.indirect else "")
-                for column, item in result.columns.items()]
-        _emit(args, result.to_dict(), "\n".join(text + [f"tables: {', '.join(result.tables)}"]))
+        from .scripts import parse_script, script_lineage
+
+        if len(parse_script(sql, args.dialect)) > 1:  # a script: per statement, then end to end
+            script = script_lineage(sql, schema, args.dialect, strict=args.strict)
+            text = []
+            for number, statement in zip(script.numbers, script.statements):
+                text += [f"-- statement {number}" + (f": {statement.kind} {statement.target}" if statement.target else ""),
+                         *_lineage_lines(statement)]
+            text += [f"-- skipped {line}" for line in script.skipped]
+            for table, columns in script.end_to_end.items():
+                text += [f"-- end to end: {table}"] + [f"{name} ← " + (", ".join(f"{d.table}.{d.column}" for d in c.direct)
+                                                                        or "(no column)") for name, c in columns.items()]
+            _emit(args, script.to_dict(), "\n".join(text))
+            return 0
+        result = column_lineage(sql, schema, args.dialect, strict=args.strict)
+        _emit(args, result.to_dict(), "\n".join(_lineage_lines(result)))
         return 0
     if project is None:
         raise CliError("give --sql or --file, or a project for --asset/--upstream/--downstream")
@@ -471,8 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
     p.set_defaults(handler=cmd_map)
     p = sub.add_parser("lineage", parents=[common], help="column lineage of SQL, an asset, or a column's impact")
-    p.add_argument("--sql", help="one SQL statement")
-    p.add_argument("--file", help="a file holding one SQL statement")
+    p.add_argument("--sql", help="SQL: one statement, or a script of several")
+    p.add_argument("--file", help="a file of SQL: one statement, or a script (traced across its statements)")
+    p.add_argument("--strict", action="store_true",
+                   help="a table or column the --schema does not know is an error, not a warning")
     p.add_argument("--schema", help="JSON: table → column → type (sqlglot's MappingSchema form)")
     p.add_argument("--dialect", default=None, help="sqlglot dialect: duckdb, postgres, snowflake, bigquery, trino, spark, …")
     p.add_argument("--asset", help="lineage of one of the project's SQL assets, with propagated categories")

@@ -38,9 +38,11 @@ class ScriptLineage:
     statements: tuple[StatementLineage, ...]
     skipped: tuple[str, ...]
     end_to_end: dict[str, dict[str, ColumnLineage]]
+    numbers: tuple[int, ...] = ()  # each traced statement's place in the script, from 1
 
     def to_dict(self) -> dict:
-        return {"statements": [s.to_dict() for s in self.statements], "skipped": list(self.skipped),
+        return {"statements": [{"statement": n, **s.to_dict()} for n, s in zip(self.numbers, self.statements)],
+                "skipped": list(self.skipped),
                 "end_to_end": {table: {name: c.to_dict() for name, c in columns.items()}
                                for table, columns in self.end_to_end.items()}}
 
@@ -88,7 +90,7 @@ def script_lineage(sql: str, schema: Mapping | None = None, dialect: str | None 
                    strict: bool = False) -> ScriptLineage:
     session = MappingSchema(dict(schema or {}), dialect=dialect)
     given = schema is not None
-    traced, skipped = [], []
+    traced, skipped, numbers = [], [], []
     written: dict[str, dict[str, ColumnLineage]] = {}
     for number, statement in enumerate(parse_script(sql, dialect), start=1):
         try:
@@ -101,6 +103,7 @@ def script_lineage(sql: str, schema: Mapping | None = None, dialect: str | None 
         if not given and lineage.warnings:  # tables the script did not create were never in a schema
             lineage = StatementLineage(**{**lineage.__dict__, "warnings": ()})
         traced.append(lineage)
+        numbers.append(number)
         if lineage.target and "*" not in lineage.columns:
             composed = {name: compose(column, written) for name, column in lineage.columns.items()}
             previous = written.get(lineage.target, {}) if lineage.kind in ("insert", "update", "merge") else {}
@@ -110,7 +113,7 @@ def script_lineage(sql: str, schema: Mapping | None = None, dialect: str | None 
                     session.add_table(lineage.target, {name: "unknown" for name in lineage.columns}, dialect=dialect)
             except SchemaError:
                 pass  # named at another depth than the schema's tables: traced by composition only
-    return ScriptLineage(tuple(traced), tuple(skipped), written)
+    return ScriptLineage(tuple(traced), tuple(skipped), written, tuple(numbers))
 
 
 def compose(column: ColumnLineage, written: dict[str, dict[str, ColumnLineage]]) -> ColumnLineage:
