@@ -21,3 +21,8 @@ def orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
 
 revenue_by_country = sql_asset("revenue_by_country", path=SQL_DIR / "revenue_by_country.sql", group_name="commerce",
                                kinds={"duckdb", "sql"})
+
+# Incremental: a MERGE keeps the customer dimension current; its lineage, propagation and erasure
+# planning go through the MERGE like through any SELECT.
+customer_dim = sql_asset("customer_dim", path=SQL_DIR / "customer_dim.sql", group_name="commerce",
+                         kinds={"duckdb", "sql"})

@@ -120,13 +120,15 @@ def build_column_graph(governance: Mapping[str, AssetGovernance], sql: Iterable[
     for asset in _topological(sql_by_asset, upstream):
         definition = sql_by_asset[asset]
         known = {t: cols for t, cols in schema.items()}
+        gov = governance.get(asset)
+        if gov is not None and gov.columns:  # a MERGE or UPDATE reads the table it writes
+            known.setdefault(table_of(asset, gov), {name: col.type or "text" for name, col in gov.columns.items()})
         try:
             lineage = LineageAnalyzer(known or None, definition.dialect).column_lineage(definition.sql)
         except LineageError as exc:
             graph.errors[asset] = str(exc)
             continue
         graph.lineage[asset] = lineage
-        gov = governance.get(asset)
         schema[table_of(asset, gov)] = {name: "text" for name in lineage.columns}
         for column, item in lineage.columns.items():
             cls = _classify(graph, item, lineage, asset_of_table)

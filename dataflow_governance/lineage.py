@@ -451,7 +451,8 @@ def check_dialect(dialect: str | None) -> None:
         raise LineageError(f"unknown SQL dialect {dialect!r}; known: {known}") from None
 
 
-def _parse(sql: str, dialect: str | None) -> exp.Expression:
+def parse_statement(sql: str, dialect: str | None) -> exp.Expression:
+    """One statement, parsed; every failure is a LineageError naming line and column."""
     check_dialect(dialect)
     check_size(sql, dialect)
     try:
@@ -508,7 +509,7 @@ class LineageAnalyzer:
         self._fold = _presenter(dialect)
 
     def column_lineage(self, sql: str) -> StatementLineage:
-        return self.statement_lineage(_parse(sql, self.dialect))
+        return self.statement_lineage(parse_statement(sql, self.dialect))
 
     def statement_lineage(self, statement: exp.Expression) -> StatementLineage:
         move = _split_target(statement)
@@ -641,8 +642,11 @@ def _finish(trace: _Trace, fold=lambda name: name) -> ColumnLineage:
 
 
 def table_dependencies(sql: str, dialect: str | None = None) -> list[str]:
-    """Tables a statement reads (CTEs excluded), without needing a schema."""
-    root = build_scope(_split_target(_parse(sql, dialect)).query)
+    """Tables a statement reads (CTEs and its own target excluded), without needing a schema."""
+    move = _split_target(parse_statement(sql, dialect))
+    root = build_scope(move.query)
     if root is None:
         return []
-    return sorted({_table_name(s) for scope in root.traverse() for s in scope.sources.values() if isinstance(s, exp.Table)})
+    # A MERGE or UPDATE reads its own target; that is no dependency on another asset.
+    return sorted({_table_name(s) for scope in root.traverse() for s in scope.sources.values() if isinstance(s, exp.Table)}
+                  - ({move.target} if move.kind in ("merge", "update", "insert") else set()))

@@ -238,6 +238,24 @@ class Warehouse:
                 con.execute(self.render(exp.Create(this=target, kind="TABLE", expression=query)))
         return self.row_count(table)
 
+    def create_table_if_missing(self, table: str, types: dict[str, str]) -> None:
+        """CREATE TABLE IF NOT EXISTS with the given column types (an incremental asset's first run)."""
+        schema = exp.Schema(this=table_expr(table), expressions=[
+            exp.ColumnDef(this=exp.to_identifier(column, quoted=True), kind=exp.DataType.build(kind, dialect=self.dialect))
+            for column, kind in types.items()])
+        self.execute(exp.Create(this=schema, kind="TABLE", exists=True))
+
+    def run_statement(self, sql: str, read_dialect: str = "duckdb") -> None:
+        """One data-moving statement (MERGE, UPDATE, INSERT) written in `read_dialect`, transpiled."""
+        import sqlglot
+        from sqlglot.errors import ParseError
+
+        try:
+            statement = sqlglot.parse_one(sql, read=read_dialect)
+        except ParseError as exc:
+            raise WarehouseError(f"SQL does not parse: {str(exc).splitlines()[0]}") from None
+        self.execute(statement)
+
     def replace_table(self, table: str, frame: pd.DataFrame) -> int:
         """Replace `table` with the rows of `frame` in one transaction; returns the row count."""
         return self._write_frame(table, frame, replace=True)

@@ -118,3 +118,19 @@ def test_cli_script_mode_and_strict(tmp_path):
     assert code == 0 and "warning:" in out
     code, _out, err = run_dfg("lineage", "--sql", "SELECT a, zz FROM t", "--schema", str(schema), "--strict")
     assert code == 2 and "zz" in err and "Traceback" not in err
+
+
+def test_the_example_merge_asset_carries_lineage_propagation_and_erasure(demo_project):
+    from conftest import dfg_json
+
+    manifest, summary = demo_project
+    assert summary["materialized"] == summary["assets"]
+    code, lineage, err = dfg_json("lineage", "--asset", "customer_dim", project=manifest)
+    assert code == 0, err
+    assert lineage["columns"]["email"]["direct"][0]["table"] == "users"
+    assert lineage["classification"]["lifetime_value"]["categories"] == ["user.behavior.purchase_history"]
+    assert {"table": "orders", "column": "amount", "transformation": "aggregation", "masking": False} in \
+        lineage["columns"]["lifetime_value"]["direct"]
+    code, plan, err = dfg_json("erase", "--subject-id", "12", "--dry-run", project=manifest)
+    assert code == 0, err
+    assert {t["target"]: t["count"] for t in plan["targets"]}["customer_dim"] == 1

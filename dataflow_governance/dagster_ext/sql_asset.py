@@ -5,14 +5,19 @@ from typing import Any
 
 import dagster as dg
 
-from ..lineage import StatementLineage, column_lineage, table_dependencies
+from ..dml import Move, as_move
+from ..lineage import StatementLineage, column_lineage, parse_statement, table_dependencies
 from ..spec import AssetGovernance
-from .governance import governance_attributes
+from .governance import governance_attributes, read_governance
 from .materialize import table_metadata
 from .resources import WarehouseResource
 
 SQL_KEY = "dataflow_governance/sql"
 DIALECT_KEY = "dataflow_governance/sql_dialect"
+
+
+def statement_move(sql: str, dialect: str) -> Move:
+    return as_move(parse_statement(sql, dialect))
 
 
 def lineage_markdown(lineage: StatementLineage) -> str:
@@ -44,7 +49,9 @@ def sql_asset(
     tables_to_assets: dict[str, str] | None = None,
     **asset_kwargs,
 ) -> dg.AssetsDefinition:
-    """An asset that (re)creates `table` (default: its name) in the warehouse from a SELECT.
+    """An asset written by SQL: a SELECT (re)creates `table` (default: its name); a MERGE, UPDATE or
+    INSERT is incremental — it runs as written against the table it names, which is created
+    first from the columns the governance declares (with their `type`) when it does not exist yet.
 
     Its upstream assets are the tables the SQL reads (a table is the asset of the same name
     unless `tables_to_assets` says otherwise); at materialization it records column lineage,
@@ -54,7 +61,9 @@ def sql_asset(
         raise ValueError(f"sql_asset {name!r}: give exactly one of sql= or path=")
     text = sql if sql is not None else Path(path).read_text()
     mapping = dict(tables_to_assets or {})
-    target = table or name
+    move = statement_move(text, dialect)
+    incremental = move.kind in ("merge", "update", "insert")
+    target = move.target if incremental else (table or name)
     reads = table_dependencies(text, dialect)
     asset_of_table = {t: dg.AssetKey.from_user_string(mapping.get(t, t)) for t in reads}
     metadata = {**asset_kwargs.pop("metadata", {}), SQL_KEY: text, DIALECT_KEY: dialect}
@@ -72,8 +81,18 @@ def sql_asset(
     @dg.asset(name=name, deps=list(asset_of_table.values()), **attributes, **asset_kwargs)
     def _sql_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         wh = warehouse.get()
-        wh.create_table_as(target, text, read_dialect=dialect)
-        schema = {t: wh.columns(t) for t in reads}
+        if incremental:
+            # The governance (from Python or the manifest) says which columns the table has.
+            gov = read_governance(s for s in context.assets_def.specs if s.key == context.asset_key).get(name)
+            types = {c: spec.type for c, spec in (gov.columns if gov else {}).items() if spec.type}
+            if not types:
+                raise dg.Failure(f"{name}: an incremental {move.kind.upper()} needs the target's columns with their "
+                                 "`type` in its governance, to create the table on the first run")
+            wh.create_table_if_missing(target, types)
+            wh.run_statement(text, read_dialect=dialect)
+        else:
+            wh.create_table_as(target, text, read_dialect=dialect)
+        schema = {t: wh.columns(t) for t in {*reads, *([target] if incremental else [])}}
         lineage = column_lineage(text, schema, dialect)
         meta = table_metadata(context, wh, target)
         meta["dagster/column_lineage"] = column_lineage_metadata(lineage, asset_of_table)
