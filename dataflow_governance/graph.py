@@ -55,6 +55,13 @@ class ColumnGraph:
     errors: dict[str, str] = field(default_factory=dict)  # asset → why its SQL could not be traced
     sql: dict[str, SqlDefinition] = field(default_factory=dict)  # asset → the SQL that builds it
 
+    def class_of(self, asset: str, column: str) -> ColumnClass | None:
+        """A column's class; a struct field path (`address.city`) is classed as its column."""
+        found = self.classes.get((asset, column))
+        if found is None and "." in column:
+            found = self.classes.get((asset, column.split(".", 1)[0]))
+        return found
+
     def columns_of(self, asset: str) -> dict[str, ColumnClass]:
         return {column: cls for (a, column), cls in self.classes.items() if a == asset}
 
@@ -166,7 +173,7 @@ def _classify(graph: ColumnGraph, item, lineage: StatementLineage, asset_of_tabl
     for source in item.direct:
         upstream_asset = asset_of_table.get(source.table, source.table)
         cls.derived_from.append(Derivation(upstream_asset, source.column, source))
-        origin = graph.classes.get((upstream_asset, source.column))
+        origin = graph.class_of(upstream_asset, source.column)
         if origin is None or origin.anonymous:
             continue
         anonymizing = (source.transformation == "aggregation" and not source.reveals_values and not grouped_by_subject)
@@ -178,6 +185,6 @@ def _classify(graph: ColumnGraph, item, lineage: StatementLineage, asset_of_tabl
         cls.categories |= origin.categories
         cls.subject_linked |= origin.subject_linked
     if item.direct and not contributions:
-        cls.anonymous = any(graph.classes.get((asset_of_table.get(s.table, s.table), s.column)) for s in item.direct)
+        cls.anonymous = any(graph.class_of(asset_of_table.get(s.table, s.table), s.column) for s in item.direct)
     cls.pseudonymized = bool(contributions) and all(masked or origin.pseudonymized for origin, masked in contributions)
     return cls

@@ -151,6 +151,17 @@ def _is_hash(node: exp.Expression) -> bool:
     return isinstance(node, exp.Anonymous) and str(node.this).lower() in _HASH_NAMES
 
 
+def _field_path(node: exp.Dot) -> tuple[exp.Column, str] | None:
+    """`col.a.b` → (col, "a.b") when the chain is plain field names on a column."""
+    names = []
+    while isinstance(node, exp.Dot):
+        if not isinstance(node.expression, exp.Identifier):
+            return None
+        names.append(node.expression.name)
+        node = node.this
+    return (node, ".".join(reversed(names))) if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star) else None
+
+
 def _is_star(projection: exp.Expression) -> bool:
     return isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star))
 
@@ -261,6 +272,11 @@ class _Tracer:
             return
         if isinstance(node, exp.Column):
             self._column(scope, node, trace, role, rank, masked)
+            return
+        if isinstance(node, exp.Dot) and _field_path(node) is not None:
+            # A struct field (`w.asset.id`) is a column path: the field, not the whole struct.
+            column, path = _field_path(node)
+            self._column(scope, exp.column(f"{column.name}.{path}", table=column.table or None), trace, role, rank, masked)
             return
         if isinstance(node, (exp.Select, exp.SetOperation)):
             inner = self.scope_of_select.get(id(node))
@@ -414,7 +430,8 @@ MAX_SET_OPERATIONS = 500
 MAX_BOOLEAN_TERMS = 5_000
 
 
-def check_size(sql: str, dialect: str | None) -> None:
+def check_size(sql: str, dialect: str | None) -> list:
+    """The SQL's tokens, once they are within the limits (the parser then reuses them)."""
     from sqlglot.tokens import TokenType
 
     if len(sql) > MAX_SQL_CHARS:
@@ -441,6 +458,7 @@ def check_size(sql: str, dialect: str | None) -> None:
                                (booleans, MAX_BOOLEAN_TERMS, "AND/OR terms")):
         if count > limit:
             raise LineageError(f"SQL has {count:,} {what}; the limit is {limit:,} (split the statement)")
+    return tokens
 
 
 def check_dialect(dialect: str | None) -> None:
@@ -451,12 +469,12 @@ def check_dialect(dialect: str | None) -> None:
         raise LineageError(f"unknown SQL dialect {dialect!r}; known: {known}") from None
 
 
-def parse_statement(sql: str, dialect: str | None) -> exp.Expression:
-    """One statement, parsed; every failure is a LineageError naming line and column."""
+def parse_statements(sql: str, dialect: str | None) -> list[exp.Expression]:
+    """Every statement, parsed from one tokenization; every failure is a LineageError naming line and column."""
     check_dialect(dialect)
-    check_size(sql, dialect)
+    tokens = check_size(sql, dialect)
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        return [s for s in sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         where = f"line {first.get('line')}, column {first.get('col')}: " if first else ""
@@ -467,6 +485,11 @@ def parse_statement(sql: str, dialect: str | None) -> exp.Expression:
         raise LineageError(f"SQL does not parse: {str(exc).splitlines()[0]}") from None
     except RecursionError:
         raise LineageError("SQL is nested too deeply to parse (split the statement)") from None
+
+
+def parse_statement(sql: str, dialect: str | None) -> exp.Expression:
+    """One statement, parsed; every failure is a LineageError naming line and column."""
+    statements = parse_statements(sql, dialect)
     if len(statements) != 1:
         raise LineageError(f"expected one SQL statement, got {len(statements)}")
     return statements[0]
@@ -515,9 +538,12 @@ class LineageAnalyzer:
         move = _split_target(statement)
         mapping, dialect, fold = self.schema, self.dialect, self._fold
         query, warnings = move.query, []
+        written = _written_names(query, dialect)  # before qualify names them `_col_0`
+        # Qualify works in place; where a failure is retried leniently, it works on a copy.
+        first_try = query if mapping is not None and self.strict else query.copy()
         try:
             try:
-                qualified = qualify(query.copy(), schema=mapping, dialect=dialect,
+                qualified = qualify(first_try, schema=mapping, dialect=dialect,
                                     validate_qualify_columns=mapping is not None, identify=False, quote_identifiers=False)
             except OptimizeError as exc:
                 if mapping is not None and self.strict:  # name the unknown table rather than a column it would have held
@@ -532,7 +558,7 @@ class LineageAnalyzer:
             root = build_scope(qualified)
             if root is None:
                 raise LineageError("the statement has no query scope to trace")
-            return self._trace(root, move, warnings, _written_names(query, dialect))
+            return self._trace(root, move, warnings, written)
         except RecursionError:
             raise LineageError("the statement is nested too deeply to trace (split it)") from None
         except (SqlglotError, ValueError, KeyError) as exc:

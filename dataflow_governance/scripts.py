@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, SchemaError, SqlglotError
+from sqlglot.errors import SchemaError, SqlglotError
 from sqlglot.schema import MappingSchema
 
 from .dml import NotAMove, as_move
@@ -26,8 +26,7 @@ from .lineage import (
     LineageAnalyzer,
     LineageError,
     StatementLineage,
-    check_dialect,
-    check_size,
+    parse_statements,
 )
 
 _RANK = {"identity": 0, "transformation": 1, "aggregation": 2}
@@ -48,18 +47,8 @@ class ScriptLineage:
 
 
 def parse_script(sql: str, dialect: str | None) -> list[exp.Expression]:
-    check_dialect(dialect)
-    check_size(sql, dialect)
-    try:
-        return _flatten([s for s in sqlglot.parse(sql, read=dialect) if s is not None], dialect)
-    except ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        where = f"line {first.get('line')}, column {first.get('col')}: " if first else ""
-        raise LineageError(f"SQL does not parse: {where}{first.get('description') or str(exc).splitlines()[0]}") from None
-    except SqlglotError as exc:
-        raise LineageError(f"SQL does not parse: {str(exc).splitlines()[0]}") from None
-    except RecursionError:
-        raise LineageError("SQL is nested too deeply to parse (split the statement)") from None
+    """The script's statements, procedure bodies flattened in."""
+    return _flatten(parse_statements(sql, dialect), dialect)
 
 
 _BODY = re.compile(r"^\s*(?:AS\s+)?BEGIN\b(.*?)(?:\bEND\s*;?\s*)?$", re.IGNORECASE | re.DOTALL)

@@ -199,6 +199,8 @@ def test_cli_contract(tmp_path):
     code, out, err = run_dfg("lineage", "--sql", "SELECT email FROM users WHERE (", "--schema", str(schema))
     assert code == 2 and "line 1, column" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     code, out, err = run_dfg("lineage", "--sql", "SELECT phone FROM users", "--schema", str(schema))
+    assert code == 0 and "warning:" in out and "'phone'" in out  # a partial schema: best effort, said
+    code, out, err = run_dfg("lineage", "--sql", "SELECT phone FROM users", "--schema", str(schema), "--strict")
     assert code == 2 and "'phone'" in err and "Traceback" not in err
 
 

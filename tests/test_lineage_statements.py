@@ -134,3 +134,19 @@ def test_the_example_merge_asset_carries_lineage_propagation_and_erasure(demo_pr
     code, plan, err = dfg_json("erase", "--subject-id", "12", "--dry-run", project=manifest)
     assert code == 0, err
     assert {t["target"]: t["count"] for t in plan["targets"]}["customer_dim"] == 1
+
+
+def test_struct_fields_are_column_paths_and_classed_as_their_column():
+    from dataflow_governance.graph import SqlDefinition, build_column_graph
+    from dataflow_governance.spec import build_governance
+
+    result = column_lineage("SELECT w.address.city AS city, w.address AS a FROM widgets w",
+                            {"widgets": {"address": "STRUCT(city TEXT, zip TEXT)"}}, "duckdb")
+    assert sources(result, "city") == {("widgets", "address.city")}
+    assert sources(result, "a") == {("widgets", "address")}
+    widgets = build_governance("widgets", {"legal_basis": "contract", "storage": {"kind": "warehouse", "table": "widgets"},
+                                           "columns": {"address": {"type": "STRUCT(city TEXT, zip TEXT)",
+                                                                   "categories": ["user.contact.address"]}}})
+    graph = build_column_graph({"widgets": widgets}, [SqlDefinition("cities", "SELECT w.address.city AS city FROM widgets w",
+                                                                    "duckdb")], {"cities": ["widgets"]})
+    assert "user.contact.address" in graph.columns_of("cities")["city"].categories
