@@ -166,11 +166,19 @@ def _is_star(projection: exp.Expression) -> bool:
     return isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star))
 
 
-def _outputs(scope: Scope, name: str) -> bool:
-    """Whether a derived table or CTE has an output column of that name (or an unexpanded `*`)."""
+def _outputs(scope: Scope, name: str) -> bool | None:
+    """Whether a derived table or CTE has an output column of that name (or an unexpanded `*`);
+    None for a table function whose columns are not named."""
     while scope.set_operation_scopes:
         scope = scope.set_operation_scopes[0]
-    return any(p.alias_or_name == name or _is_star(p) for p in scope.expression.selects)
+    node = scope.expression
+    if isinstance(node, exp.Lateral) and isinstance(node.this, exp.Subquery):
+        node = node.this.this
+    elif isinstance(node, (exp.Lateral, exp.Unnest)):
+        alias = node.args.get("alias")
+        columns = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+        return name in columns if columns else None
+    return any(p.alias_or_name == name or _is_star(p) for p in node.selects)
 
 
 class _Tracer:
@@ -201,6 +209,8 @@ class _Tracer:
                 trace.merge(self.scope_output(branch, position))
             return trace
         select = scope.expression
+        if isinstance(select, (exp.Lateral, exp.Unnest)):
+            return self._table_function(scope, select, name)
         for projection in select.selects:
             if projection.alias_or_name == name or (name == "*" and _is_star(projection)):
                 return self.projection(scope, projection)
@@ -213,6 +223,19 @@ class _Tracer:
                     self._unqualified(scope, exp.column(name, table=qualifier or None), trace, None, 0, 0)
             return trace
         return _Trace()
+
+    def _table_function(self, scope: Scope, node: exp.Expression, name: str) -> _Trace:
+        """A LATERAL subquery's column is what it selects; a column of UNNEST, EXPLODE, FLATTEN or
+        another table function over columns is a transformation of the columns it reads."""
+        trace = _Trace()
+        if isinstance(node, exp.Lateral) and isinstance(node.this, exp.Subquery):
+            for projection in node.this.this.selects:
+                if projection.alias_or_name == name or name == "*":
+                    trace.merge(self.expression(scope, projection.unalias()))
+            return trace
+        arguments = [value for key, value in node.args.items() if key not in ("alias", "view", "outer", "offset")]
+        self._walk(scope, arguments, trace, None, 1, 0)
+        return trace
 
     def _position(self, scope: Scope, name: str) -> int:
         left = scope.set_operation_scopes[0]

@@ -150,3 +150,16 @@ def test_struct_fields_are_column_paths_and_classed_as_their_column():
     graph = build_column_graph({"widgets": widgets}, [SqlDefinition("cities", "SELECT w.address.city AS city FROM widgets w",
                                                                     "duckdb")], {"cities": ["widgets"]})
     assert "user.contact.address" in graph.columns_of("cities")["city"].categories
+
+
+@pytest.mark.parametrize("sql, dialect, column, source", [
+    ("SELECT t.id, l.x FROM t, LATERAL (SELECT t.a + 1 AS x) l", "postgres", "x", ("t", "a")),
+    ("SELECT t.id, u.tag FROM t CROSS JOIN UNNEST(t.tags) AS u(tag)", "postgres", "tag", ("t", "tags")),
+    ("SELECT id, tag FROM t, UNNEST(tags) AS tag", "bigquery", "tag", ("t", "tags")),
+    ("SELECT t.id, e.value FROM t, LATERAL FLATTEN(input => t.items) e", "snowflake", "value", ("t", "items")),
+    ("SELECT id, x FROM t LATERAL VIEW explode(arr) v AS x", "spark", "x", ("t", "arr")),
+])
+def test_lateral_unnest_and_table_functions_over_columns(sql, dialect, column, source):
+    result = column_lineage(sql, dialect=dialect)
+    assert sources(result, column) == {source}
+    assert sources(result, "id") == {("t", "id")}
