@@ -1,21 +1,38 @@
 """dataflow-governance: make a Dagster data platform provable to regulators, auditors and engineers.
 
 The core (this package minus `dagster_ext`) is plain Python over plain data; `dagster_ext` adapts it
-to Dagster and `cli` answers questions from the command line.
+to Dagster and `cli` answers questions from the command line. The public names below are imported
+on first use, so `dfg lineage` does not pay for pandas, fideslang or Dagster.
 """
 
-from .ledger import Ledger, LedgerError, verify_entries
-from .lineage import LineageAnalyzer, LineageError, column_lineage
-from .manifest import ManifestError, Project, load_project
-from .policy import Finding, PolicyContext, run_policy
-from .spec import AssetGovernance, ColumnSpec, GovernanceError, LegalHold, Processor, Retention, build_governance
-from .warehouse import Warehouse, WarehouseError
+from __future__ import annotations
+
+import importlib
+
+from .errors import DfgError
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AssetGovernance", "ColumnSpec", "Finding", "GovernanceError", "LegalHold", "Ledger", "LedgerError",
-    "LineageAnalyzer", "LineageError", "ManifestError", "PolicyContext", "Processor", "Project", "Retention",
-    "Warehouse", "WarehouseError", "build_governance", "column_lineage", "load_project", "run_policy",
-    "verify_entries",
-]
+_PUBLIC = {
+    "Ledger": "ledger", "LedgerError": "ledger", "verify_entries": "ledger",
+    "LineageAnalyzer": "lineage", "LineageError": "lineage", "column_lineage": "lineage",
+    "ManifestError": "manifest", "Project": "manifest", "load_project": "manifest",
+    "Finding": "policy", "PolicyContext": "policy", "run_policy": "policy",
+    "AssetGovernance": "spec", "ColumnSpec": "spec", "GovernanceError": "spec", "LegalHold": "spec",
+    "Processor": "spec", "Retention": "spec", "build_governance": "spec",
+    "Warehouse": "warehouse", "WarehouseError": "warehouse",
+}
+
+__all__ = ["DfgError", *sorted(_PUBLIC)]
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

@@ -15,24 +15,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import local_s3
-from .datasets import DatasetError
-from .erasure import ErasureError
-from .ledger import LedgerError
-from .lineage import LineageError
-from .scan import ScanError
-from .manifest import DEFAULT_MANIFEST, ManifestError, Project, load_project
-from .objectstore import ObjectStoreError, split_s3_uri
-from .matching import SubjectIdError
-from .provenance import ProvenanceError
-from .requests import RequestError
-from .spec import GovernanceError
-from .warehouse import WarehouseError, redact_dsn
+from typing import TYPE_CHECKING
 
-EXPECTED_ERRORS = (DatasetError, ProvenanceError, ErasureError, ScanError, LineageError, ManifestError, GovernanceError, WarehouseError, ObjectStoreError, local_s3.LocalS3Error, LedgerError, SubjectIdError, RequestError)
+from .errors import DfgError
+
+if TYPE_CHECKING:
+    from .manifest import Project
+
+# Each command imports what it needs when it runs: `dfg lineage --sql` must not pay for pandas,
+# Dagster or MLflow.
 
 
-class CliError(RuntimeError):
+class CliError(DfgError, RuntimeError):
     """A user-facing failure: printed as one line, exit 2."""
 
 
@@ -98,6 +92,9 @@ def cmd_map(args, project: Project) -> int:
 
 
 def local_status(project: Project) -> dict:
+    from . import local_s3
+    from .warehouse import redact_dsn
+
     endpoint = local_s3.read_endpoint(project.state_dir)
     warehouse = project.warehouse_path if project.warehouse.kind == "duckdb" else redact_dsn(project.warehouse.dsn or "")
     return {
@@ -110,6 +107,8 @@ def local_status(project: Project) -> dict:
 
 
 def cmd_local(args, project: Project) -> int:
+    from . import local_s3
+
     if args.action == "stop":
         stopped = local_s3.stop(project.state_dir)
         _emit(args, {"stopped": stopped}, "local S3 endpoint stopped" if stopped else "local S3 endpoint was not running")
@@ -246,6 +245,7 @@ def cmd_lineage(args, project: Project | None) -> int:
 
 
 def cmd_scan(args, project: Project | None) -> int:
+    from .objectstore import split_s3_uri
     from .scan import DEFAULT_VALIDATION_BUDGET, scan_file, scan_s3, scan_table
 
     if args.file:
@@ -474,7 +474,7 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dfg", description=__doc__.split("\n")[0])
-    parser.add_argument("--project", default=os.environ.get("DFG_PROJECT", DEFAULT_MANIFEST),
+    parser.add_argument("--project", default=os.environ.get("DFG_PROJECT"),
                         help="governance manifest (default ./dagster_project.yaml)")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
@@ -561,15 +561,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # MLflow's progress lines ("Created version …") would mix into the command's own output.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    # The project's own modules (and Dagster run processes) find the manifest through this.
-    os.environ["DFG_PROJECT"] = str(Path(args.project).resolve())
     handler: Callable = args.handler
     try:
         standalone = getattr(args, "needs_project", True) is False and (
             getattr(args, "sql", None) is not None or getattr(args, "file", None) is not None)
-        project = None if standalone else load_project(args.project)
+        project = None
+        if not standalone:
+            from .manifest import DEFAULT_MANIFEST, load_project
+
+            args.project = args.project or DEFAULT_MANIFEST
+            # The project's own modules (and Dagster run processes) find the manifest through this.
+            os.environ["DFG_PROJECT"] = str(Path(args.project).resolve())
+            project = load_project(args.project)
         return handler(args, project)
-    except (CliError, *EXPECTED_ERRORS) as exc:
+    except DfgError as exc:
         if getattr(args, "json", False):
             print(json.dumps({"error": str(exc)}))
         print(f"error: {exc}", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from .errors import DfgError
 
 MAX_LENGTH = 2000
 
@@ -25,7 +26,7 @@ _BOOLEAN = (exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, 
             exp.Between, exp.Like, exp.ILike, exp.Boolean, exp.Paren, exp.Column)
 
 
-class ConditionError(ValueError):
+class ConditionError(DfgError, ValueError):
     """A configured condition that cannot be used; the message says what is wrong, not the data."""
 
 

@@ -29,6 +29,7 @@ import sqlglot
 import sqlglot.errors
 from sqlglot import exp
 
+from .errors import DfgError
 from .digest import PREFIX, canonical_schema, table_digest
 from .erasure import erasure_statuses
 from .graph import table_of
@@ -43,7 +44,7 @@ from .warehouse import Warehouse, WarehouseError, column_expr, table_expr
 MEMBERS_TABLE = "governance_dataset_members"
 
 
-class DatasetError(RuntimeError):
+class DatasetError(DfgError, RuntimeError):
     """The dataset cannot be materialized or read as recorded; the message says why."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from .errors import DfgError
 from . import anonymize
 from .graph import ColumnGraph, table_of
 from .keys import keyed_hash, project_key, subject_hash
@@ -35,7 +36,7 @@ MAX_GRACE_DAYS = 3650  # ten years: past that a "grace period" is a refusal, and
 REWRITE_ATTEMPTS = 20  # conditional rewrites of one JSON-lines object before giving up
 
 
-class ErasureError(RuntimeError):
+class ErasureError(DfgError, RuntimeError):
     """The erasure cannot proceed; nothing was changed by the step that raised it."""
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlglot import exp, parse_one
 
+from .errors import DfgError
 from .warehouse import Warehouse, WarehouseError, table_expr
 
 LEDGER_TABLE = "governance_ledger"
@@ -40,7 +41,7 @@ _SAFE_TEXT = re.compile(r'^[^"\\\x00-\x1f\x7f]{1,512}$')
 DAMAGE_KINDS = ("modified", "deleted", "inserted", "reordered", "truncated")
 
 
-class LedgerError(RuntimeError):
+class LedgerError(DfgError, RuntimeError):
     """The ledger could not be written or read; the message says why."""
 
 

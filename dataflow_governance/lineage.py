@@ -26,6 +26,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import MappingSchema
 
+from .errors import DfgError
 from .dml import Move, NotAMove, as_move, table_name
 
 _RANK = {"identity": 0, "transformation": 1, "aggregation": 2}
@@ -41,7 +42,7 @@ _HASH_NAMES = {"md5", "sha1", "sha2", "sha256", "sha512", "hash", "hmac", "xxhas
                "hash_md5", "keyed_hash", "md5_number", "sha256_hex"}
 
 
-class LineageError(ValueError):
+class LineageError(DfgError, ValueError):
     """The SQL cannot be analysed; the message names the line/column or the unknown table/column."""
 
 

@@ -39,6 +39,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from .errors import DfgError
 
 STARTUP_TIMEOUT_S = 120
 COMPACT_TIMEOUT_S = 900
@@ -47,7 +48,7 @@ COMPACT_PATH = "/_dfg/compact"
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "expect", "keep-alive"}
 
 
-class LocalS3Error(RuntimeError):
+class LocalS3Error(DfgError, RuntimeError):
     pass
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .errors import DfgError
 from . import taxonomy
 from .spec import AssetGovernance, GovernanceError, Processor, build_governance
 from .warehouse import IDENTIFIER
@@ -114,7 +115,7 @@ class Project:
         return self.mlflow.tracking_uri or f"sqlite:///{self.state_dir / 'mlflow.db'}"
 
 
-class ManifestError(ValueError):
+class ManifestError(DfgError, ValueError):
     """The manifest cannot be loaded; the message names the file and the field."""
 
 

@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlglot import exp
 
+from .errors import DfgError
 from .warehouse import column_expr
 
 MAX_SUBJECT_ID_LENGTH = 256
@@ -27,7 +28,7 @@ _NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT", "HUGEINT", "UBIGINT", 
                   "INTEGER", "DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL", "SERIAL", "BIGSERIAL")
 
 
-class SubjectIdError(ValueError):
+class SubjectIdError(DfgError, ValueError):
     """A subject id that cannot identify anyone (empty, too long, control characters)."""
 
 

@@ -16,13 +16,14 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .errors import DfgError
 from . import local_s3
 
 # The local endpoint accepts any credentials; fixed dummy ones keep real ones from being sent to it.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "dfg-local", "aws_secret_access_key": "dfg-local"}
 
 
-class ObjectStoreError(RuntimeError):
+class ObjectStoreError(DfgError, RuntimeError):
     """An S3 call failed; the message names the bucket/key and the endpoint, `code` S3's error code."""
 
     def __init__(self, message: str, code: str | None = None):

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .errors import DfgError
 from .datasets import DatasetError, DatasetRecord, dataset_records, digests_holding, read_snapshot, records_by_digest
 from .erasure import Target
 from .keys import subject_hash
@@ -44,7 +45,7 @@ FINGERPRINT = "dfg.model_fingerprint"
 Trainer = Callable[[Any, dict], tuple[Any, dict[str, float]]]
 
 
-class ProvenanceError(RuntimeError):
+class ProvenanceError(DfgError, RuntimeError):
     """MLflow could not be reached, or a model, version or record is unknown; the message says which."""
 
 

@@ -14,13 +14,14 @@ from datetime import datetime, timezone
 import pandas as pd
 from sqlglot import exp
 
+from .errors import DfgError
 from .matching import check_subject_id
 from .warehouse import Warehouse, table_expr
 
 REQUESTS_TABLE = "governance_erasure_requests"
 
 
-class RequestError(LookupError):
+class RequestError(DfgError, LookupError):
     """An unknown or malformed request id."""
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from sqlglot import exp
 
+from .errors import DfgError
 from .detect import DETECTORS, Detector, combined_prefilter, matches
 from .objectstore import ObjectStore, s3_errors
 from .warehouse import Warehouse, WarehouseError, column_expr, table_expr
@@ -183,7 +184,7 @@ def read_file(path: Path, limit: int | None = None) -> Iterator[pd.DataFrame]:
         raise ScanError(f"cannot read {path}: {exc.__class__.__name__}") from None
 
 
-class ScanError(RuntimeError):
+class ScanError(DfgError, RuntimeError):
     """The target could not be scanned; the message names it (never a value from it)."""
 
 

@@ -13,11 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .errors import DfgError
 from . import taxonomy
 from .conditions import ConditionError, check_condition
 
 
-class GovernanceError(ValueError):
+class GovernanceError(DfgError, ValueError):
     """A governance declaration that cannot be accepted; the message says where and why."""
 
 

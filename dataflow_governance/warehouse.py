@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 from sqlglot import exp
+from .errors import DfgError
 
 
 LOCK_WAIT_S = 30.0
@@ -34,7 +35,7 @@ def private_file(path: Path) -> None:
             candidate.chmod(0o600)
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(DfgError, RuntimeError):
     """A warehouse operation failed; the message names the table or connection."""
 
 
