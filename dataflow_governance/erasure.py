@@ -23,7 +23,7 @@ from .errors import DfgError
 from . import anonymize
 from .graph import ColumnGraph, table_of
 from .keys import keyed_hash, project_key, subject_hash
-from .ledger import Ledger, NewEntry
+from .ledger import Ledger
 from .locks import governance_lock
 from .manifest import Project
 from .matching import Condition, SubjectIdError, canonical_id, check_subject_id, column_matches, record_matches

@@ -560,7 +560,7 @@ class LineageAnalyzer:
 
     def statement_lineage(self, statement: exp.Expression) -> StatementLineage:
         move = _split_target(statement)
-        mapping, dialect, fold = self.schema, self.dialect, self._fold
+        mapping, dialect = self.schema, self.dialect
         query, warnings = move.query, []
         written = _written_names(query, dialect)  # before qualify names them `_col_0`
         # Qualify works in place; where a failure is retried leniently, it works on a copy.

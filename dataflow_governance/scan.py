@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import pandas as pd
 from sqlglot import exp
 
 from .errors import DfgError
-from .detect import DETECTORS, Detector, combined_prefilter, matches
+from .detect import DETECTORS, Detector, combined_prefilter
 from .objectstore import ObjectStore, s3_errors
 from .warehouse import Warehouse, WarehouseError, column_expr, table_expr
 

@@ -24,7 +24,6 @@ from .lineage import (
     DirectSource,
     IndirectSource,
     LineageAnalyzer,
-    LineageError,
     StatementLineage,
     parse_statements,
 )
@@ -65,11 +64,10 @@ def _flatten(statements: list[exp.Expression], dialect: str | None) -> list[exp.
             flat += _flatten(list(body.expressions), dialect)
         elif isinstance(body, exp.Command):
             match = _BODY.match(f"{body.this} {body.expression or ''}")
-            if match:
-                try:
-                    flat += _flatten([s for s in sqlglot.parse(match.group(1), read=dialect) if s is not None], dialect)
-                except SqlglotError:
-                    flat.append(statement)  # a body sqlglot cannot read: reported as skipped
+            try:
+                flat += _flatten([s for s in sqlglot.parse(match.group(1), read=dialect) if s is not None], dialect)
+            except (SqlglotError, AttributeError):  # no BEGIN … END, or a body sqlglot cannot read
+                flat.append(statement)  # reported as skipped
         else:
             flat.append(statement)
     return flat

@@ -1,7 +1,6 @@
 """Erasure under attack and accident: parallel runs, hostile ids and config, late data, typed ids,
 key templates — each a case that once certified what did not happen."""
 
-import json
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import pytest
 
 from conftest import PG_DSN, dfg_json, run_dfg
 from dataflow_governance import load_project, local_s3
-from dataflow_governance.erasure import erase, plan_erasure
+from dataflow_governance.erasure import erase
 from dataflow_governance.ledger import Ledger
 from dataflow_governance.spec import GovernanceError, build_governance
 from test_erasure import identifiers, remnants
