@@ -95,20 +95,16 @@ def _update(statement: exp.Update) -> Move:
     if not projections:
         raise NotAMove("an UPDATE that sets nothing")
     source = statement.args.get("from_") or statement.args.get("from")
-    from_tables = [source.this, *(j.this for j in source.args.get("joins") or [])] if source is not None else []
+    joins = (source.args.get("joins") or []) if source is not None else []
+    from_tables = [source.this, *(j.this for j in joins)] if source is not None else []
     # T-SQL's `UPDATE t SET … FROM tab1 t JOIN …`: the target is an alias the FROM clause defines.
     aliased = next((t for t in from_tables if isinstance(t, exp.Table) and not target.db and t.alias == target.name), None)
-    if aliased is not None:
-        query = exp.select(*projections).from_(source.this.copy())
-        for join in source.args.get("joins") or []:
-            query = query.join(join.copy())
-        target = aliased
-    else:
-        query = exp.select(*projections).from_(target.copy())
-        if source is not None:
-            query = query.join(source.this.copy(), join_type="cross")
-            for join in source.args.get("joins") or []:
-                query = query.join(join.copy())
+    query = exp.select(*projections).from_((source.this if aliased is not None else target).copy())
+    if source is not None and aliased is None:
+        query = query.join(source.this.copy(), join_type="cross")
+    for join in joins:
+        query = query.join(join.copy())
+    target = aliased if aliased is not None else target
     if statement.args.get("where") is not None:
         query = query.where(statement.args["where"].this.copy())
     return Move(_with_ctes(query, statement), table_name(target), columns, "update")

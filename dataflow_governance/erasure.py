@@ -276,6 +276,13 @@ def delete_versions(store: ObjectStore, bucket: str, versions: list[dict]) -> in
     return deleted
 
 
+def purge_prefix(store: ObjectStore, bucket: str, prefix: str) -> int:
+    """Every version and delete marker under the prefix; returns how many objects (keys) went."""
+    versions = _versions(store, bucket, prefix)
+    delete_versions(store, bucket, versions)
+    return len({v["Key"] for v in versions})
+
+
 def purge_records(store: ObjectStore, bucket: str, prefix: str, field_name: str, is_gone: RecordTest) -> int:
     """Records whose id passes `is_gone`, out of every JSON-lines object under the prefix and out of
     every earlier version that held them; returns records removed plus versions purged."""
@@ -308,9 +315,7 @@ def execute_target(target: Target, project: Project, warehouse: Warehouse, store
         if prefix is None:
             return 0
         if target.action == "delete":
-            versions = _versions(store, bucket, prefix)
-            delete_versions(store, bucket, versions)
-            return len({v["Key"] for v in versions})
+            return purge_prefix(store, bucket, prefix)
         return purge_records(store, bucket, prefix, target.column, subject_test(subject_id))
     return 0
 

@@ -16,9 +16,9 @@ from sqlglot import exp
 from . import anonymize
 from .erasure import (
     Target,
-    delete_versions,
     erase_matching_rows,
     plan_erasure,
+    purge_prefix,
     purge_records,
     suppression_list,
 )
@@ -48,10 +48,10 @@ def apply_suppression(project: Project, governance: dict[str, AssetGovernance], 
         count = 0
         if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
             hashes = pseudonyms if target.pseudonymized else subjects
-            for chunk in _chunks(sorted(hashes)):
-                match = _hashed_match(target, warehouse, key, chunk)
-                if match is not None:
-                    count += erase_matching_rows(target, project, warehouse, match, now)
+            column_type = warehouse.columns(target.target).get(target.column)
+            for chunk in _chunks(sorted(hashes)) if column_type is not None else []:
+                match = _hashed_match(target, column_type, warehouse, key, chunk)
+                count += erase_matching_rows(target, project, warehouse, match, now)
         elif target.system == "s3" and store is not None:
             bucket, template = split_s3_uri(target.target)
             if target.action == "delete":
@@ -72,11 +72,8 @@ def _hash_of(key: bytes, canonical: str | None) -> str | None:
     return keyed_hash(key, canonical) if canonical is not None else None
 
 
-def _hashed_match(target: Target, warehouse: Warehouse, key: bytes, hashes: list[str]) -> Condition | None:
+def _hashed_match(target: Target, column_type: str, warehouse: Warehouse, key: bytes, hashes: list[str]) -> Condition:
     """Rows whose identity value hashes (with the subject key) to one of `hashes`."""
-    column_type = warehouse.columns(target.target).get(target.column)
-    if column_type is None:
-        return None
     text = exp.cast(exp.column(target.column, quoted=True), "TEXT") if target.pseudonymized \
         else sql_canonical_text(target.column, column_type)
     hashed = anonymize.keyed_hash_expr(warehouse, text)
@@ -85,23 +82,14 @@ def _hashed_match(target: Target, warehouse: Warehouse, key: bytes, hashes: list
 
 
 def _purge_subject_prefixes(store: ObjectStore, bucket: str, template: str, key: bytes, subjects: set[str]) -> int:
-    """Folders `<base>{subject_id}/…` whose segment hashes to an erased subject: every version goes."""
+    """Folders `<base>{subject_id}/…` whose segment hashes to an erased subject: every version goes.
+
+    Folders are found among object versions, not current objects: a folder whose objects were
+    deleted but whose versions remain still holds the subject."""
     base, _, rest = template.partition("{subject_id}")
-    client = store.client()
-    gone = 0
     with s3_errors(f"list s3://{bucket}/{base}", store):
-        pages = list(client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base, Delimiter="/"))
-    for page in pages:
-        for common in page.get("CommonPrefixes", []):
-            segment = common["Prefix"][len(base):].rstrip("/")
-            if keyed_hash(key, segment) not in subjects:
-                continue
-            prefix = base + segment + rest
-            versions = []
-            with s3_errors(f"list versions of s3://{bucket}/{prefix}", store):
-                for listing in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-                    versions += [{"Key": v["Key"], "VersionId": v.get("VersionId") or "null"}
-                                 for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
-            delete_versions(store, bucket, versions)
-            gone += len({v["Key"] for v in versions})
-    return gone
+        pages = list(store.client().get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=base,
+                                                                                   Delimiter="/"))
+    segments = {common["Prefix"][len(base):].rstrip("/") for page in pages for common in page.get("CommonPrefixes", [])}
+    return sum(purge_prefix(store, bucket, base + segment + rest)
+               for segment in sorted(segments) if keyed_hash(key, segment) in subjects)

@@ -111,10 +111,15 @@ def test_data_that_comes_back_is_erased_by_the_rerun_and_by_every_sweep(erasable
     key = client.list_objects_v2(Bucket="deepwater-raw-eu", Prefix="signups/")["Contents"][0]["Key"]
     body = client.get_object(Bucket="deepwater-raw-eu", Key=key)["Body"].read()
     client.put_object(Bucket="deepwater-raw-eu", Key=key, Body=body + b'{"user_id": 42.0, "email": "late"}\n')
+    # A restored attachment: the folder is found among object versions, even once deleted.
+    client.put_object(Bucket="deepwater-support-eu", Key="attachments/42/restored.pdf", Body=b"scan")
+    client.delete_object(Bucket="deepwater-support-eu", Key="attachments/42/restored.pdf")
     code, sweep, err = dfg_json("sweep", project=erasable)
     assert code == 0, err
     # The late JSON line, and the object version that held it (a version is a copy too).
-    assert sweep["suppressed"] == {"email_campaign_sends": 1, "tickets_clean": 1, "signup_events": 2}
+    assert sweep["suppressed"] == {"email_campaign_sends": 1, "tickets_clean": 1, "signup_events": 2,
+                                   "support_attachments": 1}
+    assert not client.list_object_versions(Bucket="deepwater-support-eu", Prefix="attachments/42/").get("Versions")
     assert remnants(project, 42) == []
     assert b'"user_id": 42.0' not in client.get_object(Bucket="deepwater-raw-eu", Key=key)["Body"].read()
     code, _sweep, _ = dfg_json("sweep", project=erasable)
