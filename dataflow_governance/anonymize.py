@@ -2,14 +2,12 @@
 
 The keyed hash is HMAC-SHA256 with the project's key, hex, first 32 characters — the same value
 `keys.keyed_hash` computes, so a pseudonym written by a sweep matches one written by an asset.
-On PostgreSQL it runs as pgcrypto's `hmac()`; on DuckDB it is spelled out with the engine's own
-vectorized sha256 (HMAC = H((K⊕opad) ‖ H((K⊕ipad) ‖ m))). Key material is always a bound
+Each engine spells it in its own SQL (`Engine.keyed_hash`). Key material is always a bound
 parameter, never SQL text.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from sqlglot import exp
@@ -20,27 +18,18 @@ _TEXT_TYPES = ("VARCHAR", "TEXT", "CHAR", "STRING", "CHARACTER")
 
 
 def prepare(warehouse: Warehouse, con: Any) -> None:
-    """PostgreSQL needs pgcrypto for hmac(); DuckDB needs nothing."""
-    if warehouse.kind == "postgres":
-        con.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+    """Whatever the engine needs before a keyed hash runs in SQL (PostgreSQL: pgcrypto)."""
+    warehouse.engine.prepare_keyed_hash(con)
 
 
 def key_parameters(warehouse: Warehouse, key: bytes) -> list:
     """The bound values one keyed-hash expression takes, in the order it takes them."""
-    if warehouse.kind == "postgres":
-        return [key.decode()]
-    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
-    return [bytes(b ^ 0x5C for b in block), bytes(b ^ 0x36 for b in block)]  # opad, ipad
+    return warehouse.engine.keyed_hash_parameters(key)
 
 
 def keyed_hash_expr(warehouse: Warehouse, text: exp.Expression) -> exp.Expression:
     """`keys.keyed_hash` in SQL over a text expression; takes `key_parameters` as bound values."""
-    if warehouse.kind == "duckdb":
-        inner = exp.func("sha256", exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"), expression=exp.Anonymous(this="encode", expressions=[text])))
-        outer = exp.func("sha256", exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"), expression=exp.func("unhex", inner)))
-        return exp.func("left", outer, exp.Literal.number(32))
-    digest = exp.func("hmac", text, exp.Placeholder(), exp.Literal.string("sha256"))
-    return exp.func("left", exp.func("encode", digest, exp.Literal.string("hex")), exp.Literal.number(32))
+    return warehouse.engine.keyed_hash(text)
 
 
 def method_expr(warehouse: Warehouse, method: str, column: str) -> exp.Expression:

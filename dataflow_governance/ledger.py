@@ -18,11 +18,9 @@ not contain quotes, backslashes or control characters, so their JSON form is the
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import re
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -217,35 +215,10 @@ class Ledger:
     # schema ------------------------------------------------------------------------------------
     def _create_sql(self) -> list[str]:
         target = self.warehouse.render(table_expr(self.table))
-        statements = [
-            f"CREATE TABLE IF NOT EXISTS {target} (seq BIGINT PRIMARY KEY, ts TEXT NOT NULL, actor TEXT NOT NULL, "
-            "action TEXT NOT NULL, target TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, "
-            "hash TEXT NOT NULL)"
-        ]
-        if self.warehouse.kind == "postgres":
-            # Append-only in the database too: no UPDATE, DELETE or TRUNCATE, whoever asks.
-            # Concurrent first writers would race on the catalog: one at a time, and only once.
-            fn = self.warehouse.render(table_expr(f"{self.table}_append_only"))
-            statements = ["SELECT pg_advisory_xact_lock(hashtext('dataflow_governance.ledger'))", *statements]
-            if self._has_triggers():
-                return statements
-            statements += [
-                f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"RAISE EXCEPTION 'the governance ledger is append-only (% rejected)', TG_OP; END $$",
-                f"DROP TRIGGER IF EXISTS ledger_no_update ON {target}",
-                f"CREATE TRIGGER ledger_no_update BEFORE UPDATE OR DELETE ON {target} FOR EACH ROW EXECUTE FUNCTION {fn}()",
-                f"DROP TRIGGER IF EXISTS ledger_no_truncate ON {target}",
-                f"CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON {target} FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
-                f"REVOKE UPDATE, DELETE, TRUNCATE ON {target} FROM PUBLIC",
-            ]
-        return statements
-
-    def _has_triggers(self) -> bool:
-        if not self.warehouse.table_exists(self.table):
-            return False
-        query = ("SELECT count(*) FROM pg_trigger WHERE tgname = 'ledger_no_update' AND tgrelid = "
-                 f"to_regclass('{self.warehouse.render(table_expr(self.table))}')")
-        return self.warehouse.fetch(query)[0][0] > 0
+        create = (f"CREATE TABLE IF NOT EXISTS {target} (seq BIGINT PRIMARY KEY, ts TEXT NOT NULL, actor TEXT NOT NULL, "
+                  "action TEXT NOT NULL, target TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, "
+                  "hash TEXT NOT NULL)")
+        return self.warehouse.engine.ledger_statements(table_expr(self.table), create)  # append-only guard too
 
     def ensure(self) -> None:
         if self._ready:
@@ -257,44 +230,23 @@ class Ledger:
         self._ready = True
 
     def grant_writer(self, role: str) -> None:
-        """Let `role` append and read, nothing else (PostgreSQL)."""
-        if self.warehouse.kind != "postgres":
-            raise LedgerError("grants are a PostgreSQL feature; DuckDB files are protected by file permissions")
-        target = self.warehouse.render(table_expr(self.table))
-        ident = exp.to_identifier(role, quoted=True).sql("postgres")
-        with self._write_connection() as con:
-            con.execute(f"REVOKE ALL ON {target} FROM {ident}")
-            con.execute(f"GRANT SELECT, INSERT ON {target} TO {ident}")
+        """Let `role` append and read, nothing else (where the engine has roles)."""
+        try:
+            with self._write_connection() as con:
+                self.warehouse.engine.grant_append(con, table_expr(self.table), role)
+        except WarehouseError as exc:
+            raise LedgerError(str(exc)) from None
 
     # writing -----------------------------------------------------------------------------------
     @contextmanager
     def _write_connection(self) -> Iterator[Any]:
-        """One writer at a time: a table lock on PostgreSQL, a file lock plus retries on DuckDB."""
-        if self.warehouse.kind == "postgres":
-            with self.warehouse.connect() as con:
-                yield con
-            return
-        lock_path = Path(f"{self.warehouse.path}.ledger.lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "w") as lock, ExitStack() as stack:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            deadline = time.monotonic() + self.lock_timeout_s
-            while True:
-                try:
-                    con = stack.enter_context(self.warehouse.connect())
-                    break
-                except WarehouseError as exc:
-                    # Another process holds the DuckDB file (e.g. a running asset); wait for it.
-                    if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                        raise LedgerError(f"cannot open the ledger for writing: {exc}") from None
-                    time.sleep(0.05)
-            con.execute("BEGIN TRANSACTION")
+        """One writer at a time (the engine's lock), in one transaction."""
+        with ExitStack() as stack:
             try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+                con = stack.enter_context(self.warehouse.engine.ledger_writer(self.lock_timeout_s))
+            except WarehouseError as exc:
+                raise LedgerError(f"cannot open the ledger for writing: {exc}") from None
+            yield con
 
     def append(self, actor: str, action: str, target: str, details: Mapping[str, Any] | None = None) -> Entry:
         return self.append_many([NewEntry(actor, action, target, details or {})])[-1]
@@ -307,8 +259,7 @@ class Ledger:
         self.ensure()
         target = self.warehouse.render(table_expr(self.table))
         with self._write_connection() as con:
-            if self.warehouse.kind == "postgres":
-                con.execute(f"LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
+            self.warehouse.engine.lock_for_append(con, table_expr(self.table))
             rows = con.execute(f"SELECT seq, hash FROM {target} ORDER BY seq DESC LIMIT 1").fetchall()
             seq, prev = (int(rows[0][0]), rows[0][1]) if rows else (0, GENESIS_HASH)
             ts = utc_now()
@@ -324,16 +275,7 @@ class Ledger:
 
     def _insert(self, con, target: str, entries: list[Entry]) -> None:
         rows = [tuple(getattr(e, c) for c in _COLUMNS) for e in entries]
-        if self.warehouse.kind == "postgres":
-            with con.cursor().copy(f"COPY {target} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            import pyarrow as pa
-
-            con.register("_dfg_ledger_rows", pa.table({c: [r[i] for r in rows] for i, c in enumerate(_COLUMNS)}))
-            con.execute(f"INSERT INTO {target} SELECT * FROM _dfg_ledger_rows")
-            con.unregister("_dfg_ledger_rows")
+        self.warehouse.engine.insert_rows(con, table_expr(self.table), _COLUMNS, rows)
 
     # reading -----------------------------------------------------------------------------------
     def _select(self) -> exp.Select:
@@ -367,13 +309,8 @@ class Ledger:
 
     def _columns(self) -> list[list]:
         """All entries as column lists in seq order (Arrow on DuckDB: no row objects)."""
-        sql = self.warehouse.render(self._select())
         with self.warehouse.connect() as con:
-            if self.warehouse.kind == "duckdb":
-                table = con.sql(sql).to_arrow_table()
-                return [table.column(c).to_pylist() for c in _COLUMNS]
-            rows = con.execute(sql).fetchall()
-        return [list(column) for column in zip(*rows)] if rows else [[] for _ in _COLUMNS]
+            return self.warehouse.engine.fetch_columns(con, self.warehouse.render(self._select()), len(_COLUMNS))
 
     def head(self) -> Anchor:
         if not self.warehouse.table_exists(self.table):
@@ -395,8 +332,7 @@ class Ledger:
         # One snapshot for every read: writers appending meanwhile can never make it report a head
         # it did not check (DuckDB: the file is this connection's alone while it is open).
         with self.warehouse.connect() as con:
-            if self.warehouse.kind == "postgres":
-                con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            self.warehouse.engine.snapshot_reads(con)
 
             def fetch(query: exp.Expression) -> list[tuple]:
                 return [tuple(r) for r in con.execute(self.warehouse.render(query)).fetchall()]
@@ -418,8 +354,7 @@ class Ledger:
         text = ("'{\"action\":\"' || a.action || '\",\"actor\":\"' || a.actor || '\",\"details\":' || a.details || "
                 "',\"prev_hash\":\"' || a.prev_hash || '\",\"seq\":' || CAST(a.seq AS TEXT) || "
                 "',\"target\":\"' || a.target || '\",\"ts\":\"' || a.ts || '\"}'")
-        digest = (f"sha256({text})" if self.warehouse.kind == "duckdb"
-                  else f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')")
+        digest = self.warehouse.engine.sha256_hex(text)
         table = self.warehouse.render(table_expr(self.table))
         sql = f"""
             SELECT COUNT(*), MIN(a.seq), MAX(a.seq),
@@ -427,7 +362,7 @@ class Ledger:
                               OR a.prev_hash <> COALESCE(b.hash, CASE WHEN a.seq = 1 THEN '{GENESIS_HASH}' END, '')
                             THEN a.seq END)
             FROM {table} AS a LEFT JOIN {table} AS b ON b.seq = a.seq - 1"""
-        return parse_one(sql, read="postgres" if self.warehouse.kind == "postgres" else "duckdb")
+        return parse_one(sql, read=self.warehouse.dialect)
 
 
 # --- anchors, kept outside the database ------------------------------------------------------

@@ -3,8 +3,8 @@
 They read, decide and rewrite the same tables and objects (a JSON-lines file holds many subjects;
 a sweep and an erasure may touch the same rows), and each must see the other's finished work.
 The lock is a file lock in the project's state dir (released by the OS when a process dies, so a
-kill -9 never leaves it held) and, on PostgreSQL, also a session advisory lock, so processes on
-other machines sharing the warehouse are serialized too. A process that has to wait says for whom.
+kill -9 never leaves it held) plus the engine's own lock (`Engine.exclusive`; PostgreSQL: a session
+advisory lock), so processes on other machines sharing the warehouse are serialized too. A process that has to wait says for whom.
 """
 
 from __future__ import annotations
@@ -41,22 +41,6 @@ def governance_lock(state_dir: Path, warehouse: Warehouse | None, holder: str,
             fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{holder} (pid {os.getpid()})".encode(), 0)
-        if warehouse is not None and warehouse.kind == "postgres":
-            stack.enter_context(_advisory_lock(warehouse, holder, notify))
+        if warehouse is not None:  # other machines on a shared warehouse wait too
+            stack.enter_context(warehouse.engine.exclusive(holder, notify))
         yield
-
-
-@contextmanager
-def _advisory_lock(warehouse: Warehouse, holder: str, notify: Callable[[str], None]) -> Iterator[None]:
-    import psycopg
-
-    key = f"dataflow_governance.governance:{warehouse.schema or ''}"
-    with psycopg.connect(warehouse.dsn, autocommit=True) as con:
-        taken = con.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]
-        if not taken:
-            notify(f"waiting for another erasure or sweep on the PostgreSQL warehouse to finish ({holder}) …")
-            con.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
-        try:
-            yield
-        finally:
-            con.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import DfgError
-from . import taxonomy
+from . import engines, taxonomy
 from .spec import AssetGovernance, GovernanceError, Processor, build_governance
 from .warehouse import IDENTIFIER
 
@@ -28,7 +28,7 @@ class _Section(BaseModel):
 
 
 class WarehouseConfig(_Section):
-    kind: str = Field(default="duckdb", pattern="^(duckdb|postgres)$")
+    kind: str = Field(default="duckdb", description="a registered engine (see `engines`): duckdb, postgres")
     path: str = "warehouse.duckdb"
     dsn: str | None = None
     schema_name: str | None = Field(default=None, alias="schema", pattern=IDENTIFIER,
@@ -185,6 +185,15 @@ def _folder(raw: dict, field_name: str, default: str, root: Path, manifest: Path
     return path
 
 
+def _engine_problem(warehouse: WarehouseConfig) -> str | None:
+    """An unknown engine, or settings the named engine cannot run with."""
+    try:
+        engine = engines.engine_class(warehouse.kind)
+    except engines.UnknownEngineError as exc:
+        return str(exc)
+    return engine.config_problem(warehouse.path, warehouse.dsn)
+
+
 def _section(model: type[BaseModel], raw, where: str, manifest: Path):
     try:
         return model.model_validate(raw or {})
@@ -216,8 +225,9 @@ def _build(manifest: Path, raw: dict) -> Project:
     if os.environ.get("DFG_WAREHOUSE_SCHEMA"):
         warehouse_raw = {**warehouse_raw, "schema": os.environ["DFG_WAREHOUSE_SCHEMA"]}
     warehouse = _section(WarehouseConfig, warehouse_raw, "warehouse (with DFG_WAREHOUSE_* overrides)", manifest)
-    if warehouse.kind == "postgres" and not warehouse.dsn:
-        raise ManifestError(f"{manifest.name}: warehouse: kind postgres needs `dsn` (or DFG_WAREHOUSE_DSN)")
+    problem = _engine_problem(warehouse)
+    if problem:
+        raise ManifestError(f"{manifest.name}: warehouse: {problem}")
     object_store = _section(ObjectStoreConfig, raw.get("object_store"), "object_store", manifest)
     if os.environ.get("DFG_S3_ENDPOINT_URL"):
         object_store = object_store.model_copy(update={"endpoint_url": os.environ["DFG_S3_ENDPOINT_URL"]})

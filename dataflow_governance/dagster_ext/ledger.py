@@ -22,7 +22,7 @@ def ledger_definitions(project: Project) -> tuple[dg.AssetSpec, dg.AssetChecksDe
         LEDGER_ASSET,
         group_name="governance",
         description="Hash-chained, append-only log of every governance action (see README: the ledger).",
-        kinds={"duckdb" if project.warehouse.kind == "duckdb" else "postgres"},
+        kinds={project.warehouse.kind},
         tags={"pii": "false", "pii_free": "true"},
         metadata={"dagster/table_name": LEDGER_TABLE},
     )

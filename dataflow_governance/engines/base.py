@@ -1,0 +1,180 @@
+"""What every warehouse engine provides, and the small pieces all of them share.
+
+An `Engine` is bound to one warehouse's settings (kind, path, dsn, schema). The core
+asks it for everything that differs between engines; statements themselves are sqlglot trees
+rendered in the engine's `dialect`, so names are always quoted by the generator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from sqlglot import exp
+
+from ..errors import DfgError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Settings(Protocol):
+    """Where a warehouse is (`warehouse.Warehouse` is one): what an engine is bound to."""
+
+    kind: str
+    path: str | None
+    dsn: str | None
+    schema: str | None
+
+
+class WarehouseError(DfgError, RuntimeError):
+    """A warehouse operation failed; the message names the table or connection."""
+
+
+def table_expr(name: str, schema: str | None = None) -> exp.Table:
+    """`users` or `analytics.users` → a quoted table reference."""
+    parts = name.split(".")
+    table = exp.Table(this=exp.to_identifier(parts[-1], quoted=True))
+    db = parts[-2] if len(parts) > 1 else schema
+    if db:
+        table.set("db", exp.to_identifier(db, quoted=True))
+    return table
+
+
+def column_expr(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def private_file(path: Path) -> None:
+    """Owner-only permissions on a file the project writes personal data into (and its WAL)."""
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        if candidate.exists():
+            candidate.chmod(0o600)
+
+
+def first_line_redacted(exc: BaseException) -> str:
+    """An exception's first line without the values it quotes, so it can be shown and logged.
+
+    Engines and libraries quote the offending value — DuckDB "Could not convert string '…' to
+    INT64", PostgreSQL 'invalid input syntax for type integer: "…"' — never repeat it. Names of
+    tables and columns ('column "x" does not exist') stay.
+    """
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = re.sub(r"'[^']*'", "'…'", first)
+    return re.sub(r':\s*"[^"]*"', ': "…"', first)
+
+
+def redact_dsn(dsn: str) -> str:
+    """postgresql://user:secret@host/db → postgresql://user@host/db; key=value DSNs lose password=…"""
+    dsn = re.sub(r"(://[^:/@]+):[^@]*@", r"\1@", dsn)
+    return re.sub(r"password\s*=\s*\S+\s*", "", dsn).strip()
+
+
+class Engine:
+    """One warehouse engine. Subclasses set `name` and `dialect` and implement the methods below."""
+
+    name: ClassVar[str]
+    dialect: ClassVar[str]  # sqlglot dialect statements are rendered in
+
+    def __init__(self, warehouse: Settings):
+        self.warehouse = warehouse
+
+    # settings ------------------------------------------------------------------------------------
+    @classmethod
+    def config_problem(cls, path: str | None, dsn: str | None) -> str | None:
+        """What is missing from the manifest's warehouse section for this engine, if anything."""
+        return None
+
+    def describe(self) -> str:
+        """Where the data is, safe to print (no secrets)."""
+        raise NotImplementedError
+
+    # connections and statements ------------------------------------------------------------------
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A DB-API style connection with the warehouse's schema selected; committed on success."""
+        raise NotImplementedError
+        yield
+
+    def driver_errors(self) -> tuple[type[BaseException], ...]:
+        """The driver's exception types, turned into WarehouseError by the warehouse."""
+        raise NotImplementedError
+
+    def bound_sql(self, sql: str, placeholder: str) -> str:
+        """SQL text whose `placeholder` marks become the driver's parameter marks."""
+        return sql.replace(placeholder, "?")
+
+    def affected_rows(self, cursor: Any) -> int:
+        """Rows a DELETE or UPDATE just changed."""
+        return int(cursor.rowcount)
+
+    def fetch_frame(self, con: Any, sql: str, params: Sequence | None) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def fetch_columns(self, con: Any, sql: str, width: int) -> list[list]:
+        """A query's result as `width` column lists (no row objects where the engine can avoid them)."""
+        rows = con.execute(sql).fetchall()
+        return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+
+    def insert_rows(self, con: Any, target: exp.Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        """Bulk insert plain rows (the ledger's appends)."""
+        raise NotImplementedError
+
+    def write_frame(self, con: Any, target: exp.Table, frame: pd.DataFrame, replace: bool) -> None:
+        """Replace `target` with a frame's rows, or append them (creating the table, typed from the frame)."""
+        raise NotImplementedError
+
+    def create_table_as(self, con: Any, target: exp.Table, query: exp.Expression) -> None:
+        raise NotImplementedError
+
+    def render(self, statement: exp.Expression) -> str:
+        return statement.sql(dialect=self.dialect)
+
+    # hashing in SQL ------------------------------------------------------------------------------
+    def prepare_keyed_hash(self, con: Any) -> None:
+        """Whatever the engine needs before `keyed_hash` runs (an extension, say)."""
+
+    def keyed_hash(self, text: exp.Expression) -> exp.Expression:
+        """HMAC-SHA256 of a text expression, hex, first 32 characters (`keys.keyed_hash` in SQL);
+        takes `keyed_hash_parameters(key)` as bound values, in order."""
+        raise NotImplementedError
+
+    def keyed_hash_parameters(self, key: bytes) -> list:
+        raise NotImplementedError
+
+    def sha256_hex(self, text_sql: str) -> str:
+        """SQL for the lowercase hex SHA-256 of a text expression's UTF-8 bytes."""
+        raise NotImplementedError
+
+    # the ledger ----------------------------------------------------------------------------------
+    def ledger_statements(self, table: exp.Table, create: str) -> list[str]:
+        """`create` (the ledger table) plus whatever makes it append-only in the database itself."""
+        return [create]
+
+    def grant_append(self, con: Any, table: exp.Table, role: str) -> None:
+        raise WarehouseError(f"{self.name} has no roles to grant; protect the database file instead")
+
+    @contextmanager
+    def ledger_writer(self, lock_timeout_s: float) -> Iterator[Any]:
+        """A connection in a transaction that is the only ledger writer until it ends."""
+        raise NotImplementedError
+        yield
+
+    def lock_for_append(self, con: Any, table: exp.Table) -> None:
+        """Inside `ledger_writer`: keep other writers out until the transaction ends, if the file lock does not."""
+
+    def snapshot_reads(self, con: Any) -> None:
+        """Make every read on `con` see one snapshot (verification must not see a moving head)."""
+
+    # storage and locks ---------------------------------------------------------------------------
+    def reclaim(self, tables: list[str], full: bool) -> dict[str, list[str]]:
+        """Make deleted rows' bytes leave the engine's files; says what is left to an operator."""
+        raise NotImplementedError
+
+    @contextmanager
+    def exclusive(self, holder: str, notify: Callable[[str], None]) -> Iterator[None]:
+        """Across machines: one erasure or sweep at a time on this warehouse (nothing to add for a file)."""
+        yield

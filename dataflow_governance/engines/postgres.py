@@ -1,0 +1,195 @@
+"""PostgreSQL through psycopg 3: the warehouse of a team, shared by many machines.
+
+Each connection creates and selects the warehouse's schema; values are bound (`%s`), so a literal
+percent sign in rendered SQL is doubled. The ledger is append-only by trigger, erasures and sweeps
+take an advisory lock, and storage is reclaimed with VACUUM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlglot import exp
+
+from .base import Engine, WarehouseError, redact_dsn, table_expr
+
+_PANDAS_TO_SQL = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE", "M": "TIMESTAMP"}
+
+
+def _sql_type(dtype) -> exp.DataType:
+    if str(dtype).startswith("datetime64") and getattr(dtype, "tz", None) is not None:
+        return exp.DataType.build("TIMESTAMPTZ")
+    return exp.DataType.build(_PANDAS_TO_SQL.get(getattr(dtype, "kind", "O"), "TEXT"))
+
+
+def _is_missing(value) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+class PostgresEngine(Engine):
+    name = "postgres"
+    dialect = "postgres"
+
+    @classmethod
+    def config_problem(cls, path: str | None, dsn: str | None) -> str | None:
+        return None if dsn else "kind postgres needs `dsn` (or DFG_WAREHOUSE_DSN)"
+
+    def describe(self) -> str:
+        return redact_dsn(self.warehouse.dsn or "")
+
+    def _schema_sql(self) -> str | None:
+        return self.render(exp.to_identifier(self.warehouse.schema, quoted=True)) if self.warehouse.schema else None
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        import psycopg
+
+        try:
+            con = psycopg.connect(self.warehouse.dsn, autocommit=False)
+        except psycopg.Error as exc:
+            raise WarehouseError(f"cannot connect to PostgreSQL at {self.describe()}: {exc}") from None
+        try:
+            schema = self._schema_sql()
+            if schema:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                con.execute(f"SET search_path TO {schema}")
+                con.commit()  # the schema is visible to other connections before any work starts
+            yield con
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        finally:
+            con.close()
+
+    def driver_errors(self) -> tuple[type[BaseException], ...]:
+        import psycopg
+
+        return (psycopg.Error,)
+
+    def bound_sql(self, sql: str, placeholder: str) -> str:
+        # psycopg reads `%` as a placeholder's start: a literal one (in a hold condition) is doubled.
+        return sql.replace("%", "%%").replace(placeholder, "%s")
+
+    def fetch_frame(self, con: Any, sql: str, params: Sequence | None):
+        import pandas as pd
+
+        cursor = con.execute(sql, list(params)) if params else con.execute(sql)
+        return pd.DataFrame(cursor.fetchall(), columns=[d.name for d in cursor.description])
+
+    def _copy(self, con: Any, target: exp.Table, columns: Sequence[str], rows) -> None:
+        names = ", ".join(self.render(exp.to_identifier(str(c), quoted=True)) for c in columns)
+        with con.cursor().copy(f"COPY {self.render(target)} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def insert_rows(self, con: Any, target: exp.Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        self._copy(con, target, columns, rows)
+
+    def write_frame(self, con: Any, target: exp.Table, frame, replace: bool) -> None:
+        if replace:
+            con.execute(self.render(exp.Drop(tables=[target], kind="TABLE", exists=True)))
+        schema = exp.Schema(this=target, expressions=[
+            exp.ColumnDef(this=exp.to_identifier(str(c), quoted=True), kind=_sql_type(frame[c].dtype))
+            for c in frame.columns])
+        con.execute(self.render(exp.Create(this=schema, kind="TABLE", exists=not replace)))
+        self._copy(con, target, list(frame.columns), ([None if _is_missing(v) else v for v in row]
+                                                     for row in frame.itertuples(index=False, name=None)))
+
+    def create_table_as(self, con: Any, target: exp.Table, query: exp.Expression) -> None:
+        con.execute(self.render(exp.Drop(tables=[target], kind="TABLE", exists=True)))
+        con.execute(self.render(exp.Create(this=target, kind="TABLE", expression=query)))
+
+    def prepare_keyed_hash(self, con: Any) -> None:
+        con.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")  # for hmac()
+
+    def keyed_hash(self, text: exp.Expression) -> exp.Expression:
+        digest = exp.func("hmac", text, exp.Placeholder(), exp.Literal.string("sha256"))
+        return exp.func("left", exp.func("encode", digest, exp.Literal.string("hex")), exp.Literal.number(32))
+
+    def keyed_hash_parameters(self, key: bytes) -> list:
+        return [key.decode()]
+
+    def sha256_hex(self, text_sql: str) -> str:
+        return f"encode(sha256(convert_to({text_sql}, 'UTF8')), 'hex')"
+
+    def ledger_statements(self, table: exp.Table, create: str) -> list[str]:
+        """No UPDATE, DELETE or TRUNCATE, whoever asks; concurrent first writers would race on the
+        catalog, so one at a time, and the triggers only once."""
+        target = self.render(table)
+        statements = ["SELECT pg_advisory_xact_lock(hashtext('dataflow_governance.ledger'))", create]
+        with self.connect() as con:
+            present = con.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'ledger_no_update' "
+                                  "AND tgrelid = to_regclass(%s)", (target,)).fetchone()[0]
+        if present:
+            return statements
+        fn = self.render(table_expr(f"{table.name}_append_only"))
+        return statements + [
+            f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"RAISE EXCEPTION 'the governance ledger is append-only (% rejected)', TG_OP; END $$",
+            f"DROP TRIGGER IF EXISTS ledger_no_update ON {target}",
+            f"CREATE TRIGGER ledger_no_update BEFORE UPDATE OR DELETE ON {target} FOR EACH ROW EXECUTE FUNCTION {fn}()",
+            f"DROP TRIGGER IF EXISTS ledger_no_truncate ON {target}",
+            f"CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON {target} FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
+            f"REVOKE UPDATE, DELETE, TRUNCATE ON {target} FROM PUBLIC",
+        ]
+
+    def grant_append(self, con: Any, table: exp.Table, role: str) -> None:
+        target, ident = self.render(table), self.render(exp.to_identifier(role, quoted=True))
+        con.execute(f"REVOKE ALL ON {target} FROM {ident}")
+        con.execute(f"GRANT SELECT, INSERT ON {target} TO {ident}")
+
+    @contextmanager
+    def ledger_writer(self, lock_timeout_s: float) -> Iterator[Any]:
+        with self.connect() as con:
+            yield con
+
+    def lock_for_append(self, con: Any, table: exp.Table) -> None:
+        con.execute(f"LOCK TABLE {self.render(table)} IN SHARE ROW EXCLUSIVE MODE")
+
+    def snapshot_reads(self, con: Any) -> None:
+        con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+    def reclaim(self, tables: list[str], full: bool) -> dict[str, list[str]]:
+        """VACUUM prunes dead row versions (FULL rewrites the tables' files); it cannot run in a transaction."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.warehouse.dsn, autocommit=True) as con:
+                schema = self._schema_sql()
+                if schema:
+                    con.execute(f"SET search_path TO {schema}")
+                for table in tables:
+                    con.execute(f"VACUUM {'FULL ' if full else ''}{self.render(table_expr(table))}")
+        except psycopg.Error as exc:
+            raise WarehouseError(f"VACUUM after the erasure failed at {self.describe()}: "
+                                 f"{type(exc).__name__}; the data is erased, run `VACUUM` on {', '.join(tables)}") from None
+        operator = ["PostgreSQL WAL archives and base backups (point-in-time recovery) keep the erased rows until "
+                    "their retention expires"]
+        if not full:
+            operator.append("without VACUUM FULL the freed page space keeps erased bytes until overwritten; "
+                            "rerun with --vacuum-full to rewrite the tables' files")
+        return {"done": [f"PostgreSQL VACUUM{' FULL' if full else ''} of {', '.join(tables)}"], "operator": operator}
+
+    @contextmanager
+    def exclusive(self, holder: str, notify: Callable[[str], None]) -> Iterator[None]:
+        """An advisory lock: erasures and sweeps from other machines on the same schema wait."""
+        import psycopg
+
+        key = f"dataflow_governance.governance:{self.warehouse.schema or ''}"
+        with psycopg.connect(self.warehouse.dsn, autocommit=True) as con:
+            taken = con.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]
+            if not taken:
+                notify(f"waiting for another erasure or sweep on the PostgreSQL warehouse to finish ({holder}) …")
+                con.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            try:
+                yield
+            finally:
+                con.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
