@@ -24,7 +24,7 @@ from pathlib import Path
 from dataflow_governance import Warehouse, build_governance, load_project
 from dataflow_governance import local_s3
 from dataflow_governance.anonymize import key_parameters
-from dataflow_governance.erasure import delete_versions
+from dataflow_governance.objectstore import delete_versions
 from dataflow_governance.keys import project_key
 from dataflow_governance.manifest import BucketConfig
 from dataflow_governance.objectstore import ObjectStore, ensure_buckets

@@ -7,13 +7,13 @@ on first use, so `dfg lineage` does not pay for pandas, fideslang or Dagster.
 
 from __future__ import annotations
 
-import importlib
-
 from .errors import DfgError
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _PUBLIC = {
+    "Catalog": "catalog", "CatalogError": "catalog",
     "Ledger": "ledger", "LedgerError": "ledger", "verify_entries": "ledger",
     "LineageAnalyzer": "lineage", "LineageError": "lineage", "column_lineage": "lineage",
     "ManifestError": "manifest", "Project": "manifest", "load_project": "manifest",
@@ -26,13 +26,4 @@ _PUBLIC = {
 __all__ = ["DfgError", *sorted(_PUBLIC)]
 
 
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_PUBLIC})
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC, globals())

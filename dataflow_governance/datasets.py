@@ -31,7 +31,7 @@ from sqlglot import exp
 
 from .errors import DfgError
 from .digest import PREFIX, canonical_schema, table_digest
-from .erasure import erasure_statuses
+from .erasure.state import erasure_statuses
 from .graph import table_of
 from .keys import keyed_hash, project_key, subject_hash
 from .ledger import Ledger

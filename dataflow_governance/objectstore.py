@@ -36,6 +36,7 @@ class ObjectStore:
     endpoint_url: str | None
     region: str
     local: bool = False
+    state_dir: Path | None = None  # the local endpoint's, when `local`
 
     def client(self, region: str | None = None):
         options = dict(
@@ -51,13 +52,19 @@ class ObjectStore:
     def describe(self) -> str:
         return self.endpoint_url or f"AWS S3 ({self.region})"
 
+    def reclaim(self) -> None:
+        """After deletions: deleted bodies leave the store's own files. The local endpoint compacts
+        its log (also what a killed run deleted); on S3 proper, deleting every version is the end."""
+        if self.local and self.state_dir is not None:
+            local_s3.compact(self.state_dir)
+
 
 def open_object_store(endpoint_url: str | None, region: str, state_dir: Path, use_local: bool) -> ObjectStore:
     """The configured endpoint, or the project's local endpoint (started if needed) when none is set."""
     if endpoint_url or not use_local:
         return ObjectStore(endpoint_url=endpoint_url, region=region)
     endpoint = local_s3.ensure_running(state_dir)
-    return ObjectStore(endpoint_url=endpoint.url, region=region, local=True)
+    return ObjectStore(endpoint_url=endpoint.url, region=region, local=True, state_dir=Path(state_dir))
 
 
 @contextmanager
@@ -132,3 +139,34 @@ def head_object(store: ObjectStore, bucket: str, key: str) -> dict | None:
         if exc.code in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
+
+
+def object_versions(store: ObjectStore, bucket: str, prefix: str) -> list[dict]:
+    """Every object version and delete marker under the prefix (versioned buckets keep history)."""
+    found = []
+    with s3_errors(f"list versions of s3://{bucket}/{prefix}", store):
+        for page in store.client().get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                found.append({"Key": item["Key"], "VersionId": item.get("VersionId") or "null"})
+    return found
+
+
+def delete_versions(store: ObjectStore, bucket: str, versions: list[dict]) -> int:
+    """Batched deletes, 1,000 keys a call (the S3 limit), every version and marker."""
+    client = store.client()
+    deleted = 0
+    for start in range(0, len(versions), 1000):
+        batch = versions[start:start + 1000]
+        with s3_errors(f"delete {len(batch)} object versions in s3://{bucket}", store):
+            response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        if response.get("Errors"):
+            raise ObjectStoreError(f"S3 refused {len(response['Errors'])} deletes in bucket {bucket} at {store.describe()}")
+        deleted += len(batch)
+    return deleted
+
+
+def purge_prefix(store: ObjectStore, bucket: str, prefix: str) -> int:
+    """Every version and delete marker under the prefix; returns how many objects (keys) went."""
+    versions = object_versions(store, bucket, prefix)
+    delete_versions(store, bucket, versions)
+    return len({v["Key"] for v in versions})

@@ -20,8 +20,6 @@ import hashlib
 import importlib
 import json
 import subprocess
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -31,61 +29,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .errors import DfgError
 from .datasets import DatasetError, DatasetRecord, dataset_records, digests_holding, read_snapshot, records_by_digest
-from .erasure import Target
 from .keys import subject_hash
 from .ledger import Ledger
 from .manifest import Project
 from .objectstore import ObjectStore
+from .model_registry import (NEEDS_RETRAINING, ProvenanceError, experiment_id, mlflow_client, model_summary,
+                             models_trained_on, resolve_version)
 from .warehouse import Warehouse, first_line_redacted, redact_dsn
 
-NEEDS_RETRAINING = "dfg.needs_retraining"
 FINGERPRINT = "dfg.model_fingerprint"
 Trainer = Callable[[Any, dict], tuple[Any, dict[str, float]]]
-
-
-class ProvenanceError(DfgError, RuntimeError):
-    """MLflow could not be reached, or a model, version or record is unknown; the message says which."""
-
-
-# --- MLflow ---------------------------------------------------------------------------------------
-
-def _describe(uri: str) -> str:
-    return redact_dsn(uri)
-
-
-def mlflow_client(uri: str):
-    """An MlflowClient for tracking and registry at `uri`, after checking a server answers at all."""
-    import mlflow
-
-    if uri.startswith(("http://", "https://")):
-        probe = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
-        try:
-            urllib.request.urlopen(probe, timeout=5).close()
-        except urllib.error.HTTPError:
-            pass  # it answered (perhaps 401/403): reachable; MLflow reports the rest
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ProvenanceError(f"MLflow tracking server at {_describe(uri)} is unreachable: {reason}") from None
-    try:
-        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-        client.search_experiments(max_results=1)
-    except Exception as exc:  # noqa: BLE001 — MLflow raises many kinds; the user needs one clear line
-        raise ProvenanceError(f"MLflow tracking store at {_describe(uri)} cannot be used: {type(exc).__name__}: "
-                              f"{first_line_redacted(exc)}") from None
-    return client
-
-
-def experiment_id(client, project: Project, uri: str, name: str | None = None) -> str:
-    """The experiment's id, creating it if needed; a local store keeps artifacts in the state dir
-    (MLflow's default would be ./mlruns wherever the command happens to run)."""
-    name = name or project.mlflow.experiment
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    local = not uri.startswith(("http://", "https://", "databricks"))
-    return client.create_experiment(name, artifact_location=(project.state_dir / "mlartifacts").as_uri() if local else None)
 
 
 def code_version(root: Path) -> str:
@@ -206,7 +160,7 @@ def train_and_register(project: Project, *, model_name: str, trainer: Trainer, p
     except ProvenanceError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise ProvenanceError(f"training {model_name!r} failed (MLflow at {_describe(uri)}), nothing was registered: "
+        raise ProvenanceError(f"training {model_name!r} failed (MLflow at {redact_dsn(uri)}), nothing was registered: "
                               f"{type(exc).__name__}: {first_line_redacted(exc)}") from None
     trained = TrainedModel(model=model_name, version=str(version.version), mlflow_run_id=run.info.run_id,
                            model_uri=f"models:/{model_name}/{version.version}", model_id=info.model_id,
@@ -221,61 +175,13 @@ def train_and_register(project: Project, *, model_name: str, trainer: Trainer, p
     return trained
 
 
-# --- records of models in the ledger --------------------------------------------------------------
-
-def registered_models(ledger: Ledger) -> list[dict]:
-    """Every `model.registered` entry, with `needs_retraining` from later `model.flagged` entries."""
-    models, flags = [], {}
-    for entry in ledger.entries(action_prefix="model."):
-        details = entry.details_dict()
-        if entry.action == "model.registered":
-            models.append({**details, "registered_at": entry.ts, "seq": entry.seq})
-        elif entry.action == "model.flagged":
-            flags[entry.target] = {"reason": details.get("reason"), "seq": entry.seq, "ts": entry.ts}
-    for model in models:
-        flag = flags.get(f"model:{model['model']}/{model['version']}")
-        model["needs_retraining"] = flag is not None
-        if flag:
-            model["flagged"] = flag
-    return models
-
-
-def models_trained_on(ledger: Ledger, digests: set[str]) -> list[dict]:
-    """The registered models (as the ledger records them) trained on any of these dataset digests."""
-    return [model for model in registered_models(ledger) if digests & set(model["datasets"])]
-
-
-def _model_summary(model: dict) -> dict:
-    keys = ("model", "version", "mlflow_run_id", "model_uri", "code_version", "datasets", "needs_retraining",
-            "registered_at")
-    return {k: model.get(k) for k in keys}
-
-
 # --- the three questions ----------------------------------------------------------------------------
-
-def _resolve_version(client, name: str, version: str | None):
-    from mlflow.exceptions import MlflowException
-
-    try:
-        versions = client.search_model_versions(f"name = '{name.replace(chr(39), '')}'")
-    except MlflowException as exc:
-        raise ProvenanceError(f"cannot look up model {name!r}: {str(exc).splitlines()[0]}") from None
-    if not versions:
-        known = sorted(m.name for m in client.search_registered_models())
-        raise ProvenanceError(f"unknown model {name!r}; registered models: {', '.join(known) or 'none'}")
-    by_number = {str(v.version): v for v in versions}
-    if version is None:
-        return by_number[max(by_number, key=int)]
-    if str(version) not in by_number:
-        raise ProvenanceError(f"model {name!r} has no version {version}; versions: {', '.join(sorted(by_number, key=int))}")
-    return by_number[str(version)]
-
 
 def model_provenance(project: Project, warehouse: Warehouse, name: str, version: str | None = None,
                      tracking_uri: str | None = None) -> dict:
     """Which data trained this model version: the contract's JSON (model, version, datasets, …)."""
     client = mlflow_client(tracking_uri or project.mlflow_tracking_uri)
-    model_version = _resolve_version(client, name, version)
+    model_version = resolve_version(client, name, version)
     run = client.get_run(model_version.run_id)
     records = records_by_digest(Ledger(warehouse))
     datasets = []
@@ -313,7 +219,7 @@ def dataset_models(warehouse: Warehouse, asset: str) -> dict:
     records = dataset_records(ledger, asset)
     if not records:
         raise ProvenanceError(f"no materialization of dataset {asset!r} is recorded in the ledger")
-    models = [_model_summary(m) for m in models_trained_on(ledger, {r.digest for r in records})]
+    models = [model_summary(m) for m in models_trained_on(ledger, {r.digest for r in records})]
     return {"asset": asset, "datasets": [r.summary() for r in records], "models": models}
 
 
@@ -323,53 +229,8 @@ def subject_provenance(project: Project, warehouse: Warehouse, subject_id: str) 
     subject = subject_hash(project.state_dir, subject_id)
     digests = set(digests_holding(warehouse, subject))
     latest = {d: r for d, r in records_by_digest(ledger).items() if d in digests}  # one entry per snapshot
-    models = [_model_summary(m) for m in models_trained_on(ledger, digests)]
+    models = [model_summary(m) for m in models_trained_on(ledger, digests)]
     return {"subject": subject, "datasets": [r.summary() for r in latest.values()], "models": models}
-
-
-# --- erasure: snapshots to delete, models to flag -------------------------------------------------------
-
-def erasure_targets(warehouse: Warehouse, subject: str) -> list[Target]:
-    """For a subject's erasure: each live snapshot holding them (delete) and each model trained on one (flag)."""
-    ledger = Ledger(warehouse)
-    digests = set(digests_holding(warehouse, subject))
-    if not digests:
-        return []
-    targets: dict[str, Target] = {}
-    for record in dataset_records(ledger):
-        # (A snapshot this same erasure already deleted stays in its plan, as done.)
-        if record.digest in digests and (not record.deleted or record.deleted["by"] == f"subject:{subject}"):
-            targets[record.snapshot_uri] = Target(
-                "s3", record.snapshot_uri, "delete", record.asset,
-                lineage=[f"{record.asset}: snapshot {record.digest} holds the subject (membership index)"])
-    for model in models_trained_on(ledger, digests):
-        uri = f"models:/{model['model']}/{model['version']}"
-        used = sorted(digests & set(model["datasets"]))
-        targets[uri] = Target("model", uri, "flag", model["model"], lineage=[f"{uri} ← trained on {', '.join(used)}"])
-    return list(targets.values())
-
-
-def _split_model_uri(uri: str) -> tuple[str, str]:
-    name, _, version = uri.removeprefix("models:/").rpartition("/")
-    return name, version
-
-
-def flag_model(project: Project, warehouse: Warehouse, uri: str, reason: str, actor: str) -> int:
-    """Tag the model version `needs retraining` in MLflow and ledger it; 1 if newly flagged, else 0."""
-    name, version = _split_model_uri(uri)
-    client = mlflow_client(project.mlflow_tracking_uri)
-    current = client.get_model_version(name, version)
-    if current.tags.get(NEEDS_RETRAINING) == "true":
-        return 0
-    client.set_model_version_tag(name, version, NEEDS_RETRAINING, "true")
-    client.set_model_version_tag(name, version, "dfg.retraining_reason", reason)
-    Ledger(warehouse).append(actor, "model.flagged", f"model:{name}/{version}", {"reason": reason, "model_uri": uri})
-    return 1
-
-
-def model_is_flagged(project: Project, uri: str) -> bool:
-    name, version = _split_model_uri(uri)
-    return mlflow_client(project.mlflow_tracking_uri).get_model_version(name, version).tags.get(NEEDS_RETRAINING) == "true"
 
 
 # --- reproduction -------------------------------------------------------------------------------------
@@ -418,6 +279,5 @@ def reproduce(project: Project, warehouse: Warehouse, store: ObjectStore, name: 
     return result
 
 
-__all__ = ["NEEDS_RETRAINING", "ProvenanceError", "TrainedModel", "code_version", "dataset_models", "erasure_targets",
-           "flag_model", "mlflow_client", "model_provenance", "models_trained_on", "registered_models", "reproduce", "subject_provenance",
-           "train_and_register"]
+__all__ = ["NEEDS_RETRAINING", "ProvenanceError", "TrainedModel", "code_version", "dataset_models", "model_provenance",
+           "reproduce", "subject_provenance", "train_and_register"]

@@ -16,14 +16,15 @@ from typing import Any
 from sqlglot import exp
 
 from . import anonymize
-from .erasure import delete_versions
 from .graph import ColumnGraph
 from .keys import project_key
 from .ledger import Ledger, record_anchor
 from .locks import governance_lock
 from .manifest import Project
-from .objectstore import ObjectStore, s3_errors, split_s3_uri
+from .objectstore import ObjectStore, delete_versions, s3_errors, split_s3_uri
+from .reclaim import reclaim_storage
 from .spec import AssetGovernance, parse_duration_days
+from .suppression import apply_suppression
 from .warehouse import Warehouse, column_expr, table_expr
 
 _HASHED = "^[0-9a-f]{32}$"  # what a keyed hash writes: a second sweep must not hash it again
@@ -102,10 +103,7 @@ def _count(con, warehouse: Warehouse, table: str, where: exp.Expression) -> int:
 
 def _affected(con, warehouse: Warehouse, sql: str, params: list | None = None) -> int:
     """Run a DELETE/UPDATE and return how many rows it changed (one pass, no separate count)."""
-    cursor = con.execute(sql, params or [])
-    if warehouse.kind == "duckdb":
-        return int(cursor.fetchall()[0][0])
-    return int(cursor.rowcount)
+    return warehouse.engine.affected_rows(con.execute(sql, params or []))
 
 
 def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse, key: bytes, now: datetime,
@@ -191,10 +189,6 @@ def run_sweep(project: Project, governance: dict[str, AssetGovernance], warehous
 
 def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: Warehouse, store: ObjectStore | None,
            graph: ColumnGraph | None, dry_run: bool, actor: str, now: datetime | None) -> dict[str, Any]:
-    from . import local_s3
-    from .reclaim import reclaim_storage
-    from .suppression import apply_suppression
-
     ledger = Ledger(warehouse)
     resumed = None if dry_run else _unfinished(ledger)
     current = datetime.fromisoformat(resumed["now"]) if resumed else (now or datetime.now(timezone.utc).replace(tzinfo=None))
@@ -224,8 +218,8 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
             ledger.append(actor, "sweep.suppressed", f"project:{project.name}", {"removed": suppressed})
         touched_s3 = any(i.system == "s3" and i.affected for i in items) or any(
             governance[a].storage.kind == "s3" for a in suppressed)
-        if store is not None and store.local and touched_s3:
-            local_s3.compact(project.state_dir)
+        if store is not None and touched_s3:
+            store.reclaim()
         touched = sorted({i.target for i in items if i.system == "warehouse" and (i.affected or i.anonymized)}
                          | {governance[a].storage.table or a for a in suppressed if governance[a].storage.kind == "warehouse"})
         storage = reclaim_storage(warehouse, touched)

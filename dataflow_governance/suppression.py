@@ -14,20 +14,14 @@ from datetime import datetime
 from sqlglot import exp
 
 from . import anonymize
-from .erasure import (
-    Target,
-    erase_matching_rows,
-    plan_erasure,
-    purge_prefix,
-    purge_records,
-    suppression_list,
-)
+from .erasure import Target, erase_matching_rows, plan_erasure, suppression_list
 from .graph import ColumnGraph
 from .keys import keyed_hash, project_key
 from .ledger import Ledger
 from .manifest import Project
 from .matching import Condition, record_canonical, sql_canonical_text
-from .objectstore import ObjectStore, s3_errors, split_s3_uri
+from .objectstore import ObjectStore, purge_prefix, s3_errors, split_s3_uri
+from .records import purge_records
 from .spec import AssetGovernance
 from .warehouse import Warehouse
 

@@ -9,7 +9,7 @@ import dagster as dg
 from ..ledger import Ledger, NewEntry, record_anchor
 from ..manifest import Project
 from ..policy import run_policy
-from ..provenance import registered_models
+from ..model_registry import registered_models
 from ..reports import findings_report, ropa_activities, write_data_map, write_ropa
 from .definitions import policy_context
 from .resources import project_resources

@@ -1,0 +1,62 @@
+"""The outcome of an erasure run and its certificate (JSON and Markdown, in the output folder).
+
+Keyed hashes, counts and target names only: a certificate never holds the subject's id or data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..manifest import Project
+from .plan import Target
+
+
+@dataclass
+class ErasureResult:
+    subject: str
+    status: str  # planned | requested | cancelled | executed | verified
+    targets: list[Target]  # counts are what *this* run found or did
+    ledger_head: str
+    due: str | None = None
+    original: dict | None = None  # the first execution (ledger seq, time, counts) when this is a rerun
+    reappeared: int = 0  # records of the subject this run found again after an earlier execution
+    storage: dict = field(default_factory=dict)  # what was done to the engines' own files, what is left
+
+    def to_dict(self) -> dict:
+        out = {"subject": self.subject, "status": self.status, "targets": [t.public() for t in self.targets],
+               "ledger_head": self.ledger_head}
+        if self.due:
+            out["due"] = self.due
+        if self.original:
+            out["original"] = self.original
+            out["reappeared"] = self.reappeared
+        if self.storage:
+            out["storage"] = self.storage
+        return out
+
+
+def certificate_markdown(result: ErasureResult, project: Project) -> str:
+    rows = "\n".join(f"| {t.system} | {t.target} | {t.action} | {t.count} | {'yes' if t.verified else 'no'} |"
+                     for t in result.targets)
+    text = (f"# Erasure certificate\n\nProject: {project.name}  \nSubject (keyed hash): `{result.subject}`  \n"
+            f"Status: **{result.status}**  \nLedger head: `{result.ledger_head}`\n\n")
+    if result.original:
+        text += (f"This run re-checked an erasure first executed at {result.original['at']} (ledger entry "
+                 f"{result.original['seq']}); it found {result.reappeared} record(s) of the subject again. "
+                 "Counts below are this run's.\n\n")
+    text += f"| system | target | action | count | verified |\n|---|---|---|---|---|\n{rows}\n"
+    if result.storage:
+        text += "\n## Storage\n\n" + "".join(f"- {line}\n" for line in result.storage.get("done", [])) + \
+                "".join(f"- operator: {line}\n" for line in result.storage.get("operator", []))
+    return text
+
+
+def write_certificate(result: ErasureResult, project: Project) -> list[Path]:
+    out = project.output_dir / "erasures"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{result.subject}.json", out / f"{result.subject}.md"]
+    paths[0].write_text(json.dumps(result.to_dict(), indent=2))
+    paths[1].write_text(certificate_markdown(result, project))
+    return paths

@@ -1,0 +1,131 @@
+"""Counting, carrying out and verifying one target of an erasure plan.
+
+Warehouse rows are matched typed and bound (see `matching`); rows under a legal hold lose the
+person instead of going. S3 prefixes lose every version; JSON-lines objects are rewritten without
+the subject (see `records`). Models are flagged through the MLflow adapter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlglot import exp
+
+from .. import anonymize
+from ..keys import project_key
+from ..matching import Condition, canonical_id, column_matches
+from ..model_registry import flag_model, model_is_flagged
+from ..ledger import Ledger
+from ..manifest import Project
+from ..objectstore import ObjectStore, object_versions, purge_prefix, split_s3_uri
+from ..records import count_records, purge_records, subject_test
+from ..warehouse import Warehouse, column_expr, table_expr
+from .plan import Target, pseudonym_of
+
+
+def match_rows(target: Target, project: Project, warehouse: Warehouse, subject_id: str) -> Condition:
+    """The target's rows that are the subject: typed, with the value bound (see `matching`)."""
+    column_type = warehouse.columns(target.target).get(target.column)
+    if column_type is None:
+        return Condition.never()
+    pseudonym = pseudonym_of(project, subject_id) if target.pseudonymized else None
+    return column_matches(target.column, column_type, subject_id, pseudonym)
+
+
+def count_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str) -> int:
+    if target.system == "model":
+        return 1  # one model version to flag
+    if target.system == "warehouse" and target.column:
+        if not warehouse.table_exists(target.target):
+            return 0
+        match = match_rows(target, project, warehouse, subject_id)
+        query = exp.select(exp.func("count", exp.Star())).from_(table_expr(target.target)).where(match.where)
+        return int(warehouse.fetch(query, list(match.params))[0][0])
+    if target.system == "s3" and store is not None:
+        bucket, prefix = subject_location(target.target, subject_id)
+        if prefix is None:
+            return 0
+        if target.action == "delete":
+            return len(object_versions(store, bucket, prefix))
+        return count_records(store, bucket, prefix, target.column, subject_test(subject_id))
+    return 0
+
+
+def subject_location(uri: str, subject_id: str) -> tuple[str, str | None]:
+    """Bucket and the subject's own prefix; None when the id cannot be one key segment (a `/` in
+    it would reach into other subjects' folders)."""
+    bucket, prefix = split_s3_uri(uri)
+    if "{subject_id}" not in prefix:
+        return bucket, prefix
+    segment = canonical_id(subject_id)
+    if "/" in segment or segment in (".", ".."):
+        return bucket, None
+    return bucket, prefix.replace("{subject_id}", segment)
+
+
+def execute_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None,
+                   subject_id: str, now: datetime) -> int:
+    """Carry out one target; returns the count affected."""
+    if target.system == "warehouse" and target.column:
+        if not warehouse.table_exists(target.target):
+            return 0
+        return _erase_rows(target, project, warehouse, subject_id, now)
+    if target.system == "warehouse" and target.action == "recompute":
+        return _recompute(target, warehouse)
+    if target.system == "model":
+        return flag_model(project.mlflow_tracking_uri, Ledger(warehouse), target.target,
+                          reason="trained on data of an erased subject", actor="dfg:erase")
+    if target.system == "s3" and store is not None:
+        bucket, prefix = subject_location(target.target, subject_id)
+        if prefix is None:
+            return 0
+        if target.action == "delete":
+            return purge_prefix(store, bucket, prefix)
+        return purge_records(store, bucket, prefix, target.column, subject_test(subject_id))
+    return 0
+
+
+def _erase_rows(target: Target, project: Project, warehouse: Warehouse, subject_id: str, now: datetime) -> int:
+    return erase_matching_rows(target, project, warehouse, match_rows(target, project, warehouse, subject_id), now)
+
+
+def erase_matching_rows(target: Target, project: Project, warehouse: Warehouse, match: Condition, now: datetime) -> int:
+    """Delete the matching rows of a warehouse target; rows under a legal hold lose the person instead."""
+    params = list(match.params)
+    table = table_expr(target.target)
+    with warehouse.connect() as con:
+        anonymize.prepare(warehouse, con)  # the match may use the keyed hash (suppression)
+        count_sql = warehouse.render_bound(exp.select(exp.func("count", exp.Star())).from_(table).where(match.where))
+        count = int(con.execute(count_sql, params).fetchall()[0][0])
+        if target.action == "anonymize" and target.held:
+            held, held_params = match.where, list(params)
+            if target.hold_where:
+                held = exp.and_(held, exp.paren(exp.condition(target.hold_where, dialect=warehouse.dialect)))
+            if target.timestamp_column and target.hold_days:
+                cutoff = (now - timedelta(days=target.hold_days)).strftime("%Y-%m-%d %H:%M:%S")
+                held = exp.and_(held, column_expr(target.timestamp_column) >= exp.cast(exp.Placeholder(), "TIMESTAMP"))
+                held_params.append(cutoff)
+            key = project_key(project.state_dir, "pseudonym")
+            anonymize.prepare(warehouse, con)
+            anonymize.widen_to_text(warehouse, con, target.target, anonymize.needs_text(warehouse, target.target, target.held))
+            sql, key_params = anonymize.update_statement(warehouse, target.target, target.held, held, key)
+            # The SET clause's key material comes before the WHERE clause's values.
+            con.execute(sql, [*key_params, *held_params])
+        # Whatever the hold did not keep goes; held rows no longer match the subject's id.
+        con.execute(warehouse.render_bound(exp.delete(table, where=match.where)), params)
+    return count
+
+
+def _recompute(target: Target, warehouse: Warehouse) -> int:
+    """Rebuild an aggregate from its SQL, so it no longer counts the erased subject."""
+    if not target.sql or not warehouse.table_exists(target.target):
+        return 0
+    return warehouse.create_table_as(target.target, target.sql, read_dialect=target.dialect)
+
+
+def verify_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str) -> bool:
+    if target.system == "model":
+        return model_is_flagged(project.mlflow_tracking_uri, target.target)
+    if target.system in ("warehouse", "s3") and (target.column or target.system == "s3"):
+        return count_target(target, project, warehouse, store, subject_id) == 0
+    return target.action in ("notify", "recompute", "retain")

@@ -1,0 +1,144 @@
+"""An erasure's lifecycle: request, grace period, execution, verification, certificate.
+
+Every step is ledgered before and after it runs, so an interrupted erasure resumes and a finished
+one is a no-op; verification re-queries every target. One destructive action at a time per
+project (`locks.governance_lock`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from ..errors import DfgError
+from ..graph import ColumnGraph
+from ..keys import keyed_hash, project_key, subject_hash
+from ..ledger import Ledger, record_anchor
+from ..locks import governance_lock
+from ..manifest import Project
+from ..matching import SubjectIdError, canonical_id, check_subject_id
+from ..objectstore import ObjectStore
+from ..reclaim import reclaim_storage
+from ..spec import AssetGovernance
+from ..warehouse import Warehouse
+from .certificate import ErasureResult, write_certificate
+from .execute import count_target, execute_target, verify_target
+from .plan import plan_erasure, pseudonym_of, with_provenance
+from .state import erasure_state
+
+DEFAULT_GRACE_DAYS = 30
+MAX_GRACE_DAYS = 3650  # ten years: past that a "grace period" is a refusal, and dates overflow
+
+
+class ErasureError(DfgError, RuntimeError):
+    """The erasure cannot proceed; nothing was changed by the step that raised it."""
+
+
+def utc(now: datetime | None = None) -> datetime:
+    return now or datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def check_grace_days(grace_days: int) -> int:
+    if not isinstance(grace_days, int) or isinstance(grace_days, bool) or not 0 <= grace_days <= MAX_GRACE_DAYS:
+        raise ErasureError(f"grace days must be a whole number from 0 to {MAX_GRACE_DAYS} (got {grace_days!r})")
+    return grace_days
+
+
+def erase(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, subject_id: str, *,
+          warehouse: Warehouse, store: ObjectStore | None, immediately: bool = False, dry_run: bool = False,
+          cancel: bool = False, grace_days: int = DEFAULT_GRACE_DAYS, actor: str = "dfg:erase",
+          now: datetime | None = None, vacuum_full: bool = False) -> ErasureResult:
+    """Request, execute (after the grace period, or `immediately`), verify and certify an erasure.
+
+    Every run re-plans and counts what is there now. A run after an earlier execution erases what
+    came back (ledgered as `erasure.reopened`) and verifies again; its counts are its own.
+    """
+    try:
+        subject_id = check_subject_id(subject_id)
+    except SubjectIdError as exc:
+        raise ErasureError(str(exc)) from None
+    check_grace_days(grace_days)
+    subject = subject_hash(project.state_dir, canonical_id(subject_id))
+    if dry_run:
+        targets = with_provenance(plan_erasure(project, governance, graph), warehouse, subject)
+        for target in targets:
+            target.count = count_target(target, project, warehouse, store, subject_id)
+        return ErasureResult(subject, "planned", targets, Ledger(warehouse).head().hash)
+    with governance_lock(project.state_dir, warehouse, f"erasure of subject {subject[:12]}…"):
+        return _erase_locked(project, governance, graph, subject_id, subject, warehouse=warehouse, store=store,
+                             immediately=immediately, cancel=cancel, grace_days=grace_days, actor=actor,
+                             current=utc(now), vacuum_full=vacuum_full)
+
+
+def _erase_locked(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
+                  subject_id: str, subject: str, *, warehouse: Warehouse, store: ObjectStore | None,
+                  immediately: bool, cancel: bool, grace_days: int, actor: str, current: datetime,
+                  vacuum_full: bool) -> ErasureResult:
+    ledger = Ledger(warehouse)
+    state = erasure_state(ledger, subject)
+    targets = with_provenance(plan_erasure(project, governance, graph), warehouse, subject)
+    for target in targets:
+        target.count = count_target(target, project, warehouse, store, subject_id)
+    head = ledger.head().hash
+    if cancel:
+        if state["status"] == "requested" and not state["cancelled"]:
+            head = ledger.append(actor, "erasure.cancelled", f"subject:{subject}").hash
+            return ErasureResult(subject, "cancelled", targets, head)
+        raise ErasureError("no pending erasure request for this subject to cancel")
+    data_systems = ("warehouse", "s3")
+    original = state["executed"]
+    reappeared = sum(t.count for t in targets if t.system in data_systems) if original else 0
+    if state["status"] == "verified" and not reappeared:
+        # Nothing came back: this run changes nothing and records nothing; it verifies now.
+        for target in targets:
+            target.verified = verify_target(target, project, warehouse, store, subject_id)
+            target.count = 0
+        ok = all(t.verified for t in targets)
+        return ErasureResult(subject, "verified" if ok else "executed", targets, head, original=original)
+    fresh = state["requested"] is None or state["cancelled"]
+    if fresh and not any(t.count for t in targets if t.system in data_systems):
+        raise ErasureError("unknown subject: no record of it in any planned target; nothing was changed")
+    if fresh:
+        due = (current + timedelta(days=0 if immediately else grace_days)).isoformat(timespec="seconds")
+        ledger.append(actor, "erasure.requested", f"subject:{subject}",
+                      {"due": due, "grace_days": 0 if immediately else grace_days,
+                       "pseudonym_hash": keyed_hash(project_key(project.state_dir, "subject"),
+                                                    pseudonym_of(project, subject_id)),
+                       "targets": [{k: v for k, v in t.public().items() if k != "verified"} for t in targets]})
+        state = erasure_state(ledger, subject)
+    due = state["requested"]["due"]
+    if not immediately and current.isoformat(timespec="seconds") < due:
+        return ErasureResult(subject, "planned", targets, ledger.head().hash, due=due)
+    if original and state["status"] in ("executed", "verified"):
+        # Data of the subject came back (or the last verification failed): a new pass.
+        ledger.append(actor, "erasure.reopened", f"subject:{subject}",
+                      {"reappeared": {t.target: t.count for t in targets if t.system in data_systems and t.count},
+                       "original_seq": original["seq"]})
+        state = erasure_state(ledger, subject)
+    touched: list[str] = []
+    for target in targets:
+        if target.target in state["done"]:
+            target.count = state["done"][target.target]  # done before an interruption: never twice
+            continue
+        if original and target.system in data_systems and target.action != "recompute" and not target.count:
+            target.count = 0  # nothing of the subject here now: this pass has nothing to do
+        else:
+            count = execute_target(target, project, warehouse, store, subject_id, current)
+            target.count = max(target.count, count) if target.action == "recompute" else count
+            if target.system == "warehouse" and target.count:
+                touched.append(target.target)
+        ledger.append(actor, "erasure.target_done", f"subject:{subject}",
+                      {"target": target.target, "system": target.system, "action": target.action, "count": target.count})
+    if store is not None:
+        store.reclaim()  # the store's own files must not keep erased bodies — also those of a killed run
+    storage = reclaim_storage(warehouse, sorted(set(touched)), full=vacuum_full)
+    ledger.append(actor, "erasure.executed", f"subject:{subject}", {"targets": len(targets), "storage": storage["done"]})
+    for target in targets:
+        target.verified = verify_target(target, project, warehouse, store, subject_id)
+    ok = all(t.verified for t in targets)
+    entry = ledger.append(actor, "erasure.verified" if ok else "erasure.verification_failed", f"subject:{subject}",
+                          {"results": {t.target: t.verified for t in targets}})
+    record_anchor(project.state_dir, ledger.head(), source=actor)
+    result = ErasureResult(subject, "verified" if ok else "executed", targets, entry.hash,
+                           original=original, reappeared=reappeared, storage=storage)
+    write_certificate(result, project)
+    return result

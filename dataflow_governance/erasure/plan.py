@@ -1,0 +1,134 @@
+"""The erasure plan: every place the project keeps a subject, read off the governance and the graph.
+
+Warehouse tables with a column that identifies the subject (raw, or as the project's keyed
+pseudonym) — declared, or derived through SQL lineage — S3 prefixes templated with `{subject_id}`,
+JSON-lines objects carrying the subject's id, dataset snapshots holding the subject (their
+membership index) and the models trained on them, aggregates to recompute, processors to notify.
+Legal holds turn a delete into an anonymization.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..datasets import dataset_records, digests_holding
+from ..graph import ColumnGraph, table_of
+from ..keys import keyed_hash, project_key
+from ..ledger import Ledger
+from ..manifest import Project
+from ..matching import canonical_id
+from ..model_registry import models_trained_on
+from ..spec import AssetGovernance
+from ..warehouse import Warehouse
+
+
+@dataclass
+class Target:
+    system: str  # warehouse | s3 | model | processor
+    target: str  # table, s3://bucket/prefix, models:/name/version, processor name
+    action: str  # delete | anonymize | retain | notify | recompute | rewrite | flag
+    asset: str
+    column: str | None = None
+    pseudonymized: bool = False
+    count: int = 0
+    verified: bool | None = None
+    lineage: list[str] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)  # column → method, for legal-hold rows
+    hold_where: str | None = None
+    hold_days: int | None = None
+    timestamp_column: str | None = None
+    sql: str | None = None  # for a recompute: the SQL that rebuilds the aggregate
+    dialect: str = "duckdb"
+
+    def public(self) -> dict:
+        return {"system": self.system, "target": self.target, "action": self.action, "count": self.count,
+                "verified": bool(self.verified) if self.verified is not None else False, "asset": self.asset}
+
+
+def pseudonym_of(project: Project, subject_id: str) -> str:
+    """The project's keyed pseudonym of a subject, as pseudonymizing assets write it."""
+    return keyed_hash(project_key(project.state_dir, "pseudonym"), canonical_id(subject_id))
+
+
+# --- the plan -------------------------------------------------------------------------------
+
+def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None) -> list[Target]:
+    """Every target for the project's subjects, without touching data (counts come later)."""
+    targets: list[Target] = []
+    for asset, gov in sorted(governance.items()):
+        identity = [(name, col) for name, col in gov.columns.items() if col.identity]
+        traced = graph.columns_of(asset) if graph is not None and asset in graph.lineage else {}
+        if not identity and traced:
+            identity = [(name, None) for name, cls in traced.items() if cls.subject_linked and not cls.anonymous]
+        if gov.storage.kind == "warehouse" and identity:
+            name, col = identity[0]
+            pseudonymized = bool(col.pseudonymized) if col is not None else traced[name].pseudonymized
+            holds = gov.retention.legal_holds if gov.retention else ()
+            target = Target("warehouse", table_of(asset, gov), "delete", asset, column=name, pseudonymized=pseudonymized,
+                            lineage=_lineage(project, asset, name, graph),
+                            timestamp_column=gov.retention.timestamp_column if gov.retention else None)
+            if holds:
+                hold = holds[0]
+                target.action = "anonymize"
+                # Held rows stay (e.g. for tax) but lose their link to the person: the identity goes.
+                target.held = {name: "nullify", **{c: m for c, m in hold.anonymize.items()}}
+                target.hold_where, target.hold_days = hold.where, hold.keep_days
+            targets.append(target)
+        elif gov.storage.kind == "warehouse" and graph is not None and asset in graph.lineage and any(
+                cls.anonymous for cls in traced.values()):
+            definition = graph.sql[asset]
+            targets.append(Target("warehouse", table_of(asset, gov), "recompute", asset,
+                                  sql=definition.sql, dialect=definition.dialect))
+        elif gov.storage.kind == "s3" and gov.subject_prefix:
+            targets.append(Target("s3", f"s3://{gov.storage.bucket}/{gov.subject_prefix}", "delete", asset,
+                                  lineage=[f"{asset}: objects under {gov.subject_prefix}"]))
+        elif gov.storage.kind == "s3" and identity and not gov.storage.snapshots:
+            # (Snapshots are found through their membership index: see `with_provenance`.)
+            targets.append(Target("s3", f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}", "rewrite", asset,
+                                  column=identity[0][0], lineage=[f"{asset}: records whose {identity[0][0]} is the subject"]))
+    # Aggregates are rebuilt after every deletion; processors are told last.
+    targets.sort(key=lambda t: (t.action == "recompute", t.system == "processor"))
+    receivers = sorted({p for t in targets if t.action != "recompute" for p in governance[t.asset].processors})
+    for name in receivers:
+        sent_from = sorted(t.asset for t in targets if name in governance[t.asset].processors)
+        targets.append(Target("processor", name, "notify", ", ".join(sent_from),
+                              lineage=[f"{a} → {name}" for a in sent_from]))
+    return targets
+
+
+def with_provenance(targets: list[Target], warehouse: Warehouse, subject: str) -> list[Target]:
+    """The plan plus the dataset snapshots holding the subject and the models trained on them,
+    placed after the data targets and before aggregates are rebuilt and processors told."""
+    extra = training_targets(warehouse, subject)
+    split = next((i for i, t in enumerate(targets) if t.action == "recompute" or t.system == "processor"), len(targets))
+    return [*targets[:split], *extra, *targets[split:]]
+
+
+def training_targets(warehouse: Warehouse, subject: str) -> list[Target]:
+    """For a subject's erasure: each live snapshot holding them (delete) and each model trained on one (flag)."""
+    ledger = Ledger(warehouse)
+    digests = set(digests_holding(warehouse, subject))
+    if not digests:
+        return []
+    targets: dict[str, Target] = {}
+    for record in dataset_records(ledger):
+        # (A snapshot this same erasure already deleted stays in its plan, as done.)
+        if record.digest in digests and (not record.deleted or record.deleted["by"] == f"subject:{subject}"):
+            targets[record.snapshot_uri] = Target(
+                "s3", record.snapshot_uri, "delete", record.asset,
+                lineage=[f"{record.asset}: snapshot {record.digest} holds the subject (membership index)"])
+    for model in models_trained_on(ledger, digests):
+        uri = f"models:/{model['model']}/{model['version']}"
+        used = sorted(digests & set(model["datasets"]))
+        targets[uri] = Target("model", uri, "flag", model["model"], lineage=[f"{uri} ← trained on {', '.join(used)}"])
+    return list(targets.values())
+
+
+def _lineage(project: Project, asset: str, column: str, graph: ColumnGraph | None) -> list[str]:
+    roots = [s.identity for s in project.subjects.values()]
+    path = [f"{asset}.{column}"]
+    if graph is not None:
+        path += [f"← {a}.{c}" for a, c in graph.upstream(asset, column)]
+    if f"{asset}.{column}" in roots:
+        path.append("(the subject's identity column)")
+    return path

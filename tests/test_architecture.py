@@ -1,0 +1,95 @@
+"""The module graph keeps its shape: no import loops, Dagster only in its adapter, engines asked
+rather than named. Read from the source with `ast`, imports inside functions included."""
+
+import ast
+import re
+
+from conftest import REPO
+
+PACKAGE = REPO / "dataflow_governance"
+
+
+def _module_name(path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module → the project modules it imports (anywhere in its body), and the packages that
+    importing those runs first (`from .erasure.state import x` runs `erasure/__init__` too)."""
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {name: set() for name in files}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                target = ".".join([*base, node.module] if node.module else base) if node.level else node.module or ""
+                for alias in node.names:
+                    found = f"{target}.{alias.name}" if f"{target}.{alias.name}" in files else target
+                    if found in files and found != name:
+                        graph[name].add(found)
+            elif isinstance(node, ast.Import):
+                graph[name] |= {a.name for a in node.names if a.name in files and a.name != name}
+        graph[name] |= {parent for target in graph[name] for parent in _parents(target)
+                        if parent in files and parent != name and not name.startswith(parent + ".")}
+    return graph
+
+
+def _parents(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def loops(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_import_graph_has_no_loops():
+    graph = import_graph()
+    assert "dataflow_governance.erasure.plan" in graph["dataflow_governance.erasure.lifecycle"]  # the reader works
+    assert loops(graph) == []
+
+
+def test_a_loop_would_be_found():
+    assert loops({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_only_the_dagster_adapter_imports_dagster():
+    importing = sorted(_module_name(p) for p in PACKAGE.rglob("*.py")
+                       if re.search(r"^\s*(import dagster|from dagster\b)", p.read_text(), re.M))
+    assert importing and all(m.startswith("dataflow_governance.dagster_ext") for m in importing)
+
+
+def test_no_module_outside_the_engines_asks_which_engine_it_is():
+    asking = re.compile(r"""kind\s*[!=]=\s*["'](duckdb|postgres)["']|^\s*import (duckdb|psycopg)\b""", re.M)
+    offenders = [_module_name(p) for p in PACKAGE.rglob("*.py")
+                 if "engines" not in p.parts and asking.search(p.read_text())]
+    assert offenders == []
