@@ -53,11 +53,53 @@ def load_definitions(project: Project):
         raise CliError(f"module {module_name!r} has no attribute {attribute!r}") from None
 
 
-def _policy(project: Project):
-    from .dagster_ext import policy_context
+def build_catalog(project: Project):
+    """Load the project's Definitions (Dagster is the catalog's producer here) and write the catalog."""
+    from .dagster_ext import policy_context, write_catalog
 
-    defs = load_definitions(project)
-    return policy_context(list(defs.resolve_all_asset_specs()), project)
+    specs = list(load_definitions(project).resolve_all_asset_specs())
+    return write_catalog(project, specs, policy_context(specs, project))
+
+
+def project_catalog(project: Project):
+    """The governance catalog; rebuilt (with a note on stderr) when missing or when an input changed."""
+    from . import catalog
+
+    path = catalog.catalog_path(project)
+    if not path.exists():  # a first run: built quietly, as any later Definitions load would
+        return build_catalog(project)
+    try:
+        current = catalog.read(path)
+        changed = catalog.changed_inputs(project, current)
+        if not changed:
+            return current
+        reason = f"stale ({', '.join(changed[:3])}{' …' if len(changed) > 3 else ''} changed)"
+    except catalog.CatalogError as exc:
+        reason = f"unreadable ({str(exc).split(' (')[0]})"
+    print(f"governance catalog {reason}: rebuilding it from the Definitions", file=sys.stderr)
+    return build_catalog(project)
+
+
+def _policy(project: Project):
+    return project_catalog(project).context
+
+
+def cmd_catalog(args, project: Project) -> int:
+    from . import catalog
+
+    path = catalog.catalog_path(project)
+    if args.action == "build":
+        built = build_catalog(project)
+        _emit(args, {"path": str(path), "fingerprint": built.fingerprint, "assets": len(built.governance)},
+              f"governance catalog of {len(built.governance)} governed assets → {path}\nfingerprint {built.fingerprint}")
+        return 0
+    current = catalog.read(path)
+    changed = catalog.changed_inputs(project, current)
+    payload = {"path": str(path), "fingerprint": current.fingerprint, "generated_at": current.generated_at,
+               "assets": len(current.governance), "fresh": not changed, "changed": changed}
+    _emit(args, payload, f"{path}: {len(current.governance)} governed assets, built {current.generated_at}, "
+          + ("fresh" if not changed else "STALE: changed " + ", ".join(changed) + "; run `dfg catalog build`"))
+    return 0 if not changed else 1
 
 
 def cmd_check(args, project: Project) -> int:
@@ -93,12 +135,10 @@ def cmd_map(args, project: Project) -> int:
 
 def local_status(project: Project) -> dict:
     from . import local_s3
-    from .warehouse import redact_dsn
 
     endpoint = local_s3.read_endpoint(project.state_dir)
-    warehouse = project.warehouse_path if project.warehouse.kind == "duckdb" else redact_dsn(project.warehouse.dsn or "")
     return {
-        "warehouse": str(warehouse),
+        "warehouse": project.open_warehouse().describe(),
         "s3_endpoint_url": project.object_store.endpoint_url or (endpoint.url if endpoint else None),
         "s3_local_running": endpoint is not None,
         "mlflow_tracking_uri": project.mlflow_tracking_uri,
@@ -548,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="export only entries about this target")
     p.add_argument("--actor", help="export only entries by this actor")
     p.set_defaults(handler=cmd_audit)
+    p = sub.add_parser("catalog", parents=[common], help="the governance catalog file every command reads: build, status")
+    p.add_argument("action", choices=["build", "status"])
+    p.set_defaults(handler=cmd_catalog)
     p = sub.add_parser("local", parents=[common], help="the embedded services: status, start, stop")
     p.add_argument("action", choices=["status", "start", "stop"])
     p.set_defaults(handler=cmd_local)

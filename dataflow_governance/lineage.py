@@ -55,7 +55,10 @@ class DirectSource:
     reveals_values: bool = False  # an aggregate that returns input values (max, first, string_agg)
 
     def to_dict(self) -> dict:
-        return {"table": self.table, "column": self.column, "transformation": self.transformation, "masking": self.masking}
+        out = {"table": self.table, "column": self.column, "transformation": self.transformation, "masking": self.masking}
+        if self.reveals_values:
+            out["reveals_values"] = True
+        return out
 
 
 @dataclass(frozen=True, order=True)
@@ -90,6 +93,11 @@ class ColumnLineage:
             out["ambiguous"] = [a.to_dict() for a in self.ambiguous]
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict) -> ColumnLineage:
+        return cls(tuple(DirectSource(**d) for d in data["direct"]), tuple(IndirectSource(**i) for i in data["indirect"]),
+                   tuple(AmbiguousSource(a["column"], tuple(a["candidates"])) for a in data.get("ambiguous", ())))
+
 
 @dataclass(frozen=True)
 class StatementLineage:
@@ -109,9 +117,18 @@ class StatementLineage:
             out["kind"] = self.kind
         if self.deletes:
             out["deletes"] = True
+        if self.grouped:
+            out["grouped"] = True
         if self.warnings:
             out["warnings"] = list(self.warnings)
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StatementLineage:
+        """The inverse of `to_dict` (the governance catalog stores lineage this way)."""
+        return cls({name: ColumnLineage.from_dict(c) for name, c in data["columns"].items()}, tuple(data["tables"]),
+                   data.get("target"), data.get("grouped", False), data.get("kind", "select"),
+                   data.get("deletes", False), tuple(data.get("warnings", ())))
 
 
 # --- trace results inside one statement ------------------------------------------------------

@@ -1,6 +1,6 @@
 """Dagster adapters: governance on assets, policy checks, resources. Translation only."""
 
-from .definitions import all_specs, governed_definitions, policy_checks, policy_context
+from .definitions import all_specs, governed_definitions, policy_checks, policy_context, write_catalog
 from .governance import (
     SPEC_KEY,
     apply_manifest_governance,
@@ -22,5 +22,5 @@ __all__ = [
     "apply_manifest_governance", "asset_governance", "column_schema", "governance_metadata", "governance_tags",
     "governed_asset", "governed_definitions", "governed_spec", "policy_checks", "policy_context",
     "column_lineage_metadata", "lineage_markdown", "project_resources", "read_governance", "sql_asset",
-    "table_metadata", "upstream_graph", "dataset_metadata", "model_asset", "training_dataset",
+    "table_metadata", "upstream_graph", "write_catalog", "dataset_metadata", "model_asset", "training_dataset",
 ]

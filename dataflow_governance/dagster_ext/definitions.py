@@ -1,8 +1,12 @@
 """Build a governed project's `Definitions`: manifest facts attached, policy checks, resources."""
 
+import warnings
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import dagster as dg
+
+from .. import catalog
 
 from ..manifest import Project, check_processor_references
 from ..graph import ColumnGraph, SqlDefinition, build_column_graph
@@ -12,7 +16,7 @@ from .checks import governance_checks
 from .jobs import governance_jobs
 from .ledger import ledger_definitions
 from .governance import apply_manifest_governance, column_schema, flag_tags, read_governance, upstream_graph
-from .sql_asset import DIALECT_KEY, SQL_KEY
+from .sql_asset import DIALECT_KEY, SQL_KEY, SQL_PATH_KEY
 from .resources import project_resources
 
 POLICY_CHECK = "governance_policy"
@@ -43,6 +47,25 @@ def policy_context(specs: Sequence[dg.AssetSpec], project: Project) -> PolicyCon
     upstream = upstream_graph(specs)
     graph = build_column_graph(governance, sql_definitions(specs), upstream)
     return PolicyContext(governance=governance, upstream=upstream, processors=project.processors, graph=graph)
+
+
+def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyContext) -> catalog.Catalog:
+    """The governance catalog of these Definitions, written unless an identical one is there already.
+
+    Its inputs: the manifest, every module imported from the project root (the asset modules) and
+    the SQL files of SQL assets. The catalog is a cache for the CLI: a state dir that cannot be
+    written is a warning, never a failed Definitions load.
+    """
+    sql_files = [Path(str(_plain(s.metadata[SQL_PATH_KEY]))) for s in specs if SQL_PATH_KEY in s.metadata]
+    built = catalog.assemble(project, ctx.governance, ctx.upstream, ctx.graph,
+                             [*catalog.project_modules(project.root), *sql_files])
+    path = catalog.catalog_path(project)
+    if catalog.written_fingerprint(path) != built.fingerprint:
+        try:
+            catalog.write(built, path)
+        except OSError as exc:
+            warnings.warn(f"governance catalog not written to {path}: {exc.strerror}", stacklevel=2)
+    return built
 
 
 def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | None) -> dg.TableSchema:
@@ -120,7 +143,9 @@ def governed_definitions(
 ) -> dg.Definitions:
     """Definitions with the manifest's governance attached and validated, plus policy checks."""
     governed = apply_manifest_governance(assets, project.governance)
-    ctx = policy_context(all_specs(governed), project)
+    specs = all_specs(governed)
+    ctx = policy_context(specs, project)
+    write_catalog(project, specs, ctx)
     governed = with_propagated_schemas(governed, ctx)
     ledger_spec, ledger_check, ledger_job, ledger_schedule = ledger_definitions(project)
     job_assets, governance_job_defs, governance_schedules = governance_jobs(project, ctx)

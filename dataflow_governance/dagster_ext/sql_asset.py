@@ -14,6 +14,7 @@ from .resources import WarehouseResource
 
 SQL_KEY = "dataflow_governance/sql"
 DIALECT_KEY = "dataflow_governance/sql_dialect"
+SQL_PATH_KEY = "dataflow_governance/sql_path"  # the file the SQL was read from: an input of the catalog
 
 
 def statement_move(sql: str, dialect: str) -> Move:
@@ -66,7 +67,8 @@ def sql_asset(
     target = move.target if incremental else (table or name)
     reads = table_dependencies(text, dialect)
     asset_of_table = {t: dg.AssetKey.from_user_string(mapping.get(t, t)) for t in reads}
-    metadata = {**asset_kwargs.pop("metadata", {}), SQL_KEY: text, DIALECT_KEY: dialect}
+    metadata = {**asset_kwargs.pop("metadata", {}), SQL_KEY: text, DIALECT_KEY: dialect,
+                **({SQL_PATH_KEY: str(Path(path).resolve())} if path is not None else {})}
     kinds = asset_kwargs.pop("kinds", None) or {"sql"}
     if governance is not None:
         from ..spec import build_governance

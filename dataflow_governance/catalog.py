@@ -1,0 +1,256 @@
+"""The governance catalog: one JSON file with everything the project declares and derives.
+
+Like dbt's `target/manifest.json`, it is written when the project's Definitions load (and by
+`dfg catalog build`) and read by every command that needs the whole picture, so those commands
+need neither Dagster nor the project's asset modules. Other tools may read it too; the format is
+documented in the README ("The governance catalog").
+
+It holds, per governed asset: the validated governance facts, the assets it reads, its SQL and
+dialect (for SQL assets), its column lineage and each column's propagated classification; plus
+the manifest's processors, and a fingerprint of every input it was built from (the manifest, the
+asset modules, the SQL files, the plugin version). A catalog whose inputs changed is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import DfgError
+from .spec import AssetGovernance, Processor, build_governance
+
+if TYPE_CHECKING:
+    from .graph import ColumnGraph, SqlDefinition
+    from .manifest import Project
+    from .policy import PolicyContext
+
+FORMAT_VERSION = 1
+FILE_NAME = "catalog.json"
+
+
+class CatalogError(DfgError, RuntimeError):
+    """The catalog file cannot be read or written; the message says which and what to do."""
+
+
+def catalog_path(project: Project) -> Path:
+    return Path(project.state_dir) / FILE_NAME
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The project's governed assets, their lineage and classification, and the processors."""
+
+    project: str
+    governance: Mapping[str, AssetGovernance]
+    upstream: Mapping[str, frozenset[str]]
+    processors: Mapping[str, Processor]
+    graph: ColumnGraph
+    inputs: Mapping[str, str]  # input file (relative to the project root) → its sha256
+    fingerprint: str
+    generated_at: str = ""
+
+    @cached_property
+    def context(self) -> PolicyContext:
+        from .policy import PolicyContext
+
+        return PolicyContext(governance=self.governance, upstream=self.upstream, processors=self.processors,
+                             graph=self.graph)
+
+    def to_dict(self) -> dict:
+        assets = {}
+        for key in sorted(set(self.governance) | set(self.upstream)):
+            gov = self.governance.get(key)
+            definition = self.graph.sql.get(key)
+            entry = {
+                "governance": gov.model_dump(mode="json", exclude_defaults=True, exclude={"asset"}) if gov else None,
+                "upstream": sorted(self.upstream.get(key, ())),
+                "sql": {"text": definition.sql, "dialect": definition.dialect} if definition else None,
+            }
+            if key in self.graph.lineage:
+                entry["lineage"] = self.graph.lineage[key].to_dict()
+            if key in self.graph.errors:
+                entry["lineage_error"] = self.graph.errors[key]
+            columns = self.graph.columns_of(key)
+            if columns:
+                entry["columns"] = {name: _class_dict(cls) for name, cls in columns.items()}
+            assets[key] = entry
+        return {
+            "dfg_catalog_version": FORMAT_VERSION,
+            "project": self.project,
+            "generated_at": self.generated_at,
+            "fingerprint": self.fingerprint,
+            "inputs": dict(sorted(self.inputs.items())),
+            "processors": {name: p.model_dump(mode="json") for name, p in sorted(self.processors.items())},
+            "assets": assets,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Catalog:
+        from .graph import ColumnGraph, SqlDefinition
+        from .lineage import StatementLineage
+
+        if data.get("dfg_catalog_version") != FORMAT_VERSION:
+            raise CatalogError(f"catalog format {data.get('dfg_catalog_version')!r} is not {FORMAT_VERSION}: "
+                               "run `dfg catalog build`")
+        graph = ColumnGraph()
+        governance, upstream = {}, {}
+        for key, entry in data["assets"].items():
+            if entry.get("governance") is not None:
+                governance[key] = build_governance(key, entry["governance"])
+            upstream[key] = frozenset(entry["upstream"])
+            if entry.get("sql"):
+                graph.sql[key] = SqlDefinition(key, entry["sql"]["text"], entry["sql"]["dialect"])
+            if "lineage" in entry:
+                graph.lineage[key] = StatementLineage.from_dict(entry["lineage"])
+            if "lineage_error" in entry:
+                graph.errors[key] = entry["lineage_error"]
+            for name, value in entry.get("columns", {}).items():
+                graph.classes[(key, name)] = _class_from(value)
+        processors = {name: Processor.model_validate(p) for name, p in data["processors"].items()}
+        return cls(data["project"], governance, upstream, processors, graph, data["inputs"], data["fingerprint"],
+                   data.get("generated_at", ""))
+
+
+def _class_dict(cls) -> dict:
+    out = {"categories": sorted(cls.categories), "personal": cls.personal, "subject_linked": cls.subject_linked,
+           "pseudonymized": cls.pseudonymized, "anonymous": cls.anonymous}
+    if cls.derived_from:
+        out["derived_from"] = [{"asset": d.asset, **d.source.to_dict()} for d in cls.derived_from]
+    return out
+
+
+def _class_from(value: dict):
+    from .graph import ColumnClass, Derivation
+    from .lineage import DirectSource
+
+    derived = [Derivation(d["asset"], d["column"], DirectSource(**{k: v for k, v in d.items() if k != "asset"}))
+               for d in value.get("derived_from", ())]
+    return ColumnClass(set(value["categories"]), value["subject_linked"], value["pseudonymized"], value["anonymous"],
+                       derived)
+
+
+# --- building -----------------------------------------------------------------------------------
+
+def build(project: Project, governance: Mapping[str, AssetGovernance], upstream: Mapping[str, frozenset[str]],
+          sql: Iterable[SqlDefinition], source_files: Iterable[Path] = ()) -> Catalog:
+    """Trace the SQL, propagate classifications, fingerprint the inputs: what any producer calls."""
+    from .graph import build_column_graph
+
+    return assemble(project, governance, upstream, build_column_graph(governance, sql, upstream), source_files)
+
+
+def assemble(project: Project, governance: Mapping[str, AssetGovernance], upstream: Mapping[str, frozenset[str]],
+             graph: ColumnGraph, source_files: Iterable[Path] = ()) -> Catalog:
+    """A catalog of an already traced graph (the Dagster producer traced it to build the Definitions)."""
+    inputs = input_hashes(project, source_files)
+    return Catalog(project.name, dict(governance), dict(upstream), dict(project.processors), graph, inputs,
+                   fingerprint_of(inputs), datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def written_fingerprint(path: Path) -> str | None:
+    """The fingerprint of the catalog file at `path`, read from its head without parsing it all."""
+    import re
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    found = re.search(r'"fingerprint":\s*"(sha256:[0-9a-f]{64})"', head)
+    return found.group(1) if found else None
+
+
+def project_modules(root: Path) -> list[Path]:
+    """The Python files of every module imported from under the project root (the asset modules,
+    the project's resources): what a Definitions load just read, outside installed packages."""
+    root = Path(root).resolve()
+    found = set()
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if not file:
+            continue
+        path = Path(file).resolve()
+        if path.is_relative_to(root) and "site-packages" not in path.parts and not any(
+                part.startswith(".") for part in path.relative_to(root).parts):
+            found.add(path)
+    return sorted(found)
+
+
+def input_hashes(project: Project, files: Iterable[Path]) -> dict[str, str]:
+    """sha256 of the manifest and each input file, keyed by its path relative to the project root."""
+    root = Path(project.root).resolve()
+    paths = {Path(project.manifest_path).resolve()} if project.manifest_path else set()
+    paths |= {Path(f).resolve() for f in files}
+    hashes = {}
+    for path in sorted(paths):
+        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        hashes[name] = _file_hash(path)
+    return hashes
+
+
+def _file_hash(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def fingerprint_of(inputs: Mapping[str, str]) -> str:
+    from . import __version__
+
+    text = json.dumps({"format": FORMAT_VERSION, "plugin": __version__, "inputs": dict(sorted(inputs.items()))},
+                      sort_keys=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def changed_inputs(project: Project, catalog: Catalog) -> list[str]:
+    """Inputs whose content differs from when the catalog was built (the manifest included)."""
+    root = Path(project.root).resolve()
+    current = input_hashes(project, ())
+    changed = [name for name, digest in current.items() if catalog.inputs.get(name) != digest]
+    for name, digest in catalog.inputs.items():
+        if name not in current:
+            path = Path(name) if Path(name).is_absolute() else root / name
+            if _file_hash(path) != digest:
+                changed.append(name)
+    return sorted(changed)
+
+
+# --- the file -------------------------------------------------------------------------------------
+
+def write(catalog: Catalog, path: Path) -> Path:
+    """Atomically (temporary file, rename): concurrent Definitions loads never leave half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    text = json.dumps(catalog.to_dict(), indent=1, sort_keys=False, ensure_ascii=False)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".catalog-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read(path: Path) -> Catalog:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"no governance catalog at {path}: run `dfg catalog build`") from None
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"governance catalog {path} cannot be read ({type(exc).__name__}): "
+                           "run `dfg catalog build`") from None
+    try:
+        return Catalog.from_dict(data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CatalogError(f"governance catalog {path} is malformed (missing {exc}): run `dfg catalog build`") from None
