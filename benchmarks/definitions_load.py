@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import tempfile
 import time
 
 import dagster as dg
@@ -82,8 +83,11 @@ def full(n: int) -> dg.Definitions:
     return defs
 
 
+_STATE = Path(tempfile.mkdtemp(prefix="dfg-bench-"))  # where `governed_definitions` writes its catalog
+
+
 def _project() -> Project:
-    return Project(name="bench", root=Path("."), definitions="", state_dir=Path(".dfg"), output_dir=Path("out"),
+    return Project(name="bench", root=_STATE, definitions="", state_dir=_STATE, output_dir=_STATE / "out",
                    warehouse=WarehouseConfig(), object_store=ObjectStoreConfig(), buckets={}, mlflow=MlflowConfig(),
                    subjects={}, processors={})
 

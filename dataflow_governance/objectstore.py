@@ -7,6 +7,8 @@ MinIO or any S3-compatible store. Nothing here patches boto3: requests go over r
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,15 +41,8 @@ class ObjectStore:
     state_dir: Path | None = None  # the local endpoint's, when `local`
 
     def client(self, region: str | None = None):
-        options = dict(
-            region_name=region or self.region,
-            endpoint_url=self.endpoint_url,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60,
-                          s3={"addressing_style": "path"} if self.endpoint_url else {}),
-        )
-        if self.local:
-            options.update(LOCAL_CREDENTIALS)
-        return boto3.client("s3", **options)
+        """A boto3 client for this store (one per process and region: building one costs ~10 ms)."""
+        return _client(self, region or self.region, os.getpid())
 
     def describe(self) -> str:
         return self.endpoint_url or f"AWS S3 ({self.region})"
@@ -57,6 +52,20 @@ class ObjectStore:
         its log (also what a killed run deleted); on S3 proper, deleting every version is the end."""
         if self.local and self.state_dir is not None:
             local_s3.compact(self.state_dir)
+
+
+@functools.cache
+def _client(store: ObjectStore, region: str, pid: int):
+    """Clients are thread-safe but not fork-safe: the pid keeps a forked child from sharing its parent's."""
+    options = dict(
+        region_name=region,
+        endpoint_url=store.endpoint_url,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60,
+                      s3={"addressing_style": "path"} if store.endpoint_url else {}),
+    )
+    if store.local:
+        options.update(LOCAL_CREDENTIALS)
+    return boto3.client("s3", **options)
 
 
 def open_object_store(endpoint_url: str | None, region: str, state_dir: Path, use_local: bool) -> ObjectStore:

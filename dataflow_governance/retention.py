@@ -182,8 +182,9 @@ def run_sweep(project: Project, governance: dict[str, AssetGovernance], warehous
     """Plan, ledger and execute one sweep over every asset with a rule (or resume an interrupted one),
     then re-apply the suppression list of erased subjects."""
     if dry_run:
-        return _sweep(project, governance, warehouse, store, graph, dry_run, actor, now)
-    with governance_lock(project.state_dir, warehouse, "a retention sweep"):
+        with warehouse.session():
+            return _sweep(project, governance, warehouse, store, graph, dry_run, actor, now)
+    with governance_lock(project.state_dir, warehouse, "a retention sweep"), warehouse.session():
         return _sweep(project, governance, warehouse, store, graph, dry_run, actor, now)
 
 

@@ -54,6 +54,12 @@ class Warehouse:
         with self.engine.connect() as con:
             yield con
 
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Many statements in a row (an erasure, a sweep): connections are reused where the engine can."""
+        with self.engine.session():
+            yield
+
     def render(self, statement: exp.Expression) -> str:
         return statement.sql(dialect=self.dialect)
 

@@ -52,6 +52,23 @@ def demo_project(tmp_path_factory):
     run_dfg("local", "stop", project=manifest)
 
 
+def copy_demo(demo_project, dest: Path) -> Path:
+    """A private copy of the demo project's files and state; it starts its own S3 endpoint when used."""
+    manifest, _summary = demo_project
+    shutil.copytree(manifest.parent, dest, ignore=shutil.ignore_patterns("endpoint.json", "*.lock", "__pycache__"))
+    return dest / "dagster_project.yaml"
+
+
+@pytest.fixture
+def demo_copy(demo_project, tmp_path):
+    """The example after `dfg demo`, for a test that changes it (copied, not run again)."""
+    from dataflow_governance import load_project, local_s3
+
+    manifest = copy_demo(demo_project, tmp_path / "copy")
+    yield manifest
+    local_s3.stop(load_project(manifest).state_dir)
+
+
 @pytest.fixture
 def pg_schema():
     """A fresh schema on the real PostgreSQL server, dropped afterwards."""

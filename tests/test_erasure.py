@@ -10,22 +10,12 @@ import sys
 import time
 
 import boto3
-import pytest
 
-from conftest import copy_project, dfg_json, run_dfg
+from conftest import dfg_json, run_dfg
 from dataflow_governance import load_project
 from dataflow_governance import local_s3
 from dataflow_governance.keys import keyed_hash, project_key
 from dataflow_governance.ledger import Ledger
-
-
-@pytest.fixture
-def demo_copy(tmp_path):
-    manifest = copy_project(tmp_path / "erasable")
-    code, _out, err = run_dfg("demo", project=manifest)
-    assert code == 0, err[-2000:]
-    yield manifest
-    run_dfg("local", "stop", project=manifest)
 
 
 def identifiers(project, subject_id: int) -> dict[str, str]:
@@ -51,7 +41,7 @@ def remnants(project, subject_id: int) -> list[str]:
                 rows += warehouse.fetch(f"SELECT count(*) FROM \"{table}\" WHERE {text} = '{subject_id}'")[0][0]
             if rows:
                 found.append(f"{table}.{column}")
-    endpoint = local_s3.read_endpoint(project.state_dir)
+    endpoint = local_s3.ensure_running(project.state_dir)
     client = boto3.client("s3", endpoint_url=endpoint.url, region_name="eu-central-1",
                           aws_access_key_id="x", aws_secret_access_key="x")
     for bucket in client.list_buckets()["Buckets"]:
@@ -176,7 +166,6 @@ def test_killed_erasure_resumes_to_the_same_state(demo_copy):
 
 
 def test_dagster_erasure_job_and_sweep_asset(demo_copy):
-    import dagster as dg
 
     from assets.definitions import ALL_ASSETS
     from dataflow_governance.dagster_ext import governed_definitions

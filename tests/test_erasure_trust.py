@@ -1,7 +1,6 @@
 """Erasure under attack and accident: parallel runs, hostile ids and config, late data, typed ids,
 key templates — each a case that once certified what did not happen."""
 
-import shutil
 import subprocess
 import sys
 import os
@@ -9,26 +8,12 @@ import os
 import boto3
 import pytest
 
-from conftest import PG_DSN, dfg_json, run_dfg
+from conftest import PG_DSN, copy_demo, dfg_json, run_dfg
 from dataflow_governance import load_project, local_s3
 from dataflow_governance.erasure import erase
 from dataflow_governance.ledger import Ledger
 from dataflow_governance.spec import GovernanceError, build_governance
 from test_erasure import identifiers, remnants
-
-
-def copy_demo(demo_project, dest):
-    """A private copy of the demo project's files and state (its own S3 endpoint once used)."""
-    manifest, _summary = demo_project
-    shutil.copytree(manifest.parent, dest, ignore=shutil.ignore_patterns("endpoint.json", "*.lock", "__pycache__"))
-    return dest / "dagster_project.yaml"
-
-
-@pytest.fixture
-def erasable(demo_project, tmp_path):
-    manifest = copy_demo(demo_project, tmp_path / "copy")
-    yield manifest
-    local_s3.stop(load_project(manifest).state_dir)
 
 
 def s3_client(project):
@@ -87,16 +72,16 @@ def test_parallel_erasures_and_a_sweep_equal_the_same_work_done_one_by_one(demo_
             local_s3.stop(load_project(manifest).state_dir)
 
 
-def test_data_that_comes_back_is_erased_by_the_rerun_and_by_every_sweep(erasable):
-    project = load_project(erasable)
+def test_data_that_comes_back_is_erased_by_the_rerun_and_by_every_sweep(demo_copy):
+    project = load_project(demo_copy)
     warehouse = project.open_warehouse()
-    code, first, err = dfg_json("erase", "--subject-id", "42", "--now", project=erasable)
+    code, first, err = dfg_json("erase", "--subject-id", "42", "--now", project=demo_copy)
     assert code == 0 and first["status"] == "verified", err
     ids = identifiers(project, 42)
     # A late event: a ticket of the erased subject arrives after the erasure.
     warehouse.execute("INSERT INTO tickets SELECT ticket_id + 100000, 42, ?, 'late', 'late body', created_at "
                       "FROM tickets LIMIT 1", [ids["email"]])
-    code, rerun, err = dfg_json("erase", "--subject-id", "42", "--now", project=erasable)
+    code, rerun, err = dfg_json("erase", "--subject-id", "42", "--now", project=demo_copy)
     assert code == 0 and rerun["status"] == "verified" and rerun["reappeared"] == 1, err
     assert {t["target"]: t["count"] for t in rerun["targets"]}["tickets"] == 1
     assert rerun["original"]["counts"]["tickets"] == first_count(first, "tickets")
@@ -114,7 +99,7 @@ def test_data_that_comes_back_is_erased_by_the_rerun_and_by_every_sweep(erasable
     # A restored attachment: the folder is found among object versions, even once deleted.
     client.put_object(Bucket="deepwater-support-eu", Key="attachments/42/restored.pdf", Body=b"scan")
     client.delete_object(Bucket="deepwater-support-eu", Key="attachments/42/restored.pdf")
-    code, sweep, err = dfg_json("sweep", project=erasable)
+    code, sweep, err = dfg_json("sweep", project=demo_copy)
     assert code == 0, err
     # The late JSON line, and the object version that held it (a version is a copy too).
     assert sweep["suppressed"] == {"email_campaign_sends": 1, "tickets_clean": 1, "signup_events": 2,
@@ -122,7 +107,7 @@ def test_data_that_comes_back_is_erased_by_the_rerun_and_by_every_sweep(erasable
     assert not client.list_object_versions(Bucket="deepwater-support-eu", Prefix="attachments/42/").get("Versions")
     assert remnants(project, 42) == []
     assert b'"user_id": 42.0' not in client.get_object(Bucket="deepwater-raw-eu", Key=key)["Body"].read()
-    code, _sweep, _ = dfg_json("sweep", project=erasable)
+    code, _sweep, _ = dfg_json("sweep", project=demo_copy)
     assert _sweep["suppressed"] == {}
 
 
@@ -130,25 +115,25 @@ def first_count(result, target):
     return {t["target"]: t["count"] for t in result["targets"]}[target]
 
 
-def test_ids_stored_as_doubles_or_json_floats_are_found_and_verified(erasable):
-    project = load_project(erasable)
+def test_ids_stored_as_doubles_or_json_floats_are_found_and_verified(demo_copy):
+    project = load_project(demo_copy)
     warehouse = project.open_warehouse()
     warehouse.execute('ALTER TABLE email_campaign_sends ALTER COLUMN user_id TYPE DOUBLE')
     sends = warehouse.fetch("SELECT count(*) FROM email_campaign_sends WHERE user_id = 8")[0][0]
-    code, plan, _ = dfg_json("erase", "--subject-id", "8", "--dry-run", project=erasable)
+    code, plan, _ = dfg_json("erase", "--subject-id", "8", "--dry-run", project=demo_copy)
     assert first_count(plan, "email_campaign_sends") == sends > 0
-    code, result, err = dfg_json("erase", "--subject-id", "8.0", "--now", project=erasable)
+    code, result, err = dfg_json("erase", "--subject-id", "8.0", "--now", project=demo_copy)
     assert code == 0 and result["status"] == "verified", err
     assert warehouse.fetch("SELECT count(*) FROM email_campaign_sends WHERE user_id = 8")[0][0] == 0
     assert remnants(project, 8) == []
 
 
-def test_a_subject_prefix_reaches_only_that_subjects_folder(erasable):
-    project = load_project(erasable)
+def test_a_subject_prefix_reaches_only_that_subjects_folder(demo_copy):
+    project = load_project(demo_copy)
     client = s3_client(project)
     for folder in ("3", "34", "305"):
         client.put_object(Bucket="deepwater-support-eu", Key=f"attachments/{folder}/note.txt", Body=b"x")
-    code, _result, err = dfg_json("erase", "--subject-id", "3", "--now", project=erasable)
+    code, _result, err = dfg_json("erase", "--subject-id", "3", "--now", project=demo_copy)
     assert code == 0, err
     left = {o["Key"] for o in client.list_objects_v2(Bucket="deepwater-support-eu", Prefix="attachments/")["Contents"]}
     assert "attachments/34/note.txt" in left and "attachments/305/note.txt" in left
@@ -161,28 +146,28 @@ def test_a_subject_prefix_reaches_only_that_subjects_folder(erasable):
     (["--grace-days", "-1"], "grace days"),
     (["--grace-days", "999999999"], "grace days"),
 ])
-def test_grace_days_are_bounded(erasable, args, message):
-    code, _out, err = run_dfg("erase", "--subject-id", "5", *args, project=erasable)
+def test_grace_days_are_bounded(demo_copy, args, message):
+    code, _out, err = run_dfg("erase", "--subject-id", "5", *args, project=demo_copy)
     assert code == 2 and message in err and "Traceback" not in err
 
 
-def test_empty_or_none_ids_match_no_record_with_a_null_id(erasable):
-    project = load_project(erasable)
+def test_empty_or_none_ids_match_no_record_with_a_null_id(demo_copy):
+    project = load_project(demo_copy)
     client = s3_client(project)
     key = client.list_objects_v2(Bucket="deepwater-raw-eu", Prefix="signups/")["Contents"][0]["Key"]
     body = client.get_object(Bucket="deepwater-raw-eu", Key=key)["Body"].read() + b'{"user_id": null}\n{"email": "x"}\n'
     client.put_object(Bucket="deepwater-raw-eu", Key=key, Body=body)
-    code, _out, err = run_dfg("erase", "--subject-id", "", "--now", project=erasable)
+    code, _out, err = run_dfg("erase", "--subject-id", "", "--now", project=demo_copy)
     assert code == 2 and "empty" in err
-    code, _out, err = run_dfg("erase", "--subject-id", "None", "--now", project=erasable)
+    code, _out, err = run_dfg("erase", "--subject-id", "None", "--now", project=demo_copy)
     assert code == 2 and "unknown subject" in err
     assert client.get_object(Bucket="deepwater-raw-eu", Key=key)["Body"].read() == body
 
 
-def test_a_hostile_schema_setting_is_refused_before_any_sql(erasable):
-    project = load_project(erasable)
+def test_a_hostile_schema_setting_is_refused_before_any_sql(demo_copy):
+    project = load_project(demo_copy)
     users = project.open_warehouse().row_count("users")
-    code, _out, err = run_dfg("check", project=erasable,
+    code, _out, err = run_dfg("check", project=demo_copy,
                               env={"DFG_WAREHOUSE_SCHEMA": "main'; DROP TABLE main.users; --"})
     assert code == 2 and "schema" in err and "Traceback" not in err
     assert project.open_warehouse().row_count("users") == users

@@ -99,6 +99,12 @@ class Engine:
         raise NotImplementedError
         yield
 
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Within it, `connect` may hand out cursors of one open connection (cheaper than opening
+        many); `reclaim` lets go of it while it replaces files."""
+        yield
+
     def driver_errors(self) -> tuple[type[BaseException], ...]:
         """The driver's exception types, turned into WarehouseError by the warehouse."""
         raise NotImplementedError

@@ -30,13 +30,56 @@ class DuckDBEngine(Engine):
     def config_problem(cls, path: str | None, dsn: str | None) -> str | None:
         return None if path else "kind duckdb needs `path`"
 
+    def __init__(self, warehouse):
+        super().__init__(warehouse)
+        self._pinned: Any = None  # the session's connection
+        self._session: ExitStack | None = None  # holds it (and the shared file lock) open
+
     def describe(self) -> str:
         return str(self.warehouse.path)
 
     @contextmanager
+    def session(self) -> Iterator[None]:
+        """Opening the database costs ~10–25 ms (an erasure opens it hundreds of times): one open
+        connection serves the session, each `connect` a cursor of it."""
+        if self._session is not None:
+            yield
+            return
+        self._session = self._hold()
+        try:
+            yield
+        finally:
+            session, self._session, self._pinned = self._session, None, None
+            session.close()
+
+    def _hold(self) -> ExitStack:
+        stack = ExitStack()
+        try:
+            stack.enter_context(self.file_lock(exclusive=False))
+            self._pinned = stack.enter_context(self._open())
+        except BaseException:
+            stack.close()
+            raise
+        return stack
+
+    @contextmanager
     def connect(self) -> Iterator[Any]:
+        if self._pinned is not None:
+            cursor = self._pinned.cursor()
+            try:
+                self._use_schema(cursor)  # the default schema is each connection's own
+                yield cursor
+            finally:
+                cursor.close()
+            return
         with self.file_lock(exclusive=False), self._open() as con:
             yield con
+
+    def _use_schema(self, con: Any) -> None:
+        if self.warehouse.schema:
+            ident = self.render(exp.to_identifier(self.warehouse.schema, quoted=True))
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident}")
+            con.execute(f"USE {ident}")  # an identifier, quoted by the generator: never a pasted value
 
     @contextmanager
     def file_lock(self, exclusive: bool) -> Iterator[None]:
@@ -65,10 +108,7 @@ class DuckDBEngine(Engine):
                 time.sleep(0.05)
         private_file(Path(self.warehouse.path))
         try:
-            if self.warehouse.schema:
-                ident = self.render(exp.to_identifier(self.warehouse.schema, quoted=True))
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident}")
-                con.execute(f"USE {ident}")  # an identifier, quoted by the generator: never a pasted value
+            self._use_schema(con)
             yield con
         finally:
             con.close()
@@ -150,6 +190,20 @@ class DuckDBEngine(Engine):
     def reclaim(self, tables: list[str], full: bool) -> dict[str, list[str]]:
         """A DELETE leaves values in the file's freed blocks: copy the live database into a fresh
         file (`COPY FROM DATABASE`) and rename it over the old one, with no other connection open."""
+        held = self._session is not None
+        if held:  # the session's connection lets go of the file while it is replaced, then reopens it
+            self._session.close()
+            self._session = self._pinned = None
+        try:
+            self._rewrite()
+        finally:
+            if held:
+                self._session = self._hold()
+        return {"done": [f"DuckDB database file rewritten with live rows only after changes to {len(tables)} table(s)"],
+                "operator": ["copies of the DuckDB file made before this erasure (backups, snapshots) still hold the "
+                             "erased rows: expire or rewrite them"]}
+
+    def _rewrite(self) -> None:
         path = Path(self.warehouse.path)
         fresh = path.with_name(path.name + ".rewrite")
         fresh.unlink(missing_ok=True)
@@ -163,6 +217,3 @@ class DuckDBEngine(Engine):
                 con.execute("DETACH dfg_rewrite")
             private_file(fresh)
             os.replace(fresh, path)
-        return {"done": [f"DuckDB database file rewritten with live rows only after changes to {len(tables)} table(s)"],
-                "operator": ["copies of the DuckDB file made before this erasure (backups, snapshots) still hold the "
-                             "erased rows: expire or rewrite them"]}

@@ -27,24 +27,25 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
     except SubjectIdError as exc:
         raise ErasureError(str(exc)) from None
     assets: dict[str, dict] = {}
-    for target in plan_erasure(project, governance, graph):
-        if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
-            match = match_rows(target, project, warehouse, subject_id)
-            frame = warehouse.fetch_df(exp.select("*").from_(table_expr(target.target)).where(match.where), match.params)
-            records = json.loads(frame.to_json(orient="records", date_format="iso"))
-        elif target.system == "s3" and store is not None:
-            bucket, prefix = subject_location(target.target, subject_id)
-            if prefix is None:
-                records = []
-            elif target.action == "delete":
-                records = [{"object": f"s3://{bucket}/{key}"} for key in list_keys(store, bucket, prefix)]
+    with warehouse.session():
+        for target in plan_erasure(project, governance, graph):
+            if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
+                match = match_rows(target, project, warehouse, subject_id)
+                frame = warehouse.fetch_df(exp.select("*").from_(table_expr(target.target)).where(match.where), match.params)
+                records = json.loads(frame.to_json(orient="records", date_format="iso"))
+            elif target.system == "s3" and store is not None:
+                bucket, prefix = subject_location(target.target, subject_id)
+                if prefix is None:
+                    records = []
+                elif target.action == "delete":
+                    records = [{"object": f"s3://{bucket}/{key}"} for key in list_keys(store, bucket, prefix)]
+                else:
+                    records = matching_records(store, bucket, prefix, target.column, subject_test(subject_id))
             else:
-                records = matching_records(store, bucket, prefix, target.column, subject_test(subject_id))
-        else:
-            continue
-        if records:
-            assets[target.asset] = {"records": records, "lineage": target.lineage}
-    training = subject_provenance(project, warehouse, subject_id)
+                continue
+            if records:
+                assets[target.asset] = {"records": records, "lineage": target.lineage}
+        training = subject_provenance(project, warehouse, subject_id)
     if not assets and not training["datasets"]:
         raise ErasureError("unknown subject: no record of it in any asset")
     # Art. 15(1)(c): also the training sets that held the subject and the models trained on them.

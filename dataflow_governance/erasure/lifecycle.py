@@ -59,11 +59,12 @@ def erase(project: Project, governance: dict[str, AssetGovernance], graph: Colum
     check_grace_days(grace_days)
     subject = subject_hash(project.state_dir, canonical_id(subject_id))
     if dry_run:
-        targets = with_provenance(plan_erasure(project, governance, graph), warehouse, subject)
-        for target in targets:
-            target.count = count_target(target, project, warehouse, store, subject_id)
-        return ErasureResult(subject, "planned", targets, Ledger(warehouse).head().hash)
-    with governance_lock(project.state_dir, warehouse, f"erasure of subject {subject[:12]}…"):
+        with warehouse.session():
+            targets = with_provenance(plan_erasure(project, governance, graph), warehouse, subject)
+            for target in targets:
+                target.count = count_target(target, project, warehouse, store, subject_id)
+            return ErasureResult(subject, "planned", targets, Ledger(warehouse).head().hash)
+    with governance_lock(project.state_dir, warehouse, f"erasure of subject {subject[:12]}…"), warehouse.session():
         return _erase_locked(project, governance, graph, subject_id, subject, warehouse=warehouse, store=store,
                              immediately=immediately, cancel=cancel, grace_days=grace_days, actor=actor,
                              current=utc(now), vacuum_full=vacuum_full)
