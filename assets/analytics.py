@@ -4,12 +4,9 @@ import io
 
 import dagster as dg
 import pandas as pd
-from sqlglot import exp
 
 from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, sql_asset, table_metadata
-from dataflow_governance.keys import keyed_hash
-from dataflow_governance.objectstore import put_object
-from dataflow_governance.warehouse import table_expr
+from dataflow_governance import put_object
 
 from . import data
 from .commerce import revenue_by_country
@@ -25,9 +22,8 @@ def analytics_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     wh = warehouse.get()
     consenting = wh.fetch_df("SELECT user_id, country FROM users WHERE analytics_consent ORDER BY user_id")
     country = dict(zip(consenting["user_id"], consenting["country"]))
-    key = keys.key("pseudonym")
     frame = pd.DataFrame(data.events(list(country)))
-    frame["user_pseudo_id"] = [keyed_hash(key, u) for u in frame["user_id"]]
+    frame["user_pseudo_id"] = [keys.pseudonymize(u) for u in frame["user_id"]]
     frame["country"] = frame["user_id"].map(country)
     wh.replace_table("analytics_events", frame[["user_pseudo_id", "event_type", "occurred_at", "country"]])
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "analytics_events"))
@@ -44,7 +40,7 @@ def global_kpis_us(warehouse: WarehouseResource, s3: S3Resource) -> dg.Materiali
     written = {}
     for table in ("daily_signups", "revenue_by_country"):
         buffer = io.StringIO()
-        wh.fetch_df(exp.select("*").from_(table_expr(table))).to_csv(buffer, index=False)
+        wh.read_table(table).to_csv(buffer, index=False)
         key = f"kpis/{table}.csv"
         put_object(store, BI_BUCKET, key, buffer.getvalue().encode())
         written[key] = len(buffer.getvalue())

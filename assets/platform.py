@@ -5,7 +5,7 @@ import json
 import dagster as dg
 
 from dataflow_governance.dagster_ext import S3Resource, governed_asset
-from dataflow_governance.objectstore import put_object
+from dataflow_governance import put_object
 
 from . import data
 

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from dataflow_governance.dagster_ext import S3Resource, WarehouseResource, table_metadata
-from dataflow_governance.objectstore import get_object, list_keys, put_object
+from dataflow_governance import get_object, list_keys, put_object
 
 from . import data
 

@@ -6,8 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, sql_asset, table_metadata
-from dataflow_governance.keys import keyed_hash
-from dataflow_governance.objectstore import put_object
+from dataflow_governance import put_object
 
 from . import data
 from .commerce import orders
@@ -45,10 +44,9 @@ def tickets_clean(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     """Contact details redacted from the text, the customer as a keyed pseudonym."""
     wh = warehouse.get()
     raw = wh.fetch_df("SELECT ticket_id, user_id, subject, body, created_at FROM tickets ORDER BY ticket_id")
-    key = keys.key("pseudonym")
     frame = pd.DataFrame({
         "ticket_id": raw["ticket_id"],
-        "user_pseudo_id": [keyed_hash(key, u) for u in raw["user_id"]],
+        "user_pseudo_id": [keys.pseudonymize(u) for u in raw["user_id"]],
         "text": [redact(t) for t in raw["body"]],
         "category": [categorize(s) for s in raw["subject"]],
         "created_at": raw["created_at"],

@@ -21,6 +21,8 @@ _PUBLIC = {
     "AssetGovernance": "spec", "ColumnSpec": "spec", "GovernanceError": "spec", "LegalHold": "spec",
     "Processor": "spec", "Retention": "spec", "build_governance": "spec",
     "Warehouse": "warehouse", "WarehouseError": "warehouse",
+    "ObjectStore": "objectstore", "ObjectStoreError": "objectstore", "get_object": "objectstore",
+    "list_keys": "objectstore", "put_object": "objectstore", "keyed_hash": "keys",
 }
 
 __all__ = ["DfgError", *sorted(_PUBLIC)]

@@ -106,6 +106,10 @@ class Warehouse:
             return query.where(exp.column("table_schema").eq(exp.Placeholder())), [name, schema]
         return query.where(exp.column("table_schema").eq(exp.func("current_schema"))), [name]
 
+    def read_table(self, table: str) -> pd.DataFrame:
+        """Every row of a table (name quoted by the generator)."""
+        return self.fetch_df(exp.select("*").from_(table_expr(table)))
+
     def table_exists(self, table: str) -> bool:
         query, params = self._where_table(exp.select("count(*)").from_("information_schema.tables"), table)
         return self.fetch(query, params)[0][0] > 0

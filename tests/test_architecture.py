@@ -82,10 +82,11 @@ def test_a_loop_would_be_found():
     assert loops({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-def test_only_the_dagster_adapter_imports_dagster():
+def test_only_the_dagster_adapter_and_the_demo_command_import_dagster():
     importing = sorted(_module_name(p) for p in PACKAGE.rglob("*.py")
                        if re.search(r"^\s*(import dagster|from dagster\b)", p.read_text(), re.M))
-    assert importing and all(m.startswith("dataflow_governance.dagster_ext") for m in importing)
+    assert "dataflow_governance.cli.demo" in importing
+    assert all(m.startswith("dataflow_governance.dagster_ext") or m == "dataflow_governance.cli.demo" for m in importing)
 
 
 def test_no_module_outside_the_engines_asks_which_engine_it_is():
@@ -93,3 +94,10 @@ def test_no_module_outside_the_engines_asks_which_engine_it_is():
     offenders = [_module_name(p) for p in PACKAGE.rglob("*.py")
                  if "engines" not in p.parts and asking.search(p.read_text())]
     assert offenders == []
+
+
+def test_the_example_project_uses_only_the_public_api():
+    """The package's own names and the Dagster adapter: nothing reached around them."""
+    reached = sorted({match for p in [*(REPO / "assets").glob("*.py"), *(REPO / "resources").glob("*.py")]
+                      for match in re.findall(r"^\s*from (dataflow_governance[\w.]*) import", p.read_text(), re.M)})
+    assert reached == ["dataflow_governance", "dataflow_governance.dagster_ext"]

@@ -2,6 +2,7 @@
 
 import pytest
 
+from conftest import dfg_json, run_dfg
 from dataflow_governance import ManifestError, load_project
 from dataflow_governance import engines
 from dataflow_governance.anonymize import update_statement
@@ -52,3 +53,23 @@ def test_a_registered_engine_serves_the_manifest_the_ledger_and_sql_hashing(tmp_
         warehouse.engine.prepare_keyed_hash(con)
         assert warehouse.engine.affected_rows(con.execute(sql, params)) == 1
     assert warehouse.fetch("SELECT email FROM people") == [(keyed_hash(b"k" * 32, "ada@example.com"),)]
+
+
+def test_an_installed_engine_is_found_through_its_entry_point(tmp_path):
+    """A separately installed package declares `dataflow_governance.engines = acme = module:Class`."""
+    site = tmp_path / "site"
+    (site / "acme_engine-0.1.dist-info").mkdir(parents=True)
+    (site / "acme_engine-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-engine\nVersion: 0.1\n")
+    (site / "acme_engine-0.1.dist-info" / "entry_points.txt").write_text(
+        "[dataflow_governance.engines]\nacme = acme_engine:AcmeEngine\n")
+    (site / "acme_engine.py").write_text(
+        "from dataflow_governance.engines.duckdb import DuckDBEngine\n\n"
+        "class AcmeEngine(DuckDBEngine):\n    name = 'acme'\n\n"
+        "    def describe(self):\n        return 'acme:' + super().describe()\n")
+    (tmp_path / "dagster_project.yaml").write_text("warehouse: {kind: acme, path: w.duckdb}\n")
+    code, status, err = dfg_json("local", "status", project=tmp_path / "dagster_project.yaml",
+                                 env={"PYTHONPATH": str(site)})
+    assert code == 0, err
+    assert status["warehouse"] == f"acme:{tmp_path / '.dfg' / 'w.duckdb'}"
+    code, out, err = run_dfg("audit", "verify", project=tmp_path / "dagster_project.yaml", env={"PYTHONPATH": str(site)})
+    assert code == 0 and "0 entries verified" in out, err

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from ..keys import project_key
+from ..keys import keyed_hash, project_key
 from ..manifest import BucketConfig, Project, load_project
 from ..objectstore import ObjectStore, ensure_buckets, open_object_store
 from ..warehouse import Warehouse
@@ -71,6 +71,10 @@ class KeysResource(dg.ConfigurableResource):
 
     def key(self, name: str) -> bytes:
         return project_key(Path(self.state_dir), name)
+
+    def pseudonymize(self, value: object) -> str:
+        """The project's keyed pseudonym of a value: what erasure and suppression match on."""
+        return keyed_hash(self.key("pseudonym"), value)
 
 
 def project_resources(project: Project) -> dict[str, dg.ConfigurableResource]:

@@ -6,7 +6,8 @@ count affected rows, bulk-insert, hash in SQL, guard the ledger, reclaim storage
 this package asks which engine it is talking to.
 
 An engine module is imported only when a warehouse of its kind is opened, so a DuckDB project
-never imports the PostgreSQL driver. A third-party engine calls `register(name, "module:Class")`.
+never imports the PostgreSQL driver. A third-party engine is found through the entry point group
+`dataflow_governance.engines` (name = kind, value = "module:Class"), or calls `register` itself.
 """
 
 from __future__ import annotations
@@ -31,15 +32,24 @@ def register(name: str, target: str | type[Engine]) -> None:
     _REGISTRY[name] = target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}"
 
 
+ENTRY_POINTS = "dataflow_governance.engines"
+
+
+def _installed() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINTS)}
+
+
 def names() -> tuple[str, ...]:
-    return tuple(sorted(_REGISTRY))
+    return tuple(sorted({*_REGISTRY, *_installed()}))
 
 
 def engine_class(name: str) -> type[Engine]:
-    try:
-        module_name, _, attribute = _REGISTRY[name].partition(":")
-    except KeyError:
-        raise UnknownEngineError(f"unknown warehouse kind {name!r}; engines: {', '.join(names())}") from None
+    target = _REGISTRY.get(name) or _installed().get(name)
+    if target is None:
+        raise UnknownEngineError(f"unknown warehouse kind {name!r}; engines: {', '.join(names())}")
+    module_name, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module_name), attribute)
 
 

@@ -1,4 +1,8 @@
-"""`dfg demo`: materialize a governed project in-process, run its checks, write its reports."""
+"""`dfg demo`: materialize a governed project in-process, run its checks, write its reports.
+
+The whole example end to end on the embedded defaults — a command, so it lives with the CLI;
+it drives Dagster through its public API like any user of the project would.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,20 @@ from pathlib import Path
 
 import dagster as dg
 
+from ..dagster_ext import policy_context, project_resources
 from ..ledger import Ledger, NewEntry, record_anchor
 from ..manifest import Project
-from ..policy import run_policy
 from ..model_registry import registered_models
+from ..policy import run_policy
 from ..reports import findings_report, ropa_activities, write_data_map, write_ropa
-from .definitions import policy_context
-from .resources import project_resources
+from . import render
+from .common import emit, load_definitions
+
+
+def cmd_demo(args, project: Project) -> int:
+    summary = run_demo(project, load_definitions(project))
+    emit(args, summary, render.demo(summary))
+    return 0 if summary["run_success"] and not summary["checks_failed"] and not summary["finding_errors"] else 1
 
 
 def run_demo(project: Project, defs: dg.Definitions) -> dict:

@@ -1,0 +1,120 @@
+"""What every command shares: the error it raises, output, argument parsing helpers, and the
+project's governance catalog (loaded from its file, or rebuilt from the Definitions)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import DfgError
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..manifest import Project
+    from ..objectstore import ObjectStore
+    from ..policy import PolicyContext
+
+
+class CliError(DfgError, RuntimeError):
+    """A user-facing failure: printed as one line, exit 2."""
+
+
+def emit(args, payload: dict, text: str) -> None:
+    """The command's answer: JSON with --json, else the rendered text."""
+    print(json.dumps(payload, indent=2, default=str) if args.json else text)
+
+
+def read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"cannot read {what} {path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def utc_time(text: str | None, flag: str) -> str | None:
+    """An ISO 8601 time as the ledger writes it (UTC, seconds); garbage is an error, not 'no entries'."""
+    from datetime import datetime, timezone
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{flag} {text!r}: expected an ISO 8601 time such as 2026-01-31 or 2026-01-31T12:00:00Z") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds")
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def object_store(project: Project) -> ObjectStore:
+    from ..objectstore import open_object_store
+
+    return open_object_store(project.object_store.endpoint_url, project.object_store.region, project.state_dir, True)
+
+
+def uses_s3(ctx: PolicyContext) -> bool:
+    return any(g.storage.kind == "s3" for g in ctx.governance.values())
+
+
+# --- the project's Definitions and catalog ------------------------------------------------------
+
+def load_definitions(project: Project):
+    """Import the project's Definitions (`module:attribute` in the manifest) from the project root."""
+    if not project.definitions or ":" not in project.definitions:
+        raise CliError(f"the manifest's `definitions` must be 'module:attribute' (got {project.definitions!r})")
+    module_name, attribute = project.definitions.split(":", 1)
+    if str(project.root) not in sys.path:
+        sys.path.insert(0, str(project.root))
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise CliError(f"the manifest's definitions module {module_name!r} was not found under {project.root}") from None
+        raise
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise CliError(f"module {module_name!r} has no attribute {attribute!r}") from None
+
+
+def build_catalog(project: Project) -> Catalog:
+    """Load the project's Definitions (Dagster is the catalog's producer here) and write the catalog."""
+    from ..dagster_ext import policy_context, write_catalog
+
+    specs = list(load_definitions(project).resolve_all_asset_specs())
+    return write_catalog(project, specs, policy_context(specs, project))
+
+
+def project_catalog(project: Project) -> Catalog:
+    """The governance catalog; rebuilt (with a note on stderr) when missing or when an input changed."""
+    from .. import catalog
+
+    path = catalog.catalog_path(project)
+    if not path.exists():  # a first run: built quietly, as any later Definitions load would
+        return build_catalog(project)
+    try:
+        current = catalog.read(path)
+        changed = catalog.changed_inputs(project, current)
+        if not changed:
+            return current
+        reason = f"stale ({', '.join(changed[:3])}{' …' if len(changed) > 3 else ''} changed)"
+    except catalog.CatalogError as exc:
+        reason = f"unreadable ({str(exc).split(' (')[0]})"
+    print(f"governance catalog {reason}: rebuilding it from the Definitions", file=sys.stderr)
+    return build_catalog(project)
+
+
+def policy(project: Project) -> PolicyContext:
+    return project_catalog(project).context

@@ -1,0 +1,52 @@
+"""`dfg check`, `ropa`, `map` and `catalog`: questions about what the project declares and derives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import render
+from .common import build_catalog, emit, policy
+
+
+def cmd_check(args, project) -> int:
+    from ..policy import run_policy
+
+    findings = run_policy(policy(project))
+    emit(args, {"findings": [f.to_dict() for f in findings]}, render.findings(findings))
+    return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def cmd_ropa(args, project) -> int:
+    from ..reports import ropa_activities, write_ropa
+
+    activities = ropa_activities(policy(project))
+    written = write_ropa(activities, Path(args.out) if args.out else project.output_dir)
+    emit(args, {"activities": activities},
+         f"record of processing: {len(activities)} activities → " + ", ".join(str(p) for p in written.values()))
+    return 0
+
+
+def cmd_map(args, project) -> int:
+    from ..reports import data_map, write_data_map
+
+    ctx = policy(project)
+    path = write_data_map(ctx, Path(args.out) if args.out else project.output_dir)
+    emit(args, {"path": str(path), "mermaid": data_map(ctx)}, f"data map → {path}")
+    return 0
+
+
+def cmd_catalog(args, project) -> int:
+    from .. import catalog
+
+    path = catalog.catalog_path(project)
+    if args.action == "build":
+        built = build_catalog(project)
+        emit(args, {"path": str(path), "fingerprint": built.fingerprint, "assets": len(built.governance)},
+             f"governance catalog of {len(built.governance)} governed assets → {path}\nfingerprint {built.fingerprint}")
+        return 0
+    current = catalog.read(path)
+    changed = catalog.changed_inputs(project, current)
+    payload = {"path": str(path), "fingerprint": current.fingerprint, "generated_at": current.generated_at,
+               "assets": len(current.governance), "fresh": not changed, "changed": changed}
+    emit(args, payload, render.catalog_status(payload))
+    return 0 if not changed else 1

@@ -1,0 +1,69 @@
+"""`dfg provenance`: which data trained a model, which models saw a dataset or a subject; reproduction."""
+
+from __future__ import annotations
+
+import sys
+
+from . import render
+from .common import CliError, emit, object_store, policy
+
+
+def cmd_provenance(args, project) -> int:
+    from .. import provenance
+
+    warehouse = project.open_warehouse()
+    if args.reproduce and not args.model:
+        raise CliError("--reproduce needs --model NAME:VERSION")
+    if args.model and args.reproduce:
+        return _reproduce(args, project, warehouse, *_model_ref(args.model))
+    if args.model:
+        name, version = _model_ref(args.model)
+        result = provenance.model_provenance(project, warehouse, name, version)
+        graph = policy(project).graph
+        for dataset in result["datasets"]:  # past the dataset's own SQL, back to where each column starts
+            dataset["upstream"] = sorted({f"{a}.{c}" for source in dataset["sources"]
+                                          for a, c in graph.upstream(*source.split(".", 1))} - set(dataset["sources"]))
+        head = [f"model {name}:{result['version']}  run {result['mlflow_run_id']}  code {result['code_version']}"
+                + ("  NEEDS RETRAINING" if result["needs_retraining"] else ""),
+                "  params: " + ", ".join(f"{k}={v}" for k, v in sorted(result["params"].items()))]
+    elif args.dataset:
+        result = provenance.dataset_models(warehouse, args.dataset)
+        head = [f"dataset {args.dataset}: {len(result['datasets'])} materialization(s), {len(result['models'])} model(s)"]
+    else:
+        result = provenance.subject_provenance(project, warehouse, args.subject_id)
+        head = [f"subject {result['subject']}: in {len(result['datasets'])} dataset snapshot(s), "
+                f"{len(result['models'])} model(s) trained on them"]
+    problems = _verify_snapshots(project, warehouse, result["datasets"]) if args.verify else None
+    emit(args, result, render.provenance(head, result, problems))
+    return 1 if problems else 0
+
+
+def _model_ref(text: str) -> tuple[str, str | None]:
+    name, _, version = text.partition(":")
+    if not name or (version and not version.isdigit()):
+        raise CliError(f"--model takes NAME or NAME:VERSION (a version number), got {text!r}")
+    return name, version or None
+
+
+def _verify_snapshots(project, warehouse, datasets: list[dict]) -> list[str]:
+    """Check each listed snapshot against its ledger record (an erased one is gone by design)."""
+    from ..datasets import records_by_digest, verify_snapshot
+    from ..ledger import Ledger
+
+    records, store, problems = records_by_digest(Ledger(warehouse)), object_store(project), []
+    for dataset in datasets:
+        record = records.get(dataset.get("digest"))
+        found = ["no record in the ledger"] if record is None else [] if record.deleted else verify_snapshot(store, record)
+        dataset["problems"] = found
+        problems += found
+    return problems
+
+
+def _reproduce(args, project, warehouse, name: str, version: str | None) -> int:
+    from ..provenance import reproduce
+
+    if str(project.root) not in sys.path:
+        sys.path.insert(0, str(project.root))  # the recorded trainer is the project's own code
+    result = reproduce(project, warehouse, object_store(project), name, version)
+    emit(args, result, render.reproduction(name, result))
+    return 0 if result["identical"] and result["metrics_match"] else 1

@@ -1,0 +1,160 @@
+"""Text for people: every command's answer rendered from the same payload --json prints.
+
+Rendering only — nothing here computes, reads the warehouse or calls a service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def findings(items) -> str:
+    errors = sum(f.severity == "error" for f in items)
+    lines = [f"{f.severity.upper():7} {f.asset}: [{f.rule}] {f.message}\n        fix: {f.fix}" for f in items]
+    return "\n".join([*lines, f"{len(items)} finding(s), {errors} error(s)"])
+
+
+def statement_lineage(result) -> list[str]:
+    lines = [f"{column} ← " + (", ".join(f"{d.table}.{d.column} [{d.transformation}{', masked' if d.masking else ''}]"
+                                       for d in item.direct) or "(no column)")
+             + ("".join(f"\n    ambiguous: {a.column} in one of {', '.join(a.candidates)}" for a in item.ambiguous))
+             + ("\n    influenced by " + ", ".join(f"{i.table}.{i.column} [{i.kind}]" for i in item.indirect)
+                if item.indirect else "")
+             for column, item in result.columns.items()]
+    lines.append(f"tables: {', '.join(result.tables)}" + (f"  → {result.target}" if result.target else ""))
+    return lines + [f"warning: {w}" for w in result.warnings]
+
+
+def script_lineage(script) -> str:
+    text = []
+    for number, statement in zip(script.numbers, script.statements):
+        text += [f"-- statement {number}" + (f": {statement.kind} {statement.target}" if statement.target else ""),
+                 *statement_lineage(statement)]
+    text += [f"-- skipped {line}" for line in script.skipped]
+    for table, columns in script.end_to_end.items():
+        text += [f"-- end to end: {table}"] + [f"{name} ← " + (", ".join(f"{d.table}.{d.column}" for d in c.direct)
+                                                                or "(no column)") for name, c in columns.items()]
+    return "\n".join(text)
+
+
+def asset_lineage(payload: dict) -> str:
+    return "\n".join(
+        f"{c}: {', '.join(d['table'] + '.' + d['column'] + ' [' + d['transformation'] + ']' for d in v['direct']) or '(no column)'}"
+        f"  → {', '.join(payload['classification'][c]['categories']) or 'no categories'}"
+        f"{' (anonymous)' if payload['classification'][c]['anonymous'] else ''}"
+        for c, v in payload["columns"].items())
+
+
+def column_walk(payload: dict, direction: str) -> str:
+    nodes = payload[direction]
+    return f"{direction} of {payload['column']}:\n" + ("\n".join(f"  {n['asset']}.{n['column']}" for n in nodes)
+                                                       or "  (nothing)")
+
+
+def scan(report) -> str:
+    lines = [f"{report.target}: {report.rows_scanned} rows scanned" + (f" (sample {report.sample})" if report.sample else "")]
+    for column, col in report.columns.items():
+        if col.findings:
+            lines.append(f"  {column}: " + ", ".join(f"{d} {n} rows (e.g. {', '.join(col.examples.get(d, []))})"
+                                                     for d, n in col.findings.items()))
+    lines.append(f"{report.total_findings} finding(s)")
+    return "\n".join(lines)
+
+
+def residency(results, flows: list[dict]) -> str:
+    lines = [f"{'ok  ' if r.passed else 'FAIL'} {r.asset} [{r.check}] {r.message}" for r in results]
+    lines += [f"FAIL {f['asset']} [region-crossing] {f['message']}" for f in flows]
+    return "\n".join(lines) or "no asset declares a region"
+
+
+def erasure(result) -> str:
+    lines = [f"erasure of subject {result.subject}: {result.status}" + (f" (due {result.due})" if result.due else "")]
+    lines += [f"  {t.system:9} {t.target:45} {t.action:9} {t.count:>6}"
+              + ("" if t.verified is None else ("  verified" if t.verified else "  NOT VERIFIED")) for t in result.targets]
+    lines.append(f"ledger head {result.ledger_head}")
+    return "\n".join(lines)
+
+
+def sweep(result: dict, dry_run: bool) -> str:
+    lines = [f"{'plan' if dry_run else 'sweep'}{' (resumed)' if result['resumed'] else ''}:"]
+    lines += [f"  {asset:24} {v['action']:9} {v['affected']:>8} rows/objects older than {v['cutoff']}"
+              + (f", {v['held']} held" if v["held"] else "") + (f"  ({v['skipped']})" if v.get("skipped") else "")
+              for asset, v in result["assets"].items()]
+    lines += [f"  {asset:24} suppressed {n:>6} record(s) of erased subjects that had come back"
+              for asset, n in result["suppressed"].items()]
+    lines.append(f"ledger head {result['ledger_head']}")
+    return "\n".join(lines)
+
+
+def access(export: dict) -> str:
+    return "\n".join(f"{asset}: {len(v['records'])} record(s) via {' '.join(v['lineage'])}"
+                     for asset, v in export["assets"].items())
+
+
+def verification(result) -> str:
+    if result.ok:
+        return (f"{result.entries} entries verified, head {result.head_hash} (seq {result.head_seq}; "
+                f"{result.anchors_checked} anchors)")
+    return (f"LEDGER DAMAGED: {result.damage} at entry {result.first_bad_seq} — {result.explanation}\n"
+            f"{result.entries} entries read; restore the table from a verified export and investigate")
+
+
+def ledger_export(entries, result) -> str:
+    return ("\n".join(f"{e.seq:>8} {e.ts} {e.actor:20} {e.action:24} {e.target}" for e in entries)
+            + f"\n{len(entries)} entries; chain {'intact' if result.ok else 'DAMAGED: ' + str(result.damage)}")
+
+
+def datasets(items: list[dict]) -> list[str]:
+    return [f"  dataset {d['asset']}: {d['rows']} rows, {d['digest']}\n    snapshot {d['snapshot_uri']}"
+            + (f" (version {d['version_id']})" if d.get("version_id") else "")
+            + (f"\n    DELETED by erasure (ledger entry {d['deleted']['seq']})" if d.get("deleted") else "")
+            + (f"\n    sources: {', '.join(d['sources'])}" if d.get("sources") else "")
+            + (f"\n    upstream: {', '.join(d['upstream'])}" if d.get("upstream") else "") for d in items]
+
+
+def models(items: list[dict]) -> list[str]:
+    return [f"  model {m['model']}:{m['version']} (run {m['mlflow_run_id']})"
+            + ("  NEEDS RETRAINING" if m.get("needs_retraining") else "") for m in items]
+
+
+def reproduction(name: str, result: dict) -> str:
+    return "\n".join([
+        f"{name}:{result['version']} retrained on verified snapshot(s) (run {result['reproduced_run_id']})",
+        *(f"  {d['asset']}: {d['digest']} verified" for d in result["datasets"]),
+        "  metrics " + ("match the recorded run" if result["metrics_match"] else "DIFFER from the recorded run")
+        + ": " + ", ".join(f"{k}={v:g}" for k, v in sorted(result["metrics"].items())),
+        "  the fitted model is " + ("identical to" if result["identical"] else "NOT identical to")
+        + f" the recorded one ({result['model_fingerprint']})"])
+
+
+def provenance(head: list[str], result: dict, problems: list[str] | None) -> str:
+    text = [*head, *datasets(result["datasets"]), *models(result.get("models", [])),
+            *(f"  PROBLEM: {p}" for p in problems or ())]
+    if problems is not None:
+        text.append(f"{len(problems)} problem(s) found" if problems else
+                    f"verified: {len(result['datasets'])} snapshot(s) intact (bytes, digest, version)")
+    return "\n".join(text)
+
+
+def demo(summary: dict) -> str:
+    return "\n".join([
+        f"materialized {summary['materialized']} of {summary['assets']} assets "
+        f"({'ok' if summary['run_success'] else 'FAILED'})",
+        f"checks: {summary['checks_passed']} passed, {summary['checks_failed']} failed",
+        f"policy findings: {summary['findings']} ({summary['finding_errors']} errors)",
+        f"warehouse: {summary['warehouse']}",
+        f"s3 endpoint: {summary['s3_endpoint_url']}",
+        f"ledger: {summary['ledger_entries']} entries, head {summary['ledger_head']}",
+        *(f"model {m['model']}:{m['version']} registered (MLflow run {m['mlflow_run_id']})" for m in summary["models"]),
+        f"reports in {summary['output_dir']}: " + ", ".join(Path(p).name for p in summary["reports"]),
+    ])
+
+
+def catalog_status(payload: dict) -> str:
+    return (f"{payload['path']}: {payload['assets']} governed assets, built {payload['generated_at']}, "
+            + ("fresh" if payload["fresh"] else "STALE: changed " + ", ".join(payload["changed"])
+               + "; run `dfg catalog build`"))
+
+
+def key_values(payload: dict) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in payload.items())

@@ -1,0 +1,38 @@
+"""`dfg scan` and `dfg residency`: what the data actually holds, and where it actually is."""
+
+from __future__ import annotations
+
+from . import render
+from .common import CliError, emit, object_store, policy, uses_s3
+
+
+def cmd_scan(args, project) -> int:
+    from ..objectstore import split_s3_uri
+    from ..scan import DEFAULT_VALIDATION_BUDGET, scan_file, scan_s3, scan_table
+
+    if args.file:
+        report = scan_file(args.file, sample=args.sample)
+    elif args.table:
+        report = scan_table(project.open_warehouse(), args.table, sample=args.sample,
+                            budget=None if args.exact else DEFAULT_VALIDATION_BUDGET)
+    else:
+        if not args.s3.startswith("s3://"):
+            raise CliError(f"--s3 {args.s3!r}: expected s3://bucket/prefix")
+        bucket, prefix = split_s3_uri(args.s3)
+        report = scan_s3(object_store(project), bucket, prefix, sample=args.sample)
+    emit(args, report.to_dict(), render.scan(report))
+    return 1 if args.fail_on_findings and report.total_findings else 0
+
+
+def cmd_residency(args, project) -> int:
+    from ..policy import region_crossing
+    from ..residency import residency_report
+
+    ctx = policy(project)
+    results = residency_report(ctx.governance, object_store(project) if uses_s3(ctx) else None,
+                               project.open_warehouse(), project.warehouse.region)
+    flows = [f.to_dict() for f in region_crossing(ctx)]
+    payload = {"assets": [r.to_dict() for r in results], "flows": flows,
+               "ok": all(r.passed for r in results) and not flows}
+    emit(args, payload, render.residency(results, flows))
+    return 0 if payload["ok"] or not args.fail_on_findings else 1

@@ -1,0 +1,47 @@
+"""`dfg erase`, `dfg access` and `dfg sweep`: what happens to a subject's data, and to data past its time."""
+
+from __future__ import annotations
+
+from . import render
+from .common import emit, object_store, policy, uses_s3
+
+
+def _inputs(project):
+    ctx = policy(project)
+    return dict(ctx.governance), ctx.graph, project.open_warehouse(), (object_store(project) if uses_s3(ctx) else None)
+
+
+def cmd_erase(args, project) -> int:
+    if args.queue:
+        from ..requests import file_request
+
+        request_id = file_request(project.open_warehouse(), args.subject_id)
+        emit(args, {"request_id": request_id},
+             f"erasure request {request_id} filed; run erase_subject_job with ops.erase_subject.config.request_id")
+        return 0
+    from ..erasure import erase
+
+    governance, graph, warehouse, store = _inputs(project)
+    result = erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store,
+                   immediately=args.now, dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days,
+                   vacuum_full=args.vacuum_full)
+    emit(args, result.to_dict(), render.erasure(result))
+    return 1 if result.status == "executed" else 0
+
+
+def cmd_sweep(args, project) -> int:
+    from ..retention import run_sweep
+
+    governance, graph, warehouse, store = _inputs(project)
+    result = run_sweep(project, governance, warehouse, store, graph=graph, dry_run=args.dry_run)
+    emit(args, result, render.sweep(result, args.dry_run))
+    return 0
+
+
+def cmd_access(args, project) -> int:
+    from ..erasure import access_export
+
+    governance, graph, warehouse, store = _inputs(project)
+    export = access_export(project, governance, graph, args.subject_id, warehouse, store)
+    emit(args, export, render.access(export))
+    return 0
