@@ -32,14 +32,14 @@ def test_governance_is_visible_in_dagster(specs):
     assert users.owners == ["team:growth"]
     assert users.tags["pii"] == "true" and users.tags["region"] == "eu-central-1"
     assert users.tags["legal_basis"] == "contract" and "category/user.contact.email" in users.tags
-    assert users.metadata["governance/legal_basis"] == "contract (Art. 6(1)(b))"
-    assert "3 years, then delete" in users.metadata["governance/retention"]
+    summary = users.metadata["governance"].value  # one readable table of the facts
+    assert "| legal basis | contract (Art. 6(1)(b)) |" in summary and "| retention | 3 years, then delete" in summary
     columns = {c.name: c for c in users.metadata["dagster/column_schema"].columns}
     assert columns["email"].tags == {"category/user.contact.email": "", "sensitivity": "confidential"}
     assert columns["user_id"].tags["identity"] == "true"
     assert "pii" in users.kinds and "duckdb" in users.kinds
     assert specs["daily_signups"].tags["pii"] == "false" and specs["daily_signups"].tags["pii_free"] == "true"
-    assert specs["orders"].metadata["governance/processors"] == "payments_psp"
+    assert "| processors | payments_psp |" in specs["orders"].metadata["governance"].value
 
 
 def test_python_and_manifest_declarations_become_the_same_objects(specs):
@@ -74,3 +74,29 @@ def test_dagster_definitions_validate_from_repo_root():
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     proc = subprocess.run([dagster, "definitions", "validate"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_a_translator_decides_how_the_facts_appear_and_the_model_stays_readable():
+    from dataflow_governance.dagster_ext import GovernanceTranslator
+
+    class Compact(GovernanceTranslator):
+        def get_tags(self, gov):
+            return {"pii": "yes" if gov.is_personal else "no", "steward": "privacy-office"}
+
+        def get_metadata(self, gov):
+            return {"governance": f"{gov.legal_basis}; keep {gov.retention.keep if gov.retention else 'forever'}"}
+
+    facts = {"legal_basis": "contract", "description": "Customers who signed up.",
+             "retention": {"keep": "2 years"}, "columns": {"email": {"categories": ["user.contact.email"]}}}
+
+    @governed_asset(governance=facts, translator=Compact())
+    def customers():
+        """Loaded nightly from the CRM."""
+        return 1
+
+    spec = customers.specs_by_key[dg.AssetKey("customers")]
+    assert {k: v for k, v in spec.tags.items() if not k.startswith("dagster/kind/")} == {"pii": "yes", "steward": "privacy-office"}
+    assert spec.metadata["governance"] == "contract; keep 2 years"
+    assert not any(k.startswith("governance/") for k in spec.metadata)
+    assert spec.description == "Customers who signed up.\n\nLoaded nightly from the CRM."  # both kept
+    assert read_governance([spec])["customers"].legal_basis == "contract"  # the model travels regardless

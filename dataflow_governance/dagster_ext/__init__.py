@@ -3,6 +3,7 @@
 from .definitions import all_specs, governed_definitions, policy_checks, policy_context, write_catalog
 from .governance import (
     SPEC_KEY,
+    GovernanceTranslator,
     apply_manifest_governance,
     column_schema,
     governance_metadata,
@@ -18,7 +19,7 @@ from .resources import KeysResource, MlflowResource, ProjectResource, S3Resource
 from .training import dataset_metadata, model_asset, training_dataset
 
 __all__ = [
-    "SPEC_KEY", "KeysResource", "MlflowResource", "ProjectResource", "S3Resource", "WarehouseResource", "all_specs",
+    "SPEC_KEY", "GovernanceTranslator", "KeysResource", "MlflowResource", "ProjectResource", "S3Resource", "WarehouseResource", "all_specs",
     "apply_manifest_governance", "asset_governance", "column_schema", "governance_metadata", "governance_tags",
     "governed_asset", "governed_definitions", "governed_spec", "policy_checks", "policy_context",
     "column_lineage_metadata", "lineage_markdown", "project_resources", "read_governance", "sql_asset",

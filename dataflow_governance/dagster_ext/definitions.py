@@ -15,7 +15,8 @@ from ..spec import AssetGovernance
 from .checks import governance_checks
 from .jobs import governance_jobs
 from .ledger import ledger_definitions
-from .governance import apply_manifest_governance, column_schema, flag_tags, read_governance, upstream_graph
+from .governance import (DEFAULT_TRANSLATOR, GovernanceTranslator, apply_manifest_governance, flag_tags, read_governance,
+                         upstream_graph)
 from .sql_asset import DIALECT_KEY, SQL_KEY, SQL_PATH_KEY
 from .resources import project_resources
 
@@ -68,9 +69,10 @@ def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyCo
     return built
 
 
-def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | None) -> dg.TableSchema:
+def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | None,
+                      translator: GovernanceTranslator = DEFAULT_TRANSLATOR) -> dg.TableSchema:
     """The columns of a SQL asset with declared tags plus the categories lineage carries into them."""
-    declared = column_schema(gov) if gov is not None else None
+    declared = translator.get_column_schema(gov) if gov is not None else None
     declared_tags = {c.name: dict(c.tags) for c in declared.columns} if declared else {}
     columns = []
     for column in graph.lineage[asset].columns:
@@ -86,7 +88,7 @@ def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | Non
     return dg.TableSchema(columns=columns)
 
 
-def with_propagated_schemas(assets: list, ctx: PolicyContext) -> list:
+def with_propagated_schemas(assets: list, ctx: PolicyContext, translator: GovernanceTranslator = DEFAULT_TRANSLATOR) -> list:
     if ctx.graph is None or not ctx.graph.lineage:
         return assets
 
@@ -94,7 +96,7 @@ def with_propagated_schemas(assets: list, ctx: PolicyContext) -> list:
         key = spec.key.to_user_string()
         if key not in ctx.graph.lineage:
             return spec
-        schema = propagated_schema(ctx.graph, key, ctx.governance.get(key))
+        schema = propagated_schema(ctx.graph, key, ctx.governance.get(key), translator)
         return spec.replace_attributes(metadata={**spec.metadata, "dagster/column_schema": schema})
 
     return dg.map_asset_specs(attach, assets)
@@ -140,13 +142,16 @@ def governed_definitions(
     schedules: Iterable = (),
     sensors: Iterable = (),
     resources: dict | None = None,
+    translator: GovernanceTranslator | None = None,
 ) -> dg.Definitions:
-    """Definitions with the manifest's governance attached and validated, plus policy checks."""
-    governed = apply_manifest_governance(assets, project.governance)
+    """Definitions with the manifest's governance attached and validated, plus policy checks;
+    `translator` decides how the facts appear on the assets (see `GovernanceTranslator`)."""
+    translator = translator or DEFAULT_TRANSLATOR
+    governed = apply_manifest_governance(assets, project.governance, translator)
     specs = all_specs(governed)
     ctx = policy_context(specs, project)
     write_catalog(project, specs, ctx)
-    governed = with_propagated_schemas(governed, ctx)
+    governed = with_propagated_schemas(governed, ctx, translator)
     ledger_spec, ledger_check, ledger_job, ledger_schedule = ledger_definitions(project)
     job_assets, governance_job_defs, governance_schedules = governance_jobs(project, ctx)
     return dg.Definitions(

@@ -1,4 +1,5 @@
-"""Governance facts on Dagster assets: metadata, tags, owners, kinds and column schema.
+"""Governance facts on Dagster assets: metadata, tags, owners, kinds and column schema, as a
+`GovernanceTranslator` renders them.
 
 The full validated model travels in the `dataflow_governance/spec` metadata entry, so the CLI and
 checks read back exactly what was declared, whether in Python (`governed_asset`,
@@ -7,6 +8,7 @@ checks read back exactly what was declared, whether in Python (`governed_asset`,
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -17,6 +19,7 @@ from .. import taxonomy
 from ..spec import AssetGovernance, GovernanceError, build_governance
 
 SPEC_KEY = "dataflow_governance/spec"
+GOVERNANCE_KEY = "governance"  # the readable summary
 
 
 def _tag_value(text: str) -> str:
@@ -24,47 +27,9 @@ def _tag_value(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in text)[:63]
 
 
-def governance_tags(gov: AssetGovernance) -> dict[str, str]:
-    """Filterable tags: the asset catalog can be filtered by pii, region, legal basis, category."""
-    tags = {"pii": "true" if gov.is_personal else "false"}
-    if gov.pii_free:
-        tags["pii_free"] = "true"
-    if gov.region:
-        tags["region"] = _tag_value(gov.region)
-        tags["jurisdiction"] = taxonomy.jurisdiction(gov.region)
-    if gov.legal_basis:
-        tags["legal_basis"] = gov.legal_basis
-    for category in gov.all_categories:
-        tags[f"category/{category}"] = ""
-    for purpose in gov.purposes:
-        tags[f"purpose/{purpose}"] = ""
-    if gov.retention:
-        tags["retention_days"] = str(gov.retention.keep_days)
-    return tags
-
-
 def flag_tags(**flags: bool) -> dict[str, str]:
     """Column tags for the flags that are set: `identity`, `pseudonymized`, `anonymous`, …"""
     return {name: "true" for name, on in flags.items() if on}
-
-
-def column_schema(gov: AssetGovernance, types: Mapping[str, str] | None = None) -> dg.TableSchema | None:
-    """Declared columns (with their category and sensitivity tags) as Dagster's column schema."""
-    names = list(types or {}) or list(gov.columns)
-    if not names:
-        return None
-    columns = []
-    for name in names:
-        spec = gov.columns.get(name)
-        tags: dict[str, str] = {}
-        if spec is not None:
-            for category in spec.categories:
-                tags[f"category/{category}"] = ""
-            tags["sensitivity"] = spec.sensitivity
-            tags.update(flag_tags(identity=spec.identity, pseudonymized=spec.pseudonymized, anonymized=spec.anonymized))
-        kind = (types or {}).get(name) or (spec.type if spec and spec.type else "unknown")
-        columns.append(dg.TableColumn(name, str(kind).lower(), description=spec.description if spec else None, tags=tags))
-    return dg.TableSchema(columns=columns)
 
 
 # Models validated in this process, by the canonical JSON they were written as: reading a spec
@@ -76,83 +41,147 @@ def _canonical(data: Mapping[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
+class GovernanceTranslator:
+    """How governance facts appear on a Dagster asset: tags, metadata, owners, kinds, description
+    and column schema. Subclass and override any `get_*` (as with dagster-dbt's translator) and
+    pass the instance to `governed_definitions`, `governed_asset`, `governed_spec` or `sql_asset`.
+    The `dataflow_governance/spec` metadata entry is not the translator's: the catalog and the
+    checks read the model back from it.
+    """
+
+    def get_tags(self, gov: AssetGovernance) -> dict[str, str]:
+        """Filterable tags: the asset catalog can be filtered by pii, region, legal basis, category."""
+        tags = {"pii": "true" if gov.is_personal else "false"}
+        if gov.pii_free:
+            tags["pii_free"] = "true"
+        if gov.region:
+            tags["region"] = _tag_value(gov.region)
+            tags["jurisdiction"] = taxonomy.jurisdiction(gov.region)
+        if gov.legal_basis:
+            tags["legal_basis"] = gov.legal_basis
+        for category in gov.all_categories:
+            tags[f"category/{category}"] = ""
+        for purpose in gov.purposes:
+            tags[f"purpose/{purpose}"] = ""
+        if gov.retention:
+            tags["retention_days"] = str(gov.retention.keep_days)
+        return tags
+
+    def get_column_schema(self, gov: AssetGovernance, types: Mapping[str, str] | None = None) -> dg.TableSchema | None:
+        """Declared columns (with their category and sensitivity tags) as Dagster's column schema."""
+        names = list(types or {}) or list(gov.columns)
+        if not names:
+            return None
+        columns = []
+        for name in names:
+            spec = gov.columns.get(name)
+            tags: dict[str, str] = {}
+            if spec is not None:
+                for category in spec.categories:
+                    tags[f"category/{category}"] = ""
+                tags["sensitivity"] = spec.sensitivity
+                tags.update(flag_tags(identity=spec.identity, pseudonymized=spec.pseudonymized, anonymized=spec.anonymized))
+            kind = (types or {}).get(name) or (spec.type if spec and spec.type else "unknown")
+            columns.append(dg.TableColumn(name, str(kind).lower(), description=spec.description if spec else None, tags=tags))
+        return dg.TableSchema(columns=columns)
+
+    def get_metadata(self, gov: AssetGovernance) -> dict[str, Any]:
+        """The facts an auditor asks about, as one readable table on the asset page (one entry, not a
+        dozen: each metadata entry costs every Definitions load), and the declared column schema."""
+        meta: dict[str, Any] = {GOVERNANCE_KEY: dg.MetadataValue.md(self.summary(gov))}
+        schema = self.get_column_schema(gov)
+        if schema is not None:
+            meta["dagster/column_schema"] = schema
+        return meta
+
+    def summary(self, gov: AssetGovernance) -> str:
+        """Markdown: fact | value, for the facts the asset declares."""
+        rows = [
+            ("legal basis", gov.legal_basis and f"{gov.legal_basis} ({gov.legal_basis_article})"),
+            ("Art. 9 condition", gov.art9_condition and f"{gov.art9_condition} ({taxonomy.ART9_CONDITIONS[gov.art9_condition]})"),
+            ("purposes", ", ".join(gov.purposes)),
+            ("data subjects", ", ".join(gov.data_subjects)),
+            ("data categories", ", ".join(gov.all_categories)),
+            ("personal data", "no (declared pii_free)" if gov.pii_free else "yes" if gov.is_personal else "no"),
+            ("region", gov.region),
+            ("retention", gov.retention.describe() if gov.retention else "none declared"),
+            ("processors", ", ".join(gov.processors)),
+            ("encryption", f"at rest: {gov.encryption.at_rest or 'none'}; in transit: {gov.encryption.in_transit or 'none'}"),
+            ("anonymization", gov.anonymization),
+            ("tenant key", gov.tenant_key),
+        ]
+        return "| fact | value |\n|---|---|\n" + "\n".join(f"| {name} | {value} |" for name, value in rows if value)
+
+    def get_kinds(self, gov: AssetGovernance, kinds: Iterable[str]) -> set[str]:
+        storage_kind = {"s3": "s3", "model": "mlflow"}.get(gov.storage.kind)
+        found = set(kinds)
+        if storage_kind:
+            found.add(storage_kind)
+        if gov.is_personal:
+            found.add("pii")
+        return set(sorted(found)[:3])  # Dagster shows at most three kinds
+
+    def get_owners(self, gov: AssetGovernance, owners: Iterable[str]) -> list[str]:
+        return [gov.owner] if gov.owner else list(owners)
+
+    def get_description(self, gov: AssetGovernance, description: str | None) -> str | None:
+        """The asset's own description (docstring) and the manifest's, both kept when they differ."""
+        parts = [text.strip() for text in (gov.description, description) if text and text.strip()]
+        return "\n\n".join(dict.fromkeys(parts)) or None
+
+    def attributes(self, gov: AssetGovernance, *, owners=(), tags=None, kinds=(), metadata=None,
+                   description=None) -> dict:
+        """Owners, tags, kinds, description and metadata of an asset, with its governance merged in."""
+        data = gov.model_dump(mode="json", exclude_defaults=True)
+        _VALIDATED[_canonical(data)] = gov
+        return {
+            "owners": self.get_owners(gov, owners or ()),
+            "tags": {**(tags or {}), **self.get_tags(gov)},
+            "kinds": self.get_kinds(gov, kinds or ()),
+            "description": self.get_description(gov, description),
+            "metadata": {**(metadata or {}), **self.get_metadata(gov), SPEC_KEY: dg.MetadataValue.json(data)},
+        }
+
+
+DEFAULT_TRANSLATOR = GovernanceTranslator()
+governance_tags = DEFAULT_TRANSLATOR.get_tags
+column_schema = DEFAULT_TRANSLATOR.get_column_schema
+
+
 def governance_metadata(gov: AssetGovernance) -> dict[str, Any]:
-    """Human-readable facts for the asset page, plus the full model for machines."""
-    data = gov.model_dump(mode="json", exclude_defaults=True)
-    _VALIDATED[_canonical(data)] = gov
-    meta: dict[str, Any] = {SPEC_KEY: dg.MetadataValue.json(data)}
-    if gov.legal_basis:
-        meta["governance/legal_basis"] = f"{gov.legal_basis} ({gov.legal_basis_article})"
-    if gov.art9_condition:
-        meta["governance/art9_condition"] = f"{gov.art9_condition} ({taxonomy.ART9_CONDITIONS[gov.art9_condition]})"
-    if gov.purposes:
-        meta["governance/purposes"] = ", ".join(gov.purposes)
-    if gov.data_subjects:
-        meta["governance/data_subjects"] = ", ".join(gov.data_subjects)
-    if gov.all_categories:
-        meta["governance/data_categories"] = ", ".join(gov.all_categories)
-    if gov.region:
-        meta["governance/region"] = gov.region
-    meta["governance/retention"] = gov.retention.describe() if gov.retention else "none declared"
-    if gov.processors:
-        meta["governance/processors"] = ", ".join(gov.processors)
-    meta["governance/encryption"] = (
-        f"at rest: {gov.encryption.at_rest or 'none'}; in transit: {gov.encryption.in_transit or 'none'}"
-    )
-    meta["governance/pii_free"] = gov.pii_free
-    if gov.anonymization:
-        meta["governance/anonymization"] = gov.anonymization
-    if gov.tenant_key:
-        meta["governance/tenant_key"] = gov.tenant_key
-    schema = column_schema(gov)
-    if schema is not None:
-        meta["dagster/column_schema"] = schema
-    return meta
+    """The metadata the default translator attaches, the model included."""
+    return DEFAULT_TRANSLATOR.attributes(gov)["metadata"]
 
 
-def _kinds(gov: AssetGovernance, existing: set[str]) -> set[str]:
-    storage_kind = {"s3": "s3", "model": "mlflow"}.get(gov.storage.kind)
-    kinds = set(existing)
-    if storage_kind:
-        kinds.add(storage_kind)
-    if gov.is_personal:
-        kinds.add("pii")
-    return set(sorted(kinds)[:3])  # Dagster shows at most three kinds
+def governance_attributes(gov: AssetGovernance, *, translator: GovernanceTranslator | None = None, **given) -> dict:
+    return (translator or DEFAULT_TRANSLATOR).attributes(gov, **given)
 
 
-def governance_attributes(gov: AssetGovernance, *, owners=(), tags=None, kinds=(), metadata=None, description=None) -> dict:
-    """Owners, tags, kinds, description and metadata of an asset, with its governance merged in."""
-    return {
-        "owners": [gov.owner] if gov.owner else list(owners or ()),
-        "tags": {**(tags or {}), **governance_tags(gov)},
-        "kinds": _kinds(gov, set(kinds or ())),
-        "description": description or gov.description or None,
-        "metadata": {**(metadata or {}), **governance_metadata(gov)},
-    }
-
-
-def with_governance(spec: dg.AssetSpec, gov: AssetGovernance) -> dg.AssetSpec:
+def with_governance(spec: dg.AssetSpec, gov: AssetGovernance, translator: GovernanceTranslator | None = None) -> dg.AssetSpec:
     return spec.replace_attributes(**governance_attributes(
-        gov, owners=spec.owners, tags=spec.tags, kinds=spec.kinds, metadata=spec.metadata, description=spec.description,
+        gov, translator=translator, owners=spec.owners, tags=spec.tags, kinds=spec.kinds, metadata=spec.metadata,
+        description=spec.description,
     ))
 
 
-def governed_spec(key: str, governance: Mapping[str, Any] | AssetGovernance, **spec_kwargs) -> dg.AssetSpec:
+def governed_spec(key: str, governance: Mapping[str, Any] | AssetGovernance, *,
+                  translator: GovernanceTranslator | None = None, **spec_kwargs) -> dg.AssetSpec:
     """An AssetSpec carrying validated governance (for assets materialized elsewhere)."""
     gov = governance if isinstance(governance, AssetGovernance) else build_governance(key, dict(governance))
-    return with_governance(dg.AssetSpec(key, **spec_kwargs), gov)
+    return with_governance(dg.AssetSpec(key, **spec_kwargs), gov, translator)
 
 
-def governed_asset(*, governance: Mapping[str, Any] | AssetGovernance, **asset_kwargs):
+def governed_asset(*, governance: Mapping[str, Any] | AssetGovernance, translator: GovernanceTranslator | None = None,
+                   **asset_kwargs):
     """`@dg.asset` with governance declared next to the code; validation happens at import time."""
 
     def decorate(fn) -> dg.AssetsDefinition:
         key = _decorated_key(fn, asset_kwargs).to_user_string()
         gov = governance if isinstance(governance, AssetGovernance) else build_governance(key, dict(governance))
         attributes = governance_attributes(
-            gov, owners=asset_kwargs.pop("owners", None), tags=asset_kwargs.pop("tags", None),
+            gov, translator=translator, owners=asset_kwargs.pop("owners", None), tags=asset_kwargs.pop("tags", None),
             kinds=asset_kwargs.pop("kinds", None), metadata=asset_kwargs.pop("metadata", None),
-            description=asset_kwargs.pop("description", None) or fn.__doc__,
+            description=asset_kwargs.pop("description", None) or inspect.cleandoc(fn.__doc__ or ""),
         )
         # Passed straight to @asset: building the definition once is what keeps load time flat.
         return dg.asset(**asset_kwargs, **attributes)(fn)
@@ -168,7 +197,8 @@ def _decorated_key(fn, asset_kwargs: Mapping[str, Any]) -> dg.AssetKey:
     return dg.AssetKey([*prefix, asset_kwargs.get("name") or fn.__name__])
 
 
-def apply_manifest_governance(assets: Iterable, governance: Mapping[str, AssetGovernance]) -> list:
+def apply_manifest_governance(assets: Iterable, governance: Mapping[str, AssetGovernance],
+                              translator: GovernanceTranslator | None = None) -> list:
     """Attach the manifest's facts to the assets they name; a fact declared twice is an error."""
     assets = list(assets)
     declared = {spec.key.to_user_string() for spec in _specs(assets)}
@@ -185,7 +215,7 @@ def apply_manifest_governance(assets: Iterable, governance: Mapping[str, AssetGo
             return spec
         if SPEC_KEY in spec.metadata:
             raise GovernanceError(f"asset {key!r} declares governance both in Python and in dagster_project.yaml; keep one")
-        return with_governance(spec, governance[key])
+        return with_governance(spec, governance[key], translator)
 
     return dg.map_asset_specs(attach, assets)
 

@@ -8,7 +8,7 @@ import dagster as dg
 from ..dml import Move, as_move
 from ..lineage import StatementLineage, column_lineage, parse_statement, table_dependencies
 from ..spec import AssetGovernance
-from .governance import governance_attributes, read_governance
+from .governance import GovernanceTranslator, governance_attributes, read_governance
 from .materialize import table_metadata
 from .resources import WarehouseResource
 
@@ -48,6 +48,7 @@ def sql_asset(
     table: str | None = None,
     governance: dict[str, Any] | AssetGovernance | None = None,
     tables_to_assets: dict[str, str] | None = None,
+    translator: GovernanceTranslator | None = None,
     **asset_kwargs,
 ) -> dg.AssetsDefinition:
     """An asset written by SQL: a SELECT (re)creates `table` (default: its name); a MERGE, UPDATE or
@@ -74,7 +75,8 @@ def sql_asset(
         from ..spec import build_governance
 
         gov = governance if isinstance(governance, AssetGovernance) else build_governance(name, dict(governance))
-        attributes = governance_attributes(gov, tags=asset_kwargs.pop("tags", None), kinds=kinds, metadata=metadata,
+        attributes = governance_attributes(gov, translator=translator, tags=asset_kwargs.pop("tags", None), kinds=kinds,
+                                           metadata=metadata,
                                            owners=asset_kwargs.pop("owners", None),
                                            description=asset_kwargs.pop("description", None))
     else:
