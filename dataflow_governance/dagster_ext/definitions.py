@@ -156,7 +156,7 @@ def governed_definitions(
     job_assets, governance_job_defs, governance_schedules = governance_jobs(project, ctx)
     return dg.Definitions(
         assets=[*governed, ledger_spec, *job_assets],
-        asset_checks=[policy_checks(ctx), ledger_check, *governance_checks(project, dict(ctx.governance)), *asset_checks],
+        asset_checks=[policy_checks(ctx), ledger_check, *governance_checks(dict(ctx.governance)), *asset_checks],
         jobs=[ledger_job, *governance_job_defs, *jobs],
         schedules=[ledger_schedule, *governance_schedules, *schedules],
         sensors=list(sensors),
