@@ -83,14 +83,16 @@ class Catalog:
             if columns:
                 entry["columns"] = {name: _class_dict(cls) for name, cls in columns.items()}
             assets[key] = entry
+        body = {"processors": {name: p.model_dump(mode="json") for name, p in sorted(self.processors.items())},
+                "assets": assets}
         return {
             "dfg_catalog_version": FORMAT_VERSION,
             "project": self.project,
             "generated_at": self.generated_at,
             "fingerprint": self.fingerprint,
+            "content_sha256": content_hash(body),
             "inputs": dict(sorted(self.inputs.items())),
-            "processors": {name: p.model_dump(mode="json") for name, p in sorted(self.processors.items())},
-            "assets": assets,
+            **body,
         }
 
     @classmethod
@@ -101,6 +103,10 @@ class Catalog:
         if data.get("dfg_catalog_version") != FORMAT_VERSION:
             raise CatalogError(f"catalog format {data.get('dfg_catalog_version')!r} is not {FORMAT_VERSION}: "
                                "run `dfg catalog build`")
+        if data.get("content_sha256") != content_hash({"processors": data["processors"], "assets": data["assets"]}):
+            # Edited by hand or damaged: a plan built from it could miss a place that holds personal data.
+            raise CatalogError("the governance catalog's content does not match its checksum (edited or damaged); "
+                               "it is built from the manifest and the code, never edited: run `dfg catalog build`")
         graph = ColumnGraph()
         governance, upstream = {}, {}
         for key, entry in data["assets"].items():
@@ -118,6 +124,10 @@ class Catalog:
         processors = {name: Processor.model_validate(p) for name, p in data["processors"].items()}
         return cls(data["project"], governance, upstream, processors, graph, data["inputs"], data["fingerprint"],
                    data.get("generated_at", ""))
+
+
+def content_hash(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _class_dict(cls) -> dict:
@@ -252,5 +262,6 @@ def read(path: Path) -> Catalog:
                            "run `dfg catalog build`") from None
     try:
         return Catalog.from_dict(data)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise CatalogError(f"governance catalog {path} is malformed (missing {exc}): run `dfg catalog build`") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise CatalogError(f"governance catalog {path} is malformed ({type(exc).__name__}: {str(exc).splitlines()[0]}): "
+                           "run `dfg catalog build`") from None

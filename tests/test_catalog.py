@@ -75,3 +75,11 @@ def test_a_damaged_or_missing_catalog_is_rebuilt_and_status_says_what_to_do(tmp_
     assert code == 2 and "cannot be read" in err
     code, out, err = run_dfg("lineage", "--asset", "daily_signups", project=manifest)
     assert code == 0 and "unreadable" in err and "signups" in out
+    # A hand edit that drops an asset's identity column would hide it from erasure plans: refused.
+    text = path.read_text()
+    path.write_text(text.replace('"identity": true', '"identity": false', 1))
+    code, _, err = run_dfg("catalog", "status", project=manifest)
+    assert code == 2 and "does not match its checksum" in err
+    code, _, err = run_dfg("check", project=manifest)
+    assert code == 0 and "does not match its checksum" in err and "rebuilding" in err
+    assert catalog.read(path).governance["users"].columns["user_id"].identity  # rebuilt from the manifest

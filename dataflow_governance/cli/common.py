@@ -94,7 +94,7 @@ def build_catalog(project: Project) -> Catalog:
     from ..dagster_ext import policy_context, write_catalog
 
     specs = list(load_definitions(project).resolve_all_asset_specs())
-    return write_catalog(project, specs, policy_context(specs, project))
+    return write_catalog(project, specs, policy_context(specs, project), force=True)
 
 
 def project_catalog(project: Project) -> Catalog:

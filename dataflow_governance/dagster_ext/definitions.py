@@ -50,8 +50,10 @@ def policy_context(specs: Sequence[dg.AssetSpec], project: Project) -> PolicyCon
     return PolicyContext(governance=governance, upstream=upstream, processors=project.processors, graph=graph)
 
 
-def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyContext) -> catalog.Catalog:
-    """The governance catalog of these Definitions, written unless an identical one is there already.
+def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyContext,
+                  force: bool = False) -> catalog.Catalog:
+    """The governance catalog of these Definitions, written unless one of the same fingerprint is
+    there already (or always, with `force`: a damaged file keeps its fingerprint in its head).
 
     Its inputs: the manifest, every module imported from the project root (the asset modules) and
     the SQL files of SQL assets. The catalog is a cache for the CLI: a state dir that cannot be
@@ -61,7 +63,7 @@ def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyCo
     built = catalog.assemble(project, ctx.governance, ctx.upstream, ctx.graph,
                              [*catalog.project_modules(project.root), *sql_files])
     path = catalog.catalog_path(project)
-    if catalog.written_fingerprint(path) != built.fingerprint:
+    if force or catalog.written_fingerprint(path) != built.fingerprint:
         try:
             catalog.write(built, path)
         except OSError as exc:
