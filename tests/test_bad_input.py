@@ -117,3 +117,17 @@ def test_bad_flags(demo_project):
     assert "SEQ:HASH" in err
     code, _out, err = run_dfg("scan", "--file", str(manifest), "--sample", "-1", project=manifest)
     assert code == 2 and "positive whole number" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("broken, where", [
+    ("def broken(:\n", "SyntaxError"),
+    ("raise RuntimeError('the CRM export is missing')\n", "RuntimeError"),
+])
+def test_definitions_that_fail_to_load_are_one_clear_line_naming_the_file(tmp_path, broken, where):
+    manifest = copy_project(tmp_path / "p")
+    with open(manifest.parent / "assets" / "messaging.py", "a") as handle:
+        handle.write("\n" + broken)
+    code, _out, err = run_dfg("check", project=manifest)
+    one_clear_line(code, err)
+    assert "loading the Definitions (assets.definitions:defs) failed" in err and where in err
+    assert "assets/messaging.py, line" in err or "messaging.py, line" in err

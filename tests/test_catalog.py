@@ -1,6 +1,7 @@
 """The governance catalog: written when the Definitions load, read by the CLI, rebuilt when stale."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -83,3 +84,15 @@ def test_a_damaged_or_missing_catalog_is_rebuilt_and_status_says_what_to_do(tmp_
     code, _, err = run_dfg("check", project=manifest)
     assert code == 0 and "does not match its checksum" in err and "rebuilding" in err
     assert catalog.read(path).governance["users"].columns["user_id"].identity  # rebuilt from the manifest
+
+
+def test_a_state_dir_that_cannot_be_written_is_a_warning_not_a_failed_definitions_load(tmp_path):
+    manifest = copy_project(tmp_path / "project")
+    (manifest.parent / "blocker").write_text("a file where the state dir would be")
+    manifest.write_text(manifest.read_text().replace("state_dir: .dfg", "state_dir: blocker/state"))
+    load = ("import sys; sys.path.insert(0, '.'); from assets.definitions import defs; "
+            "print(len(list(defs.resolve_all_asset_specs())))")
+    run = subprocess.run([sys.executable, "-W", "always", "-c", load], cwd=manifest.parent, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "DFG_PROJECT": str(manifest)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout.split()[-1]) > 16 and "governance catalog not written" in run.stderr

@@ -73,3 +73,23 @@ def test_an_installed_engine_is_found_through_its_entry_point(tmp_path):
     assert status["warehouse"] == f"acme:{tmp_path / '.dfg' / 'w.duckdb'}"
     code, out, err = run_dfg("audit", "verify", project=tmp_path / "dagster_project.yaml", env={"PYTHONPATH": str(site)})
     assert code == 0 and "0 entries verified" in out, err
+
+
+def test_a_session_lets_go_of_the_file_while_it_is_rewritten_and_writes_to_the_new_one(tmp_path):
+    import os
+    from pathlib import Path
+
+    from dataflow_governance.reclaim import reclaim_storage
+    from dataflow_governance.warehouse import Warehouse
+
+    warehouse = Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
+    warehouse.execute("CREATE TABLE t (id INTEGER, email TEXT)")
+    warehouse.execute("INSERT INTO t SELECT i, 'person' || i || '@example.com' FROM range(1000) r(i)")
+    with warehouse.session():
+        before = os.stat(warehouse.path).st_ino
+        warehouse.execute("DELETE FROM t WHERE id < 500")
+        reclaim_storage(warehouse, ["t"])
+        assert os.stat(warehouse.path).st_ino != before  # the file was replaced under the session
+        warehouse.execute("INSERT INTO t VALUES (9999, 'late@example.com')")  # and the session uses the new one
+    assert warehouse.fetch("SELECT count(*), min(id) FROM t") == [(501, 500)]
+    assert b"person1@example.com" not in Path(warehouse.path).read_bytes()

@@ -7,6 +7,7 @@ import argparse
 import importlib
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,11 +83,33 @@ def load_definitions(project: Project):
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise CliError(f"the manifest's definitions module {module_name!r} was not found under {project.root}") from None
+        raise CliError(f"loading the Definitions ({project.definitions}) failed: {_located(exc, project.root)}") from None
+    except DfgError:
         raise
+    except Exception as exc:  # noqa: BLE001 — the project's own code failed: say where, in one line
+        raise CliError(f"loading the Definitions ({project.definitions}) failed: {_located(exc, project.root)}; "
+                       f"`dagster definitions validate -m {module_name}` shows the traceback") from None
     try:
         return getattr(module, attribute)
     except AttributeError:
         raise CliError(f"module {module_name!r} has no attribute {attribute!r}") from None
+
+
+def _located(exc: BaseException, root: Path) -> str:
+    """The exception's type and first line, and the project file and line it came from."""
+    from ..warehouse import first_line_redacted
+
+    root = Path(root).resolve()
+    if isinstance(exc, SyntaxError) and exc.filename:
+        places = [(exc.filename, exc.lineno)]
+    else:
+        frames = [(f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
+        places = [p for p in frames if Path(p[0]).resolve().is_relative_to(root)] or frames
+    text = f"{type(exc).__name__}: {first_line_redacted(exc)}"
+    if not places:
+        return text
+    file, line = Path(places[-1][0]).resolve(), places[-1][1]
+    return f"{text} ({file.relative_to(root) if file.is_relative_to(root) else file.name}, line {line})"
 
 
 def build_catalog(project: Project) -> Catalog:
