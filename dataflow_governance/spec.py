@@ -184,7 +184,10 @@ class AssetGovernance(_Model):
     encryption: Encryption = Encryption()
     pii_free: bool = False
     anonymization: str | None = Field(default=None, description="how personal inputs are de-identified here")
-    tenant_key: str | None = None
+    tenant_key: str | None = Field(default=None, description="column holding each row's tenant")
+    tenant_strategy: Literal["row", "schema", "database"] | None = Field(
+        default=None, description="how tenants are kept apart: rows with a tenant column, or a schema or "
+        "database per tenant; declaring it (or tenant_key) makes the asset tenant-scoped")
     region_column: str | None = Field(default=None, description="column holding each row's country or region")
     blocking_checks: bool = Field(default=False, description="a failing PII/residency check stops downstream assets")
     subject_prefix: str | None = Field(default=None, description="S3 key template holding one subject's objects, with {subject_id}")
@@ -281,6 +284,10 @@ class AssetGovernance(_Model):
     def is_personal(self) -> bool:
         asset_level = any(taxonomy.is_personal_category(c) for c in self.data_categories)
         return asset_level or bool(self.personal_columns)
+
+    @property
+    def tenant_scoped(self) -> bool:
+        return self.tenant_key is not None or self.tenant_strategy is not None
 
     @property
     def legal_basis_article(self) -> str | None:

@@ -65,6 +65,9 @@ class GovernanceTranslator:
             tags[f"purpose/{purpose}"] = ""
         if gov.retention:
             tags["retention_days"] = str(gov.retention.keep_days)
+        if gov.tenant_scoped:
+            tags["tenant_scoped"] = "true"
+            tags["tenant_strategy"] = gov.tenant_strategy or "row"
         return tags
 
     def get_column_schema(self, gov: AssetGovernance, types: Mapping[str, str] | None = None) -> dg.TableSchema | None:
@@ -80,7 +83,8 @@ class GovernanceTranslator:
                 for category in spec.categories:
                     tags[f"category/{category}"] = ""
                 tags["sensitivity"] = spec.sensitivity
-                tags.update(flag_tags(identity=spec.identity, pseudonymized=spec.pseudonymized, anonymized=spec.anonymized))
+                tags.update(flag_tags(identity=spec.identity, pseudonymized=spec.pseudonymized, anonymized=spec.anonymized,
+                                      tenant=name == gov.tenant_key))
             kind = (types or {}).get(name) or (spec.type if spec and spec.type else "unknown")
             columns.append(dg.TableColumn(name, str(kind).lower(), description=spec.description if spec else None, tags=tags))
         return dg.TableSchema(columns=columns)
@@ -108,7 +112,8 @@ class GovernanceTranslator:
             ("processors", ", ".join(gov.processors)),
             ("encryption", f"at rest: {gov.encryption.at_rest or 'none'}; in transit: {gov.encryption.in_transit or 'none'}"),
             ("anonymization", gov.anonymization),
-            ("tenant key", gov.tenant_key),
+            ("tenancy", gov.tenant_scoped and f"{gov.tenant_strategy or 'row'} strategy"
+             + (f", tenant column {gov.tenant_key}" if gov.tenant_key else "")),
         ]
         return "| fact | value |\n|---|---|\n" + "\n".join(f"| {name} | {value} |" for name, value in rows if value)
 

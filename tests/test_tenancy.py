@@ -1,0 +1,87 @@
+"""Tenant isolation rules over column lineage: each fires on a broken definition and stays quiet
+on the correct one."""
+
+from dataflow_governance import PolicyContext, build_governance, run_policy
+from dataflow_governance.graph import SqlDefinition, build_column_graph
+
+ENC = {"encryption": {"at_rest": "AES-256", "in_transit": "TLS"}}
+DOCUMENTS = {
+    "legal_basis": "contract", "retention": {"keep": "2y"}, "tenant_key": "workspace_id", **ENC,
+    "columns": {"doc_id": {"type": "int"}, "workspace_id": {"type": "int"}, "author_id": {"type": "int", "identity": True,
+                "categories": ["user.unique_id"]}, "author_email": {"type": "varchar", "categories": ["user.contact.email"]}},
+}
+MEMBERS = {
+    "legal_basis": "contract", "retention": {"keep": "2y"}, "tenant_key": "workspace_id", **ENC,
+    "columns": {"workspace_id": {"type": "int"}, "user_id": {"type": "int", "identity": True,
+                "categories": ["user.unique_id"]}, "role": {"type": "varchar"}},
+}
+SCOPED_OUT = {"legal_basis": "contract", "retention": {"keep": "2y"}, "tenant_key": "workspace_id", **ENC}
+
+
+def context(sql: str, out_facts: dict | None) -> PolicyContext:
+    facts = {"documents": DOCUMENTS, "members": MEMBERS, **({"out": out_facts} if out_facts is not None else {})}
+    governance = {name: build_governance(name, f) for name, f in facts.items()}
+    upstream = {"documents": frozenset(), "members": frozenset(), "out": frozenset({"documents", "members"})}
+    graph = build_column_graph(governance, [SqlDefinition("out", sql)], upstream)
+    assert not graph.errors, graph.errors
+    return PolicyContext(governance=governance, upstream=upstream, processors={}, graph=graph)
+
+
+def fired(ctx: PolicyContext) -> list[tuple[str, str]]:
+    return sorted({(f.asset, f.rule) for f in run_policy(ctx) if f.rule.startswith(("tenant", "cross-tenant"))})
+
+
+def test_a_join_without_the_tenant_equality_is_a_cross_tenant_leak_named_with_its_line():
+    leaky = ("SELECT d.doc_id, d.workspace_id, m.role\nFROM documents AS d\n"
+             "JOIN members AS m ON m.user_id = d.author_id")
+    findings = [f for f in run_policy(context(leaky, SCOPED_OUT)) if f.rule == "cross-tenant-join"]
+    assert [(f.asset, f.rule) for f in findings] == [("out", "cross-tenant-join")]
+    assert "documents and members (SQL line 3)" in findings[0].message
+    assert "d.workspace_id = m.workspace_id" in findings[0].fix
+    safe = leaky + " AND m.workspace_id = d.workspace_id"
+    assert fired(context(safe, SCOPED_OUT)) == []
+    using = "SELECT doc_id, workspace_id, role FROM documents JOIN members USING (workspace_id)"
+    assert ("out", "cross-tenant-join") not in fired(context(using, SCOPED_OUT))
+
+
+def test_a_scoped_asset_needs_its_tenant_column_and_it_must_come_from_a_tenant_column():
+    assert fired(context("SELECT doc_id FROM documents", {**SCOPED_OUT, "tenant_key": None,
+                                                          "tenant_strategy": "row"})) == [("out", "tenant-column-missing")]
+    assert fired(context("SELECT doc_id FROM documents", {**SCOPED_OUT, "tenant_key": None,
+                                                          "tenant_strategy": "schema"})) == []
+    forged = "SELECT doc_id, author_id AS workspace_id FROM documents"
+    findings = [f for f in run_policy(context(forged, SCOPED_OUT)) if f.rule == "tenant-column-not-derived"]
+    assert len(findings) == 1 and "comes from documents.author_id" in findings[0].message
+    assert fired(context("SELECT doc_id, workspace_id FROM documents", SCOPED_OUT)) == []
+
+
+def test_an_aggregate_across_tenants_must_be_anonymous_or_keep_the_tenant():
+    report = {"legal_basis": "legitimate_interests", "retention": {"keep": "1y"}, **ENC}
+    per_author = "SELECT author_id, count(*) AS docs FROM documents GROUP BY author_id"
+    assert fired(context(per_author, report)) == [("out", "cross-tenant-aggregate")]
+    per_tenant = "SELECT workspace_id, author_id, count(*) AS docs FROM documents GROUP BY workspace_id, author_id"
+    assert fired(context(per_tenant, {**report, "tenant_key": "workspace_id"})) == []
+    one_tenant = "SELECT author_id, count(*) AS docs FROM documents WHERE workspace_id = 7 GROUP BY author_id"
+    assert fired(context(one_tenant, report)) == []
+    anonymous = {"pii_free": True, "anonymization": "counts per day", "retention": {"keep": "1y"}}
+    totals = "SELECT count(*) AS docs, count(DISTINCT workspace_id) AS workspaces FROM documents"
+    assert fired(context(totals, anonymous)) == []  # a correct cross-tenant aggregate
+
+
+def test_an_unknown_tenant_strategy_is_refused():
+    import pytest
+
+    from dataflow_governance import GovernanceError
+
+    with pytest.raises(GovernanceError, match="tenant_strategy"):
+        build_governance("docs", {"tenant_strategy": "cluster"})
+
+
+def test_tenancy_is_visible_in_dagster():
+    from dataflow_governance.dagster_ext import governed_spec
+
+    spec = governed_spec("documents", DOCUMENTS)
+    assert spec.tags["tenant_scoped"] == "true" and spec.tags["tenant_strategy"] == "row"
+    columns = {c.name: c for c in spec.metadata["dagster/column_schema"].columns}
+    assert columns["workspace_id"].tags.get("tenant") == "true" and "tenant" not in columns["doc_id"].tags
+    assert "| tenancy | row strategy, tenant column workspace_id |" in spec.metadata["governance"].value
