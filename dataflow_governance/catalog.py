@@ -30,7 +30,7 @@ from .spec import AssetGovernance, Processor, build_governance
 
 if TYPE_CHECKING:
     from .graph import ColumnGraph, SqlDefinition
-    from .manifest import Project
+    from .manifest import Project, TenancyConfig
     from .policy import PolicyContext
 
 FORMAT_VERSION = 1
@@ -57,12 +57,14 @@ class Catalog:
     inputs: Mapping[str, str]  # input file (relative to the project root) → its sha256
     fingerprint: str
     generated_at: str = ""
+    tenancy: TenancyConfig | None = None
 
     @cached_property
     def context(self) -> PolicyContext:
         from .policy import PolicyContext
 
         return PolicyContext(governance=self.governance, upstream=self.upstream, processors=self.processors,
+                             tenancy=self.tenancy,
                              graph=self.graph)
 
     def to_dict(self) -> dict:
@@ -84,6 +86,7 @@ class Catalog:
                 entry["columns"] = {name: _class_dict(cls) for name, cls in columns.items()}
             assets[key] = entry
         body = {"processors": {name: p.model_dump(mode="json") for name, p in sorted(self.processors.items())},
+                "tenancy": self.tenancy.model_dump(mode="json") if self.tenancy else None,
                 "assets": assets}
         return {
             "dfg_catalog_version": FORMAT_VERSION,
@@ -103,7 +106,7 @@ class Catalog:
         if data.get("dfg_catalog_version") != FORMAT_VERSION:
             raise CatalogError(f"catalog format {data.get('dfg_catalog_version')!r} is not {FORMAT_VERSION}: "
                                "run `dfg catalog build`")
-        if data.get("content_sha256") != content_hash({"processors": data["processors"], "assets": data["assets"]}):
+        if data.get("content_sha256") != content_hash({k: data.get(k) for k in ("processors", "tenancy", "assets")}):
             # Edited by hand or damaged: a plan built from it could miss a place that holds personal data.
             raise CatalogError("the governance catalog's content does not match its checksum (edited or damaged); "
                                "it is built from the manifest and the code, never edited: run `dfg catalog build`")
@@ -122,8 +125,11 @@ class Catalog:
             for name, value in entry.get("columns", {}).items():
                 graph.classes[(key, name)] = _class_from(value)
         processors = {name: Processor.model_validate(p) for name, p in data["processors"].items()}
+        from .manifest import TenancyConfig
+
+        tenancy = TenancyConfig.model_validate(data["tenancy"]) if data.get("tenancy") else None
         return cls(data["project"], governance, upstream, processors, graph, data["inputs"], data["fingerprint"],
-                   data.get("generated_at", ""))
+                   data.get("generated_at", ""), tenancy)
 
 
 def content_hash(body: dict) -> str:
@@ -163,7 +169,7 @@ def assemble(project: Project, governance: Mapping[str, AssetGovernance], upstre
     """A catalog of an already traced graph (the Dagster producer traced it to build the Definitions)."""
     inputs = input_hashes(project, source_files)
     return Catalog(project.name, dict(governance), dict(upstream), dict(project.processors), graph, inputs,
-                   fingerprint_of(inputs), datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                   fingerprint_of(inputs), datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), project.tenancy)
 
 
 def written_fingerprint(path: Path) -> str | None:

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from . import taxonomy
 from .graph import ColumnClass, ColumnGraph
 from .spec import AssetGovernance, Processor
+
+if TYPE_CHECKING:
+    from .manifest import TenancyConfig
 
 
 @dataclass(frozen=True, order=True)
@@ -31,6 +35,7 @@ class PolicyContext:
     upstream: Mapping[str, frozenset[str]]  # asset → the assets it reads
     processors: Mapping[str, Processor]
     graph: ColumnGraph | None = None  # column lineage, where assets are defined by SQL
+    tenancy: TenancyConfig | None = None  # the tenant entity and tenants' pinning
 
     def traced(self, asset: str) -> bool:
         return self.graph is not None and asset in self.graph.lineage

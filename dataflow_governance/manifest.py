@@ -83,6 +83,25 @@ class SubjectConfig(_Section):
                 if any(purpose == use or purpose.startswith(use + ".") for use in covered)]
 
 
+class TenantConfig(_Section):
+    region: str = Field(description="where this tenant's data must stay (a region code, e.g. eu-central-1)")
+
+
+class TenancyConfig(_Section):
+    tenant: str | None = Field(default=None, pattern=r"^[^.\s]+\.[^.\s]+$",
+                               description="the asset.column listing every tenant (the tenant entity)")
+    region_column: str | None = Field(default=None, description="column of the tenant asset holding each tenant's region")
+    tenants: dict[str, TenantConfig] = Field(default_factory=dict, description="tenant id → its pinning")
+
+    @property
+    def tenant_asset(self) -> str | None:
+        return self.tenant.split(".", 1)[0] if self.tenant else None
+
+    @property
+    def tenant_column(self) -> str | None:
+        return self.tenant.split(".", 1)[1] if self.tenant else None
+
+
 @dataclass(frozen=True)
 class Project:
     name: str
@@ -98,6 +117,7 @@ class Project:
     processors: dict[str, Processor]
     governance: dict[str, AssetGovernance] = field(default_factory=dict)
     manifest_path: Path | None = None
+    tenancy: TenancyConfig = field(default_factory=TenancyConfig)
 
     @property
     def warehouse_path(self) -> Path:
@@ -207,7 +227,7 @@ def _section(model: type[BaseModel], raw, where: str, manifest: Path):
 
 def _build(manifest: Path, raw: dict) -> Project:
     known = {"project", "definitions", "state_dir", "output_dir", "warehouse", "object_store", "buckets",
-             "mlflow", "subjects", "processors", "defaults", "groups"}
+             "mlflow", "subjects", "processors", "defaults", "groups", "tenancy"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
@@ -253,6 +273,7 @@ def _build(manifest: Path, raw: dict) -> Project:
         subjects=subjects,
         processors=processors,
         manifest_path=manifest,
+        tenancy=_section(TenancyConfig, raw.get("tenancy"), "tenancy", manifest),
     )
     governance = _group_governance(manifest, raw, buckets)
     try:

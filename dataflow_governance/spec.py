@@ -185,6 +185,8 @@ class AssetGovernance(_Model):
     pii_free: bool = False
     anonymization: str | None = Field(default=None, description="how personal inputs are de-identified here")
     tenant_key: str | None = Field(default=None, description="column holding each row's tenant")
+    tenants: tuple[str, ...] = Field(default=(), description="only these tenants' rows are stored here "
+                                     "(checked at run time); empty: any tenant's")
     tenant_strategy: Literal["row", "schema", "database"] | None = Field(
         default=None, description="how tenants are kept apart: rows with a tenant column, or a schema or "
         "database per tenant; declaring it (or tenant_key) makes the asset tenant-scoped")

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import sqlglot
 from sqlglot import exp
 
+from . import taxonomy
 from .findings import Finding, PolicyContext, Rule
 from .graph import table_of
 
@@ -121,5 +122,33 @@ def cross_tenant_aggregate(ctx: PolicyContext) -> Iterator[Finding]:
                           "group by (or filter on) the tenant column, or aggregate so that no column stays personal")
 
 
+def tenant_entity_unknown(ctx: PolicyContext) -> Iterator[Finding]:
+    tenancy = ctx.tenancy
+    if tenancy is None or not tenancy.tenant:
+        return
+    gov = ctx.governance.get(tenancy.tenant_asset)
+    if gov is None or (gov.columns and tenancy.tenant_column not in gov.columns):
+        yield Finding(tenancy.tenant_asset, "tenant-entity-unknown", "error",
+                      f"tenancy.tenant names {tenancy.tenant}, which no governed asset declares",
+                      "point tenancy.tenant at the asset.column that lists every tenant")
+
+
+def tenant_region_crossing(ctx: PolicyContext) -> Iterator[Finding]:
+    """A scoped asset stored in one jurisdiction that may hold rows of a tenant pinned to another."""
+    pinned = {tenant: cfg.region for tenant, cfg in (ctx.tenancy.tenants if ctx.tenancy else {}).items()}
+    for asset, gov in sorted(ctx.governance.items()):
+        if not (gov.tenant_scoped and gov.region and pinned):
+            continue
+        home = taxonomy.jurisdiction(gov.region)
+        held = gov.tenants or tuple(pinned)
+        foreign = sorted(t for t in held if t in pinned and taxonomy.jurisdiction(pinned[t]) != home)
+        if foreign:
+            yield Finding(asset, "tenant-region-crossing", "error",
+                          f"{asset} is stored in {gov.region} ({home}) and may hold rows of tenant(s) "
+                          + ", ".join(f"{t} (pinned to {pinned[t]})" for t in foreign),
+                          "keep those tenants' rows out and list the tenants the asset holds in `tenants:` "
+                          "(checked at run time), or store the asset in their jurisdiction")
+
+
 TENANCY_RULES: tuple[Rule, ...] = (tenant_column_missing, tenant_column_not_derived, cross_tenant_join,
-                                   cross_tenant_aggregate)
+                                   cross_tenant_aggregate, tenant_entity_unknown, tenant_region_crossing)

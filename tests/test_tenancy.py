@@ -85,3 +85,23 @@ def test_tenancy_is_visible_in_dagster():
     columns = {c.name: c for c in spec.metadata["dagster/column_schema"].columns}
     assert columns["workspace_id"].tags.get("tenant") == "true" and "tenant" not in columns["doc_id"].tags
     assert "| tenancy | row strategy, tenant column workspace_id |" in spec.metadata["governance"].value
+
+
+def test_pinned_tenants_and_the_tenant_entity_are_checked_statically():
+    from dataflow_governance.manifest import TenancyConfig
+
+    us_copy = {**SCOPED_OUT, "region": "us-east-1"}
+    base = context("SELECT doc_id, workspace_id FROM documents", us_copy)
+    pinned = TenancyConfig(tenant="documents.workspace_id", tenants={"acme": {"region": "eu-central-1"},
+                                                                     "globex": {"region": "us-west-2"}})
+    ctx = PolicyContext(base.governance, base.upstream, base.processors, base.graph, tenancy=pinned)
+    findings = [f for f in run_policy(ctx) if f.rule == "tenant-region-crossing"]
+    assert [(f.asset, f.rule) for f in findings] == [("out", "tenant-region-crossing")]
+    assert "acme (pinned to eu-central-1)" in findings[0].message and "globex" not in findings[0].message
+    declared = {**us_copy, "tenants": ["globex"]}  # only the US tenant's rows: checked at run time
+    base = context("SELECT doc_id, workspace_id FROM documents", declared)
+    ctx = PolicyContext(base.governance, base.upstream, base.processors, base.graph, tenancy=pinned)
+    assert [f for f in run_policy(ctx) if f.rule.startswith("tenant")] == []
+    wrong = TenancyConfig(tenant="workspaces.workspace_id")
+    ctx = PolicyContext(base.governance, base.upstream, base.processors, base.graph, tenancy=wrong)
+    assert ("workspaces", "tenant-entity-unknown") in {(f.asset, f.rule) for f in run_policy(ctx)}

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 import dagster as dg
 
 from ..datasets import dataset_records, verify_snapshot
+from ..graph import table_of
 from ..ledger import Ledger, NewEntry
 from ..residency import row_regions, storage_region
 from ..scan import ScanReport, absent_declarations, scan_s3, scan_table, undeclared_findings
+from ..manifest import TenancyConfig
 from ..spec import AssetGovernance
+from ..tenant_scan import foreign_tenants, tenant_census
 from .resources import S3Resource, WarehouseResource
 
 NO_PII = "no_personal_data"
@@ -22,6 +25,7 @@ DECLARED_PII = "pii_matches_declarations"
 STORED_IN_REGION = "stored_in_declared_region"
 ROWS_IN_REGION = "rows_in_declared_region"
 SNAPSHOTS_INTACT = "snapshots_intact"
+TENANT_ROWS = "tenant_rows"
 
 
 @dataclass
@@ -30,6 +34,8 @@ class Services:
 
     warehouse: WarehouseResource
     s3: S3Resource
+    tenancy: TenancyConfig | None = None
+    entity: tuple[str, str] | None = None  # the tenant entity's table and column
     _store: object = None
 
     def store(self):
@@ -115,6 +121,22 @@ def _snapshots_intact(asset: str, gov: AssetGovernance, services: Services) -> E
     return not problems, {"snapshots": len({r.digest for r in records}), "problems": dg.MetadataValue.json(problems)}
 
 
+def _tenant_rows(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
+    warehouse = services.warehouse.get()
+    foreign = foreign_tenants(services.tenancy, gov.region, warehouse) if services.tenancy and gov.region else []
+    census = tenant_census(warehouse, table_of(asset, gov), gov.tenant_key, entity=services.entity,
+                           foreign=foreign, declared=gov.tenants)
+    return census.passed, {
+        "rows": census.rows, "rows_without_tenant": census.missing, "rows_of_unknown_tenants": census.unknown,
+        "rows_of_tenants_pinned_elsewhere": census.pinned_elsewhere, "rows_of_undeclared_tenants": census.undeclared,
+        "tenants_pinned_elsewhere": len(foreign), "region": gov.region or "not declared",
+        "tenant_entity": ".".join(services.entity) if services.entity else "none declared"}
+
+
+def _row_tenancy(gov: AssetGovernance) -> bool:
+    return bool(gov.tenant_key) and gov.storage.kind == "warehouse"
+
+
 def _declares_pii(gov: AssetGovernance) -> bool:
     return _scannable(gov) and bool(gov.columns) and gov.storage.kind == "warehouse" and not gov.pii_free
 
@@ -129,16 +151,19 @@ CHECK_KINDS: tuple[CheckKind, ...] = (
               lambda g: _declares_pii(g) and bool(g.region_column), _rows_in_region),
     CheckKind(SNAPSHOTS_INTACT, "every recorded snapshot still holds the rows its digest was recorded for",
               lambda g: g.storage.snapshots, _snapshots_intact),
+    CheckKind(TENANT_ROWS, "every row has a tenant the tenant entity lists; none of a tenant pinned to another "
+              "jurisdiction or not declared in `tenants`", _row_tenancy, _tenant_rows),
 )
 
 
-def _build(kind: CheckKind, assets: dict[str, AssetGovernance]) -> dg.AssetChecksDefinition:
+def _build(kind: CheckKind, assets: dict[str, AssetGovernance], tenancy: TenancyConfig | None,
+           entity: tuple[str, str] | None) -> dg.AssetChecksDefinition:
     specs = [dg.AssetCheckSpec(kind.name, asset=a, blocking=g.blocking_checks, description=kind.description)
              for a, g in sorted(assets.items())]
 
     @dg.multi_asset_check(specs=specs, can_subset=True, name=f"{kind.name}_checks")
     def run(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, s3: S3Resource):
-        services = Services(warehouse, s3)
+        services = Services(warehouse, s3, tenancy, entity)
         for key in context.selected_asset_check_keys:
             asset = key.asset_key.to_user_string()
             passed, metadata = kind.evaluate(asset, assets[asset], services)
@@ -148,12 +173,15 @@ def _build(kind: CheckKind, assets: dict[str, AssetGovernance]) -> dg.AssetCheck
     return run
 
 
-def governance_checks(governance: dict[str, AssetGovernance],
+def governance_checks(governance: dict[str, AssetGovernance], tenancy: TenancyConfig | None = None,
                       kinds: tuple[CheckKind, ...] = CHECK_KINDS) -> list[dg.AssetChecksDefinition]:
     """One multi-asset check per kind, over the assets the kind applies to."""
+    entity = None
+    if tenancy is not None and tenancy.tenant:
+        entity = (table_of(tenancy.tenant_asset, governance.get(tenancy.tenant_asset)), tenancy.tenant_column)
     checks = []
     for kind in kinds:
         assets = {a: g for a, g in governance.items() if kind.applies(g)}
         if assets:
-            checks.append(_build(kind, assets))
+            checks.append(_build(kind, assets, tenancy, entity))
     return checks

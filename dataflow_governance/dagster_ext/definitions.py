@@ -47,7 +47,8 @@ def policy_context(specs: Sequence[dg.AssetSpec], project: Project) -> PolicyCon
     check_processor_references(governance, project.processors)
     upstream = upstream_graph(specs)
     graph = build_column_graph(governance, sql_definitions(specs), upstream)
-    return PolicyContext(governance=governance, upstream=upstream, processors=project.processors, graph=graph)
+    return PolicyContext(governance=governance, upstream=upstream, processors=project.processors, graph=graph,
+                         tenancy=project.tenancy)
 
 
 def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyContext,
@@ -158,7 +159,7 @@ def governed_definitions(
     job_assets, governance_job_defs, governance_schedules = governance_jobs(project, ctx)
     return dg.Definitions(
         assets=[*governed, ledger_spec, *job_assets],
-        asset_checks=[policy_checks(ctx), ledger_check, *governance_checks(dict(ctx.governance)), *asset_checks],
+        asset_checks=[policy_checks(ctx), ledger_check, *governance_checks(dict(ctx.governance), project.tenancy), *asset_checks],
         jobs=[ledger_job, *governance_job_defs, *jobs],
         schedules=[ledger_schedule, *governance_schedules, *schedules],
         sensors=list(sensors),
