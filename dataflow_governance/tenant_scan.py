@@ -1,13 +1,16 @@
 """Tenant checks on the stored rows, pushed down to the warehouse in one pass per table.
 
 - Every row has a tenant, and one the tenant entity lists (`tenancy.tenant`).
-- No row belongs to a tenant pinned to another jurisdiction than where the asset is stored, and
-  none to a tenant the asset does not declare in `tenants:`.
-Counts only: no tenant id or row value leaves the warehouse in the result.
+- No row belongs to a tenant pinned to another jurisdiction than where the asset is stored (the
+  pinning read from `tenancy.tenants` and from the entity's region column), and none to a tenant
+  the asset does not declare in `tenants:`.
+Rows are counted per tenant first and those few counts joined with the entity; tenant values
+are compared in the column's own type. Counts only: no tenant id or row value leaves the warehouse.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,46 +34,70 @@ class TenantCensus:
         return not (self.missing or self.unknown or self.pinned_elsewhere or self.undeclared)
 
 
-def _text(column: exp.Expression) -> exp.Expression:
-    return exp.cast(column, "TEXT")
+def _storable(kind: exp.DataType, ids: Sequence[str]) -> list[str]:
+    """The ids a column of this type can hold: an id that is no integer matches no row of an
+    integer column (and would fail the cast), so it is left out rather than sent."""
+    if kind.is_type(*exp.DataType.INTEGER_TYPES):
+        return sorted(i for i in ids if re.fullmatch(r"[+-]?\d{1,18}", str(i).strip()))
+    return sorted(str(i) for i in ids)
 
 
-def _count_if(condition: exp.Expression) -> exp.Expression:
-    return exp.func("sum", exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))],
-                                    default=exp.Literal.number(0)))
+def _entity_regions(warehouse: Warehouse, tenancy: TenancyConfig, entity: tuple[str, str]) -> list[str]:
+    query = exp.select(column_expr(tenancy.region_column)).distinct().from_(table_expr(entity[0]))
+    return [str(region) for (region,) in warehouse.fetch(query) if region]
 
 
-def tenant_census(warehouse: Warehouse, table: str, column: str, *, entity: tuple[str, str] | None = None,
-                  foreign: Sequence[str] = (), declared: Sequence[str] = ()) -> TenantCensus:
-    """One pass over the table: rows without a tenant, of a tenant the entity (table, column) does
-    not list, of a tenant in `foreign`, of a tenant outside `declared`. Tenant ids are bound."""
-    tenant = exp.column(column, table="t", quoted=True)
-    present = tenant.is_(exp.null()).not_()
-    params: list = []
+def tenant_census(warehouse: Warehouse, table: str, column: str, *, tenancy: TenancyConfig | None = None,
+                  entity: tuple[str, str] | None = None, region: str | None = None,
+                  declared: Sequence[str] = ()) -> TenantCensus:
+    """One pass over `table`: rows without a tenant, of a tenant the entity (table, column) does not
+    list, of a tenant pinned outside `region`'s jurisdiction, of a tenant outside `declared`.
 
-    def among(ids: Sequence[str]) -> exp.Expression:
-        params.extend(ids)
-        return _text(tenant).isin(*[exp.Placeholder() for _ in ids])
+    The rows are first counted per tenant (a table has millions of rows but few tenants), then
+    the few per-tenant counts are joined with the entity: cheaper than joining every row.
+    """
+    kind = exp.DataType.build(warehouse.columns(table).get(column) or "TEXT", dialect=warehouse.dialect)
+    home = taxonomy.jurisdiction(region) if region else None
+    pinned_ids = _storable(kind, [t for t, cfg in (tenancy.tenants if tenancy else {}).items()
+                                  if home and taxonomy.jurisdiction(cfg.region) != home])
+    declared_ids = _storable(kind, declared)
+    use_regions = bool(entity and tenancy and tenancy.region_column and home)
+    foreign_regions = [r for r in _entity_regions(warehouse, tenancy, entity)
+                       if taxonomy.jurisdiction(r) != home] if use_regions else []
 
-    counts = [exp.func("count", exp.Star()), _count_if(tenant.is_(exp.null())),
-              _count_if(exp.and_(present, exp.column("k", table="e").is_(exp.null()))) if entity else exp.Literal.number(0),
-              _count_if(among(foreign)) if foreign else exp.Literal.number(0),
-              _count_if(exp.and_(present, among(declared).not_())) if declared else exp.Literal.number(0)]
-    query = exp.select(*counts).from_(table_expr(table).as_("t"))
+    key, rows = exp.column("k", table="d"), exp.column("n", table="d")
+    present = key.is_(exp.null()).not_()
+
+    def among(values: Sequence[str], as_type: exp.DataType | None, what: exp.Expression = key) -> exp.Expression:
+        # Bound values, each cast once to the column's type: never pasted, never a cast per row.
+        marks = [exp.cast(exp.Placeholder(), as_type) if as_type is not None else exp.Placeholder() for _ in values]
+        return what.isin(*marks)
+
+    def rows_where(condition: exp.Expression) -> exp.Expression:
+        return exp.func("sum", exp.Case(ifs=[exp.If(this=condition, true=rows)], default=exp.Literal.number(0)))
+
+    pinned = [among(pinned_ids, kind)] if pinned_ids else []
+    if foreign_regions:
+        pinned.append(exp.column("f", table="e").eq(exp.true()))
+    zero = exp.Literal.number(0)
+    counts = [
+        exp.func("sum", rows),
+        rows_where(key.is_(exp.null())),
+        rows_where(exp.and_(present, exp.column("k", table="e").is_(exp.null()))) if entity else zero,
+        rows_where(exp.or_(*pinned)) if pinned else zero,
+        (rows_where(exp.and_(present, among(declared_ids, kind).not_())) if declared_ids else rows_where(present))
+        if declared else zero,
+    ]
+    per_tenant = exp.select(column_expr(column).as_("k"), exp.func("count", exp.Star()).as_("n")) \
+        .from_(table_expr(table)).group_by(column_expr(column))
+    query = exp.select(*counts).from_(per_tenant.subquery("d"))
+    params = [*pinned_ids, *(declared_ids if declared else [])]  # in the order the SELECT list binds them
     if entity is not None:
-        listed = exp.select(_text(column_expr(entity[1])).as_("k")).distinct().from_(table_expr(entity[0]))
-        query = query.join(listed.subquery("e"), on=exp.column("k", table="e").eq(_text(tenant)), join_type="left")
+        flag = (exp.func("bool_or", among(foreign_regions, None, column_expr(tenancy.region_column)))
+                if foreign_regions else exp.false())
+        listed = exp.select(column_expr(entity[1]).as_("k"), flag.as_("f")) \
+            .from_(table_expr(entity[0])).group_by(column_expr(entity[1]))
+        query = query.join(listed.subquery("e"), on=exp.column("k", table="e").eq(key), join_type="left")
+        params += foreign_regions
     row = warehouse.fetch(query, params or None)[0]
     return TenantCensus(*(int(value or 0) for value in row))
-
-
-def foreign_tenants(tenancy: TenancyConfig, region: str, warehouse: Warehouse | None = None) -> list[str]:
-    """Tenants pinned to another jurisdiction than `region`: from `tenancy.tenants`, and from the
-    tenant entity's region column where one is declared."""
-    pinned = {tenant: cfg.region for tenant, cfg in tenancy.tenants.items()}
-    if warehouse is not None and tenancy.tenant and tenancy.region_column:
-        query = exp.select(_text(column_expr(tenancy.tenant_column)), column_expr(tenancy.region_column)).distinct() \
-            .from_(table_expr(tenancy.tenant_asset))
-        pinned.update({str(t): str(r) for t, r in warehouse.fetch(query) if t is not None and r})
-    home = taxonomy.jurisdiction(region)
-    return sorted(t for t, r in pinned.items() if taxonomy.jurisdiction(r) != home)

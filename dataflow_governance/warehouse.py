@@ -116,11 +116,12 @@ class Warehouse:
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name → type of an existing table; a missing table is a WarehouseError."""
-        if not self.table_exists(table):
-            raise WarehouseError(f"table {table!r} does not exist in the warehouse ({self.describe()})")
         query, params = self._where_table(
             exp.select("column_name", "data_type").from_("information_schema.columns").order_by("ordinal_position"), table)
-        return {name: str(kind) for name, kind in self.fetch(query, params)}
+        found = {name: str(kind) for name, kind in self.fetch(query, params)}
+        if not found:  # (a table always has a column: none listed means no such table)
+            raise WarehouseError(f"table {table!r} does not exist in the warehouse ({self.describe()})")
+        return found
 
     def row_count(self, table: str) -> int:
         return int(self.fetch(exp.select("count(*)").from_(table_expr(table)))[0][0])

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import PG_DSN
 from dataflow_governance.manifest import TenancyConfig
-from dataflow_governance.tenant_scan import TenantCensus, foreign_tenants, tenant_census
+from dataflow_governance.tenant_scan import TenantCensus, tenant_census
 from dataflow_governance.warehouse import Warehouse
 
 
@@ -36,13 +36,18 @@ def test_rows_without_a_tenant_or_with_an_unknown_one_are_counted(warehouse):
 
 def test_pinned_tenants_rows_outside_their_jurisdiction_and_undeclared_tenants(warehouse):
     tenancy = TenancyConfig(tenant="workspaces.workspace_id", region_column="region",
-                            tenants={"7": {"region": "us-west-2"}})
-    assert foreign_tenants(tenancy, "us-east-1", warehouse) == ["1", "3"]  # the EU ones, from the entity
-    assert foreign_tenants(tenancy, "eu-central-1", warehouse) == ["2", "7"]
-    census = tenant_census(warehouse, "documents", "workspace_id", entity=ENTITY, foreign=["1", "3"], declared=["2"])
-    assert census == TenantCensus(4, 0, 0, 3, 3)
-    hostile = tenant_census(warehouse, "documents", "workspace_id", foreign=["1' OR '1'='1"])
-    assert hostile.pinned_elsewhere == 0  # bound, never pasted
+                            tenants={"2": {"region": "eu-central-1"}})  # the manifest pins 2 to the EU too
+    in_us = tenant_census(warehouse, "documents", "workspace_id", tenancy=tenancy, entity=ENTITY, region="us-east-1")
+    assert in_us.pinned_elsewhere == 4  # 1 and 3 by the entity's regions (3 rows), 2 by the manifest (1 row)
+    in_eu = tenant_census(warehouse, "documents", "workspace_id", tenancy=tenancy, entity=ENTITY, region="eu-west-1")
+    assert in_eu.pinned_elsewhere == 1  # the entity places 2 in the US: either source pinning it elsewhere counts
+    only_manifest = tenant_census(warehouse, "documents", "workspace_id", tenancy=tenancy, region="us-east-1")
+    assert only_manifest == TenantCensus(4, 0, 0, 1, 0)
+    declared = tenant_census(warehouse, "documents", "workspace_id", declared=["2"])
+    assert declared.undeclared == 3
+    hostile = tenant_census(warehouse, "documents", "workspace_id",
+                            tenancy=TenancyConfig(tenants={"1 OR 1=1": {"region": "eu-central-1"}}), region="us-east-1")
+    assert hostile.pinned_elsewhere == 0  # bound and cast, never pasted
 
 
 def test_the_tenant_asset_checks_run_in_dagster_and_fail_on_a_broken_copy(tmp_path):

@@ -17,7 +17,7 @@ from ..residency import row_regions, storage_region
 from ..scan import ScanReport, absent_declarations, scan_s3, scan_table, undeclared_findings
 from ..manifest import TenancyConfig
 from ..spec import AssetGovernance
-from ..tenant_scan import foreign_tenants, tenant_census
+from ..tenant_scan import tenant_census
 from .resources import S3Resource, WarehouseResource
 
 NO_PII = "no_personal_data"
@@ -122,14 +122,12 @@ def _snapshots_intact(asset: str, gov: AssetGovernance, services: Services) -> E
 
 
 def _tenant_rows(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
-    warehouse = services.warehouse.get()
-    foreign = foreign_tenants(services.tenancy, gov.region, warehouse) if services.tenancy and gov.region else []
-    census = tenant_census(warehouse, table_of(asset, gov), gov.tenant_key, entity=services.entity,
-                           foreign=foreign, declared=gov.tenants)
+    census = tenant_census(services.warehouse.get(), table_of(asset, gov), gov.tenant_key, tenancy=services.tenancy,
+                           entity=services.entity, region=gov.region, declared=gov.tenants)
     return census.passed, {
         "rows": census.rows, "rows_without_tenant": census.missing, "rows_of_unknown_tenants": census.unknown,
         "rows_of_tenants_pinned_elsewhere": census.pinned_elsewhere, "rows_of_undeclared_tenants": census.undeclared,
-        "tenants_pinned_elsewhere": len(foreign), "region": gov.region or "not declared",
+        "region": gov.region or "not declared",
         "tenant_entity": ".".join(services.entity) if services.entity else "none declared"}
 
 
