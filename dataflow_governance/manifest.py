@@ -92,6 +92,10 @@ class TenancyConfig(_Section):
                                description="the asset.column listing every tenant (the tenant entity)")
     region_column: str | None = Field(default=None, description="column of the tenant asset holding each tenant's region")
     tenants: dict[str, TenantConfig] = Field(default_factory=dict, description="tenant id → its pinning")
+    role: str = Field(default="dfg_tenant", pattern=IDENTIFIER,
+                      description="the database role row-level isolation confines to one tenant")
+    reporting_role: str = Field(default="dfg_reporting", pattern=IDENTIFIER,
+                                description="the role for cross-tenant reports: reads PII-free assets only")
 
     @property
     def tenant_asset(self) -> str | None:

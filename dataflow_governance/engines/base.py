@@ -175,6 +175,23 @@ class Engine:
     def snapshot_reads(self, con: Any) -> None:
         """Make every read on `con` see one snapshot (verification must not see a moving head)."""
 
+    # tenant isolation in the database ------------------------------------------------------------
+    def row_security_statements(self, tables: list[tuple[exp.Table, str, str]], role: str, reporting_role: str,
+                                readable: list[exp.Table], setting: str) -> list[str]:
+        """Statements that confine `role` to the rows of the tenant in `setting` on each (table,
+        tenant column, its type), and let `reporting_role` read only the `readable` tables."""
+        raise WarehouseError(f"{self.name} has no row-level security; use the schema or database strategy")
+
+    @contextmanager
+    def acting_as(self, con: Any, role: str, settings: dict[str, str]) -> Iterator[None]:
+        """Within the transaction on `con`: statements run as `role` with these session settings."""
+        raise WarehouseError(f"{self.name} has no roles to act as")
+        yield
+
+    def is_refusal(self, exc: BaseException) -> bool:
+        """Whether a driver error is the database refusing access (privilege or row policy)."""
+        return False
+
     # storage and locks ---------------------------------------------------------------------------
     def reclaim(self, tables: list[str], full: bool) -> dict[str, list[str]]:
         """Make deleted rows' bytes leave the engine's files; says what is left to an operator."""

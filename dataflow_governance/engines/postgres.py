@@ -157,6 +157,54 @@ class PostgresEngine(Engine):
     def snapshot_reads(self, con: Any) -> None:
         con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
+    # tenant isolation in the database ------------------------------------------------------------
+    POLICY = "dfg_tenant_isolation"
+    PIPELINE_POLICY = "dfg_pipeline_all_tenants"
+
+    def row_security_statements(self, tables: list[tuple[exp.Table, str, str]], role: str, reporting_role: str,
+                                readable: list[exp.Table], setting: str) -> list[str]:
+        """ENABLE and FORCE row-level security; one policy keeps every role to the tenant in the
+        session setting, another lets the role applying it (the pipeline's) keep every row."""
+        tenant_role, reporter = (self.render(exp.to_identifier(r, quoted=True)) for r in (role, reporting_role))
+        statements = [self._create_role(role, tenant_role), self._create_role(reporting_role, reporter)]
+        schema = self._schema_sql()
+        if schema:
+            statements.append(f"GRANT USAGE ON SCHEMA {schema} TO {tenant_role}, {reporter}")
+        current = f"NULLIF(current_setting({exp.Literal.string(setting).sql('postgres')}, true), '')"
+        for table, column, kind in tables:
+            target, col = self.render(table), self.render(exp.to_identifier(column, quoted=True))
+            mine = f"{col} = CAST({current} AS {kind})"
+            statements += [
+                f"ALTER TABLE {target} ENABLE ROW LEVEL SECURITY",
+                f"ALTER TABLE {target} FORCE ROW LEVEL SECURITY",
+                f"DROP POLICY IF EXISTS {self.POLICY} ON {target}",
+                f"CREATE POLICY {self.POLICY} ON {target} USING ({mine}) WITH CHECK ({mine})",
+                f"DROP POLICY IF EXISTS {self.PIPELINE_POLICY} ON {target}",
+                f"CREATE POLICY {self.PIPELINE_POLICY} ON {target} TO CURRENT_USER USING (true) WITH CHECK (true)",
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO {tenant_role}",
+                f"REVOKE ALL ON {target} FROM {reporter}",
+            ]
+        statements += [f"GRANT SELECT ON {self.render(table)} TO {reporter}" for table in readable]
+        return statements
+
+    def _create_role(self, name: str, ident: str) -> str:
+        literal = exp.Literal.string(name).sql("postgres")
+        return (f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {literal}) THEN "
+                f"CREATE ROLE {ident} NOLOGIN; END IF; END $$")
+
+    @contextmanager
+    def acting_as(self, con: Any, role: str, settings: dict[str, str]) -> Iterator[None]:
+        con.execute(f"SET LOCAL ROLE {self.render(exp.to_identifier(role, quoted=True))}")
+        for name, value in settings.items():
+            con.execute("SELECT set_config(%s, %s, true)", (name, value))  # bound: a tenant id is data
+        try:
+            yield
+        finally:
+            con.execute("RESET ROLE")
+
+    def is_refusal(self, exc: BaseException) -> bool:
+        return getattr(exc, "sqlstate", None) == "42501"  # insufficient_privilege, also a row policy's refusal
+
     def reclaim(self, tables: list[str], full: bool) -> dict[str, list[str]]:
         """VACUUM prunes dead row versions (FULL rewrites the tables' files); it cannot run in a transaction."""
         import psycopg

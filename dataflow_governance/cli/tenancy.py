@@ -1,0 +1,41 @@
+"""`dfg tenancy apply|verify`: row-level tenant isolation in the database, generated and proven."""
+
+from __future__ import annotations
+
+from .common import CliError, emit, policy
+
+
+def cmd_tenancy(args, project) -> int:
+    from .. import tenant_isolation
+    from ..ledger import Ledger
+
+    warehouse = project.open_warehouse()
+    isolation = tenant_isolation.plan(dict(policy(project).governance), warehouse, project.tenancy)
+    ledger = Ledger(warehouse)
+    if args.action == "apply":
+        payload = {"tables": sorted(isolation.scoped), "reporting_readable": isolation.readable,
+                   "statements": isolation.statements, "applied": not args.dry_run}
+        if not args.dry_run:
+            tenant_isolation.apply(isolation, warehouse)
+            ledger.append("dfg:tenancy", "tenancy.isolation_applied", f"project:{project.name}",
+                          {"tables": sorted(isolation.scoped), "role": project.tenancy.role,
+                           "reporting_role": project.tenancy.reporting_role})
+        text = "\n".join(f"{s};" for s in isolation.statements) if args.dry_run else (
+            f"row-level isolation on {len(isolation.scoped)} table(s) for role {project.tenancy.role}; "
+            f"{project.tenancy.reporting_role} reads {len(isolation.readable)} table(s)")
+        emit(args, payload, text)
+        return 0
+    if not args.tenant or not args.other or args.tenant == args.other:
+        raise CliError("verify needs --tenant A and --other B, two different tenants")
+    result = tenant_isolation.verify(isolation, warehouse, project.tenancy, args.tenant, args.other)
+    ledger.append("dfg:tenancy", "tenancy.isolation_verified", f"project:{project.name}",
+                  {"ok": result["ok"], "tables": {t: {k: v for k, v in r.items()} for t, r in result["tables"].items()},
+                   "reporting": result["reporting"]})
+    lines = [f"{'ok  ' if not r['rows_of_other_tenants'] and r['insert_for_other_tenant_refused'] else 'LEAK'} {t}: "
+             f"{r['rows_visible']} row(s) visible, {r['rows_of_other_tenants']} of other tenants; insert for another "
+             f"tenant {'refused' if r['insert_for_other_tenant_refused'] else 'ACCEPTED'}"
+             for t, r in result["tables"].items()]
+    lines += [f"reporting role: {t} {state}" for t, state in result["reporting"].items()]
+    lines.append("tenant isolation verified" if result["ok"] else "TENANT ISOLATION BROKEN")
+    emit(args, result, "\n".join(lines))
+    return 0 if result["ok"] else 1

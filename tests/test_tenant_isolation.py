@@ -1,0 +1,99 @@
+"""Row-level tenant isolation on the real PostgreSQL server, proven as the roles it creates (named
+per test run), and a broken copy caught."""
+
+import uuid
+
+import psycopg
+import pytest
+
+from conftest import PG_DSN, dfg_json, run_dfg
+from dataflow_governance import build_governance
+from dataflow_governance.manifest import TenancyConfig
+from dataflow_governance.tenant_isolation import IsolationError, apply, plan, verify
+from dataflow_governance.warehouse import Warehouse
+
+FACTS = {
+    "documents": {"tenant_key": "workspace_id", "legal_basis": "contract", "retention": {"keep": "1y"},
+                  "columns": {"doc_id": {}, "workspace_id": {}, "author_email": {"categories": ["user.contact.email"]}}},
+    "doc_counts": {"pii_free": True, "anonymization": "counts per workspace", "columns": {"workspace_id": {}, "docs": {}}},
+}
+
+
+@pytest.fixture
+def isolated(pg_schema):
+    suffix = uuid.uuid4().hex[:8]
+    tenancy = TenancyConfig(role=f"dfg_tenant_{suffix}", reporting_role=f"dfg_reporting_{suffix}")
+    warehouse = Warehouse(kind="postgres", dsn=PG_DSN, schema=pg_schema)
+    warehouse.execute("CREATE TABLE documents (doc_id INTEGER, workspace_id INTEGER, author_email TEXT)")
+    warehouse.execute("INSERT INTO documents VALUES (1, 1, 'a@example.com'), (2, 1, 'b@example.com'), "
+                      "(3, 2, 'c@example.com')")
+    warehouse.execute("CREATE TABLE doc_counts AS SELECT workspace_id, count(*) AS docs FROM documents GROUP BY 1")
+    governance = {name: build_governance(name, facts) for name, facts in FACTS.items()}
+    yield governance, warehouse, tenancy
+    with psycopg.connect(PG_DSN, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{pg_schema}" CASCADE')
+        for role in (tenancy.role, tenancy.reporting_role):
+            con.execute(f'DROP OWNED BY "{role}"')
+            con.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_row_level_security_is_applied_and_proven_as_the_tenant_and_reporting_roles(isolated):
+    governance, warehouse, tenancy = isolated
+    isolation = plan(governance, warehouse, tenancy)
+    assert isolation.scoped == {"documents": "workspace_id"} and isolation.readable == ["doc_counts"]
+    assert any("FORCE ROW LEVEL SECURITY" in s for s in isolation.statements)
+    apply(isolation, warehouse)
+    result = verify(isolation, warehouse, tenancy, "1", "2")
+    assert result == {"ok": True, "tables": {"documents": {"rows_visible": 2, "rows_of_other_tenants": 0,
+                                                           "insert_for_other_tenant_refused": True}},
+                      "reporting": {"documents": "refused", "doc_counts": "readable"}}
+    assert verify(isolation, warehouse, tenancy, "2", "1")["tables"]["documents"]["rows_visible"] == 1
+    assert warehouse.fetch("SELECT count(*) FROM documents") == [(3,)]  # the pipeline still sees every tenant
+    apply(isolation, warehouse)  # applying again changes nothing and does not fail
+
+
+def test_a_broken_database_is_caught(isolated):
+    governance, warehouse, tenancy = isolated
+    isolation = plan(governance, warehouse, tenancy)
+    apply(isolation, warehouse)
+    warehouse.execute("ALTER TABLE documents DISABLE ROW LEVEL SECURITY")  # someone switched it off
+    warehouse.execute(f'GRANT SELECT ON documents TO "{tenancy.reporting_role}"')  # and let reporting read PII
+    result = verify(isolation, warehouse, tenancy, "1", "2")
+    assert not result["ok"]
+    assert result["tables"]["documents"]["rows_of_other_tenants"] == 1
+    assert not result["tables"]["documents"]["insert_for_other_tenant_refused"]
+    assert result["reporting"]["documents"] == "readable"
+
+
+def test_duckdb_has_no_row_level_security_and_says_so(tmp_path):
+    warehouse = Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
+    warehouse.execute("CREATE TABLE documents (doc_id INTEGER, workspace_id INTEGER, author_email TEXT)")
+    governance = {"documents": build_governance("documents", FACTS["documents"])}
+    with pytest.raises(Exception, match="no row-level security; use the schema or database strategy"):
+        plan(governance, warehouse, TenancyConfig())
+    with pytest.raises(IsolationError, match="no materialized tenant-scoped table"):
+        plan({}, warehouse, TenancyConfig())
+
+
+def test_the_cli_applies_and_verifies_and_ledgers_counts_only(isolated, tmp_path):
+    _governance, warehouse, tenancy = isolated
+    manifest = tmp_path / "dagster_project.yaml"
+    manifest.write_text(
+        "project: tenancy_cli\ndefinitions: defs_module:defs\n"
+        f"warehouse: {{kind: postgres, dsn: '{PG_DSN}', schema: {warehouse.schema}}}\n"
+        f"tenancy: {{role: {tenancy.role}, reporting_role: {tenancy.reporting_role}}}\n")
+    (tmp_path / "defs_module.py").write_text(
+        "import dagster as dg\nfrom dataflow_governance.dagster_ext import governed_spec\n"
+        f"FACTS = {FACTS!r}\n"
+        "defs = dg.Definitions(assets=[governed_spec(k, v) for k, v in FACTS.items()])\n")
+    code, dry, err = dfg_json("tenancy", "apply", "--dry-run", project=manifest)
+    assert code == 0 and not dry["applied"] and dry["tables"] == ["documents"], err
+    code, _, err = run_dfg("tenancy", "verify", "--tenant", "1", "--other", "2", project=manifest)
+    assert code == 2 and "run `dfg tenancy apply` first" in err  # nothing applied yet
+    code, _, err = run_dfg("tenancy", "apply", project=manifest)
+    assert code == 0, err
+    code, out, err = run_dfg("tenancy", "verify", "--tenant", "1", "--other", "2", project=manifest)
+    assert code == 0 and "tenant isolation verified" in out, err
+    code, exported, _ = dfg_json("audit", "export", "--actor", "dfg:tenancy", project=manifest)
+    assert [e["action"] for e in exported["entries"]][-1] == "tenancy.isolation_verified"
+    assert "example.com" not in str(exported)
