@@ -39,6 +39,10 @@ def ropa_activities(ctx: PolicyContext) -> list[dict]:
         pseudonymized = [n for n, c in gov.columns.items() if c.pseudonymized]
         if pseudonymized:
             security.append("pseudonymized: " + ", ".join(pseudonymized))
+        if gov.tenant_scoped:  # Art. 32: one tenant's data kept from another's
+            security.append(f"tenant isolation: {gov.tenant_strategy or 'row'} strategy"
+                            + (f" on {gov.tenant_key}" if gov.tenant_key else "")
+                            + (f", tenants {', '.join(gov.tenants)} only" if gov.tenants else ""))
         restricted = [n for n, c in gov.columns.items() if c.sensitivity == "restricted"]
         if restricted:
             security.append("restricted access: " + ", ".join(restricted))

@@ -105,3 +105,14 @@ def test_pinned_tenants_and_the_tenant_entity_are_checked_statically():
     wrong = TenancyConfig(tenant="workspaces.workspace_id")
     ctx = PolicyContext(base.governance, base.upstream, base.processors, base.graph, tenancy=wrong)
     assert ("workspaces", "tenant-entity-unknown") in {(f.asset, f.rule) for f in run_policy(ctx)}
+
+
+def test_tenant_isolation_is_a_security_measure_in_the_art30_record():
+    from dataflow_governance.reports import ropa_activities
+
+    governance = {"documents": build_governance("documents", DOCUMENTS),
+                  "members": build_governance("members", {**MEMBERS, "tenants": ["7", "9"]})}
+    ctx = PolicyContext(governance=governance, upstream={}, processors={})
+    measures = {a["asset"]: a["security_measures"] for a in ropa_activities(ctx)}
+    assert "tenant isolation: row strategy on workspace_id" in measures["documents"]
+    assert "tenant isolation: row strategy on workspace_id, tenants 7, 9 only" in measures["members"]
