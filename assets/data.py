@@ -114,3 +114,17 @@ def app_log_lines(day: int) -> list[dict]:
          "request_id": f"{r.getrandbits(64):016x}"}
         for _ in range(200)
     ]
+
+
+def workspaces() -> list[dict]:
+    """The B2B side's tenants: one pinned to the EU, one to the US."""
+    return [{"workspace_id": 1, "name": "Acme GmbH", "region": "eu-central-1"},
+            {"workspace_id": 2, "name": "Globex Inc", "region": "us-east-1"}]
+
+
+def workspace_documents(workspace_id: int) -> list[dict]:
+    """A tenant's documents: business content, no personal data."""
+    r = rng(f"documents:{workspace_id}")
+    topics = ("quarterly plan", "supplier contract", "pricing sheet", "roadmap", "onboarding guide")
+    return [{"doc_id": workspace_id * 1000 + i, "workspace_id": workspace_id,
+             "title": f"{r.choice(topics)} {i}", "words": r.randrange(200, 5000)} for i in range(1, 41)]

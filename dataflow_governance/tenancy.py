@@ -136,8 +136,10 @@ def tenant_entity_unknown(ctx: PolicyContext) -> Iterator[Finding]:
 def tenant_region_crossing(ctx: PolicyContext) -> Iterator[Finding]:
     """A scoped asset stored in one jurisdiction that may hold rows of a tenant pinned to another."""
     pinned = {tenant: cfg.region for tenant, cfg in (ctx.tenancy.tenants if ctx.tenancy else {}).items()}
+    directory = ctx.tenancy.tenant_asset if ctx.tenancy else None
     for asset, gov in sorted(ctx.governance.items()):
-        if not (gov.tenant_scoped and gov.region and pinned):
+        # The tenant entity lists every tenant (and where each is pinned): a directory, not their data.
+        if not (gov.tenant_scoped and gov.region and pinned) or asset == directory:
             continue
         home = taxonomy.jurisdiction(gov.region)
         held = gov.tenants or tuple(pinned)

@@ -122,8 +122,10 @@ def _snapshots_intact(asset: str, gov: AssetGovernance, services: Services) -> E
 
 
 def _tenant_rows(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
-    census = tenant_census(services.warehouse.get(), table_of(asset, gov), gov.tenant_key, tenancy=services.tenancy,
-                           entity=services.entity, region=gov.region, declared=gov.tenants)
+    table = table_of(asset, gov)
+    directory = services.entity is not None and services.entity[0] == table  # lists every tenant, wherever pinned
+    census = tenant_census(services.warehouse.get(), table, gov.tenant_key, tenancy=services.tenancy,
+                           entity=services.entity, region=None if directory else gov.region, declared=gov.tenants)
     return census.passed, {
         "rows": census.rows, "rows_without_tenant": census.missing, "rows_of_unknown_tenants": census.unknown,
         "rows_of_tenants_pinned_elsewhere": census.pinned_elsewhere, "rows_of_undeclared_tenants": census.undeclared,

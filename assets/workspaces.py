@@ -1,0 +1,51 @@
+"""The B2B side: workspaces are tenants. Acme's documents stay in the EU warehouse, Globex's in
+the US bucket; a cross-tenant activity figure is an anonymous aggregate."""
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from dataflow_governance import put_object
+from dataflow_governance.dagster_ext import S3Resource, WarehouseResource, sql_asset, table_metadata
+
+from . import data
+
+US_BUCKET = "deepwater-bi-us"
+
+
+@dg.asset(group_name="workspaces", kinds={"duckdb"})
+def workspaces(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every tenant, with the region its data is pinned to."""
+    wh = warehouse.get()
+    wh.replace_table("workspaces", pd.DataFrame(data.workspaces()))
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "workspaces"))
+
+
+@dg.asset(group_name="workspaces", kinds={"duckdb"}, deps=[workspaces])
+def workspace_documents(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Documents of the EU-pinned tenants, in the EU warehouse."""
+    wh = warehouse.get()
+    eu = [w["workspace_id"] for w in data.workspaces() if w["region"].startswith("eu-")]
+    wh.replace_table("workspace_documents", pd.DataFrame([d for w in eu for d in data.workspace_documents(w)]))
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "workspace_documents"))
+
+
+@dg.asset(group_name="workspaces", kinds={"s3"}, deps=[workspaces])
+def workspace_documents_us(s3: S3Resource) -> dg.MaterializeResult:
+    """Documents of the US-pinned tenants, as JSON lines in the US bucket, one prefix per tenant."""
+    store, written = s3.get(), 0
+    for workspace in (w for w in data.workspaces() if w["region"].startswith("us-")):
+        rows = data.workspace_documents(workspace["workspace_id"])
+        body = "".join(json.dumps(row) + "\n" for row in rows).encode()
+        put_object(store, US_BUCKET, f"workspaces/{workspace['workspace_id']}/documents.jsonl", body)
+        written += len(rows)
+    return dg.MaterializeResult(metadata={"records": written, "location": f"s3://{US_BUCKET}/workspaces/"})
+
+
+# Across tenants, and correct: only counts leave, no tenant's rows meet another's.
+workspace_activity = sql_asset(
+    "workspace_activity",
+    sql="SELECT count(*) AS documents, count(DISTINCT workspace_id) AS workspaces, sum(words) AS words\n"
+        "FROM workspace_documents\n",
+    group_name="workspaces", kinds={"duckdb", "sql"})
