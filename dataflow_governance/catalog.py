@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -174,8 +175,6 @@ def assemble(project: Project, governance: Mapping[str, AssetGovernance], upstre
 
 def written_fingerprint(path: Path) -> str | None:
     """The fingerprint of the catalog file at `path`, read from its head without parsing it all."""
-    import re
-
     try:
         with open(path, encoding="utf-8") as handle:
             head = handle.read(4096)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import sqlglot
 from sqlglot import exp
 
 from . import taxonomy
 from .findings import Finding, PolicyContext, Rule
 from .graph import table_of
+from .lineage import LineageError, parse_statements
 
 
 def _scoped_tables(ctx: PolicyContext) -> dict[str, tuple[str, str | None]]:
@@ -62,8 +62,8 @@ def cross_tenant_join(ctx: PolicyContext) -> Iterator[Finding]:
     scoped = _scoped_tables(ctx)
     for asset, definition in sorted(ctx.graph.sql.items()):
         try:
-            statements = [s for s in sqlglot.parse(definition.sql, read=definition.dialect) if s is not None]
-        except sqlglot.errors.ParseError:
+            statements = parse_statements(definition.sql, definition.dialect)
+        except LineageError:
             continue  # reported by lineage
         for statement in statements:
             for select in statement.find_all(exp.Select):

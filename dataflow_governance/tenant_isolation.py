@@ -22,7 +22,7 @@ from .errors import DfgError
 from .graph import table_of
 from .manifest import TenancyConfig
 from .spec import AssetGovernance
-from .warehouse import Warehouse, column_expr, table_expr
+from .warehouse import Warehouse, column_expr, first_line_redacted, table_expr
 
 SETTING = "app.tenant_id"
 
@@ -51,7 +51,8 @@ def plan(governance: dict[str, AssetGovernance], warehouse: Warehouse, tenancy: 
             if kind is None:
                 raise IsolationError(f"table {table!r} has no tenant column {gov.tenant_key!r}")
             result.scoped[table] = gov.tenant_key
-            typed.append((table_expr(table), gov.tenant_key, kind))
+            typed.append((table_expr(table), gov.tenant_key,
+                          exp.DataType.build(kind, dialect=warehouse.dialect).sql(warehouse.dialect)))
         (result.readable if gov.pii_free or not gov.is_personal else result.personal).append(table)
     if not result.scoped:
         raise IsolationError("no materialized tenant-scoped table with the row strategy to isolate")
@@ -73,17 +74,20 @@ def verify(isolation: IsolationPlan, warehouse: Warehouse, tenancy: TenancyConfi
     types = {table: _type_of(warehouse, table, column) for table, column in isolation.scoped.items()}
     with warehouse.connect() as con, _roles_needed(engine, tenancy):
         for table, column in sorted(isolation.scoped.items()):
+            theirs = exp.cast(column_expr(column), "TEXT").neq(exp.Placeholder())
+            query = warehouse.render_bound(exp.select(exp.func("count", exp.Star()), exp.func(
+                "sum", exp.Case(ifs=[exp.If(this=theirs, true=exp.Literal.number(1))], default=exp.Literal.number(0))))
+                .from_(table_expr(table)))
+            # As the pipeline sees it: with no other tenant's row in the table, hiding them proves nothing.
+            stored_others = con.execute(query, [tenant]).fetchone()[1]
             with engine.acting_as(con, tenancy.role, {SETTING: tenant}):
-                theirs = exp.cast(column_expr(column), "TEXT").neq(exp.Placeholder())
-                query = exp.select(exp.func("count", exp.Star()),
-                                   exp.func("sum", exp.Case(ifs=[exp.If(this=theirs, true=exp.Literal.number(1))],
-                                                            default=exp.Literal.number(0)))).from_(table_expr(table))
-                visible, others = con.execute(warehouse.render_bound(query), [tenant]).fetchone()
+                visible, others = con.execute(query, [tenant]).fetchone()
                 insert = exp.insert(exp.select(exp.cast(exp.Placeholder(), types[table])), table_expr(table),
                                     columns=[exp.to_identifier(column, quoted=True)])
                 refused = _refused(con, engine, warehouse.render_bound(insert), [other])
             tables[table] = {"rows_visible": int(visible), "rows_of_other_tenants": int(others or 0),
-                             "insert_for_other_tenant_refused": refused}
+                             "insert_for_other_tenant_refused": refused,
+                             "reads_proven": bool(stored_others)}
         for table in isolation.personal + isolation.readable:
             with engine.acting_as(con, tenancy.reporting_role, {}):
                 refused = _refused(con, engine, warehouse.render(exp.select("1").from_(table_expr(table)).limit(1)), [])
@@ -101,7 +105,7 @@ def _roles_needed(engine, tenancy: TenancyConfig) -> Iterator[None]:
     try:
         yield
     except engine.driver_errors() as exc:
-        raise IsolationError(f"cannot act as {tenancy.role} / {tenancy.reporting_role}: {warehouse_safe(exc)}; "
+        raise IsolationError(f"cannot act as {tenancy.role} / {tenancy.reporting_role}: {first_line_redacted(exc)}; "
                              "run `dfg tenancy apply` first") from None
 
 
@@ -118,12 +122,8 @@ def _refused(con, engine, sql: str, params: list) -> bool:
         con.execute("ROLLBACK TO SAVEPOINT dfg_try")
         if engine.is_refusal(exc):
             return True
-        raise IsolationError(f"the check itself failed on {warehouse_safe(exc)}") from None
+        raise IsolationError(f"the check itself failed on {first_line_redacted(exc)}") from None
     con.execute("ROLLBACK TO SAVEPOINT dfg_try")
     return False
 
 
-def warehouse_safe(exc: BaseException) -> str:
-    from .warehouse import first_line_redacted
-
-    return first_line_redacted(exc)

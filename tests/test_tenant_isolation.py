@@ -45,11 +45,15 @@ def test_row_level_security_is_applied_and_proven_as_the_tenant_and_reporting_ro
     apply(isolation, warehouse)
     result = verify(isolation, warehouse, tenancy, "1", "2")
     assert result == {"ok": True, "tables": {"documents": {"rows_visible": 2, "rows_of_other_tenants": 0,
-                                                           "insert_for_other_tenant_refused": True}},
+                                                           "insert_for_other_tenant_refused": True,
+                                                           "reads_proven": True}},
                       "reporting": {"documents": "refused", "doc_counts": "readable"}}
     assert verify(isolation, warehouse, tenancy, "2", "1")["tables"]["documents"]["rows_visible"] == 1
     assert warehouse.fetch("SELECT count(*) FROM documents") == [(3,)]  # the pipeline still sees every tenant
     apply(isolation, warehouse)  # applying again changes nothing and does not fail
+    warehouse.execute("DELETE FROM documents WHERE workspace_id = 2")
+    alone = verify(isolation, warehouse, tenancy, "1", "2")["tables"]["documents"]
+    assert alone["rows_of_other_tenants"] == 0 and not alone["reads_proven"]  # nothing to hide: said so
 
 
 def test_a_broken_database_is_caught(isolated):

@@ -34,6 +34,7 @@ def cmd_tenancy(args, project) -> int:
     lines = [f"{'ok  ' if not r['rows_of_other_tenants'] and r['insert_for_other_tenant_refused'] else 'LEAK'} {t}: "
              f"{r['rows_visible']} row(s) visible, {r['rows_of_other_tenants']} of other tenants; insert for another "
              f"tenant {'refused' if r['insert_for_other_tenant_refused'] else 'ACCEPTED'}"
+             + ("" if r["reads_proven"] else " (no other tenant's rows stored: reads not proven)")
              for t, r in result["tables"].items()]
     lines += [f"reporting role: {t} {state}" for t, state in result["reporting"].items()]
     lines.append("tenant isolation verified" if result["ok"] else "TENANT ISOLATION BROKEN")
