@@ -103,7 +103,7 @@ def main() -> None:
 
         endpoint = local_s3.ensure_running(project.state_dir)
         try:
-            store = ObjectStore(endpoint.url, "eu-central-1", local=True)
+            store = ObjectStore(endpoint.url, "eu-central-1", local=True, state_dir=project.state_dir)
             ensure_buckets(store, {"bench": BucketConfig(region="eu-central-1")})
             client = store.client()
             timings = {}

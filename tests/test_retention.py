@@ -108,7 +108,8 @@ def s3_logs(tmp_path):
     manifest = tmp_path / "dagster_project.yaml"
     manifest.write_text("project: s3_sweep\n")
     project = load_project(manifest)
-    store = ObjectStore(local_s3.ensure_running(project.state_dir).url, "eu-central-1", local=True)
+    store = ObjectStore(local_s3.ensure_running(project.state_dir).url, "eu-central-1", local=True,
+                        state_dir=project.state_dir)
     ensure_buckets(store, {"logs": BucketConfig(region="eu-central-1", versioned=True)})
     gov = build_governance("logs", {"pii_free": True, "storage": {"kind": "s3", "bucket": "logs", "prefix": "app/"},
                                     "retention": {"keep": "30 days"}})
