@@ -117,6 +117,9 @@ def test_bad_flags(demo_project):
     assert "SEQ:HASH" in err
     code, _out, err = run_dfg("scan", "--file", str(manifest), "--sample", "-1", project=manifest)
     assert code == 2 and "positive whole number" in err and "Traceback" not in err
+    code, _out, err = run_dfg("sweep", "--as-of", "2999-01-01", project=manifest)  # would delete early
+    one_clear_line(code, err)
+    assert "in the future" in err
 
 
 @pytest.mark.parametrize("broken, where", [

@@ -2,6 +2,7 @@
 key templates — each a case that once certified what did not happen."""
 
 import subprocess
+from datetime import datetime, timedelta, timezone
 import sys
 import os
 
@@ -47,16 +48,19 @@ def final_state(manifest) -> dict:
 def test_parallel_erasures_and_a_sweep_equal_the_same_work_done_one_by_one(demo_project, tmp_path):
     subjects = ["21", "22", "23", "24"]
     serial, parallel = copy_demo(demo_project, tmp_path / "serial"), copy_demo(demo_project, tmp_path / "parallel")
+    # Both sweeps cut off at the same moment: a row whose age crosses its retention between the two
+    # runs would otherwise differ by the clock, not by the concurrency under test.
+    as_of = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
     try:
         for subject in subjects:
             code, _out, err = run_dfg("erase", "--subject-id", subject, "--now", project=serial)
             assert code == 0, err
-        assert run_dfg("sweep", project=serial)[0] == 0
+        assert run_dfg("sweep", "--as-of", as_of, project=serial)[0] == 0
         env = {k: v for k, v in os.environ.items() if k != "DFG_PROJECT"}
         base = [sys.executable, "-m", "dataflow_governance.cli", "--project", str(parallel)]
         procs = [subprocess.Popen(base + ["erase", "--subject-id", s, "--now"], env=env, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for s in subjects]
-        procs.append(subprocess.Popen(base + ["sweep"], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        procs.append(subprocess.Popen(base + ["sweep", "--as-of", as_of], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
         outcomes = [(p.wait(timeout=600), p.stdout.read(), p.stderr.read()) for p in procs]
         assert [code for code, _o, _e in outcomes] == [0] * 5, [e[-1500:] for _c, _o, e in outcomes]
         assert any("waiting for" in err for _c, _o, err in outcomes)  # they were serialized, and said so

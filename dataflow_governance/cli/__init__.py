@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="subjects:cmd_erase")
     p = sub.add_parser("sweep", parents=[common], help="apply every retention rule (warehouse and S3), ledgered")
     p.add_argument("--dry-run", action="store_true", help="print the exact plan with counts; change nothing")
+    p.add_argument("--as-of", metavar="TIME", help="cut-offs as of this UTC time (ISO 8601), not now; never in the future")
     p.set_defaults(handler="subjects:cmd_sweep")
     p = sub.add_parser("access", parents=[common], help="export everything held about a subject (Art. 15/20)")
     p.add_argument("--subject-id", required=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import render
-from .common import emit, object_store, policy, uses_s3
+from .common import CliError, emit, object_store, policy, utc_time, uses_s3
 
 
 def _inputs(project):
@@ -30,10 +30,18 @@ def cmd_erase(args, project) -> int:
 
 
 def cmd_sweep(args, project) -> int:
+    from datetime import datetime, timezone
+
     from ..retention import run_sweep
 
+    as_of = None
+    if args.as_of:
+        as_of = datetime.fromisoformat(utc_time(args.as_of, "--as-of"))
+        # An earlier moment keeps more; a later one would delete data before its time.
+        if as_of > datetime.now(timezone.utc).replace(tzinfo=None):
+            raise CliError(f"--as-of {args.as_of!r} is in the future: a sweep may not delete data before its time")
     governance, graph, warehouse, store = _inputs(project)
-    result = run_sweep(project, governance, warehouse, store, graph=graph, dry_run=args.dry_run)
+    result = run_sweep(project, governance, warehouse, store, graph=graph, dry_run=args.dry_run, now=as_of)
     emit(args, result, render.sweep(result, args.dry_run))
     return 0
 
