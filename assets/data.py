@@ -122,6 +122,21 @@ def workspaces() -> list[dict]:
             {"workspace_id": 2, "name": "Globex Inc", "region": "us-east-1"}]
 
 
+def workspace_tickets(workspace_id: int) -> list[dict]:
+    """A tenant's support tickets (kept in the tenant's own schema): no personal data."""
+    r = rng(f"tickets:{workspace_id}")
+    return [{"ticket_id": workspace_id * 100 + i, "workspace_id": workspace_id,
+             "status": r.choice(("open", "pending", "closed")), "priority": r.randrange(1, 4)} for i in range(1, 11)]
+
+
+def workspace_invoices(workspace_id: int) -> list[dict]:
+    """A tenant's quarterly invoices of the last two years (a legal hold keeps the recent ones)."""
+    r = rng(f"invoices:{workspace_id}")
+    return [{"invoice_id": workspace_id * 100 + i, "workspace_id": workspace_id, "amount": r.randrange(500, 9000),
+             "billing_email": f"billing{workspace_id}@example.com", "issued_at": AS_OF - timedelta(days=90 * i)}
+            for i in range(8)]
+
+
 def workspace_documents(workspace_id: int) -> list[dict]:
     """A tenant's documents: business content, no personal data."""
     r = rng(f"documents:{workspace_id}")

@@ -31,6 +31,26 @@ def workspace_documents(context: dg.AssetExecutionContext, warehouse: WarehouseR
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "workspace_documents"))
 
 
+@dg.asset(group_name="workspaces", kinds={"duckdb"}, deps=[workspaces])
+def workspace_tickets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Support tickets of the EU-pinned tenants, each tenant's in a schema of its own (ws_<id>)."""
+    wh, written = warehouse.get(), 0
+    for workspace in (w for w in data.workspaces() if w["region"].startswith("eu-")):
+        schema = f"ws_{workspace['workspace_id']}"
+        wh.create_schema(schema)
+        written += wh.replace_table(f"{schema}.tickets", pd.DataFrame(data.workspace_tickets(workspace["workspace_id"])))
+    return dg.MaterializeResult(metadata={"rows": written, "tables": "ws_<tenant>.tickets"})
+
+
+@dg.asset(group_name="workspaces", kinds={"duckdb"}, deps=[workspaces])
+def workspace_invoices(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Invoices of the EU-pinned tenants; tax law keeps the recent ones past a tenant's offboarding."""
+    wh = warehouse.get()
+    eu = [w["workspace_id"] for w in data.workspaces() if w["region"].startswith("eu-")]
+    wh.replace_table("workspace_invoices", pd.DataFrame([i for w in eu for i in data.workspace_invoices(w)]))
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "workspace_invoices"))
+
+
 @dg.asset(group_name="workspaces", kinds={"s3"}, deps=[workspaces])
 def workspace_documents_us(s3: S3Resource) -> dg.MaterializeResult:
     """Documents of the US-pinned tenants, as JSON lines in the US bucket, one prefix per tenant."""

@@ -193,6 +193,7 @@ class AssetGovernance(_Model):
     region_column: str | None = Field(default=None, description="column holding each row's country or region")
     blocking_checks: bool = Field(default=False, description="a failing PII/residency check stops downstream assets")
     subject_prefix: str | None = Field(default=None, description="S3 key template holding one subject's objects, with {subject_id}")
+    tenant_prefix: str | None = Field(default=None, description="S3 key template holding one tenant's objects, with {tenant_id}")
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
 
     @field_validator("purposes", mode="before")
@@ -258,14 +259,34 @@ class AssetGovernance(_Model):
                     check_condition(hold.where, set(self.columns))
                 except ConditionError as exc:
                     raise ValueError(f"legal hold {hold.name!r} where: {exc}") from None
-        if self.subject_prefix is not None:
-            if self.subject_prefix.count("{subject_id}") != 1:
-                raise ValueError("subject_prefix must contain '{subject_id}' once")
-            if not self.subject_prefix.split("{subject_id}", 1)[1].startswith("/"):
-                # Without a delimiter `attachments/{subject_id}` for subject 3 is a prefix of 34, 305, …
-                raise ValueError("subject_prefix: '{subject_id}' must be followed by the delimiter '/', "
-                                 "e.g. 'attachments/{subject_id}/'")
+        for name, template, placeholder in (("subject_prefix", self.subject_prefix, "{subject_id}"),
+                                             ("tenant_prefix", self.tenant_prefix, "{tenant_id}")):
+            if template is not None:
+                _check_key_template(name, template, placeholder)
+        self._check_tenant_placement()
         return self
+
+    def _check_tenant_placement(self) -> None:
+        """A schema (database) per tenant is a warehouse table whose schema (database) part names
+        the tenant: `ws_{tenant_id}.tickets` (`ws_{tenant_id}.main.tickets`); nothing else is templated."""
+        table = self.storage.table or ""
+        if self.tenant_strategy in ("schema", "database"):
+            parts = table.split(".")
+            where = -2 if self.tenant_strategy == "schema" else -3
+            if self.storage.kind != "warehouse" or len(parts) < -where or table.count("{tenant_id}") != 1 \
+                    or "{tenant_id}" not in parts[where]:
+                example = "ws_{tenant_id}.tickets" if self.tenant_strategy == "schema" else "ws_{tenant_id}.main.tickets"
+                raise ValueError(f"tenant_strategy {self.tenant_strategy} needs a warehouse table whose "
+                                 f"{self.tenant_strategy} names the tenant once, e.g. storage.table: {example!r}")
+        elif "{tenant_id}" in table:
+            raise ValueError("storage.table names {tenant_id}, which only tenant_strategy schema or database expands")
+        if self.tenant_prefix is not None and self.storage.kind != "s3":
+            raise ValueError("tenant_prefix is an S3 key template: it needs storage.kind s3")
+
+    @property
+    def per_tenant_table(self) -> bool:
+        """The table is a template expanded per tenant (a schema or database per tenant)."""
+        return "{tenant_id}" in (self.storage.table or "")
 
     @cached_property
     def all_categories(self) -> tuple[str, ...]:
@@ -289,11 +310,20 @@ class AssetGovernance(_Model):
 
     @property
     def tenant_scoped(self) -> bool:
-        return self.tenant_key is not None or self.tenant_strategy is not None
+        return self.tenant_key is not None or self.tenant_strategy is not None or self.tenant_prefix is not None
 
     @property
     def legal_basis_article(self) -> str | None:
         return taxonomy.LEGAL_BASES.get(self.legal_basis) if self.legal_basis else None
+
+
+def _check_key_template(name: str, template: str, placeholder: str) -> None:
+    if template.count(placeholder) != 1:
+        raise ValueError(f"{name} must contain {placeholder!r} once")
+    if not template.split(placeholder, 1)[1].startswith("/"):
+        # Without a delimiter `attachments/{subject_id}` for subject 3 is a prefix of 34, 305, …
+        raise ValueError(f"{name}: {placeholder!r} must be followed by the delimiter '/', "
+                         f"e.g. 'attachments/{placeholder}/'")
 
 
 def _check_keys(value, allowed: frozenset[str], what: str):

@@ -38,7 +38,7 @@ def apply_suppression(project: Project, governance: dict[str, AssetGovernance], 
     pseudonyms = {p for p in suppressed.values() if p}
     key = project_key(project.state_dir, "subject")
     removed: dict[str, int] = {}
-    for target in plan_erasure(project, governance, graph):
+    for target in plan_erasure(project, governance, graph, warehouse):
         count = 0
         if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
             hashes = pseudonyms if target.pseudonymized else subjects

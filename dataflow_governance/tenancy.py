@@ -10,8 +10,11 @@ tenant filtered) or is anonymous by the propagation rules. Anything else is a fi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from sqlglot import exp
+from sqlglot.errors import OptimizeError
+from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from . import taxonomy
 from .findings import Finding, PolicyContext, Rule
@@ -32,10 +35,21 @@ def _scoped_sources(ctx: PolicyContext, asset: str) -> dict[str, tuple[str, str 
 
 def tenant_column_missing(ctx: PolicyContext) -> Iterator[Finding]:
     for asset, gov in sorted(ctx.governance.items()):
-        if gov.tenant_scoped and gov.tenant_strategy in (None, "row") and not gov.tenant_key:
+        if gov.tenant_scoped and gov.tenant_strategy in (None, "row") and not gov.tenant_key \
+                and gov.storage.kind != "s3":  # (objects: see tenant-objects-untagged)
             yield Finding(asset, "tenant-column-missing", "error",
                           f"{asset} is tenant-scoped with the row strategy but declares no tenant column",
                           "declare tenant_key: <column holding each row's tenant> (or a schema/database strategy)")
+
+
+def tenant_objects_untagged(ctx: PolicyContext) -> Iterator[Finding]:
+    """Tenant-scoped objects (S3, events) must say whose they are: in each record or in the key."""
+    for asset, gov in sorted(ctx.governance.items()):
+        if gov.tenant_scoped and gov.storage.kind == "s3" and not (gov.tenant_key or gov.tenant_prefix):
+            yield Finding(asset, "tenant-objects-untagged", "error",
+                          f"{asset} holds tenants' objects but neither its records (tenant_key) nor its keys "
+                          "(tenant_prefix) carry the tenant: one tenant's objects cannot be told from another's",
+                          "declare tenant_key: <the records' tenant field> or tenant_prefix: 'prefix/{tenant_id}/'")
 
 
 def tenant_column_not_derived(ctx: PolicyContext) -> Iterator[Finding]:
@@ -56,7 +70,9 @@ def tenant_column_not_derived(ctx: PolicyContext) -> Iterator[Finding]:
 
 
 def cross_tenant_join(ctx: PolicyContext) -> Iterator[Finding]:
-    """A join of two scoped tables whose condition does not equate their tenant columns."""
+    """A join of two scoped sources whose condition does not equate their tenant columns. A
+    source is a scoped table, or a CTE or subquery reading one (its tenant column is the output
+    that passes the table's tenant column through; one that drops it cannot be joined safely)."""
     if ctx.graph is None:
         return
     scoped = _scoped_tables(ctx)
@@ -66,38 +82,84 @@ def cross_tenant_join(ctx: PolicyContext) -> Iterator[Finding]:
         except LineageError:
             continue  # reported by lineage
         for statement in statements:
-            for select in statement.find_all(exp.Select):
-                yield from _select_joins(asset, select, scoped)
+            try:
+                scopes = traverse_scope(statement)
+            except OptimizeError:
+                continue  # not a query (DDL, DML without SELECT): no join to read
+            for scope in scopes:
+                yield from _scope_joins(asset, scope, scoped)
 
 
-def _select_joins(asset: str, select: exp.Select, scoped: dict[str, tuple[str, str | None]]) -> Iterator[Finding]:
+@dataclass(frozen=True)
+class _Source:
+    alias: str  # how the query names it
+    name: str  # the scoped table, or `cte (from table)`
+    key: str | None  # its tenant column, None when it drops it
+
+
+def _tenant_of(source, scoped: dict[str, tuple[str, str | None]]) -> tuple[str, str | None] | None:
+    """(name, tenant column) of a scoped source (a table, CTE or subquery scope); None when unscoped."""
+    if isinstance(source, exp.Table):
+        return (source.name, scoped[source.name][1]) if source.name in scoped else None
+    if not isinstance(source, Scope) or not isinstance(source.expression, exp.Select):
+        return None
+    inner = {alias: found for alias, s in source.sources.items() if (found := _tenant_of(s, scoped))}
+    if not inner:
+        return None
+    names = ", ".join(sorted(name for name, _key in inner.values()))
+    for projection in source.expression.selects:
+        value = projection.unalias()
+        if isinstance(value, exp.Star) and len(inner) == 1:
+            return names, next(iter(inner.values()))[1]
+        if isinstance(value, exp.Column) and any(
+                value.name == key and value.table in (alias, "") for alias, (_n, key) in inner.items() if key):
+            return names, projection.alias_or_name
+    return names, None
+
+
+def _scope_joins(asset: str, scope: Scope, scoped: dict[str, tuple[str, str | None]]) -> Iterator[Finding]:
+    select = scope.expression
+    if not isinstance(select, exp.Select):
+        return
     from_ = select.args.get("from") or select.args.get("from_")
-    seen = [from_.this] if from_ is not None and isinstance(from_.this, exp.Table) else []
-    for join in select.args.get("joins") or []:
-        right = join.this
-        if isinstance(right, exp.Table) and right.name in scoped:
-            for left in seen:
-                if left.name in scoped and not _equates(join, left, right, scoped):
-                    where = right.this.meta.get("line") if isinstance(right.this, exp.Identifier) else None
-                    yield Finding(asset, "cross-tenant-join", "error",
-                                  f"{asset} joins {left.name} and {right.name}"
-                                  + (f" (SQL line {where})" if where else "")
-                                  + f" without equating their tenant columns ({left.name}.{scoped[left.name][1]} = "
-                                    f"{right.name}.{scoped[right.name][1]}): rows of one tenant meet another's",
-                                  f"add {left.alias_or_name}.{scoped[left.name][1]} = {right.alias_or_name}."
-                                  f"{scoped[right.name][1]} to the join condition")
-        if isinstance(right, exp.Table):
-            seen.append(right)
+    joins = select.args.get("joins") or []
+    if from_ is None or not joins:
+        return
+
+    def resolve(node: exp.Expression) -> _Source | None:
+        alias = node.alias_or_name
+        found = _tenant_of(scope.sources.get(alias), scoped)
+        if found is None:
+            return None
+        name = found[0] if isinstance(node, exp.Table) and node.name in scoped else f"{alias} (from {found[0]})"
+        return _Source(alias, name, found[1])
+
+    seen = [s for s in [resolve(from_.this)] if s]
+    for join in joins:
+        right = resolve(join.this)
+        if right is None:
+            continue
+        for left in seen:
+            if not _equates(join, left, right):
+                node = join.this.this if isinstance(join.this, exp.Table) else join.this
+                line = node.meta.get("line") if isinstance(node, exp.Identifier) else None
+                yield Finding(asset, "cross-tenant-join", "error",
+                              f"{asset} joins {left.name} and {right.name}" + (f" (SQL line {line})" if line else "")
+                              + f" without equating their tenant columns ({left.alias}.{left.key or '?'} = "
+                                f"{right.alias}.{right.key or '?'}): rows of one tenant meet another's",
+                              f"add {left.alias}.{left.key} = {right.alias}.{right.key} to the join condition"
+                              if left.key and right.key else
+                              "carry the tenant column through the CTE or subquery and equate it in the join")
+        seen.append(right)
 
 
-def _equates(join: exp.Join, left: exp.Table, right: exp.Table, scoped: dict[str, tuple[str, str | None]]) -> bool:
-    left_key, right_key = scoped[left.name][1], scoped[right.name][1]
-    if not left_key or not right_key:
-        return False  # a scoped table without a tenant column: reported by tenant-column-missing
+def _equates(join: exp.Join, left: _Source, right: _Source) -> bool:
+    if not left.key or not right.key:
+        return False  # a side without its tenant column cannot be kept to one tenant
     using = {i.name for i in join.args.get("using") or []}
-    if left_key == right_key and left_key in using:
+    if left.key == right.key and left.key in using:
         return True
-    wanted = {(left.alias_or_name, left_key), (right.alias_or_name, right_key)}
+    wanted = {(left.alias, left.key), (right.alias, right.key)}
     condition = join.args.get("on")
     return condition is not None and any(
         isinstance(eq.left, exp.Column) and isinstance(eq.right, exp.Column)
@@ -120,6 +182,20 @@ def cross_tenant_aggregate(ctx: PolicyContext) -> Iterator[Finding]:
                           f"{asset} aggregates across the tenants of {', '.join(across)} and is not anonymous "
                           f"({', '.join(personal)} still personal data)",
                           "group by (or filter on) the tenant column, or aggregate so that no column stays personal")
+
+
+def tenant_scope_dropped(ctx: PolicyContext) -> Iterator[Finding]:
+    """Rows of scoped sources copied, row by row, into an asset that is not tenant-scoped: no rule
+    keeps tenants apart there, and offboarding cannot find a tenant's rows in it."""
+    for asset, gov in sorted(ctx.governance.items()):
+        if gov.tenant_scoped or not ctx.traced(asset) or ctx.graph.lineage[asset].grouped:
+            continue  # (aggregates: see cross-tenant-aggregate)
+        sources = sorted(_scoped_sources(ctx, asset))
+        if sources:
+            yield Finding(asset, "tenant-scope-dropped", "error",
+                          f"{asset} copies rows of the tenant-scoped {', '.join(sources)} but is not tenant-scoped "
+                          "itself: tenants' rows mix there and no offboarding finds them",
+                          "declare tenant_key (and select the tenant column), or aggregate anonymously")
 
 
 def tenant_entity_unknown(ctx: PolicyContext) -> Iterator[Finding]:
@@ -152,5 +228,6 @@ def tenant_region_crossing(ctx: PolicyContext) -> Iterator[Finding]:
                           "(checked at run time), or store the asset in their jurisdiction")
 
 
-TENANCY_RULES: tuple[Rule, ...] = (tenant_column_missing, tenant_column_not_derived, cross_tenant_join,
-                                   cross_tenant_aggregate, tenant_entity_unknown, tenant_region_crossing)
+TENANCY_RULES: tuple[Rule, ...] = (tenant_column_missing, tenant_objects_untagged, tenant_column_not_derived,
+                                   cross_tenant_join, cross_tenant_aggregate, tenant_scope_dropped, tenant_entity_unknown,
+                                   tenant_region_crossing)

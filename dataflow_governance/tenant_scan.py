@@ -1,4 +1,5 @@
-"""Tenant checks on the stored rows, pushed down to the warehouse in one pass per table.
+"""Tenant checks on stored data: rows (pushed down to the warehouse in one pass per table), a
+schema per tenant, and objects (their keys and JSON-lines records).
 
 - Every row has a tenant, and one the tenant entity lists (`tenancy.tenant`).
 - No row belongs to a tenant pinned to another jurisdiction than where the asset is stored (the
@@ -101,3 +102,138 @@ def tenant_census(warehouse: Warehouse, table: str, column: str, *, tenancy: Ten
         params += foreign_regions
     row = warehouse.fetch(query, params or None)[0]
     return TenantCensus(*(int(value or 0) for value in row))
+
+
+# --- a schema per tenant ------------------------------------------------------------------
+
+def tenant_tables(warehouse: Warehouse, template: str) -> dict[str, str]:
+    """Tenant id → its table, for a schema-per-tenant template (`ws_{tenant_id}.tickets`): every
+    schema of the warehouse that the template's schema part matches and that holds the table."""
+    *_, schema_part, name = template.split(".")
+    before, after = schema_part.split("{tenant_id}")
+    pattern = re.compile(re.escape(before) + "(.+)" + re.escape(after))
+    found = {}
+    for schema in warehouse.schemas():
+        match = pattern.fullmatch(schema)
+        if match and warehouse.table_exists(f"{schema}.{name}"):
+            found[match.group(1)] = f"{schema}.{name}"
+    return found
+
+
+@dataclass(frozen=True)
+class TenantPlacement:
+    schemas: int  # tenant schemas found
+    unknown: int  # schemas of a tenant the entity and the manifest do not list
+    pinned_elsewhere: int  # schemas of a tenant pinned to another jurisdiction than the asset's
+    misplaced_rows: int  # rows whose tenant column names another tenant than their schema's
+
+    @property
+    def passed(self) -> bool:
+        return not (self.unknown or self.pinned_elsewhere or self.misplaced_rows)
+
+
+def tenant_directory(warehouse: Warehouse, tenancy: TenancyConfig | None,
+                     entity: tuple[str, str] | None) -> dict[str, str | None]:
+    """Every tenant the project knows → the region it is pinned to (None: not pinned): the
+    manifest's `tenancy.tenants`, then the tenant entity's rows (and its region column)."""
+    from .matching import record_canonical
+
+    known: dict[str, str | None] = {t: cfg.region for t, cfg in (tenancy.tenants if tenancy else {}).items()}
+    if entity is not None:
+        region = column_expr(tenancy.region_column) if tenancy and tenancy.region_column else exp.null()
+        query = exp.select(column_expr(entity[1]), region).distinct().from_(table_expr(entity[0]))
+        for tenant, where in warehouse.fetch(query):
+            if record_canonical(tenant) is not None:
+                known[record_canonical(tenant)] = known.get(record_canonical(tenant)) or where
+    return known
+
+
+def pinned_outside(directory: dict[str, str | None], region: str | None) -> set[str]:
+    """The tenants pinned to another jurisdiction than `region`'s."""
+    home = taxonomy.jurisdiction(region) if region else None
+    return {t for t, pin in directory.items() if home and pin and taxonomy.jurisdiction(pin) != home}
+
+
+def tenant_placement(warehouse: Warehouse, template: str, column: str | None, *,
+                     directory: dict[str, str | None], region: str | None) -> TenantPlacement:
+    """Each tenant's objects stay in its own schema: every tenant schema belongs to a listed tenant
+    pinned where the asset is stored, and (with a tenant column) holds only that tenant's rows."""
+    tables = tenant_tables(warehouse, template)
+    listed, pinned = set(directory), pinned_outside(directory, region)
+    misplaced = 0
+    for tenant, table in tables.items():
+        if column:
+            # The column's own value rendered as text: a tenant id from a schema name is text.
+            other = exp.cast(column_expr(column), "TEXT").neq(exp.Placeholder())
+            query = exp.select(exp.func("count", exp.Star())).from_(table_expr(table)) \
+                .where(exp.or_(column_expr(column).is_(exp.null()), other))
+            misplaced += int(warehouse.fetch(query, [tenant])[0][0])
+    return TenantPlacement(len(tables), sum(1 for t in tables if listed and t not in listed),
+                           sum(1 for t in tables if t in pinned), misplaced)
+
+
+# --- objects ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ObjectCensus:
+    objects: int
+    records: int
+    missing: int  # records without a tenant (with a tenant field declared), or keys outside the template
+    unknown: int  # records (or objects, by key) of a tenant no one lists
+    pinned_elsewhere: int  # records (or objects) of a tenant pinned to another jurisdiction
+    misplaced: int  # records under another tenant's prefix
+    undeclared: int  # records (or objects) of a tenant the asset does not list in `tenants:`
+
+    @property
+    def passed(self) -> bool:
+        return not (self.missing or self.unknown or self.pinned_elsewhere or self.misplaced or self.undeclared)
+
+
+def object_census(store, bucket: str, prefix: str, *, tenant_prefix: str | None, field: str | None,
+                  listed: set[str], pinned: set[str], declared: set[str]) -> ObjectCensus:
+    """Every object under the prefix (the tenant prefix's fixed part when there is one): its tenant
+    from its key and, when records name it, from each JSON-lines record. Counts only."""
+    import json
+
+    from .matching import record_canonical
+    from .objectstore import get_object, list_keys
+
+    key_pattern = None
+    if tenant_prefix:
+        before, after = tenant_prefix.split("{tenant_id}")
+        prefix, key_pattern = before, re.compile(re.escape(before) + "([^/]+)" + re.escape(after))
+    objects = records = missing = unknown = pinned_count = misplaced = undeclared = 0
+
+    def judge(tenant: str | None) -> None:
+        nonlocal missing, unknown, pinned_count, undeclared
+        if tenant is None:
+            missing += 1
+            return
+        unknown += bool(listed) and tenant not in listed
+        pinned_count += tenant in pinned
+        undeclared += bool(declared) and tenant not in declared
+
+    for key in list_keys(store, bucket, prefix):
+        objects += 1
+        owner = None
+        if key_pattern is not None:
+            match = key_pattern.match(key)
+            owner = match.group(1) if match else None
+            if not field:
+                judge(owner)
+                continue
+        if not field:
+            continue
+        for line in get_object(store, bucket, key).decode(errors="replace").splitlines():
+            if not line.strip():
+                continue
+            records += 1
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = None
+            tenant = record_canonical(record.get(field)) if isinstance(record, dict) else None
+            judge(tenant)
+            if tenant is not None and key_pattern is not None and tenant != owner:
+                misplaced += 1
+    return ObjectCensus(objects, records, missing, unknown, pinned_count, misplaced, undeclared)

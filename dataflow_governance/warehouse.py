@@ -123,6 +123,33 @@ class Warehouse:
             raise WarehouseError(f"table {table!r} does not exist in the warehouse ({self.describe()})")
         return found
 
+    def schemas(self) -> list[str]:
+        """The schemas of the database this warehouse is connected to."""
+        query = exp.select("schema_name").distinct().from_("information_schema.schemata") \
+            .where(exp.column("catalog_name").eq(exp.func("current_database"))).order_by("schema_name")
+        return [name for (name,) in self.fetch(query)]
+
+    def create_schema(self, schema: str) -> None:
+        self.execute(exp.Create(this=exp.Table(db=exp.to_identifier(schema, quoted=True)), kind="SCHEMA", exists=True))
+
+    def schema_exists(self, schema: str) -> bool:
+        return schema in self.schemas()
+
+    def schema_tables(self, schema: str) -> list[str]:
+        """`schema.table` for every table (and view) in a schema; none when there is no such schema."""
+        query = exp.select("table_name").from_("information_schema.tables") \
+            .where(exp.column("table_schema").eq(exp.Placeholder())) \
+            .where(exp.column("table_catalog").eq(exp.func("current_database"))).order_by("table_name")
+        return [f"{schema}.{name}" for (name,) in self.fetch(query, [schema])]
+
+    def drop_schema(self, schema: str) -> int:
+        """Drop a schema and everything in it; returns how many tables went."""
+        tables = self.schema_tables(schema)
+        # (sqlglot's Drop names a schema as a table's `db`; its `this` would render a nameless DROP.)
+        self.execute(exp.Drop(tables=[exp.Table(db=exp.to_identifier(schema, quoted=True))], kind="SCHEMA",
+                              exists=True, cascade=True))
+        return len(tables)
+
     def row_count(self, table: str) -> int:
         return int(self.fetch(exp.select("count(*)").from_(table_expr(table)))[0][0])
 

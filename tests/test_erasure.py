@@ -30,15 +30,15 @@ def remnants(project, subject_id: int) -> list[str]:
     ids = identifiers(project, subject_id)
     found = []
     warehouse = project.open_warehouse()
-    for (table,) in warehouse.fetch("SELECT table_name FROM information_schema.tables"):
+    for schema, table in warehouse.fetch("SELECT table_schema, table_name FROM information_schema.tables"):
         if table == "governance_ledger":
             continue
-        for column, kind in warehouse.columns(table).items():
+        for column, kind in warehouse.columns(f"{schema}.{table}").items():
             text = f'CAST("{column}" AS TEXT)'
-            rows = warehouse.fetch(f"SELECT count(*) FROM \"{table}\" WHERE {text} LIKE '%{ids['email']}%' "
+            rows = warehouse.fetch(f"SELECT count(*) FROM \"{schema}\".\"{table}\" WHERE {text} LIKE '%{ids['email']}%' "
                                    f"OR {text} = '{ids['pseudonym']}'")[0][0]
             if column == "user_id":
-                rows += warehouse.fetch(f"SELECT count(*) FROM \"{table}\" WHERE {text} = '{subject_id}'")[0][0]
+                rows += warehouse.fetch(f"SELECT count(*) FROM \"{schema}\".\"{table}\" WHERE {text} = '{subject_id}'")[0][0]
             if rows:
                 found.append(f"{table}.{column}")
     endpoint = local_s3.ensure_running(project.state_dir)

@@ -32,9 +32,9 @@ def final_state(manifest) -> dict:
     warehouse = project.open_warehouse()
     aggregates = {"daily_signups", "revenue_by_country"}
     state = {}
-    for (table,) in warehouse.fetch("SELECT table_name FROM information_schema.tables ORDER BY 1"):
+    for schema, table in warehouse.fetch("SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"):
         if not table.startswith("governance_") and table not in aggregates:
-            state[table] = sorted(map(repr, warehouse.fetch(f'SELECT * FROM "{table}"')))
+            state[f"{schema}.{table}"] = sorted(map(repr, warehouse.fetch(f'SELECT * FROM "{schema}"."{table}"')))
     client = s3_client(project)
     for bucket in client.list_buckets()["Buckets"]:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):

@@ -44,11 +44,61 @@ def test_a_join_without_the_tenant_equality_is_a_cross_tenant_leak_named_with_it
     assert ("out", "cross-tenant-join") not in fired(context(using, SCOPED_OUT))
 
 
+def test_a_join_through_a_cte_or_subquery_must_equate_the_tenant_carried_through_it():
+    def joins(sql: str) -> list[str]:
+        return [f.message for f in run_policy(context(sql, SCOPED_OUT)) if f.rule == "cross-tenant-join"]
+
+    dropped = ("WITH m AS (SELECT user_id, role FROM members)\n"
+               "SELECT d.doc_id, d.workspace_id, m.role FROM documents d JOIN m ON m.user_id = d.author_id")
+    assert len(joins(dropped)) == 1 and "documents and m (from members)" in joins(dropped)[0]
+    renamed = ("WITH m AS (SELECT workspace_id AS ws, user_id, role FROM members)\n"
+               "SELECT d.doc_id, d.workspace_id, m.role FROM documents d JOIN m ON m.user_id = d.author_id")
+    assert len(joins(renamed)) == 1 and "m.ws" in joins(renamed)[0]
+    assert joins(renamed + " AND m.ws = d.workspace_id") == []
+    subquery = ("SELECT d.doc_id, d.workspace_id, m.role FROM documents d "
+                "JOIN (SELECT * FROM members WHERE role = 'admin') m ON m.user_id = d.author_id")
+    assert len(joins(subquery)) == 1
+    assert joins(subquery + " AND d.workspace_id = m.workspace_id") == []
+    nested = ("SELECT d.doc_id, d.workspace_id FROM documents d WHERE d.author_id IN "
+              "(SELECT m.user_id FROM members m JOIN documents x ON x.author_id = m.user_id)")
+    assert len(joins(nested)) == 1 and "members and documents" in joins(nested)[0]
+
+
+def test_tenant_objects_must_carry_the_tenant_in_records_or_keys():
+    s3 = {"storage": {"kind": "s3", "bucket": "b", "prefix": "docs/"}, "tenant_strategy": "row", **ENC}
+    governance = {"docs": build_governance("docs", s3)}
+    ctx = PolicyContext(governance=governance, upstream={}, processors={})
+    assert [(f.asset, f.rule) for f in run_policy(ctx) if "tenant" in f.rule] == [("docs", "tenant-objects-untagged")]
+    for fix in ({"tenant_prefix": "docs/{tenant_id}/"}, {"tenant_key": "workspace_id"}):
+        ctx = PolicyContext(governance={"docs": build_governance("docs", {**s3, **fix})}, upstream={}, processors={})
+        assert [f for f in run_policy(ctx) if "tenant" in f.rule] == []
+
+
+def test_tenant_placement_is_validated_where_it_is_declared():
+    import pytest
+
+    from dataflow_governance import GovernanceError
+
+    for facts, message in (
+            ({"tenant_strategy": "schema", "storage": {"table": "tickets"}}, "schema names the tenant"),
+            ({"tenant_strategy": "schema", "storage": {"table": "ws.t_{tenant_id}"}}, "schema names the tenant"),
+            ({"tenant_strategy": "database", "storage": {"table": "ws_{tenant_id}.tickets"}}, "database names"),
+            ({"storage": {"table": "ws_{tenant_id}.tickets"}}, "only tenant_strategy"),
+            ({"tenant_prefix": "docs/{tenant_id}/"}, "needs storage.kind s3"),
+            ({"storage": {"kind": "s3", "bucket": "b"}, "tenant_prefix": "docs/{tenant_id}"}, "delimiter")):
+        with pytest.raises(GovernanceError, match=message):
+            build_governance("a", facts)
+    assert build_governance("a", {"tenant_strategy": "database",
+                                  "storage": {"table": "ws_{tenant_id}.main.tickets"}}).per_tenant_table
+
+
 def test_a_scoped_asset_needs_its_tenant_column_and_it_must_come_from_a_tenant_column():
     assert fired(context("SELECT doc_id FROM documents", {**SCOPED_OUT, "tenant_key": None,
                                                           "tenant_strategy": "row"})) == [("out", "tenant-column-missing")]
-    assert fired(context("SELECT doc_id FROM documents", {**SCOPED_OUT, "tenant_key": None,
-                                                          "tenant_strategy": "schema"})) == []
+    assert fired(context("SELECT doc_id FROM documents", {**SCOPED_OUT, "tenant_key": None, "tenant_strategy": "schema",
+                                                          "storage": {"table": "ws_{tenant_id}.out"}})) == []
+    unscoped = {k: v for k, v in SCOPED_OUT.items() if k != "tenant_key"}
+    assert fired(context("SELECT doc_id, workspace_id FROM documents", unscoped)) == [("out", "tenant-scope-dropped")]
     forged = "SELECT doc_id, author_id AS workspace_id FROM documents"
     findings = [f for f in run_policy(context(forged, SCOPED_OUT)) if f.rule == "tenant-column-not-derived"]
     assert len(findings) == 1 and "comes from documents.author_id" in findings[0].message

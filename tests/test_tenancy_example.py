@@ -48,27 +48,51 @@ from assets.definitions import defs
 from dataflow_governance.dagster_ext import project_resources
 from resources import project
 
-job = dg.define_asset_job('tenancy', selection=dg.AssetSelection.checks_for_assets('workspace_documents')) \\
-    .resolve(asset_graph=defs.resolve_asset_graph())
+selection = dg.AssetSelection.checks_for_assets('workspace_documents', 'workspace_tickets', 'workspace_documents_us')
+job = dg.define_asset_job('tenancy', selection=selection).resolve(asset_graph=defs.resolve_asset_graph())
 result = job.execute_in_process(raise_on_error=False, resources=project_resources(project()))
 for event in result.all_events:
-    if event.event_type_value == 'ASSET_CHECK_EVALUATION' and event.event_specific_data.check_name == 'tenant_rows':
+    if event.event_type_value == 'ASSET_CHECK_EVALUATION':
         data = event.event_specific_data
-        print('TENANT_ROWS', data.passed, data.metadata['rows_without_tenant'].value,
-              data.metadata['rows_of_tenants_pinned_elsewhere'].value)
+        counts = ' '.join(f'{k}={v.value}' for k, v in sorted(data.metadata.items()) if isinstance(v.value, int))
+        print('CHECK', data.check_name, data.passed, counts)
 """
 
 
-def test_a_null_tenant_row_and_a_us_tenants_row_in_the_eu_table_fail_the_runtime_check(demo_copy):
+def test_tenants_out_of_place_fail_the_runtime_checks(demo_copy):
+    """A null-tenant row and a US tenant's row in the EU table; a schema of the US tenant and another
+    tenant's row in a tenant's schema; an EU tenant's record under the US tenant's prefix."""
     import os
 
-    from dataflow_governance import load_project
+    import boto3
 
-    warehouse = load_project(demo_copy).open_warehouse()
-    run = lambda: subprocess.run([sys.executable, "-c", CHECK_RUN], cwd=demo_copy.parent, capture_output=True,  # noqa: E731
-                                 text=True, timeout=300, env={**os.environ, "DFG_PROJECT": str(demo_copy)})
+    from dataflow_governance import load_project, local_s3
+
+    project = load_project(demo_copy)
+    warehouse = project.open_warehouse()
+
+    def run() -> dict[str, str]:
+        done = subprocess.run([sys.executable, "-c", CHECK_RUN], cwd=demo_copy.parent, capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "DFG_PROJECT": str(demo_copy)})
+        checks = {line.split()[1]: line for line in done.stdout.splitlines() if line.startswith("CHECK ")}
+        assert {"tenant_rows", "tenant_schemas", "tenant_objects"} <= set(checks), done.stderr[-2000:]
+        return checks
+
     clean = run()
-    assert "TENANT_ROWS True 0 0" in clean.stdout, clean.stderr[-2000:]
+    assert all(" True " in clean[c] for c in ("tenant_rows", "tenant_schemas", "tenant_objects")), clean
+    assert "tenant_schemas=1" in clean["tenant_schemas"] and "objects=1" in clean["tenant_objects"]
     warehouse.execute("INSERT INTO workspace_documents VALUES (9001, NULL, 'orphan', 10), (9002, 2, 'copied', 10)")
+    warehouse.execute("INSERT INTO ws_1.tickets VALUES (9003, 2, 'open', 1)")
+    warehouse.create_schema("ws_2")
+    warehouse.execute("CREATE TABLE ws_2.tickets AS SELECT * FROM ws_1.tickets WHERE false")
+    endpoint = local_s3.ensure_running(project.state_dir)
+    boto3.client("s3", endpoint_url=endpoint.url, region_name="us-east-1", aws_access_key_id="x",
+                 aws_secret_access_key="x").put_object(Bucket="deepwater-bi-us", Key="workspaces/2/copied.jsonl",
+                                                       Body=b'{"workspace_id": 1, "title": "plan"}\n')
     broken = run()
-    assert "TENANT_ROWS False 1 1" in broken.stdout, broken.stderr[-2000:]
+    assert " False " in broken["tenant_rows"] and "rows_without_tenant=1" in broken["tenant_rows"]
+    assert "rows_of_tenants_pinned_elsewhere=1" in broken["tenant_rows"]
+    assert " False " in broken["tenant_schemas"] and "schemas_of_tenants_pinned_elsewhere=1" in broken["tenant_schemas"]
+    assert "rows_of_another_tenant=1" in broken["tenant_schemas"]
+    assert " False " in broken["tenant_objects"] and "under_another_tenants_prefix=1" in broken["tenant_objects"]
+    assert "of_tenants_pinned_elsewhere=1" in broken["tenant_objects"] and "of_undeclared_tenants=1" in broken["tenant_objects"]

@@ -68,8 +68,9 @@ def residency(results, flows: list[dict]) -> str:
 
 
 def erasure(result) -> str:
-    lines = [f"erasure of subject {result.subject}: {result.status}" + (f" (due {result.due})" if result.due else "")]
+    lines = [f"{result.kind} of {result.what} {result.subject}: {result.status}" + (f" (due {result.due})" if result.due else "")]
     lines += [f"  {t.system:9} {t.target:45} {t.action:9} {t.count:>6}"
+              + (f" ({t.retained} kept under a legal hold)" if t.retained else "")
               + ("" if t.verified is None else ("  verified" if t.verified else "  NOT VERIFIED")) for t in result.targets]
     lines.append(f"ledger head {result.ledger_head}")
     return "\n".join(lines)

@@ -1,8 +1,21 @@
-"""`dfg tenancy apply|verify`: row-level tenant isolation in the database, generated and proven."""
+"""`dfg tenancy apply|verify`: row-level tenant isolation in the database, generated and proven;
+`dfg tenant offboard`: a tenant's data gone, verified and certified."""
 
 from __future__ import annotations
 
-from .common import CliError, emit, policy
+from . import render
+from .common import CliError, emit, object_store, policy, uses_s3
+
+
+def cmd_tenant(args, project) -> int:
+    from ..erasure.offboard import offboard
+
+    ctx = policy(project)
+    result = offboard(project, dict(ctx.governance), ctx.graph, args.tenant, warehouse=project.open_warehouse(),
+                      store=object_store(project) if uses_s3(ctx) else None, immediately=args.now,
+                      dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days)
+    emit(args, result.to_dict(), render.erasure(result))
+    return 1 if result.status == "executed" else 0
 
 
 def cmd_tenancy(args, project) -> int:

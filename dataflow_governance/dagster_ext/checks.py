@@ -12,12 +12,13 @@ import dagster as dg
 
 from ..datasets import dataset_records, verify_snapshot
 from ..graph import table_of
+from ..objectstore import bucket_region
 from ..ledger import Ledger, NewEntry
 from ..residency import row_regions, storage_region
 from ..scan import ScanReport, absent_declarations, scan_s3, scan_table, undeclared_findings
 from ..manifest import TenancyConfig
 from ..spec import AssetGovernance
-from ..tenant_scan import tenant_census
+from ..tenant_scan import object_census, pinned_outside, tenant_census, tenant_directory, tenant_placement
 from .resources import S3Resource, WarehouseResource
 
 NO_PII = "no_personal_data"
@@ -26,6 +27,8 @@ STORED_IN_REGION = "stored_in_declared_region"
 ROWS_IN_REGION = "rows_in_declared_region"
 SNAPSHOTS_INTACT = "snapshots_intact"
 TENANT_ROWS = "tenant_rows"
+TENANT_SCHEMAS = "tenant_schemas"
+TENANT_OBJECTS = "tenant_objects"
 
 
 @dataclass
@@ -43,6 +46,9 @@ class Services:
             self._store = self.s3.get()
         return self._store
 
+    def store_region(self, bucket: str) -> str:
+        return bucket_region(self.store(), bucket)
+
 
 Evaluation = tuple[bool, dict]  # passed, metadata
 
@@ -56,7 +62,9 @@ class CheckKind:
 
 
 def _scannable(gov: AssetGovernance) -> bool:
-    return gov.storage.kind == "warehouse" or (gov.storage.kind == "s3" and bool(gov.storage.bucket))
+    # (A table per tenant's schema is checked by `tenant_schemas`; scans read one table.)
+    return (gov.storage.kind == "warehouse" and not gov.per_tenant_table) or (
+        gov.storage.kind == "s3" and bool(gov.storage.bucket))
 
 
 def _scan(asset: str, gov: AssetGovernance, services: Services) -> ScanReport:
@@ -133,8 +141,31 @@ def _tenant_rows(asset: str, gov: AssetGovernance, services: Services) -> Evalua
         "tenant_entity": ".".join(services.entity) if services.entity else "none declared"}
 
 
+def _tenant_schemas(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
+    warehouse = services.warehouse.get()
+    directory = tenant_directory(warehouse, services.tenancy, services.entity)
+    placement = tenant_placement(warehouse, table_of(asset, gov), gov.tenant_key, directory=directory, region=gov.region)
+    return placement.passed, {
+        "tenant_schemas": placement.schemas, "schemas_of_unknown_tenants": placement.unknown,
+        "schemas_of_tenants_pinned_elsewhere": placement.pinned_elsewhere,
+        "rows_of_another_tenant": placement.misplaced_rows, "template": table_of(asset, gov)}
+
+
+def _tenant_objects(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
+    directory = tenant_directory(services.warehouse.get(), services.tenancy, services.entity)
+    census = object_census(services.store(), gov.storage.bucket, gov.storage.prefix or "",
+                           tenant_prefix=gov.tenant_prefix, field=gov.tenant_key, listed=set(directory),
+                           pinned=pinned_outside(directory, gov.region or services.store_region(gov.storage.bucket)),
+                           declared=set(gov.tenants))
+    return census.passed, {
+        "objects": census.objects, "records": census.records, "without_tenant": census.missing,
+        "of_unknown_tenants": census.unknown, "of_tenants_pinned_elsewhere": census.pinned_elsewhere,
+        "under_another_tenants_prefix": census.misplaced, "of_undeclared_tenants": census.undeclared,
+        "location": f"s3://{gov.storage.bucket}/{gov.tenant_prefix or gov.storage.prefix or ''}"}
+
+
 def _row_tenancy(gov: AssetGovernance) -> bool:
-    return bool(gov.tenant_key) and gov.storage.kind == "warehouse"
+    return bool(gov.tenant_key) and gov.storage.kind == "warehouse" and not gov.per_tenant_table
 
 
 def _declares_pii(gov: AssetGovernance) -> bool:
@@ -153,6 +184,11 @@ CHECK_KINDS: tuple[CheckKind, ...] = (
               lambda g: g.storage.snapshots, _snapshots_intact),
     CheckKind(TENANT_ROWS, "every row has a tenant the tenant entity lists; none of a tenant pinned to another "
               "jurisdiction or not declared in `tenants`", _row_tenancy, _tenant_rows),
+    CheckKind(TENANT_SCHEMAS, "every tenant schema belongs to a listed tenant pinned here and holds only its rows",
+              lambda g: g.storage.kind == "warehouse" and g.tenant_strategy == "schema", _tenant_schemas),
+    CheckKind(TENANT_OBJECTS, "every object and record names a listed tenant, under its own prefix, pinned here",
+              lambda g: g.storage.kind == "s3" and bool(g.storage.bucket) and bool(g.tenant_key or g.tenant_prefix),
+              _tenant_objects),
 )
 
 

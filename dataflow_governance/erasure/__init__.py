@@ -5,7 +5,8 @@
 - `state`: where each erasure stands, replayed from the ledger; the suppression list;
 - `lifecycle`: request, grace period, execution, verification — `erase`;
 - `certificate`: the result and its certificate;
-- `access`: the access export — `access_export`.
+- `access`: the access export — `access_export`;
+- `offboard`: a tenant's offboarding on the same lifecycle — `offboard`.
 """
 
 from ..lazy import lazy_exports
@@ -18,6 +19,7 @@ _PUBLIC = {
     "verify_target": "execute",
     "DEFAULT_GRACE_DAYS": "lifecycle", "MAX_GRACE_DAYS": "lifecycle", "ErasureError": "lifecycle",
     "check_grace_days": "lifecycle", "erase": "lifecycle",
+    "offboard": "offboard", "plan_offboarding": "offboard",
     "Target": "plan", "plan_erasure": "plan", "pseudonym_of": "plan", "with_provenance": "plan",
     "erasure_state": "state", "erasure_statuses": "state", "suppression_list": "state",
 }

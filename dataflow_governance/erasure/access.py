@@ -16,6 +16,7 @@ from ..spec import AssetGovernance
 from ..warehouse import Warehouse, table_expr
 from .execute import match_rows, subject_location
 from .lifecycle import ErasureError
+from ..graph import table_of
 from .plan import plan_erasure
 
 
@@ -28,7 +29,7 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
         raise ErasureError(str(exc)) from None
     assets: dict[str, dict] = {}
     with warehouse.session():
-        for target in plan_erasure(project, governance, graph):
+        for target in plan_erasure(project, governance, graph, warehouse):
             if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
                 match = match_rows(target, project, warehouse, subject_id)
                 frame = warehouse.fetch_df(exp.select("*").from_(table_expr(target.target)).where(match.where), match.params)
@@ -44,7 +45,10 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
             else:
                 continue
             if records:
-                assets[target.asset] = {"records": records, "lineage": target.lineage}
+                # (A schema per tenant: one entry per tenant's table of the asset.)
+                name = target.asset if "{tenant_id}" not in table_of(target.asset, governance[target.asset]) \
+                    else f"{target.asset} ({target.target})"
+                assets[name] = {"records": records, "lineage": target.lineage}
         training = subject_provenance(project, warehouse, subject_id)
     if not assets and not training["datasets"]:
         raise ErasureError("unknown subject: no record of it in any asset")

@@ -1,6 +1,8 @@
-"""The outcome of an erasure run and its certificate (JSON and Markdown, in the output folder).
+"""The outcome of an erasure (or a tenant's offboarding) and its certificate (JSON and Markdown,
+in the output folder: `erasures/` and `offboarding/`).
 
-Keyed hashes, counts and target names only: a certificate never holds the subject's id or data.
+Keyed hashes, counts and target names only: a certificate never holds the subject's or tenant's
+id or data.
 """
 
 from __future__ import annotations
@@ -23,9 +25,14 @@ class ErasureResult:
     original: dict | None = None  # the first execution (ledger seq, time, counts) when this is a rerun
     reappeared: int = 0  # records of the subject this run found again after an earlier execution
     storage: dict = field(default_factory=dict)  # what was done to the engines' own files, what is left
+    kind: str = "erasure"  # erasure (of a subject) | offboarding (of a tenant)
+
+    @property
+    def what(self) -> str:
+        return "tenant" if self.kind == "offboarding" else "subject"
 
     def to_dict(self) -> dict:
-        out = {"subject": self.subject, "status": self.status, "targets": [t.public() for t in self.targets],
+        out = {self.what: self.subject, "status": self.status, "targets": [t.public() for t in self.targets],
                "ledger_head": self.ledger_head}
         if self.due:
             out["due"] = self.due
@@ -38,15 +45,17 @@ class ErasureResult:
 
 
 def certificate_markdown(result: ErasureResult, project: Project) -> str:
-    rows = "\n".join(f"| {t.system} | {t.target} | {t.action} | {t.count} | {'yes' if t.verified else 'no'} |"
+    rows = "\n".join(f"| {t.system} | {t.target} | {t.action} | {t.count} | {t.retained} | {'yes' if t.verified else 'no'} |"
                      for t in result.targets)
-    text = (f"# Erasure certificate\n\nProject: {project.name}  \nSubject (keyed hash): `{result.subject}`  \n"
+    title = "Tenant offboarding certificate" if result.kind == "offboarding" else "Erasure certificate"
+    text = (f"# {title}\n\nProject: {project.name}  \n{result.what.capitalize()} (keyed hash): `{result.subject}`  \n"
             f"Status: **{result.status}**  \nLedger head: `{result.ledger_head}`\n\n")
     if result.original:
         text += (f"This run re-checked an erasure first executed at {result.original['at']} (ledger entry "
                  f"{result.original['seq']}); it found {result.reappeared} record(s) of the subject again. "
                  "Counts below are this run's.\n\n")
-    text += f"| system | target | action | count | verified |\n|---|---|---|---|---|\n{rows}\n"
+    text += (f"| system | target | action | count | kept under legal hold | verified |\n|---|---|---|---|---|---|\n"
+             f"{rows}\n")
     if result.storage:
         text += "\n## Storage\n\n" + "".join(f"- {line}\n" for line in result.storage.get("done", [])) + \
                 "".join(f"- operator: {line}\n" for line in result.storage.get("operator", []))
@@ -54,7 +63,7 @@ def certificate_markdown(result: ErasureResult, project: Project) -> str:
 
 
 def write_certificate(result: ErasureResult, project: Project) -> list[Path]:
-    out = project.output_dir / "erasures"
+    out = project.output_dir / ("offboarding" if result.kind == "offboarding" else "erasures")
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{result.subject}.json", out / f"{result.subject}.md"]
     paths[0].write_text(json.dumps(result.to_dict(), indent=2))

@@ -7,7 +7,7 @@ the subject (see `records`). Models are flagged through the MLflow adapter.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlglot import exp
 
@@ -32,15 +32,26 @@ def match_rows(target: Target, project: Project, warehouse: Warehouse, subject_i
     return column_matches(target.column, column_type, subject_id, pseudonym)
 
 
-def count_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str) -> int:
-    if target.system == "model":
-        return 1  # one model version to flag
+def count_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str,
+                 now: datetime | None = None) -> int:
+    """What the target holds of the subject (or tenant) now; rows an offboarding keeps under a
+    legal hold are counted apart, in `target.retained`."""
+    if target.system in ("model", "operator"):
+        return 1  # one model version to flag; one step for an operator
+    if target.action == "drop-schema":
+        return len(warehouse.schema_tables(target.target))
     if target.system == "warehouse" and target.column:
         if not warehouse.table_exists(target.target):
             return 0
         match = match_rows(target, project, warehouse, subject_id)
-        query = exp.select(exp.func("count", exp.Star())).from_(table_expr(target.target)).where(match.where)
-        return int(warehouse.fetch(query, list(match.params))[0][0])
+        if not target.keep_held:
+            query = exp.select(exp.func("count", exp.Star())).from_(table_expr(target.target)).where(match.where)
+            return int(warehouse.fetch(query, list(match.params))[0][0])
+        held, held_params = held_rows(target, warehouse, match, now or datetime.now(timezone.utc).replace(tzinfo=None))
+        kept = exp.Filter(this=exp.func("count", exp.Star()), expression=exp.Where(this=held))
+        query = exp.select(exp.func("count", exp.Star()), kept).from_(table_expr(target.target)).where(match.where)
+        found, target.retained = (int(v) for v in warehouse.fetch(query, [*held_params, *match.params])[0])
+        return found - target.retained
     if target.system == "s3" and store is not None:
         bucket, prefix = subject_location(target.target, subject_id)
         if prefix is None:
@@ -52,15 +63,16 @@ def count_target(target: Target, project: Project, warehouse: Warehouse, store: 
 
 
 def subject_location(uri: str, subject_id: str) -> tuple[str, str | None]:
-    """Bucket and the subject's own prefix; None when the id cannot be one key segment (a `/` in
-    it would reach into other subjects' folders)."""
+    """Bucket and the subject's (or tenant's) own prefix; None when the id cannot be one key
+    segment (a `/` in it would reach into other subjects' folders)."""
     bucket, prefix = split_s3_uri(uri)
-    if "{subject_id}" not in prefix:
+    placeholder = next((p for p in ("{subject_id}", "{tenant_id}") if p in prefix), None)
+    if placeholder is None:
         return bucket, prefix
     segment = canonical_id(subject_id)
     if "/" in segment or segment in (".", ".."):
         return bucket, None
-    return bucket, prefix.replace("{subject_id}", segment)
+    return bucket, prefix.replace(placeholder, segment)
 
 
 def execute_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None,
@@ -72,6 +84,8 @@ def execute_target(target: Target, project: Project, warehouse: Warehouse, store
         return _erase_rows(target, project, warehouse, subject_id, now)
     if target.system == "warehouse" and target.action == "recompute":
         return _recompute(target, warehouse)
+    if target.action == "drop-schema":
+        return warehouse.drop_schema(target.target)
     if target.system == "model":
         return flag_model(project.mlflow_tracking_uri, Ledger(warehouse), target.target,
                           reason="trained on data of an erased subject", actor="dfg:erase")
@@ -89,30 +103,47 @@ def _erase_rows(target: Target, project: Project, warehouse: Warehouse, subject_
     return erase_matching_rows(target, project, warehouse, match_rows(target, project, warehouse, subject_id), now)
 
 
+def held_rows(target: Target, warehouse: Warehouse, match: Condition, now: datetime) -> tuple[exp.Expression, list]:
+    """The condition (and its bound values) a legal hold keeps among the matching rows: its `where`
+    and its time window. No hold keeps every matching row (the caller checks `target.held`)."""
+    held, params = match.where, list(match.params)
+    if target.hold_where:
+        held = exp.and_(held, exp.paren(exp.condition(target.hold_where, dialect=warehouse.dialect)))
+    if target.timestamp_column and target.hold_days:
+        cutoff = (now - timedelta(days=target.hold_days)).strftime("%Y-%m-%d %H:%M:%S")
+        held = exp.and_(held, column_expr(target.timestamp_column) >= exp.cast(exp.Placeholder(), "TIMESTAMP"))
+        params.append(cutoff)
+    # A row the hold's condition cannot decide (NULL) is not held: it goes.
+    return exp.func("coalesce", exp.paren(held), exp.false()), params
+
+
 def erase_matching_rows(target: Target, project: Project, warehouse: Warehouse, match: Condition, now: datetime) -> int:
-    """Delete the matching rows of a warehouse target; rows under a legal hold lose the person instead."""
+    """Delete the matching rows of a warehouse target. Under a legal hold, a subject's held rows
+    lose the person instead; a tenant's held rows stay, their hold's columns anonymized."""
     params = list(match.params)
     table = table_expr(target.target)
+    gone, gone_params = match.where, params
     with warehouse.connect() as con:
         anonymize.prepare(warehouse, con)  # the match may use the keyed hash (suppression)
         count_sql = warehouse.render_bound(exp.select(exp.func("count", exp.Star())).from_(table).where(match.where))
         count = int(con.execute(count_sql, params).fetchall()[0][0])
-        if target.action == "anonymize" and target.held:
-            held, held_params = match.where, list(params)
-            if target.hold_where:
-                held = exp.and_(held, exp.paren(exp.condition(target.hold_where, dialect=warehouse.dialect)))
-            if target.timestamp_column and target.hold_days:
-                cutoff = (now - timedelta(days=target.hold_days)).strftime("%Y-%m-%d %H:%M:%S")
-                held = exp.and_(held, column_expr(target.timestamp_column) >= exp.cast(exp.Placeholder(), "TIMESTAMP"))
-                held_params.append(cutoff)
-            key = project_key(project.state_dir, "pseudonym")
-            anonymize.prepare(warehouse, con)
-            anonymize.widen_to_text(warehouse, con, target.target, anonymize.needs_text(warehouse, target.target, target.held))
-            sql, key_params = anonymize.update_statement(warehouse, target.target, target.held, held, key)
-            # The SET clause's key material comes before the WHERE clause's values.
-            con.execute(sql, [*key_params, *held_params])
-        # Whatever the hold did not keep goes; held rows no longer match the subject's id.
-        con.execute(warehouse.render_bound(exp.delete(table, where=match.where)), params)
+        if target.action == "anonymize" and (target.held or target.keep_held):
+            held, held_params = held_rows(target, warehouse, match, now)
+            if target.held:
+                key = project_key(project.state_dir, "pseudonym")
+                anonymize.widen_to_text(warehouse, con, target.target,
+                                        anonymize.needs_text(warehouse, target.target, target.held))
+                sql, key_params = anonymize.update_statement(warehouse, target.target, target.held, held, key)
+                # The SET clause's key material comes before the WHERE clause's values.
+                con.execute(sql, [*key_params, *held_params])
+            if target.keep_held:
+                # The held rows still carry the tenant: everything else of it goes.
+                gone, gone_params = exp.and_(match.where, exp.not_(held)), [*params, *held_params]
+                kept_sql = warehouse.render_bound(exp.select(exp.func("count", exp.Star())).from_(table).where(held))
+                target.retained = int(con.execute(kept_sql, held_params).fetchall()[0][0])
+                count -= target.retained
+        # Whatever the hold did not keep goes; a subject's held rows no longer match its id.
+        con.execute(warehouse.render_bound(exp.delete(table, where=gone)), gone_params)
     return count
 
 
@@ -126,6 +157,10 @@ def _recompute(target: Target, warehouse: Warehouse) -> int:
 def verify_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str) -> bool:
     if target.system == "model":
         return model_is_flagged(project.mlflow_tracking_uri, target.target)
+    if target.action == "drop-schema":
+        return not warehouse.schema_exists(target.target)
+    if target.system == "operator":
+        return False  # the project cannot do it, so it cannot say it was done
     if target.system in ("warehouse", "s3") and (target.column or target.system == "s3"):
         return count_target(target, project, warehouse, store, subject_id) == 0
     return target.action in ("notify", "recompute", "retain")

@@ -7,7 +7,9 @@ project (`locks.governance_lock`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 from ..errors import DfgError
 from ..graph import ColumnGraph
@@ -22,8 +24,8 @@ from ..spec import AssetGovernance
 from ..warehouse import Warehouse
 from .certificate import ErasureResult, write_certificate
 from .execute import count_target, execute_target, verify_target
-from .plan import plan_erasure, pseudonym_of, with_provenance
-from .state import erasure_state
+from .plan import Target, plan_erasure, pseudonym_of, with_provenance
+from .state import request_state
 
 DEFAULT_GRACE_DAYS = 30
 MAX_GRACE_DAYS = 3650  # ten years: past that a "grace period" is a refusal, and dates overflow
@@ -60,7 +62,7 @@ def erase(project: Project, governance: dict[str, AssetGovernance], graph: Colum
     subject = subject_hash(project.state_dir, canonical_id(subject_id))
     if dry_run:
         with warehouse.session():
-            targets = with_provenance(plan_erasure(project, governance, graph), warehouse, subject)
+            targets = with_provenance(plan_erasure(project, governance, graph, warehouse), warehouse, subject)
             for target in targets:
                 target.count = count_target(target, project, warehouse, store, subject_id)
             return ErasureResult(subject, "planned", targets, Ledger(warehouse).head().hash)
@@ -70,21 +72,46 @@ def erase(project: Project, governance: dict[str, AssetGovernance], graph: Colum
                              current=utc(now), vacuum_full=vacuum_full)
 
 
+@dataclass(frozen=True)
+class Request:
+    """One erasure of a subject or offboarding of a tenant: what the ledger calls it, and the id."""
+
+    kind: str  # erasure | offboarding: the ledger actions' prefix
+    key: str  # the keyed hash of the id: the ledger target's and the certificate's name
+    value: str  # the id itself, matched in the data; never ledgered
+    what: str = "subject"  # subject | tenant
+
+    @property
+    def target(self) -> str:
+        return f"{self.what}:{self.key}"
+
+
 def _erase_locked(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
-                  subject_id: str, subject: str, *, warehouse: Warehouse, store: ObjectStore | None,
-                  immediately: bool, cancel: bool, grace_days: int, actor: str, current: datetime,
-                  vacuum_full: bool) -> ErasureResult:
+                  subject_id: str, subject: str, **options) -> ErasureResult:
+    warehouse = options["warehouse"]
+    targets = with_provenance(plan_erasure(project, governance, graph, warehouse), warehouse, subject)
+    request = Request("erasure", subject, subject_id)
+    details = {"pseudonym_hash": keyed_hash(project_key(project.state_dir, "subject"), pseudonym_of(project, subject_id))}
+    return run_request(project, request, targets, details, **options)
+
+
+def run_request(project: Project, request: Request, targets: list[Target], details: dict, *, warehouse: Warehouse,
+                store: ObjectStore | None, immediately: bool, cancel: bool, grace_days: int, actor: str,
+                current: datetime, vacuum_full: bool) -> ErasureResult:
+    """Request, then (when due) execute, verify and certify; resumable from the ledger. Called
+    under the governance lock."""
     ledger = Ledger(warehouse)
-    state = erasure_state(ledger, subject)
-    targets = with_provenance(plan_erasure(project, governance, graph), warehouse, subject)
+    kind, subject, subject_id = request.kind, request.key, request.value
+    state = request_state(ledger, request.target, kind)
     for target in targets:
         target.count = count_target(target, project, warehouse, store, subject_id)
     head = ledger.head().hash
+    result = partial(ErasureResult, subject, kind=kind)
     if cancel:
         if state["status"] == "requested" and not state["cancelled"]:
-            head = ledger.append(actor, "erasure.cancelled", f"subject:{subject}").hash
-            return ErasureResult(subject, "cancelled", targets, head)
-        raise ErasureError("no pending erasure request for this subject to cancel")
+            head = ledger.append(actor, f"{kind}.cancelled", request.target).hash
+            return result("cancelled", targets, head)
+        raise ErasureError(f"no pending {kind} request for this {request.what} to cancel")
     data_systems = ("warehouse", "s3")
     original = state["executed"]
     reappeared = sum(t.count for t in targets if t.system in data_systems) if original else 0
@@ -94,52 +121,50 @@ def _erase_locked(project: Project, governance: dict[str, AssetGovernance], grap
             target.verified = verify_target(target, project, warehouse, store, subject_id)
             target.count = 0
         ok = all(t.verified for t in targets)
-        return ErasureResult(subject, "verified" if ok else "executed", targets, head, original=original)
+        return result("verified" if ok else "executed", targets, head, original=original)
     fresh = state["requested"] is None or state["cancelled"]
     if fresh and not any(t.count for t in targets if t.system in data_systems):
-        raise ErasureError("unknown subject: no record of it in any planned target; nothing was changed")
+        raise ErasureError(f"unknown {request.what}: no record of it in any planned target; nothing was changed")
     if fresh:
         due = (current + timedelta(days=0 if immediately else grace_days)).isoformat(timespec="seconds")
-        ledger.append(actor, "erasure.requested", f"subject:{subject}",
-                      {"due": due, "grace_days": 0 if immediately else grace_days,
-                       "pseudonym_hash": keyed_hash(project_key(project.state_dir, "subject"),
-                                                    pseudonym_of(project, subject_id)),
+        ledger.append(actor, f"{kind}.requested", request.target,
+                      {"due": due, "grace_days": 0 if immediately else grace_days, **details,
                        "targets": [{k: v for k, v in t.public().items() if k != "verified"} for t in targets]})
-        state = erasure_state(ledger, subject)
+        state = request_state(ledger, request.target, kind)
     due = state["requested"]["due"]
     if not immediately and current.isoformat(timespec="seconds") < due:
-        return ErasureResult(subject, "planned", targets, ledger.head().hash, due=due)
+        return result("planned", targets, ledger.head().hash, due=due)
     if original and state["status"] in ("executed", "verified"):
-        # Data of the subject came back (or the last verification failed): a new pass.
-        ledger.append(actor, "erasure.reopened", f"subject:{subject}",
+        # Data came back (or the last verification failed): a new pass.
+        ledger.append(actor, f"{kind}.reopened", request.target,
                       {"reappeared": {t.target: t.count for t in targets if t.system in data_systems and t.count},
                        "original_seq": original["seq"]})
-        state = erasure_state(ledger, subject)
+        state = request_state(ledger, request.target, kind)
     touched: list[str] = []
     for target in targets:
         if target.target in state["done"]:
             target.count = state["done"][target.target]  # done before an interruption: never twice
             continue
         if original and target.system in data_systems and target.action != "recompute" and not target.count:
-            target.count = 0  # nothing of the subject here now: this pass has nothing to do
+            target.count = 0  # nothing here now: this pass has nothing to do
         else:
             count = execute_target(target, project, warehouse, store, subject_id, current)
             target.count = max(target.count, count) if target.action == "recompute" else count
-            if target.system == "warehouse" and target.count:
+            if target.system == "warehouse" and target.count and target.action != "drop-schema":
                 touched.append(target.target)
-        ledger.append(actor, "erasure.target_done", f"subject:{subject}",
+        ledger.append(actor, f"{kind}.target_done", request.target,
                       {"target": target.target, "system": target.system, "action": target.action, "count": target.count})
     if store is not None:
         store.reclaim()  # the store's own files must not keep erased bodies — also those of a killed run
     storage = reclaim_storage(warehouse, sorted(set(touched)), full=vacuum_full)
-    ledger.append(actor, "erasure.executed", f"subject:{subject}", {"targets": len(targets), "storage": storage["done"]})
+    ledger.append(actor, f"{kind}.executed", request.target, {"targets": len(targets), "storage": storage["done"]})
     for target in targets:
         target.verified = verify_target(target, project, warehouse, store, subject_id)
     ok = all(t.verified for t in targets)
-    entry = ledger.append(actor, "erasure.verified" if ok else "erasure.verification_failed", f"subject:{subject}",
+    entry = ledger.append(actor, f"{kind}.verified" if ok else f"{kind}.verification_failed", request.target,
                           {"results": {t.target: t.verified for t in targets}})
     record_anchor(project.state_dir, ledger.head(), source=actor)
-    result = ErasureResult(subject, "verified" if ok else "executed", targets, entry.hash,
-                           original=original, reappeared=reappeared, storage=storage)
-    write_certificate(result, project)
-    return result
+    done = result("verified" if ok else "executed", targets, entry.hash,
+                  original=original, reappeared=reappeared, storage=storage)
+    write_certificate(done, project)
+    return done

@@ -9,7 +9,7 @@ Legal holds turn a delete into an anonymization.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..datasets import dataset_records, digests_holding
 from ..graph import ColumnGraph, table_of
@@ -19,14 +19,15 @@ from ..manifest import Project
 from ..matching import canonical_id
 from ..model_registry import models_trained_on
 from ..spec import AssetGovernance
+from ..tenant_scan import tenant_tables
 from ..warehouse import Warehouse
 
 
 @dataclass
 class Target:
-    system: str  # warehouse | s3 | model | processor
-    target: str  # table, s3://bucket/prefix, models:/name/version, processor name
-    action: str  # delete | anonymize | retain | notify | recompute | rewrite | flag
+    system: str  # warehouse | s3 | model | processor | operator (a step the project cannot take)
+    target: str  # table, schema, s3://bucket/prefix, models:/name/version, processor name
+    action: str  # delete | anonymize | retain | notify | recompute | rewrite | flag | drop-schema | drop-database
     asset: str
     column: str | None = None
     pseudonymized: bool = False
@@ -36,13 +37,18 @@ class Target:
     held: dict[str, str] = field(default_factory=dict)  # column → method, for legal-hold rows
     hold_where: str | None = None
     hold_days: int | None = None
+    keep_held: bool = False  # offboarding: rows under a legal hold stay (their `held` columns anonymized)
+    retained: int = 0  # rows kept under a legal hold
     timestamp_column: str | None = None
     sql: str | None = None  # for a recompute: the SQL that rebuilds the aggregate
     dialect: str = "duckdb"
 
     def public(self) -> dict:
-        return {"system": self.system, "target": self.target, "action": self.action, "count": self.count,
-                "verified": bool(self.verified) if self.verified is not None else False, "asset": self.asset}
+        out = {"system": self.system, "target": self.target, "action": self.action, "count": self.count,
+               "verified": bool(self.verified) if self.verified is not None else False, "asset": self.asset}
+        if self.keep_held:
+            out["retained_under_legal_hold"] = self.retained
+        return out
 
 
 def pseudonym_of(project: Project, subject_id: str) -> str:
@@ -52,8 +58,10 @@ def pseudonym_of(project: Project, subject_id: str) -> str:
 
 # --- the plan -------------------------------------------------------------------------------
 
-def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None) -> list[Target]:
-    """Every target for the project's subjects, without touching data (counts come later)."""
+def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
+                 warehouse: Warehouse | None = None) -> list[Target]:
+    """Every target for the project's subjects, without touching data (counts come later). With
+    the warehouse, a table kept in a schema per tenant becomes one target per tenant's table."""
     targets: list[Target] = []
     for asset, gov in sorted(governance.items()):
         identity = [(name, col) for name, col in gov.columns.items() if col.identity]
@@ -86,6 +94,8 @@ def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph
             # (Snapshots are found through their membership index: see `with_provenance`.)
             targets.append(Target("s3", f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}", "rewrite", asset,
                                   column=identity[0][0], lineage=[f"{asset}: records whose {identity[0][0]} is the subject"]))
+    if warehouse is not None:
+        targets = [t for target in targets for t in _per_tenant(target, warehouse)]
     # Aggregates are rebuilt after every deletion; processors are told last.
     targets.sort(key=lambda t: (t.action == "recompute", t.system == "processor"))
     receivers = sorted({p for t in targets if t.action != "recompute" for p in governance[t.asset].processors})
@@ -94,6 +104,13 @@ def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph
         targets.append(Target("processor", name, "notify", ", ".join(sent_from),
                               lineage=[f"{a} → {name}" for a in sent_from]))
     return targets
+
+
+def _per_tenant(target: Target, warehouse: Warehouse) -> list[Target]:
+    if target.system != "warehouse" or "{tenant_id}" not in target.target:
+        return [target]
+    return [replace(target, target=table, lineage=[*target.lineage, f"(tenant {tenant}'s schema)"])
+            for tenant, table in sorted(tenant_tables(warehouse, target.target).items())]
 
 
 def with_provenance(targets: list[Target], warehouse: Warehouse, subject: str) -> list[Target]:

@@ -1,8 +1,9 @@
-"""Where each subject's erasure stands, replayed from the ledger (the only record of it).
+"""Where each subject's erasure (and each tenant's offboarding) stands, replayed from the ledger.
 
 A request, its cancellation, each target done, execution, verification and a reopening when data
-came back are ledger entries; replaying them resumes an interrupted erasure without doing any
-target twice, and gives the suppression list that keeps erased subjects from coming back.
+came back are ledger entries (`erasure.*` for a subject, `offboarding.*` for a tenant); replaying
+them resumes an interrupted run without doing any target twice, and gives the suppression list
+that keeps erased subjects from coming back.
 """
 
 from __future__ import annotations
@@ -18,28 +19,34 @@ def _new_state() -> dict[str, Any]:
 
 def _apply(state: dict[str, Any], entry) -> None:
     details = entry.details_dict()
-    if entry.action == "erasure.requested":
+    step = entry.action.split(".", 1)[1]
+    if step == "requested":
         state.update(requested=details, cancelled=False, done={}, status="requested", executed=None)
-    elif entry.action == "erasure.cancelled":
+    elif step == "cancelled":
         state.update(cancelled=True, status="cancelled")
-    elif entry.action == "erasure.reopened":
+    elif step == "reopened":
         state.update(done={}, status="reopened", reopened=state["reopened"] + 1)
-    elif entry.action == "erasure.target_done":
+    elif step == "target_done":
         state["done"][details["target"]] = details["count"]
-    elif entry.action == "erasure.executed":
+    elif step == "executed":
         state["status"] = "executed"
         if state["executed"] is None:
             state["executed"] = {"seq": entry.seq, "at": entry.ts, "counts": dict(state["done"])}
-    elif entry.action == "erasure.verified":
+    elif step == "verified":
         state["status"] = "verified"
 
 
-def erasure_state(ledger: Ledger, subject: str) -> dict[str, Any]:
-    """What the ledger says about this subject's erasure: the last request, done targets, status."""
+def request_state(ledger: Ledger, target: str, kind: str) -> dict[str, Any]:
+    """What the ledger says about one request (`kind`: erasure or offboarding) about `target`
+    (subject:<hash> or tenant:<hash>): the last request, done targets, status."""
     state = _new_state()
-    for entry in ledger.entries(target=f"subject:{subject}"):
+    for entry in ledger.entries(target=target, action_prefix=f"{kind}."):
         _apply(state, entry)
     return state
+
+
+def erasure_state(ledger: Ledger, subject: str) -> dict[str, Any]:
+    return request_state(ledger, f"subject:{subject}", "erasure")
 
 
 def erasure_statuses(ledger: Ledger) -> dict[str, str]:
