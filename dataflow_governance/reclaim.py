@@ -12,8 +12,13 @@ from __future__ import annotations
 from .warehouse import Warehouse
 
 
-def reclaim_storage(warehouse: Warehouse, tables: list[str], full: bool = False) -> dict[str, list[str]]:
-    """Reclaim the storage of the touched tables; returns what was done and what is left to an operator."""
-    if not tables:
+def reclaim_storage(warehouse: Warehouse, tables: list[str], full: bool = False,
+                    dropped: list[str] = ()) -> dict[str, list[str]]:
+    """Reclaim the storage of the touched tables and of dropped schemas (whose blocks a DuckDB file
+    keeps too); returns what was done and what is left to an operator."""
+    if not tables and not dropped:
         return {"done": [], "operator": []}
-    return warehouse.engine.reclaim(tables, full)
+    result = warehouse.engine.reclaim(tables, full)
+    if dropped:
+        result["done"].append(f"tenant schema(s) dropped or changed: {', '.join(dropped)}")
+    return result

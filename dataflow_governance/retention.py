@@ -222,8 +222,10 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
         if store is not None and touched_s3:
             store.reclaim()
         touched = sorted({i.target for i in items if i.system == "warehouse" and (i.affected or i.anonymized)}
-                         | {governance[a].storage.table or a for a in suppressed if governance[a].storage.kind == "warehouse"})
-        storage = reclaim_storage(warehouse, touched)
+                         | {governance[a].storage.table or a for a in suppressed
+                            if governance[a].storage.kind == "warehouse" and not governance[a].per_tenant_table})
+        dropped = [f"{a} (per tenant)" for a in suppressed if governance[a].per_tenant_table]
+        storage = reclaim_storage(warehouse, touched, dropped=dropped)
         ledger.append(actor, "sweep.completed", f"project:{project.name}",
                       {"affected": sum(i.affected for i in items), "suppressed": sum(suppressed.values()),
                        "storage": storage["done"]})

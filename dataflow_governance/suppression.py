@@ -1,4 +1,5 @@
-"""The suppression list: data of an erased subject that comes back is removed without anyone asking.
+"""The suppression list: data of an erased subject (or an offboarded tenant) that comes back is
+removed without anyone asking.
 
 Late events, restored backups and upstream replays bring erased subjects back. Every completed
 erasure leaves, in the ledger, the subject's keyed hash and the keyed hash of their pseudonym —
@@ -15,6 +16,7 @@ from sqlglot import exp
 
 from . import anonymize
 from .erasure import Target, erase_matching_rows, plan_erasure, suppression_list
+from .erasure.offboard import returned_tenant_data
 from .graph import ColumnGraph
 from .keys import keyed_hash, project_key
 from .ledger import Ledger
@@ -30,14 +32,15 @@ _CHUNK = 500  # hashes per IN list
 
 def apply_suppression(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
                       warehouse: Warehouse, store: ObjectStore | None, now: datetime) -> dict[str, int]:
-    """Erase again whatever of an erased subject is stored now; asset → records removed."""
+    """Erase again whatever of an erased subject — or of an offboarded tenant — is stored now;
+    asset → records removed."""
+    removed = returned_tenant_data(project, governance, graph, warehouse, store, now)
     suppressed = suppression_list(Ledger(warehouse))
     if not suppressed:
-        return {}
+        return removed
     subjects = set(suppressed)
     pseudonyms = {p for p in suppressed.values() if p}
     key = project_key(project.state_dir, "subject")
-    removed: dict[str, int] = {}
     for target in plan_erasure(project, governance, graph, warehouse):
         count = 0
         if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):

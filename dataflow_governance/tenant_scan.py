@@ -126,10 +126,11 @@ class TenantPlacement:
     unknown: int  # schemas of a tenant the entity and the manifest do not list
     pinned_elsewhere: int  # schemas of a tenant pinned to another jurisdiction than the asset's
     misplaced_rows: int  # rows whose tenant column names another tenant than their schema's
+    undeclared: int  # schemas of a tenant the asset does not list in `tenants:` (0 when it lists none)
 
     @property
     def passed(self) -> bool:
-        return not (self.unknown or self.pinned_elsewhere or self.misplaced_rows)
+        return not (self.unknown or self.pinned_elsewhere or self.misplaced_rows or self.undeclared)
 
 
 def tenant_directory(warehouse: Warehouse, tenancy: TenancyConfig | None,
@@ -155,7 +156,7 @@ def pinned_outside(directory: dict[str, str | None], region: str | None) -> set[
 
 
 def tenant_placement(warehouse: Warehouse, template: str, column: str | None, *,
-                     directory: dict[str, str | None], region: str | None) -> TenantPlacement:
+                     directory: dict[str, str | None], region: str | None, declared: Sequence[str] = ()) -> TenantPlacement:
     """Each tenant's objects stay in its own schema: every tenant schema belongs to a listed tenant
     pinned where the asset is stored, and (with a tenant column) holds only that tenant's rows."""
     tables = tenant_tables(warehouse, template)
@@ -169,7 +170,8 @@ def tenant_placement(warehouse: Warehouse, template: str, column: str | None, *,
                 .where(exp.or_(column_expr(column).is_(exp.null()), other))
             misplaced += int(warehouse.fetch(query, [tenant])[0][0])
     return TenantPlacement(len(tables), sum(1 for t in tables if listed and t not in listed),
-                           sum(1 for t in tables if t in pinned), misplaced)
+                           sum(1 for t in tables if t in pinned), misplaced,
+                           sum(1 for t in tables if declared and t not in declared))
 
 
 # --- objects ------------------------------------------------------------------------------
@@ -189,10 +191,10 @@ class ObjectCensus:
         return not (self.missing or self.unknown or self.pinned_elsewhere or self.misplaced or self.undeclared)
 
 
-def object_census(store, bucket: str, prefix: str, *, tenant_prefix: str | None, field: str | None,
-                  listed: set[str], pinned: set[str], declared: set[str]) -> ObjectCensus:
-    """Every object under the prefix (the tenant prefix's fixed part when there is one): its tenant
-    from its key and, when records name it, from each JSON-lines record. Counts only."""
+def _object_tenants(store, bucket: str, prefix: str, tenant_prefix: str | None, field: str | None):
+    """Per object under the prefix (the tenant prefix's fixed part when there is one): ("object",
+    tenant its key names, None); then, when records name their tenant, ("record", the key's tenant,
+    the record's tenant) per JSON line (None for a line without one)."""
     import json
 
     from .matching import record_canonical
@@ -202,38 +204,43 @@ def object_census(store, bucket: str, prefix: str, *, tenant_prefix: str | None,
     if tenant_prefix:
         before, after = tenant_prefix.split("{tenant_id}")
         prefix, key_pattern = before, re.compile(re.escape(before) + "([^/]+)" + re.escape(after))
-    objects = records = missing = unknown = pinned_count = misplaced = undeclared = 0
-
-    def judge(tenant: str | None) -> None:
-        nonlocal missing, unknown, pinned_count, undeclared
-        if tenant is None:
-            missing += 1
-            return
-        unknown += bool(listed) and tenant not in listed
-        pinned_count += tenant in pinned
-        undeclared += bool(declared) and tenant not in declared
-
     for key in list_keys(store, bucket, prefix):
-        objects += 1
-        owner = None
-        if key_pattern is not None:
-            match = key_pattern.match(key)
-            owner = match.group(1) if match else None
-            if not field:
-                judge(owner)
-                continue
+        match = key_pattern.match(key) if key_pattern is not None else None
+        owner = match.group(1) if match else None
+        yield "object", owner, None
         if not field:
             continue
         for line in get_object(store, bucket, key).decode(errors="replace").splitlines():
-            if not line.strip():
-                continue
-            records += 1
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                record = None
-            tenant = record_canonical(record.get(field)) if isinstance(record, dict) else None
-            judge(tenant)
-            if tenant is not None and key_pattern is not None and tenant != owner:
-                misplaced += 1
-    return ObjectCensus(objects, records, missing, unknown, pinned_count, misplaced, undeclared)
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    record = None
+                yield "record", owner, record_canonical(record.get(field)) if isinstance(record, dict) else None
+
+
+def stored_object_tenants(store, bucket: str, prefix: str, *, tenant_prefix: str | None, field: str | None) -> set[str]:
+    """Every tenant the objects name, by key or record."""
+    return {t for _kind, owner, tenant in _object_tenants(store, bucket, prefix, tenant_prefix, field)
+            for t in (owner, tenant) if t is not None}
+
+
+def object_census(store, bucket: str, prefix: str, *, tenant_prefix: str | None, field: str | None,
+                  listed: set[str], pinned: set[str], declared: set[str]) -> ObjectCensus:
+    """Every object's tenant from its key and, when records name it, every JSON-lines record's.
+    Counts only."""
+    counts = dict.fromkeys(("objects", "records", "missing", "unknown", "pinned", "misplaced", "undeclared"), 0)
+    for kind, owner, tenant in _object_tenants(store, bucket, prefix, tenant_prefix, field):
+        counts[f"{kind}s"] += 1
+        if kind == "object" and (field or not tenant_prefix):
+            continue  # judged by its records (or not tenant-keyed at all)
+        tenant = owner if kind == "object" else tenant
+        if tenant is None:
+            counts["missing"] += 1
+            continue
+        counts["unknown"] += bool(listed) and tenant not in listed
+        counts["pinned"] += tenant in pinned
+        counts["undeclared"] += bool(declared) and tenant not in declared
+        counts["misplaced"] += kind == "record" and tenant_prefix is not None and tenant != owner
+    return ObjectCensus(counts["objects"], counts["records"], counts["missing"], counts["unknown"], counts["pinned"],
+                        counts["misplaced"], counts["undeclared"])

@@ -93,6 +93,6 @@ def test_tenants_out_of_place_fail_the_runtime_checks(demo_copy):
     assert " False " in broken["tenant_rows"] and "rows_without_tenant=1" in broken["tenant_rows"]
     assert "rows_of_tenants_pinned_elsewhere=1" in broken["tenant_rows"]
     assert " False " in broken["tenant_schemas"] and "schemas_of_tenants_pinned_elsewhere=1" in broken["tenant_schemas"]
-    assert "rows_of_another_tenant=1" in broken["tenant_schemas"]
+    assert "rows_of_another_tenant=1" in broken["tenant_schemas"] and "schemas_of_undeclared_tenants=1" in broken["tenant_schemas"]
     assert " False " in broken["tenant_objects"] and "under_another_tenants_prefix=1" in broken["tenant_objects"]
     assert "of_tenants_pinned_elsewhere=1" in broken["tenant_objects"] and "of_undeclared_tenants=1" in broken["tenant_objects"]

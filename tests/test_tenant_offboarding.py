@@ -89,6 +89,19 @@ def test_offboarding_the_eu_tenant_takes_its_rows_and_schema_keeps_held_invoices
     code, again, _ = dfg_json("tenant", "offboard", "--tenant", "1", "--now", project=demo_copy)
     assert code == 0 and again["status"] == "verified" and Ledger(warehouse).head().hash == head  # a no-op
 
+    # A late batch of the offboarded tenant: the next sweep removes it, as the offboarding did.
+    warehouse.execute("INSERT INTO workspace_documents VALUES (9001, 1, 'late', 10)")
+    warehouse.create_schema("ws_1")
+    warehouse.execute("CREATE TABLE ws_1.tickets AS SELECT 9002::BIGINT AS ticket_id, 1::BIGINT AS workspace_id, "
+                      "'open' AS status, 1::BIGINT AS priority")
+    others = {table: {t: n for t, n in rows.items() if t != 1} for table, rows in tenant_rows(warehouse).items()}
+    code, sweep, err = dfg_json("sweep", project=demo_copy)
+    assert code == 0, err
+    assert sweep["suppressed"] == {"workspace_documents": 1, "workspace_tickets": 1}
+    assert 1 not in tenant_rows(warehouse)["workspace_documents"] and not warehouse.schema_exists("ws_1")
+    assert tenant_rows(warehouse)["workspace_invoices"] == {1: len(held)}  # the hold still keeps these
+    assert {table: {t: n for t, n in rows.items() if t != 1} for table, rows in tenant_rows(warehouse).items()} == others
+
 
 def test_offboarding_the_us_tenant_purges_every_version_of_its_prefix_and_a_killed_run_resumes(demo_copy):
     project = load_project(demo_copy)

@@ -144,11 +144,13 @@ def _tenant_rows(asset: str, gov: AssetGovernance, services: Services) -> Evalua
 def _tenant_schemas(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
     warehouse = services.warehouse.get()
     directory = tenant_directory(warehouse, services.tenancy, services.entity)
-    placement = tenant_placement(warehouse, table_of(asset, gov), gov.tenant_key, directory=directory, region=gov.region)
+    placement = tenant_placement(warehouse, table_of(asset, gov), gov.tenant_key, directory=directory, region=gov.region,
+                                 declared=gov.tenants)
     return placement.passed, {
         "tenant_schemas": placement.schemas, "schemas_of_unknown_tenants": placement.unknown,
         "schemas_of_tenants_pinned_elsewhere": placement.pinned_elsewhere,
-        "rows_of_another_tenant": placement.misplaced_rows, "template": table_of(asset, gov)}
+        "rows_of_another_tenant": placement.misplaced_rows, "schemas_of_undeclared_tenants": placement.undeclared,
+        "template": table_of(asset, gov)}
 
 
 def _tenant_objects(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:

@@ -209,6 +209,10 @@ class PostgresEngine(Engine):
         """VACUUM prunes dead row versions (FULL rewrites the tables' files); it cannot run in a transaction."""
         import psycopg
 
+        operator = ["PostgreSQL WAL archives and base backups (point-in-time recovery) keep the erased rows until "
+                    "their retention expires"]
+        if not tables:  # (dropped tables' files are removed with them)
+            return {"done": [], "operator": operator}
         try:
             with psycopg.connect(self.warehouse.dsn, autocommit=True) as con:
                 schema = self._schema_sql()
@@ -219,8 +223,6 @@ class PostgresEngine(Engine):
         except psycopg.Error as exc:
             raise WarehouseError(f"VACUUM after the erasure failed at {self.describe()}: "
                                  f"{type(exc).__name__}; the data is erased, run `VACUUM` on {', '.join(tables)}") from None
-        operator = ["PostgreSQL WAL archives and base backups (point-in-time recovery) keep the erased rows until "
-                    "their retention expires"]
         if not full:
             operator.append("without VACUUM FULL the freed page space keeps erased bytes until overwritten; "
                             "rerun with --vacuum-full to rewrite the tables' files")

@@ -141,6 +141,7 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
                        "original_seq": original["seq"]})
         state = request_state(ledger, request.target, kind)
     touched: list[str] = []
+    dropped: list[str] = []
     for target in targets:
         if target.target in state["done"]:
             target.count = state["done"][target.target]  # done before an interruption: never twice
@@ -150,13 +151,13 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
         else:
             count = execute_target(target, project, warehouse, store, subject_id, current)
             target.count = max(target.count, count) if target.action == "recompute" else count
-            if target.system == "warehouse" and target.count and target.action != "drop-schema":
-                touched.append(target.target)
+            if target.system == "warehouse" and target.count:
+                (dropped if target.action == "drop-schema" else touched).append(target.target)
         ledger.append(actor, f"{kind}.target_done", request.target,
                       {"target": target.target, "system": target.system, "action": target.action, "count": target.count})
     if store is not None:
         store.reclaim()  # the store's own files must not keep erased bodies — also those of a killed run
-    storage = reclaim_storage(warehouse, sorted(set(touched)), full=vacuum_full)
+    storage = reclaim_storage(warehouse, sorted(set(touched)), full=vacuum_full, dropped=dropped)
     ledger.append(actor, f"{kind}.executed", request.target, {"targets": len(targets), "storage": storage["done"]})
     for target in targets:
         target.verified = verify_target(target, project, warehouse, store, subject_id)

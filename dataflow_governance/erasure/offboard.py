@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import re
 
+from sqlglot import exp
+
 from ..datasets import dataset_records
 from ..graph import ColumnGraph, table_of
 from ..keys import subject_hash
 from ..ledger import Ledger
 from ..locks import governance_lock
 from ..manifest import Project
-from ..matching import SubjectIdError, canonical_id, check_subject_id
+from ..matching import SubjectIdError, canonical_id, check_subject_id, record_canonical
 from ..model_registry import models_trained_on
 from ..objectstore import ObjectStore
 from ..spec import AssetGovernance
-from ..warehouse import Warehouse
+from ..tenant_scan import stored_object_tenants, tenant_tables
+from ..warehouse import Warehouse, column_expr, table_expr
 from .certificate import ErasureResult
-from .execute import count_target
+from .execute import count_target, execute_target
+from .state import offboarded_tenants
 from .lifecycle import DEFAULT_GRACE_DAYS, ErasureError, Request, check_grace_days, run_request, utc
 from .plan import Target
 
@@ -130,6 +134,44 @@ def _models(warehouse: Warehouse, scoped: set[str]) -> list[Target]:
     return [Target("model", f"models:/{m['model']}/{m['version']}", "flag", m["model"],
                    lineage=[f"trained on {', '.join(sorted(digests & set(m['datasets'])))} (tenant data)"])
             for m in models_trained_on(ledger, digests)] if digests else []
+
+
+def returned_tenant_data(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
+                         warehouse: Warehouse, store: ObjectStore | None, now) -> dict[str, int]:
+    """Data of offboarded tenants stored again (a late batch, a replay, a restored backup), removed
+    as their offboarding removed it, legal holds included; asset → records removed. Tenants are
+    recognised by the keyed hash the ledger keeps, never by an id: the few distinct tenants of each
+    table, schema and prefix are hashed and compared."""
+    gone = offboarded_tenants(Ledger(warehouse))
+    if not gone:
+        return {}
+    removed: dict[str, int] = {}
+    for tenant_id in sorted(t for t in _stored_tenants(governance, warehouse, store) if tenant_key(project, t) in gone):
+        targets = plan_offboarding(project, governance, graph, warehouse, tenant_id)
+        _keep_directory_while_held(targets, project, warehouse, tenant_id)
+        for target in targets:
+            if target.system in ("warehouse", "s3") and target.action != "recompute" and \
+                    count_target(target, project, warehouse, store, tenant_id, now):
+                count = execute_target(target, project, warehouse, store, tenant_id, now)
+                removed[target.asset] = removed.get(target.asset, 0) + count
+    return removed
+
+
+def _stored_tenants(governance: dict[str, AssetGovernance], warehouse: Warehouse, store: ObjectStore | None) -> set[str]:
+    """Every tenant id that tenant-scoped assets hold now: in tenant columns, schemas and prefixes."""
+    found: set[str] = set()
+    for asset, gov in governance.items():
+        table = table_of(asset, gov)
+        if gov.storage.kind == "warehouse" and gov.tenant_strategy == "schema":
+            found |= set(tenant_tables(warehouse, table))
+        elif gov.storage.kind == "warehouse" and gov.tenant_key and not gov.per_tenant_table \
+                and warehouse.table_exists(table):
+            query = exp.select(column_expr(gov.tenant_key)).distinct().from_(table_expr(table))
+            found |= {c for (value,) in warehouse.fetch(query) if (c := record_canonical(value)) is not None}
+        elif gov.storage.kind == "s3" and store is not None and (gov.tenant_prefix or gov.tenant_key):
+            found |= stored_object_tenants(store, gov.storage.bucket, gov.storage.prefix or "",
+                                           tenant_prefix=gov.tenant_prefix, field=gov.tenant_key)
+    return found
 
 
 def offboard(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, tenant_id: str, *,

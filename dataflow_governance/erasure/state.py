@@ -73,3 +73,8 @@ def suppression_list(ledger: Ledger) -> dict[str, str | None]:
         elif entry.action == "erasure.executed" and subject in requested:
             suppressed[subject] = requested[subject]
     return suppressed
+
+
+def offboarded_tenants(ledger: Ledger) -> set[str]:
+    """Keyed hashes of the tenants whose offboarding was carried out (their data must not come back)."""
+    return {entry.target.removeprefix("tenant:") for entry in ledger.entries(action="offboarding.executed")}
