@@ -22,7 +22,10 @@ _PUBLIC = {
     "Processor": "spec", "Retention": "spec", "build_governance": "spec",
     "Warehouse": "warehouse", "WarehouseError": "warehouse",
     "ObjectStore": "objectstore", "ObjectStoreError": "objectstore", "get_object": "objectstore",
-    "list_keys": "objectstore", "put_object": "objectstore", "keyed_hash": "keys",
+    "list_keys": "objectstore", "put_object": "objectstore", "head_object": "objectstore", "keyed_hash": "keys",
+    "KeyStore": "crypto", "open_key_store": "crypto",
+    "encrypt_frame": "crypto.fields", "encrypt_records": "crypto.fields", "decrypt_frame": "crypto.fields",
+    "decrypt_records": "crypto.fields",
 }
 
 __all__ = ["DfgError", *sorted(_PUBLIC)]

@@ -9,11 +9,12 @@ variables override connection settings so one manifest serves laptop, CI and pro
 from __future__ import annotations
 
 import os
+from typing import Literal
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import DfgError
 from . import engines, taxonomy
@@ -49,6 +50,22 @@ class ObjectStoreConfig(_Section):
 class MlflowConfig(_Section):
     tracking_uri: str | None = None
     experiment: str = "deep_water"
+
+
+class KeysConfig(_Section):
+    """Where the key-encryption key of the per-subject data keys lives (field-level encryption)."""
+
+    provider: Literal["local", "aws-kms"] = Field(
+        default="local", description="local: a KEK file in the state directory; aws-kms: a KMS key")
+    kms_key_id: str | None = Field(default=None, description="aws-kms: the KMS key (id, ARN or alias/…)")
+    kms_endpoint_url: str | None = Field(default=None, description="aws-kms: another endpoint than AWS's")
+    kms_region: str = "eu-central-1"
+
+    @model_validator(mode="after")
+    def _kms_key(self) -> KeysConfig:
+        if self.provider == "aws-kms" and not self.kms_key_id:
+            raise ValueError("provider aws-kms needs kms_key_id")
+        return self
 
 
 class SubjectConfig(_Section):
@@ -122,6 +139,7 @@ class Project:
     governance: dict[str, AssetGovernance] = field(default_factory=dict)
     manifest_path: Path | None = None
     tenancy: TenancyConfig = field(default_factory=TenancyConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
 
     @property
     def warehouse_path(self) -> Path:
@@ -231,7 +249,7 @@ def _section(model: type[BaseModel], raw, where: str, manifest: Path):
 
 def _build(manifest: Path, raw: dict) -> Project:
     known = {"project", "definitions", "state_dir", "output_dir", "warehouse", "object_store", "buckets",
-             "mlflow", "subjects", "processors", "defaults", "groups", "tenancy"}
+             "mlflow", "subjects", "processors", "defaults", "groups", "tenancy", "keys"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
@@ -278,6 +296,7 @@ def _build(manifest: Path, raw: dict) -> Project:
         processors=processors,
         manifest_path=manifest,
         tenancy=_section(TenancyConfig, raw.get("tenancy"), "tenancy", manifest),
+        keys=_section(KeysConfig, raw.get("keys"), "keys", manifest),
     )
     governance = _group_governance(manifest, raw, buckets)
     try:

@@ -147,6 +147,25 @@ def encryption_missing(ctx: PolicyContext) -> Iterator[Finding]:
             )
 
 
+def immutable_personal_unencrypted(ctx: PolicyContext) -> Iterator[Finding]:
+    """Personal data in an append-only store can never be deleted; only a destroyed key erases it."""
+    for asset, facts in sorted(ctx.governance.items()):
+        if not facts.immutable:
+            continue
+        exposed = [c for c in facts.personal_columns if c not in facts.subject_encrypted]
+        exposed += [c for c in facts.identity_columns if c not in facts.subject_encrypted and c not in exposed]
+        if not facts.columns and facts.is_personal:
+            exposed = list(facts.data_categories)
+        if exposed:
+            yield Finding(
+                asset, "immutable-personal-unencrypted", "error",
+                f"{asset} is immutable and holds personal data in plain form ({', '.join(exposed)}): it could "
+                "never be erased (GDPR Art. 17)",
+                "declare each personal field `encryption: subject_key` (erased by destroying the subject's key), "
+                "or keep personal data out of the immutable store",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     legal_basis_missing,
     retention_missing,
@@ -156,6 +175,7 @@ RULES: tuple[Rule, ...] = (
     region_crossing,
     purpose_limitation,
     encryption_missing,
+    immutable_personal_unencrypted,
     *TENANCY_RULES,
 )
 

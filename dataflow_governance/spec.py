@@ -153,6 +153,9 @@ class ColumnSpec(_Model):
     sensitivity: Literal["public", "internal", "confidential", "restricted"] = "internal"
     pseudonymized: bool = False
     anonymized: bool = False
+    encryption: Literal["subject_key", "column_key"] | None = Field(
+        default=None, description="field-level encryption: with the subject's own data key (erased by "
+        "destroying the key) or with one key for the column")
     description: str = ""
 
     @field_validator("categories", mode="before")
@@ -192,6 +195,8 @@ class AssetGovernance(_Model):
         "database per tenant; declaring it (or tenant_key) makes the asset tenant-scoped")
     region_column: str | None = Field(default=None, description="column holding each row's country or region")
     blocking_checks: bool = Field(default=False, description="a failing PII/residency check stops downstream assets")
+    immutable: bool = Field(default=False, description="append-only (an event log, a write-once archive): rows and "
+                            "objects are never deleted or rewritten; personal fields must be encrypted per subject")
     subject_prefix: str | None = Field(default=None, description="S3 key template holding one subject's objects, with {subject_id}")
     tenant_prefix: str | None = Field(default=None, description="S3 key template holding one tenant's objects, with {tenant_id}")
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
@@ -264,6 +269,9 @@ class AssetGovernance(_Model):
             if template is not None:
                 _check_key_template(name, template, placeholder)
         self._check_tenant_placement()
+        if self.subject_encrypted and not self.identity_columns:
+            raise ValueError(f"column(s) {', '.join(self.subject_encrypted)} are encrypted per subject "
+                             "(encryption: subject_key) but no column is the subject's identity (identity: true)")
         return self
 
     def _check_tenant_placement(self) -> None:
@@ -298,6 +306,11 @@ class AssetGovernance(_Model):
     @cached_property
     def personal_columns(self) -> tuple[str, ...]:
         return tuple(name for name, column in self.columns.items() if column.is_personal)
+
+    @cached_property
+    def subject_encrypted(self) -> tuple[str, ...]:
+        """Columns sealed with their subject's own key: erased by shredding it."""
+        return tuple(name for name, column in self.columns.items() if column.encryption == "subject_key")
 
     @cached_property
     def identity_columns(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from ..keys import keyed_hash, project_key
-from ..manifest import BucketConfig, Project, load_project
+from ..manifest import BucketConfig, KeysConfig, Project, load_project
 from ..objectstore import ObjectStore, ensure_buckets, open_object_store
 from ..warehouse import Warehouse
 
@@ -65,9 +65,22 @@ class ProjectResource(dg.ConfigurableResource):
 
 
 class KeysResource(dg.ConfigurableResource):
-    """Keys for keyed hashing; from DFG_<NAME>_KEY, else generated once in the state dir."""
+    """Keys: for keyed hashing (from DFG_<NAME>_KEY, else generated once in the state dir), and the
+    per-subject data keys of field-level encryption (wrapped by the manifest's `keys:` KEK)."""
 
     state_dir: str = ".dfg"
+    provider: str = "local"
+    kms_key_id: str | None = None
+    kms_endpoint_url: str | None = None
+    kms_region: str = "eu-central-1"
+
+    def store(self, warehouse: Warehouse):
+        """The key store (`crypto.KeyStore`) in this warehouse."""
+        from ..crypto import KeyStore, open_kek
+
+        config = KeysConfig(provider=self.provider, kms_key_id=self.kms_key_id,
+                            kms_endpoint_url=self.kms_endpoint_url, kms_region=self.kms_region)
+        return KeyStore(warehouse, open_kek(Path(self.state_dir), config), Path(self.state_dir))
 
     def key(self, name: str) -> bytes:
         return project_key(Path(self.state_dir), name)
@@ -94,7 +107,9 @@ def project_resources(project: Project) -> dict[str, dg.ConfigurableResource]:
             buckets={name: bucket.region for name, bucket in project.buckets.items()},
             versioned_buckets=[name for name, bucket in project.buckets.items() if bucket.versioned],
         ),
-        "keys": KeysResource(state_dir=str(project.state_dir)),
+        "keys": KeysResource(state_dir=str(project.state_dir), provider=project.keys.provider,
+                             kms_key_id=project.keys.kms_key_id, kms_endpoint_url=project.keys.kms_endpoint_url,
+                             kms_region=project.keys.kms_region),
         "mlflow": MlflowResource(tracking_uri=project.mlflow_tracking_uri, experiment=project.mlflow.experiment),
         **({"project": ProjectResource(manifest=str(project.manifest_path))} if project.manifest_path else {}),
     }

@@ -78,6 +78,7 @@ class Engine:
 
     name: ClassVar[str]
     dialect: ClassVar[str]  # sqlglot dialect statements are rendered in
+    binary_type: ClassVar[str] = "BLOB"  # the column type for raw bytes (wrapped keys)
 
     def __init__(self, warehouse: Settings):
         self.warehouse = warehouse
@@ -196,6 +197,11 @@ class Engine:
     def reclaim(self, tables: list[str], full: bool) -> dict[str, list[str]]:
         """Make deleted rows' bytes leave the engine's files; says what is left to an operator."""
         raise NotImplementedError
+
+    def files_contain(self, needle: bytes) -> bool | None:
+        """Whether the engine's own files still hold these bytes (a destroyed key's wrapped form);
+        None when the files are not readable from here (a database server's)."""
+        return None
 
     @contextmanager
     def exclusive(self, holder: str, notify: Callable[[str], None]) -> Iterator[None]:

@@ -203,6 +203,20 @@ class DuckDBEngine(Engine):
                 "operator": ["copies of the DuckDB file made before this erasure (backups, snapshots) still hold the "
                              "erased rows: expire or rewrite them"]}
 
+    def files_contain(self, needle: bytes) -> bool | None:
+        """Search the database file and its write-ahead log, a block at a time (with an overlap, so
+        a needle across two blocks is found)."""
+        path = Path(self.warehouse.path)
+        for candidate in (path, path.with_name(path.name + ".wal")):
+            if candidate.exists():
+                with open(candidate, "rb") as handle:
+                    tail = b""
+                    while block := handle.read(1 << 22):
+                        if needle in tail + block:
+                            return True
+                        tail = block[-len(needle):]
+        return False
+
     def _rewrite(self) -> None:
         path = Path(self.warehouse.path)
         fresh = path.with_name(path.name + ".rewrite")

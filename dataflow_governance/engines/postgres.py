@@ -36,6 +36,7 @@ def _is_missing(value) -> bool:
 class PostgresEngine(Engine):
     name = "postgres"
     dialect = "postgres"
+    binary_type = "BYTEA"
 
     @classmethod
     def config_problem(cls, path: str | None, dsn: str | None) -> str | None:

@@ -6,7 +6,9 @@ import json
 
 from sqlglot import exp
 
-from ..graph import ColumnGraph
+from ..crypto import open_key_store
+from ..crypto.fields import decrypt_records
+from ..graph import ColumnGraph, table_of
 from ..manifest import Project
 from ..matching import SubjectIdError, check_subject_id
 from ..objectstore import ObjectStore, list_keys
@@ -16,8 +18,8 @@ from ..spec import AssetGovernance
 from ..warehouse import Warehouse, table_expr
 from .execute import match_rows, subject_location
 from .lifecycle import ErasureError
-from ..graph import table_of
 from .plan import plan_erasure
+from .shredding import sealed_events
 
 
 def access_export(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, subject_id: str,
@@ -30,7 +32,9 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
     assets: dict[str, dict] = {}
     with warehouse.session():
         for target in plan_erasure(project, governance, graph, warehouse):
-            if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
+            if target.action == "shredded":
+                records = sealed_events(target, project, warehouse, store, subject_id)
+            elif target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
                 match = match_rows(target, project, warehouse, subject_id)
                 frame = warehouse.fetch_df(exp.select("*").from_(table_expr(target.target)).where(match.where), match.params)
                 records = json.loads(frame.to_json(orient="records", date_format="iso"))
@@ -44,6 +48,11 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
                     records = matching_records(store, bucket, prefix, target.column, subject_test(subject_id))
             else:
                 continue
+            sealed = governance[target.asset].subject_encrypted
+            if records and sealed:
+                # Opened for the subject's own export, and ledgered as a decryption like any other.
+                records = decrypt_records(records, target.asset, sealed, open_key_store(project, warehouse),
+                                          actor="dfg:access", purpose="the subject's access request (GDPR Art. 15)")
             if records:
                 # (A schema per tenant: one entry per tenant's table of the asset.)
                 name = target.asset if "{tenant_id}" not in table_of(target.asset, governance[target.asset]) \

@@ -56,6 +56,13 @@ def certificate_markdown(result: ErasureResult, project: Project) -> str:
                  "Counts below are this run's.\n\n")
     text += (f"| system | target | action | count | kept under legal hold | verified |\n|---|---|---|---|---|---|\n"
              f"{rows}\n")
+    shredded = [t for t in result.targets if t.action == "shredded"]
+    key = next((t for t in result.targets if t.system == "keys"), None)
+    if key is not None and key.verified and shredded:
+        text += (f"\n## Crypto-shredded\n\n{sum(t.count for t in shredded)} record(s) of the subject in immutable "
+                 f"stores ({', '.join(t.target for t in shredded)}) were left in place, unchanged, sealed with the "
+                 "subject's own data key, which was destroyed: none of them opens. Copies of those stores "
+                 "(backups, archives) hold the same ciphertext and are erased with it.\n")
     if result.storage:
         text += "\n## Storage\n\n" + "".join(f"- {line}\n" for line in result.storage.get("done", [])) + \
                 "".join(f"- operator: {line}\n" for line in result.storage.get("operator", []))

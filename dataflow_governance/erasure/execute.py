@@ -20,6 +20,7 @@ from ..manifest import Project
 from ..objectstore import ObjectStore, object_versions, purge_prefix, split_s3_uri
 from ..records import count_records, purge_records, subject_test
 from ..warehouse import Warehouse, column_expr, table_expr
+from . import shredding
 from .plan import Target, pseudonym_of
 
 
@@ -40,6 +41,10 @@ def count_target(target: Target, project: Project, warehouse: Warehouse, store: 
         return 1  # one model version to flag; one step for an operator
     if target.action == "drop-schema":
         return len(warehouse.schema_tables(target.target))
+    if target.action == "shredded":
+        return shredding.count_sealed(target, project, warehouse, store, subject_id)
+    if target.system == "keys":
+        return shredding.count_key(project, warehouse, subject_id)
     if target.system == "warehouse" and target.column:
         if not warehouse.table_exists(target.target):
             return 0
@@ -78,6 +83,10 @@ def subject_location(uri: str, subject_id: str) -> tuple[str, str | None]:
 def execute_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None,
                    subject_id: str, now: datetime) -> int:
     """Carry out one target; returns the count affected."""
+    if target.action == "shredded":
+        return target.count  # left in place: the key's destruction erases them
+    if target.system == "keys":
+        return shredding.shred_key(target, project, warehouse, subject_id)
     if target.system == "warehouse" and target.column:
         if not warehouse.table_exists(target.target):
             return 0
@@ -159,6 +168,10 @@ def verify_target(target: Target, project: Project, warehouse: Warehouse, store:
         return model_is_flagged(project.mlflow_tracking_uri, target.target)
     if target.action == "drop-schema":
         return not warehouse.schema_exists(target.target)
+    if target.action == "shredded":
+        return shredding.verify_sealed(target, project, warehouse, store, subject_id)
+    if target.system == "keys":
+        return shredding.verify_key(target, project, warehouse, subject_id)
     if target.system == "operator":
         return False  # the project cannot do it, so it cannot say it was done
     if target.system in ("warehouse", "s3") and (target.column or target.system == "s3"):

@@ -112,9 +112,14 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
             head = ledger.append(actor, f"{kind}.cancelled", request.target).hash
             return result("cancelled", targets, head)
         raise ErasureError(f"no pending {kind} request for this {request.what} to cancel")
-    data_systems = ("warehouse", "s3")
+    data_systems = ("warehouse", "s3", "keys")
+
+    def back(target: Target) -> bool:
+        """Whether what the target counts now is data that must not be there after an execution
+        (events sealed with a shredded key stay by design)."""
+        return target.system in data_systems and target.action != "shredded"
     original = state["executed"]
-    reappeared = sum(t.count for t in targets if t.system in data_systems) if original else 0
+    reappeared = sum(t.count for t in targets if back(t)) if original else 0
     if state["status"] == "verified" and not reappeared:
         # Nothing came back: this run changes nothing and records nothing; it verifies now.
         for target in targets:
@@ -137,22 +142,25 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
     if original and state["status"] in ("executed", "verified"):
         # Data came back (or the last verification failed): a new pass.
         ledger.append(actor, f"{kind}.reopened", request.target,
-                      {"reappeared": {t.target: t.count for t in targets if t.system in data_systems and t.count},
+                      {"reappeared": {t.target: t.count for t in targets if back(t) and t.count},
                        "original_seq": original["seq"]})
         state = request_state(ledger, request.target, kind)
     touched: list[str] = []
     dropped: list[str] = []
     for target in targets:
-        if target.target in state["done"]:
+        resumed = target.target in state["done"]
+        if resumed:
             target.count = state["done"][target.target]  # done before an interruption: never twice
-            continue
-        if original and target.system in data_systems and target.action != "recompute" and not target.count:
+        elif original and target.system in data_systems and target.action != "recompute" and not target.count:
             target.count = 0  # nothing here now: this pass has nothing to do
         else:
             count = execute_target(target, project, warehouse, store, subject_id, current)
             target.count = max(target.count, count) if target.action == "recompute" else count
-            if target.system == "warehouse" and target.count:
-                (dropped if target.action == "drop-schema" else touched).append(target.target)
+        if target.system in ("warehouse", "keys") and target.count and target.action != "shredded":
+            # (Also what a killed run changed: its freed blocks are reclaimed by this one.)
+            (dropped if target.action == "drop-schema" else touched).append(target.target)
+        if resumed:
+            continue
         ledger.append(actor, f"{kind}.target_done", request.target,
                       {"target": target.target, "system": target.system, "action": target.action, "count": target.count})
     if store is not None:

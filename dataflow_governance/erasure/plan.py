@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from ..crypto.subject_keys import KEYS_TABLE
 from ..datasets import dataset_records, digests_holding
 from ..graph import ColumnGraph, table_of
 from ..keys import keyed_hash, project_key
@@ -25,9 +26,11 @@ from ..warehouse import Warehouse
 
 @dataclass
 class Target:
-    system: str  # warehouse | s3 | model | processor | operator (a step the project cannot take)
+    system: str  # warehouse | s3 | keys | model | processor | operator (a step the project cannot take)
     target: str  # table, schema, s3://bucket/prefix, models:/name/version, processor name
-    action: str  # delete | anonymize | retain | notify | recompute | rewrite | flag | drop-schema | drop-database
+    # delete | anonymize | retain | notify | recompute | rewrite | flag | drop-schema | drop-database |
+    # shred (a subject's data key) | shredded (immutable data left in place, unreadable without the key)
+    action: str
     asset: str
     column: str | None = None
     pseudonymized: bool = False
@@ -39,6 +42,8 @@ class Target:
     hold_days: int | None = None
     keep_held: bool = False  # offboarding: rows under a legal hold stay (their `held` columns anonymized)
     retained: int = 0  # rows kept under a legal hold
+    fingerprint: dict[str, str] = field(default_factory=dict)  # immutable objects' ETags when counted
+    evidence: bytes | None = None  # a shredded key's wrapped bytes, to search the engine's files for
     timestamp_column: str | None = None
     sql: str | None = None  # for a recompute: the SQL that rebuilds the aggregate
     dialect: str = "duckdb"
@@ -68,6 +73,13 @@ def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph
         traced = graph.columns_of(asset) if graph is not None and asset in graph.lineage else {}
         if not identity and traced:
             identity = [(name, None) for name, cls in traced.items() if cls.subject_linked and not cls.anonymous]
+        if gov.immutable and identity and identity[0][0] in gov.subject_encrypted:
+            # Never deleted or rewritten: the subject's fields stay as ciphertext whose key is shredded.
+            where = table_of(asset, gov) if gov.storage.kind == "warehouse" else \
+                f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}"
+            targets.append(Target(gov.storage.kind, where, "shredded", asset, column=identity[0][0],
+                                  lineage=[f"{asset}: the subject's events, sealed with the subject's key"]))
+            continue
         if gov.storage.kind == "warehouse" and identity:
             name, col = identity[0]
             pseudonymized = bool(col.pseudonymized) if col is not None else traced[name].pseudonymized
@@ -94,13 +106,19 @@ def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph
             # (Snapshots are found through their membership index: see `with_provenance`.)
             targets.append(Target("s3", f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}", "rewrite", asset,
                                   column=identity[0][0], lineage=[f"{asset}: records whose {identity[0][0]} is the subject"]))
+    sealed = sorted(a for a, g in governance.items() if g.subject_encrypted)
+    if sealed:
+        targets.append(Target("keys", KEYS_TABLE, "shred", ", ".join(sealed),
+                              lineage=[f"the subject's data key seals {a}.{', '.join(governance[a].subject_encrypted)}"
+                                       for a in sealed]))
     if warehouse is not None:
         targets = [t for target in targets for t in _per_tenant(target, warehouse)]
     # Aggregates are rebuilt after every deletion; processors are told last.
     targets.sort(key=lambda t: (t.action == "recompute", t.system == "processor"))
-    receivers = sorted({p for t in targets if t.action != "recompute" for p in governance[t.asset].processors})
+    sent = [t for t in targets if t.action != "recompute" and t.system != "keys"]
+    receivers = sorted({p for t in sent for p in governance[t.asset].processors})
     for name in receivers:
-        sent_from = sorted(t.asset for t in targets if name in governance[t.asset].processors)
+        sent_from = sorted(t.asset for t in sent if name in governance[t.asset].processors)
         targets.append(Target("processor", name, "notify", ", ".join(sent_from),
                               lineage=[f"{a} → {name}" for a in sent_from]))
     return targets

@@ -1,0 +1,173 @@
+"""The key store: one AES-256 data key per subject (or per encrypted column), wrapped by the KEK,
+in a table of the warehouse (`governance_subject_keys`).
+
+A row names its owner by keyed hash only — the subject hash the ledger and certificates use, or
+the hash of `column:<asset>.<column>` — never an id. Keys are made on first use; two writers
+racing for a new subject both end with the one key the table kept. Shredding empties the wrapped
+key and stamps `destroyed_at`; the row stays, so ciphertext that names the key id is known to be
+shredded rather than lost. A shredded owner never gets a new key: data written for it afterwards
+is written as erased.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlglot import exp
+
+from ..keys import keyed_hash, project_key
+from ..matching import canonical_id
+from ..warehouse import Warehouse, WarehouseError, table_expr
+from .kek import Kek
+
+KEYS_TABLE = "governance_subject_keys"
+_CHUNK = 500
+_WHOLE_TABLE = 2_000  # owners looked up at once above which the whole key table is read
+
+
+@dataclass(frozen=True)
+class DataKey:
+    key_id: str
+    key: bytes | None  # None: shredded
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class KeyStore:
+    def __init__(self, warehouse: Warehouse, kek: Kek, state_dir: Path):
+        self.warehouse, self.kek, self.state_dir = warehouse, kek, Path(state_dir)
+        self._ready = False
+        self._opened: dict[str, bytes] = {}  # key id → data key, unwrapped once per store
+
+    # owners ------------------------------------------------------------------------------------
+    @cached_property
+    def _owner_key(self) -> bytes:
+        return project_key(self.state_dir, "subject")
+
+    def subject_owner(self, subject_id: object) -> str:
+        """The subject hash (`keys.subject_hash`): what the ledger and certificates call the subject."""
+        return keyed_hash(self._owner_key, canonical_id(subject_id))
+
+    def column_owner(self, asset: str, column: str) -> str:
+        return keyed_hash(self._owner_key, f"column:{asset}.{column}")
+
+    # the table ---------------------------------------------------------------------------------
+    def ensure(self) -> None:
+        if self._ready:
+            return
+        target = self.warehouse.render(table_expr(KEYS_TABLE))
+        try:
+            self.warehouse.execute(f"CREATE TABLE IF NOT EXISTS {target} (key_id VARCHAR PRIMARY KEY, "
+                                   "owner VARCHAR NOT NULL UNIQUE, kek VARCHAR, wrapped BLOB, "
+                                   "created_at TIMESTAMP NOT NULL, destroyed_at TIMESTAMP)"
+                                   .replace("BLOB", self.warehouse.engine.binary_type))
+        except WarehouseError:
+            if not self.warehouse.table_exists(KEYS_TABLE):  # (not just another writer creating it first)
+                raise
+        self._ready = True
+
+    def _rows(self, column: str, values: Iterable[str]) -> list[tuple]:
+        self.ensure()
+        values, rows = sorted(set(values)), []
+        if len(values) > _WHOLE_TABLE:  # many owners: one pass over the table beats many IN lists
+            wanted = set(values)
+            query = exp.select("owner", "key_id", "kek", "wrapped").from_(table_expr(KEYS_TABLE))
+            index = 0 if column == "owner" else 1
+            return [row for row in self.warehouse.fetch(query) if row[index] in wanted]
+        for i in range(0, len(values), _CHUNK):
+            chunk = values[i:i + _CHUNK]
+            query = exp.select("owner", "key_id", "kek", "wrapped").from_(table_expr(KEYS_TABLE)) \
+                .where(exp.column(column).isin(*[exp.Placeholder() for _ in chunk]))
+            rows += self.warehouse.fetch(query, chunk)
+        return rows
+
+    def _open(self, key_id: str, kek_id: str | None, wrapped) -> bytes | None:
+        if wrapped is None:
+            return None
+        if key_id not in self._opened:
+            self._opened[key_id] = self.kek.unwrap(kek_id, bytes(wrapped))
+        return self._opened[key_id]
+
+    # keys --------------------------------------------------------------------------------------
+    def keys_for(self, owners: Iterable[str], create: bool = False) -> dict[str, DataKey]:
+        """owner → its data key (key None when shredded); with `create`, owners without a key get one."""
+        owners = set(owners)
+        found = {owner: (key_id, kek_id, wrapped) for owner, key_id, kek_id, wrapped in self._rows("owner", owners)}
+        missing = sorted(owners - set(found)) if create else []
+        for i in range(0, len(missing), _CHUNK):
+            chunk = missing[i:i + _CHUNK]
+            try:
+                self._insert(chunk)
+            except WarehouseError:
+                # A concurrent transaction committed some of these owners' keys first (a conflict at
+                # commit, which ON CONFLICT does not cover): theirs win; one at a time for the rest.
+                for owner in chunk:
+                    if not self._rows("owner", [owner]):
+                        self._insert([owner])
+        if missing:  # re-read: a racing writer's key wins over ours
+            found.update({o: (k, kk, w) for o, k, kk, w in self._rows("owner", missing)})
+        return {owner: DataKey(key_id, self._open(key_id, kek_id, wrapped))
+                for owner, (key_id, kek_id, wrapped) in found.items()}
+
+    def _insert(self, owners: list[str]) -> None:
+        """New keys for these owners in one statement; an owner that has one keeps it."""
+        rows, params = [], []
+        for owner in owners:
+            _data_key, wrapped, kek_id = self.kek.new_data_key()
+            rows.append(tuple(exp.Placeholder() for _ in range(5)))
+            params += [secrets.token_hex(16), owner, kek_id, wrapped, _now()]
+        insert = exp.insert(exp.values(rows), table_expr(KEYS_TABLE),
+                            columns=["key_id", "owner", "kek", "wrapped", "created_at"])
+        insert.set("conflict", exp.OnConflict(action=exp.var("DO NOTHING")))  # (a racing writer made it)
+        self.warehouse.execute(insert, params)
+
+    def keys_by_id(self, key_ids: Iterable[str]) -> dict[str, bytes | None]:
+        """key id → data key (None when shredded) for decryption; unknown ids are left out."""
+        wanted = set(key_ids) - set(self._opened)
+        rows = self._rows("key_id", wanted) if wanted else []
+        opened = {key_id: self._open(key_id, kek_id, wrapped) for _owner, key_id, kek_id, wrapped in rows}
+        return {k: self._opened.get(k, opened.get(k)) for k in set(key_ids) if k in self._opened or k in opened}
+
+    def key_id_of(self, owner: str) -> str | None:
+        rows = self._rows("owner", [owner])
+        return rows[0][1] if rows else None
+
+    def is_live(self, owner: str) -> bool:
+        rows = self._rows("owner", [owner])
+        return bool(rows) and rows[0][3] is not None
+
+    # shredding and rotation --------------------------------------------------------------------
+    def shred(self, owner: str) -> bytes | None:
+        """Destroy the owner's data key; returns the wrapped bytes it had (for the verification that
+        they left the engine's files), None when there was no live key."""
+        rows = self._rows("owner", [owner])
+        if not rows or rows[0][3] is None:
+            return None
+        wrapped = bytes(rows[0][3])
+        update = exp.update(table_expr(KEYS_TABLE), {"wrapped": exp.null(), "destroyed_at": exp.Placeholder()},
+                            where=exp.column("owner").eq(exp.Placeholder()))
+        self.warehouse.execute(update, [_now(), owner])
+        self._opened.pop(rows[0][1], None)
+        return wrapped
+
+    def rotate(self) -> dict[str, object]:
+        """Re-wrap every live data key with the KEK's current version; no data is touched. Old
+        KEKs are retired afterwards (they would still open wrapped keys left in freed pages)."""
+        self.ensure()
+        query = exp.select("key_id", "kek", "wrapped").from_(table_expr(KEYS_TABLE)) \
+            .where(exp.column("wrapped").is_(exp.null()).not_())
+        rows = self.warehouse.fetch(query)
+        old = {kek_id for _k, kek_id, _w in rows}
+        for key_id, kek_id, wrapped in rows:
+            rewrapped, current = self.kek.rewrap(kek_id, bytes(wrapped))
+            update = exp.update(table_expr(KEYS_TABLE), {"wrapped": exp.Placeholder(), "kek": exp.Placeholder()},
+                                where=exp.column("key_id").eq(exp.Placeholder()))
+            self.warehouse.execute(update, [rewrapped, current, key_id])
+        return {"rewrapped": len(rows), "retired": self.kek.retire(old)}
