@@ -39,6 +39,12 @@ def ropa_activities(ctx: PolicyContext) -> list[dict]:
         pseudonymized = [n for n, c in gov.columns.items() if c.pseudonymized]
         if pseudonymized:
             security.append("pseudonymized: " + ", ".join(pseudonymized))
+        if gov.subject_encrypted:  # Art. 32(1)(a), and erasure by destroying the subject's key
+            security.append("field-level encryption with each subject's own key (crypto-shredding): "
+                            + ", ".join(gov.subject_encrypted))
+        keyed = [n for n, c in gov.columns.items() if c.encryption == "column_key"]
+        if keyed:
+            security.append("field-level encryption with a column key: " + ", ".join(keyed))
         if gov.tenant_scoped:  # Art. 32: one tenant's data kept from another's
             security.append(f"tenant isolation: {gov.tenant_strategy or 'row'} strategy"
                             + (f" on {gov.tenant_key}" if gov.tenant_key else "")

@@ -46,6 +46,16 @@ def test_fields_are_sealed_per_subject_and_open_only_where_they_were_written(sto
         unseal(keys, "orders", "email", tampered)
 
 
+def test_a_column_key_seals_restricted_data_that_belongs_to_no_subject(store):
+    from dataflow_governance import encrypt_column
+
+    secrets_ = pd.DataFrame({"partner": ["acme", "globex"], "api_secret": ["s3cr3t-1", "s3cr3t-2"]})
+    sealed = encrypt_column(secrets_, "partners", "api_secret", store)
+    assert len({key_id_of(t) for t in sealed["api_secret"]}) == 1 and "s3cr3t-1" not in str(sealed.to_dict())
+    assert decrypt_frame(sealed, "partners", ["api_secret"], store, actor="t", purpose="t")["api_secret"].tolist() == \
+        ["s3cr3t-1", "s3cr3t-2"]
+
+
 def test_keys_survive_a_restart_are_made_once_and_a_shredded_subject_gets_no_new_one(store, tmp_path):
     owner = store.subject_owner(42)
     first = store.keys_for([owner], create=True)[owner]
@@ -167,3 +177,23 @@ def test_personal_data_in_an_immutable_store_must_be_sealed_per_subject():
     with pytest.raises(GovernanceError, match="identity"):
         build_governance("log", {"legal_basis": "contract", "columns": {
             "email": {"categories": ["user.contact.email"], "encryption": "subject_key"}}})
+
+
+def test_sealed_columns_and_immutability_are_visible_in_dagster():
+    from dataflow_governance.dagster_ext import governed_spec
+
+    spec = governed_spec("log", {"immutable": True, "legal_basis": "contract", "columns": {
+        "customer_id": {"identity": True, "categories": ["user.unique_id"], "encryption": "subject_key"}}})
+    assert spec.tags["immutable"] == "true"
+    column = spec.metadata["dagster/column_schema"].columns[0]
+    assert column.tags["encryption"] == "subject_key"
+    assert "sealed per subject: customer_id" in spec.metadata["governance"].value
+
+
+def test_crypto_shredding_is_a_security_measure_in_the_art30_record():
+    from dataflow_governance.reports import ropa_activities
+
+    gov = build_governance("log", {"immutable": True, "legal_basis": "contract", "columns": {
+        "customer_id": {"identity": True, "categories": ["user.unique_id"], "encryption": "subject_key"}}})
+    [activity] = ropa_activities(PolicyContext(governance={"log": gov}, upstream={}, processors={}))
+    assert any("crypto-shredding" in measure and "customer_id" in measure for measure in activity["security_measures"])

@@ -4,7 +4,7 @@ Exit codes: 0 all good; 1 something was found or failed (an error-level finding,
 check); 2 the input could not be used (bad manifest, unknown taxonomy key, unreachable service).
 
 The parser and exit codes are here; each command family is a module of its own (`governance`,
-`lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `local`, `demo`) that computes its answer
+`lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `keys`, `local`, `demo`) that computes its answer
 and hands it to `render` for people or prints it as JSON.
 """
 
@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cancel", action="store_true", help="cancel a pending offboarding")
     p.add_argument("--grace-days", type=int, default=30, help="days before a request is carried out (0 to 3650)")
     p.set_defaults(handler="tenancy:cmd_tenant")
+    p = sub.add_parser("keys", parents=[common], help="field-level encryption keys: status, rotate the KEK")
+    p.add_argument("action", choices=["status", "rotate"])
+    p.set_defaults(handler="keys:cmd_keys")
     p = sub.add_parser("catalog", parents=[common], help="the governance catalog file every command reads: build, status")
     p.add_argument("action", choices=["build", "status"])
     p.set_defaults(handler="governance:cmd_catalog")

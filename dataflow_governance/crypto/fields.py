@@ -152,6 +152,16 @@ def column_key(store: KeyStore, asset: str, column: str) -> DataKey:
     return store.keys_for([owner], create=True)[owner]
 
 
+def encrypt_column(frame: pd.DataFrame, asset: str, column: str, store: KeyStore) -> pd.DataFrame:
+    """A copy with `column` sealed with the column's own key (`encryption: column_key`); it opens
+    with `decrypt_frame` like any sealed column."""
+    key = column_key(store, asset, column)
+    cipher, aad = AESGCM(key.key), _aad(asset, column)
+    out = frame.copy()
+    out[column] = [None if _missing(v) else _seal(cipher, key.key_id, aad, v) for v in frame[column].tolist()]
+    return out
+
+
 @dataclass
 class Decryption:
     values: int = 0

@@ -12,6 +12,7 @@ is written as erased.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,6 +35,22 @@ _WHOLE_TABLE = 2_000  # owners looked up at once above which the whole key table
 class DataKey:
     key_id: str
     key: bytes | None  # None: shredded
+
+
+def _settled(write, done, attempts: int = 5) -> None:
+    """Run `write`; when it fails, accept that another writer did the same thing first if `done()`
+    says so, else try again a little later (a concurrent transaction doing the same write conflicts
+    at commit, which ON CONFLICT does not cover), and raise the last failure."""
+    for attempt in range(1, attempts + 1):
+        try:
+            write()
+            return
+        except WarehouseError:
+            if done():
+                return
+            if attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
 
 
 def _now() -> datetime:
@@ -63,14 +80,10 @@ class KeyStore:
         if self._ready:
             return
         target = self.warehouse.render(table_expr(KEYS_TABLE))
-        try:
-            self.warehouse.execute(f"CREATE TABLE IF NOT EXISTS {target} (key_id VARCHAR PRIMARY KEY, "
-                                   "owner VARCHAR NOT NULL UNIQUE, kek VARCHAR, wrapped BLOB, "
-                                   "created_at TIMESTAMP NOT NULL, destroyed_at TIMESTAMP)"
-                                   .replace("BLOB", self.warehouse.engine.binary_type))
-        except WarehouseError:
-            if not self.warehouse.table_exists(KEYS_TABLE):  # (not just another writer creating it first)
-                raise
+        create = (f"CREATE TABLE IF NOT EXISTS {target} (key_id VARCHAR PRIMARY KEY, owner VARCHAR NOT NULL UNIQUE, "
+                  f"kek VARCHAR, wrapped {self.warehouse.engine.binary_type}, created_at TIMESTAMP NOT NULL, "
+                  "destroyed_at TIMESTAMP)")
+        _settled(lambda: self.warehouse.execute(create), lambda: self.warehouse.table_exists(KEYS_TABLE))
         self._ready = True
 
     def _rows(self, column: str, values: Iterable[str]) -> list[tuple]:
@@ -103,14 +116,8 @@ class KeyStore:
         missing = sorted(owners - set(found)) if create else []
         for i in range(0, len(missing), _CHUNK):
             chunk = missing[i:i + _CHUNK]
-            try:
-                self._insert(chunk)
-            except WarehouseError:
-                # A concurrent transaction committed some of these owners' keys first (a conflict at
-                # commit, which ON CONFLICT does not cover): theirs win; one at a time for the rest.
-                for owner in chunk:
-                    if not self._rows("owner", [owner]):
-                        self._insert([owner])
+            _settled(lambda chunk=chunk: self._insert(chunk),
+                     lambda chunk=chunk: len(self._rows("owner", chunk)) == len(chunk))
         if missing:  # re-read: a racing writer's key wins over ours
             found.update({o: (k, kk, w) for o, k, kk, w in self._rows("owner", missing)})
         return {owner: DataKey(key_id, self._open(key_id, kek_id, wrapped))
@@ -143,6 +150,13 @@ class KeyStore:
         rows = self._rows("owner", [owner])
         return bool(rows) and rows[0][3] is not None
 
+    def counts(self) -> dict[str, int]:
+        self.ensure()
+        live = exp.func("count", exp.column("wrapped"))
+        query = exp.select(live, exp.func("count", exp.Star()) - live).from_(table_expr(KEYS_TABLE))
+        live_n, shredded = self.warehouse.fetch(query)[0]
+        return {"live": int(live_n), "shredded": int(shredded)}
+
     # shredding and rotation --------------------------------------------------------------------
     def shred(self, owner: str) -> bytes | None:
         """Destroy the owner's data key; returns the wrapped bytes it had (for the verification that
@@ -165,9 +179,10 @@ class KeyStore:
             .where(exp.column("wrapped").is_(exp.null()).not_())
         rows = self.warehouse.fetch(query)
         old = {kek_id for _k, kek_id, _w in rows}
-        for key_id, kek_id, wrapped in rows:
-            rewrapped, current = self.kek.rewrap(kek_id, bytes(wrapped))
-            update = exp.update(table_expr(KEYS_TABLE), {"wrapped": exp.Placeholder(), "kek": exp.Placeholder()},
-                                where=exp.column("key_id").eq(exp.Placeholder()))
-            self.warehouse.execute(update, [rewrapped, current, key_id])
+        update = exp.update(table_expr(KEYS_TABLE), {"wrapped": exp.Placeholder(), "kek": exp.Placeholder()},
+                            where=exp.column("key_id").eq(exp.Placeholder()))
+        with self.warehouse.session():  # (a crash midway leaves every key openable: old KEKs retire last)
+            for key_id, kek_id, wrapped in rows:
+                rewrapped, current = self.kek.rewrap(kek_id, bytes(wrapped))
+                self.warehouse.execute(update, [rewrapped, current, key_id])
         return {"rewrapped": len(rows), "retired": self.kek.retire(old)}

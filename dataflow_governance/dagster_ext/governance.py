@@ -68,6 +68,8 @@ class GovernanceTranslator:
         if gov.tenant_scoped:
             tags["tenant_scoped"] = "true"
             tags["tenant_strategy"] = gov.tenant_strategy or "row"
+        if gov.immutable:
+            tags["immutable"] = "true"
         return tags
 
     def get_column_schema(self, gov: AssetGovernance, types: Mapping[str, str] | None = None) -> dg.TableSchema | None:
@@ -85,6 +87,8 @@ class GovernanceTranslator:
                 tags["sensitivity"] = spec.sensitivity
                 tags.update(flag_tags(identity=spec.identity, pseudonymized=spec.pseudonymized, anonymized=spec.anonymized,
                                       tenant=name == gov.tenant_key))
+                if spec.encryption:
+                    tags["encryption"] = spec.encryption
             kind = (types or {}).get(name) or (spec.type if spec and spec.type else "unknown")
             columns.append(dg.TableColumn(name, str(kind).lower(), description=spec.description if spec else None, tags=tags))
         return dg.TableSchema(columns=columns)
@@ -110,7 +114,9 @@ class GovernanceTranslator:
             ("region", gov.region),
             ("retention", gov.retention.describe() if gov.retention else "none declared"),
             ("processors", ", ".join(gov.processors)),
-            ("encryption", f"at rest: {gov.encryption.at_rest or 'none'}; in transit: {gov.encryption.in_transit or 'none'}"),
+            ("encryption", f"at rest: {gov.encryption.at_rest or 'none'}; in transit: {gov.encryption.in_transit or 'none'}"
+             + (f"; sealed per subject: {', '.join(gov.subject_encrypted)}" if gov.subject_encrypted else "")),
+            ("immutable", gov.immutable and "yes: erased by destroying each subject's key"),
             ("anonymization", gov.anonymization),
             ("tenancy", gov.tenant_scoped and f"{gov.tenant_strategy or 'row'} strategy"
              + (f", tenant column {gov.tenant_key}" if gov.tenant_key else "")),
