@@ -3,7 +3,10 @@
 import dagster as dg
 import pandas as pd
 
-from dataflow_governance.dagster_ext import WarehouseResource, table_metadata
+import pyarrow as pa
+
+from dataflow_governance import write_delta
+from dataflow_governance.dagster_ext import ProjectResource, WarehouseResource, table_metadata
 
 from . import data
 from .registration import users
@@ -21,3 +24,14 @@ def email_campaign_sends(context: dg.AssetExecutionContext, warehouse: Warehouse
             for u, e in opted_in for c in CAMPAIGNS if r.random() < 0.6]
     wh.replace_table("email_campaign_sends", pd.DataFrame(rows, columns=["user_id", "email", "campaign", "sent_at"]))
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "email_campaign_sends"))
+
+
+@dg.asset(group_name="messaging", kinds={"deltalake"}, deps=[users])
+def marketing_audience(warehouse: WarehouseResource, project: ProjectResource) -> dg.MaterializeResult:
+    """The opted-in audience as a Delta table (the format a Spark side reads), rewritten each run."""
+    rows = warehouse.get().fetch_df("SELECT user_id, email, country FROM users WHERE marketing_consent ORDER BY user_id")
+    governed = project.get()
+    path = governed.state_dir / governed.governance["marketing_audience"].storage.path
+    write_delta(path, pa.Table.from_pandas(rows, preserve_index=False), personal=["user_id", "email", "country"],
+                mode="overwrite")
+    return dg.MaterializeResult(metadata={"rows": len(rows), "format": "delta"})

@@ -25,7 +25,7 @@ _PUBLIC = {
     "list_keys": "objectstore", "put_object": "objectstore", "head_object": "objectstore", "keyed_hash": "keys",
     "KeyStore": "crypto", "open_key_store": "crypto",
     "encrypt_frame": "crypto.fields", "encrypt_records": "crypto.fields", "decrypt_frame": "crypto.fields",
-    "decrypt_records": "crypto.fields", "encrypt_column": "crypto.fields",
+    "decrypt_records": "crypto.fields", "encrypt_column": "crypto.fields", "write_delta": "delta",
 }
 
 __all__ = ["DfgError", *sorted(_PUBLIC)]

@@ -64,6 +64,11 @@ def plan_sweep(governance: dict[str, AssetGovernance], now: datetime) -> list[Sw
             items.append(item)
         elif gov.storage.kind == "s3" and gov.storage.bucket:
             items.append(SweepItem(asset, "s3", f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}", "delete", cutoff))
+        elif gov.storage.kind == "delta":
+            # Said, not silently passed over: erasure reaches Delta tables, sweeps do not yet.
+            item = SweepItem(asset, "delta", gov.storage.path or asset, rule.action, cutoff)
+            item.skipped = "retention sweeps of Delta tables are not implemented (erasure is)"
+            items.append(item)
     return items
 
 
@@ -206,7 +211,7 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
             continue
         if item.system == "warehouse":
             sweep_warehouse(item, governance[item.asset], warehouse, key, current, dry_run)
-        elif store is not None:
+        elif item.system == "s3" and store is not None:
             sweep_s3(item, store, dry_run)
         if not dry_run:
             ledger.append(actor, "sweep.asset_done", f"asset:{item.asset}",

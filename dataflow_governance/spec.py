@@ -138,8 +138,9 @@ class Encryption(_Model):
 
 
 class Storage(_Model):
-    kind: Literal["warehouse", "s3", "external", "model"] = "warehouse"
+    kind: Literal["warehouse", "s3", "delta", "external", "model"] = "warehouse"
     table: str | None = None
+    path: str | None = Field(default=None, description="delta: the table's folder, relative to the state directory")
     bucket: str | None = None
     prefix: str | None = None
     snapshots: bool = Field(default=False, description="immutable, content-addressed dataset snapshots (S3); "
@@ -269,6 +270,8 @@ class AssetGovernance(_Model):
             if template is not None:
                 _check_key_template(name, template, placeholder)
         self._check_tenant_placement()
+        if self.storage.kind == "delta" and not self.storage.path:
+            raise ValueError("storage kind delta needs path: the Delta table's folder (relative to state_dir)")
         if self.subject_encrypted and not self.identity_columns:
             raise ValueError(f"column(s) {', '.join(self.subject_encrypted)} are encrypted per subject "
                              "(encryption: subject_key) but no column is the subject's identity (identity: true)")

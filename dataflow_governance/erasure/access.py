@@ -6,6 +6,7 @@ import json
 
 from sqlglot import exp
 
+from .. import delta
 from ..crypto import open_key_store
 from ..crypto.fields import decrypt_records
 from ..graph import ColumnGraph, table_of
@@ -34,6 +35,9 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
         for target in plan_erasure(project, governance, graph, warehouse):
             if target.action == "shredded":
                 records = sealed_events(target, project, warehouse, store, subject_id)
+            elif target.system == "delta":
+                records = json.loads(json.dumps(delta.rows_of(project.state_dir / target.target, target.column,
+                                                              subject_id), default=str))
             elif target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
                 match = match_rows(target, project, warehouse, subject_id)
                 frame = warehouse.fetch_df(exp.select("*").from_(table_expr(target.target)).where(match.where), match.params)

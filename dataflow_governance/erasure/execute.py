@@ -11,7 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlglot import exp
 
-from .. import anonymize
+from pathlib import Path
+
+from .. import anonymize, delta
 from ..keys import project_key
 from ..matching import Condition, canonical_id, column_matches
 from ..model_registry import flag_model, model_is_flagged
@@ -45,6 +47,8 @@ def count_target(target: Target, project: Project, warehouse: Warehouse, store: 
         return shredding.count_sealed(target, project, warehouse, store, subject_id)
     if target.system == "keys":
         return shredding.count_key(project, warehouse, subject_id)
+    if target.system == "delta":
+        return delta.count_rows(project.state_dir / target.target, target.column, subject_id)
     if target.system == "warehouse" and target.column:
         if not warehouse.table_exists(target.target):
             return 0
@@ -87,6 +91,8 @@ def execute_target(target: Target, project: Project, warehouse: Warehouse, store
         return target.count  # left in place: the key's destruction erases them
     if target.system == "keys":
         return shredding.shred_key(target, project, warehouse, subject_id)
+    if target.system == "delta":
+        return _erase_delta(target, project, subject_id)
     if target.system == "warehouse" and target.column:
         if not warehouse.table_exists(target.target):
             return 0
@@ -156,6 +162,17 @@ def erase_matching_rows(target: Target, project: Project, warehouse: Warehouse, 
     return count
 
 
+def _erase_delta(target: Target, project: Project, subject_id: str) -> int:
+    """The subject's rows, the data files that held them and any log statistic naming them. Their
+    personal values are read first (kept in memory only) so verification can search the log for them."""
+    path = project.state_dir / target.target
+    rows = delta.rows_of(path, target.column, subject_id)
+    target.values = tuple(sorted({str(r[c]) for r in rows for c in target.personal if r.get(c) is not None}))
+    done = delta.erase_rows(path, target.column, subject_id, target.values)
+    target.notes = done.describe(Path(target.target))
+    return done.deleted
+
+
 def _recompute(target: Target, warehouse: Warehouse) -> int:
     """Rebuild an aggregate from its SQL, so it no longer counts the erased subject."""
     if not target.sql or not warehouse.table_exists(target.target):
@@ -172,6 +189,8 @@ def verify_target(target: Target, project: Project, warehouse: Warehouse, store:
         return shredding.verify_sealed(target, project, warehouse, store, subject_id)
     if target.system == "keys":
         return shredding.verify_key(target, project, warehouse, subject_id)
+    if target.system == "delta":
+        return delta.verify_erased(project.state_dir / target.target, target.column, subject_id, target.values).clean
     if target.system == "operator":
         return False  # the project cannot do it, so it cannot say it was done
     if target.system in ("warehouse", "s3") and (target.column or target.system == "s3"):

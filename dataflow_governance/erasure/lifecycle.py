@@ -112,7 +112,7 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
             head = ledger.append(actor, f"{kind}.cancelled", request.target).hash
             return result("cancelled", targets, head)
         raise ErasureError(f"no pending {kind} request for this {request.what} to cancel")
-    data_systems = ("warehouse", "s3", "keys")
+    data_systems = ("warehouse", "s3", "keys", "delta")
 
     def back(target: Target) -> bool:
         """Whether what the target counts now is data that must not be there after an execution
@@ -166,6 +166,7 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
     if store is not None:
         store.reclaim()  # the store's own files must not keep erased bodies — also those of a killed run
     storage = reclaim_storage(warehouse, sorted(set(touched)), full=vacuum_full, dropped=dropped)
+    storage["done"] += [note for target in targets for note in target.notes]  # (Delta: files, log)
     ledger.append(actor, f"{kind}.executed", request.target, {"targets": len(targets), "storage": storage["done"]})
     for target in targets:
         target.verified = verify_target(target, project, warehouse, store, subject_id)

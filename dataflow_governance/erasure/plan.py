@@ -44,6 +44,9 @@ class Target:
     retained: int = 0  # rows kept under a legal hold
     fingerprint: dict[str, str] = field(default_factory=dict)  # immutable objects' ETags when counted
     evidence: bytes | None = None  # a shredded key's wrapped bytes, to search the engine's files for
+    personal: tuple[str, ...] = ()  # Delta: the personal columns whose values must leave the log too
+    values: tuple[str, ...] = ()  # Delta: the subject's values in them, in memory only, for verification
+    notes: list[str] = field(default_factory=list)  # what was done to remnants, for the certificate
     timestamp_column: str | None = None
     sql: str | None = None  # for a recompute: the SQL that rebuilds the aggregate
     dialect: str = "duckdb"
@@ -79,6 +82,11 @@ def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph
                 f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}"
             targets.append(Target(gov.storage.kind, where, "shredded", asset, column=identity[0][0],
                                   lineage=[f"{asset}: the subject's events, sealed with the subject's key"]))
+            continue
+        if gov.storage.kind == "delta" and identity:
+            targets.append(Target("delta", gov.storage.path, "delete", asset, column=identity[0][0],
+                                  personal=gov.personal_columns,
+                                  lineage=[f"{asset}.{identity[0][0]} (a Delta table: rows, replaced files, log)"]))
             continue
         if gov.storage.kind == "warehouse" and identity:
             name, col = identity[0]
