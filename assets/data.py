@@ -122,6 +122,11 @@ def workspaces() -> list[dict]:
             {"workspace_id": 2, "name": "Globex Inc", "region": "us-east-1"}]
 
 
+def eu_workspaces() -> list[int]:
+    """The tenants pinned to the EU: their data stays in the EU warehouse."""
+    return [w["workspace_id"] for w in workspaces() if w["region"].startswith("eu-")]
+
+
 def workspace_tickets(workspace_id: int) -> list[dict]:
     """A tenant's support tickets (kept in the tenant's own schema): no personal data."""
     r = rng(f"tickets:{workspace_id}")

@@ -26,8 +26,8 @@ def workspaces(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
 def workspace_documents(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Documents of the EU-pinned tenants, in the EU warehouse."""
     wh = warehouse.get()
-    eu = [w["workspace_id"] for w in data.workspaces() if w["region"].startswith("eu-")]
-    wh.replace_table("workspace_documents", pd.DataFrame([d for w in eu for d in data.workspace_documents(w)]))
+    wh.replace_table("workspace_documents",
+                     pd.DataFrame([d for w in data.eu_workspaces() for d in data.workspace_documents(w)]))
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "workspace_documents"))
 
 
@@ -35,10 +35,9 @@ def workspace_documents(context: dg.AssetExecutionContext, warehouse: WarehouseR
 def workspace_tickets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Support tickets of the EU-pinned tenants, each tenant's in a schema of its own (ws_<id>)."""
     wh, written = warehouse.get(), 0
-    for workspace in (w for w in data.workspaces() if w["region"].startswith("eu-")):
-        schema = f"ws_{workspace['workspace_id']}"
-        wh.create_schema(schema)
-        written += wh.replace_table(f"{schema}.tickets", pd.DataFrame(data.workspace_tickets(workspace["workspace_id"])))
+    for workspace_id in data.eu_workspaces():
+        wh.create_schema(f"ws_{workspace_id}")
+        written += wh.replace_table(f"ws_{workspace_id}.tickets", pd.DataFrame(data.workspace_tickets(workspace_id)))
     return dg.MaterializeResult(metadata={"rows": written, "tables": "ws_<tenant>.tickets"})
 
 
@@ -46,8 +45,8 @@ def workspace_tickets(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 def workspace_invoices(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Invoices of the EU-pinned tenants; tax law keeps the recent ones past a tenant's offboarding."""
     wh = warehouse.get()
-    eu = [w["workspace_id"] for w in data.workspaces() if w["region"].startswith("eu-")]
-    wh.replace_table("workspace_invoices", pd.DataFrame([i for w in eu for i in data.workspace_invoices(w)]))
+    wh.replace_table("workspace_invoices",
+                     pd.DataFrame([i for w in data.eu_workspaces() for i in data.workspace_invoices(w)]))
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "workspace_invoices"))
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -109,3 +111,28 @@ def pytest_sessionfinish(session, exitstatus):
     if left:
         print(f"\nthe test run left {len(left)} local S3 endpoint process(es) running: {left}")
         session.exitstatus = 1
+
+
+def kill_when_logged(manifest: Path, args: list[str], needle: bytes, timeout_s: float = 120) -> bool:
+    """Run `dfg <args>` and kill -9 it the moment the local S3 endpoint's write-ahead log records a
+    request containing `needle` (the DuckDB file is held by one process at a time; the log is not).
+    Returns whether it was killed before it finished."""
+    from dataflow_governance import load_project
+
+    logs = (load_project(manifest).state_dir / "s3").glob("wal-*.jsonl")
+    log = max(logs, key=lambda p: int(p.stem.split("-")[1]))
+    offset = log.stat().st_size
+    env = {k: v for k, v in os.environ.items() if k != "DFG_PROJECT"}
+    child = subprocess.Popen([sys.executable, "-m", "dataflow_governance.cli", "--project", str(manifest), *args],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while child.poll() is None and time.monotonic() < deadline:
+        with open(log, "rb") as handle:
+            handle.seek(offset)
+            if needle in handle.read():
+                child.send_signal(signal.SIGKILL)
+                child.wait()
+                return True
+        time.sleep(0.005)
+    child.wait()
+    return False

@@ -3,15 +3,10 @@ endpoint's own storage, the ledger — and an erasure killed mid-run, then resum
 
 import base64
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import boto3
 
-from conftest import dfg_json, run_dfg
+from conftest import dfg_json, kill_when_logged, run_dfg
 from dataflow_governance import load_project
 from dataflow_governance import local_s3
 from dataflow_governance.keys import keyed_hash, project_key
@@ -133,25 +128,9 @@ def test_access_grace_cancel_and_unknown(demo_copy):
 def test_killed_erasure_resumes_to_the_same_state(demo_copy):
     project = load_project(demo_copy)
     subject = 11
-    command = [sys.executable, "-m", "dataflow_governance.cli", "--project", str(demo_copy),
-               "erase", "--subject-id", str(subject), "--now"]
-    env = {k: v for k, v in os.environ.items() if k != "DFG_PROJECT"}
-    # Watch the S3 endpoint's write-ahead log (not the DuckDB file, which one process holds at a
-    # time): kill the erasure the moment it rewrites the raw sign-ups, after the warehouse targets.
-    log = max((project.state_dir / "s3").glob("wal-*.jsonl"), key=lambda p: int(p.stem.split("-")[1]))
-    offset = log.stat().st_size
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    killed = False
-    deadline = time.monotonic() + 120
-    while child.poll() is None and time.monotonic() < deadline:
-        with open(log, "rb") as handle:
-            handle.seek(offset)
-            if b'"method":"PUT","url":"/deepwater-raw-eu/signups/' in handle.read():
-                child.send_signal(signal.SIGKILL)
-                child.wait()
-                killed = True
-                break
-        time.sleep(0.005)
+    # Kill the erasure the moment it rewrites the raw sign-ups, after the warehouse targets.
+    killed = kill_when_logged(demo_copy, ["erase", "--subject-id", str(subject), "--now"],
+                              b'"method":"PUT","url":"/deepwater-raw-eu/signups/')
     assert killed, "the erasure finished before it could be killed"
     done_before = [e for e in Ledger(project.open_warehouse()).entries() if e.action == "erasure.target_done"]
     assert done_before and not any(e.action == "erasure.executed" for e in Ledger(project.open_warehouse()).entries())

@@ -1,18 +1,13 @@
 """Offboarding a tenant: every strategy's data of the tenant gone (rows, its schema, every version of
 its objects), legal holds kept, other tenants untouched; ledgered, resumable, verified, certified."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import boto3
 import pandas as pd
 import pytest
 
-from conftest import PG_DSN, copy_project, dfg_json, run_dfg
+from conftest import PG_DSN, copy_project, dfg_json, kill_when_logged, run_dfg
 from dataflow_governance import load_project, local_s3
 from dataflow_governance.erasure.offboard import offboard, tenant_key
 from dataflow_governance.erasure.state import suppression_list
@@ -111,22 +106,8 @@ def test_offboarding_the_us_tenant_purges_every_version_of_its_prefix_and_a_kill
     client.put_object(Bucket=US_BUCKET, Key="workspaces/20/documents.jsonl", Body=b'{"workspace_id": 20}\n')
     assert len(versions_under(client, "workspaces/2/")) >= 2
 
-    log = max((project.state_dir / "s3").glob("wal-*.jsonl"), key=lambda p: int(p.stem.split("-")[1]))
-    offset = log.stat().st_size
-    command = [sys.executable, "-m", "dataflow_governance.cli", "--project", str(demo_copy),
-               "tenant", "offboard", "--tenant", "2", "--now"]
-    env = {k: v for k, v in os.environ.items() if k != "DFG_PROJECT"}
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    killed, deadline = False, time.monotonic() + 120
-    while child.poll() is None and time.monotonic() < deadline:
-        with open(log, "rb") as handle:
-            handle.seek(offset)
-            if f'"url":"/{US_BUCKET}'.encode() in handle.read():  # the purge of its prefix is under way
-                child.send_signal(signal.SIGKILL)
-                child.wait()
-                killed = True
-                break
-        time.sleep(0.005)
+    # Kill it the moment the purge of its prefix is under way.
+    killed = kill_when_logged(demo_copy, ["tenant", "offboard", "--tenant", "2", "--now"], f'"url":"/{US_BUCKET}'.encode())
     assert killed, "the offboarding finished before it could be killed"
     warehouse = project.open_warehouse()
     assert not Ledger(warehouse).entries(action="offboarding.executed") and Ledger(warehouse).verify().ok
