@@ -89,6 +89,9 @@ class LocalKek:
         return self._ciphers[kek_id]
 
     def _wrap(self, data_key: bytes) -> tuple[bytes, str]:
+        # Wrap with the newest KEK on disk, not one cached before a rotation in another process
+        # (a key wrapped with a KEK being retired would become unopenable).
+        self._current = None
         kek_id = self.current_id()
         nonce = os.urandom(12)
         return nonce + self._key(kek_id).encrypt(nonce, data_key, WRAP_CONTEXT), kek_id

@@ -173,16 +173,22 @@ class KeyStore:
 
     def rotate(self) -> dict[str, object]:
         """Re-wrap every live data key with the KEK's current version; no data is touched. Old
-        KEKs are retired afterwards (they would still open wrapped keys left in freed pages)."""
+        KEKs are retired afterwards (they would still open wrapped keys left in freed pages) — only
+        once no live key names them: a writer that wrapped a new key with one meanwhile gets its
+        key re-wrapped in the next pass."""
         self.ensure()
-        query = exp.select("key_id", "kek", "wrapped").from_(table_expr(KEYS_TABLE)) \
-            .where(exp.column("wrapped").is_(exp.null()).not_())
-        rows = self.warehouse.fetch(query)
-        old = {kek_id for _k, kek_id, _w in rows}
+        current = self.kek.current_id()
+        stale = exp.select("key_id", "kek", "wrapped").from_(table_expr(KEYS_TABLE)).where(
+            exp.and_(exp.column("wrapped").is_(exp.null()).not_(), exp.column("kek").neq(exp.Placeholder())))
         update = exp.update(table_expr(KEYS_TABLE), {"wrapped": exp.Placeholder(), "kek": exp.Placeholder()},
                             where=exp.column("key_id").eq(exp.Placeholder()))
+        old: set[str] = set()
+        rewrapped = 0
         with self.warehouse.session():  # (a crash midway leaves every key openable: old KEKs retire last)
-            for key_id, kek_id, wrapped in rows:
-                rewrapped, current = self.kek.rewrap(kek_id, bytes(wrapped))
-                self.warehouse.execute(update, [rewrapped, current, key_id])
-        return {"rewrapped": len(rows), "retired": self.kek.retire(old)}
+            while rows := self.warehouse.fetch(stale, [current]):
+                old |= {kek_id for _k, kek_id, _w in rows}
+                for key_id, kek_id, wrapped in rows:
+                    new_wrapped, current = self.kek.rewrap(kek_id, bytes(wrapped))
+                    self.warehouse.execute(update, [new_wrapped, current, key_id])
+                rewrapped += len(rows)
+        return {"rewrapped": rewrapped, "retired": self.kek.retire(old)}
