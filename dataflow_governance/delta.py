@@ -24,6 +24,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -175,22 +176,59 @@ def log_names(path: Path, column: str, subject_id: str, values: Sequence[str] = 
 def erase_rows(path: Path, column: str, subject_id: str, personal_values: Sequence[str] = ()) -> DeltaErasure:
     """Delete the subject's rows and the remnants Delta keeps of them (see the module's docstring)."""
     table = _table(path)
-    result = DeltaErasure()
     if table is None:
-        return result
+        return DeltaErasure()
     predicate = _predicate(column, pa.schema(table.schema().to_arrow()).field(column).type, subject_id)
     if predicate is None:
-        return result
-    result.deleted = int(table.delete(predicate)["num_deleted_rows"])
+        return DeltaErasure()
+    return _delete(path, table, predicate, lambda data_file: _holds(data_file, column, subject_id),
+                   lambda: log_names(path, column, subject_id, personal_values))
+
+
+def count_older(path: Path, column: str, cutoff: datetime) -> int:
     table = _table(path)
-    # Every data file no current row needs that holds the subject: the ones this delete replaced,
-    # and those older versions still reference (an overwrite, an earlier delete). Only those go.
+    if table is None:
+        return 0
+    return int(pc.sum(_before(table.to_pyarrow_table(columns=[column]).column(column), cutoff)).as_py() or 0)
+
+
+def delete_older(path: Path, column: str, cutoff: datetime, personal: Sequence[str]) -> DeltaErasure:
+    """A retention sweep: rows whose `column` is before `cutoff`, and their remnants, as an erasure
+    removes a subject's (their personal values are read first, in memory only, to search the log)."""
+    table = _table(path)
+    if table is None:
+        return DeltaErasure()
+    current = table.to_pyarrow_table()
+    expired = current.filter(_before(current.column(column), cutoff))
+    values = {str(v) for name in personal if name in expired.column_names
+              for v in expired.column(name).to_pylist() if v is not None}
+    # (A text literal: the engine reads it in the column's own timestamp type and unit.)
+    predicate = (exp.column(column, quoted=True) < exp.Literal.string(f"{cutoff:%Y-%m-%d %H:%M:%S}")).sql("postgres")
+
+    def holds(data_file: Path) -> bool:
+        return bool(pc.sum(_before(pq.read_table(data_file, columns=[column]).column(column), cutoff)).as_py())
+
+    return _delete(path, table, predicate, holds,
+                   lambda: any(str(value) in values for _name, value in _statistics(_log_actions(path))))
+
+
+def _before(values: pa.ChunkedArray, cutoff: datetime) -> pa.ChunkedArray:
+    bound = pa.scalar(cutoff.replace(tzinfo=timezone.utc) if getattr(values.type, "tz", None) else cutoff,
+                      pa.timestamp("us", getattr(values.type, "tz", None)))
+    return pc.fill_null(pc.less(pc.cast(values, bound.type), bound), False)
+
+
+def _delete(path: Path, table, predicate: str, holds, log_hit) -> DeltaErasure:
+    result = DeltaErasure(deleted=int(table.delete(predicate)["num_deleted_rows"]))
+    table = _table(path)
+    # Every data file no current row needs that holds the rows: the ones this delete replaced, and
+    # those older versions still reference (an overwrite, an earlier delete). Only those go.
     live = {Path(uri.removeprefix("file://")).resolve() for uri in table.file_uris()}
     for data_file in sorted(_data_files(path)):
-        if data_file.resolve() not in live and _holds(data_file, column, subject_id):
+        if data_file.resolve() not in live and holds(data_file):
             os.remove(data_file)
             result.files_removed.append(data_file.name)
-    if log_names(path, column, subject_id, personal_values):
+    if log_hit():
         result.log_truncated_before = _truncate_log(table, path)
     return result
 

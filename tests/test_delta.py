@@ -76,3 +76,27 @@ def test_the_example_delta_table_is_erased_through_every_version(demo_copy):
     assert any("marketing_audience" in line and "data file(s)" in line for line in result["storage"]["done"])
     check = verify_erased(path, "user_id", str(subject), [email])
     assert check.clean and set(check.versions.values()) <= {"clean", "unreadable"}
+
+
+def test_a_retention_sweep_removes_expired_rows_from_every_version_and_says_what_it_cannot_do(tmp_path):
+    from datetime import datetime
+
+    from dataflow_governance import build_governance
+    from dataflow_governance.delta import count_older, delete_older
+    from dataflow_governance.retention import plan_sweep
+
+    path = tmp_path / "t"
+    times = pa.array([datetime(2020, 1, 1), datetime(2026, 1, 1), datetime(2026, 6, 1)], pa.timestamp("us"))
+    write_deltalake(str(path), pa.table({"user_id": [1, 2, 3], "email": ["a@x.io", "b@x.io", "c@x.io"], "at": times}))
+    cutoff = datetime(2025, 1, 1)
+    assert count_older(path, "at", cutoff) == 1
+    done = delete_older(path, "at", cutoff, ["user_id", "email"])
+    assert done.deleted == 1 and done.files_removed
+    assert DeltaTable(str(path)).to_pyarrow_table()["user_id"].to_pylist() == [2, 3]
+    assert verify_erased(path, "user_id", "1", ["a@x.io"]).clean  # not in any version, file or log statistic
+    facts = {"legal_basis": "consent", "storage": {"kind": "delta", "path": "t"},
+             "columns": {"user_id": {"identity": True, "categories": ["user.unique_id"]}, "at": {}}}
+    swept = plan_sweep({"a": build_governance("a", {**facts, "retention": {"keep": "1y", "timestamp_column": "at"}}),
+                        "b": build_governance("b", {**facts, "retention": {"keep": "1y"}})}, datetime(2026, 7, 1))
+    assert [(i.asset, i.system, i.skipped) for i in swept] == [("a", "delta", None),
+                                                               ("b", "delta", "no timestamp_column declared")]
