@@ -164,3 +164,19 @@ def test_offboarding_on_postgres_drops_the_tenant_schema_and_rows_of_that_tenant
     finally:
         for tenant in (1, 2):
             warehouse.drop_schema(f"{pg_schema}_t{tenant}")
+
+
+def test_the_dagster_offboarding_job_offboards_and_fails_clearly_on_an_unknown_tenant(demo_copy):
+    from assets.definitions import ALL_ASSETS
+    from dataflow_governance.dagster_ext import governed_definitions
+
+    project = load_project(demo_copy)
+    job = governed_definitions(project, ALL_ASSETS).resolve_job_def("offboard_tenant_job")
+    done = job.execute_in_process(run_config={"ops": {"offboard_tenant": {"config": {"tenant": "2", "now": True}}}})
+    assert done.success and done.output_for_node("offboard_tenant")["status"] == "verified"
+    assert 2 not in tenant_rows(project.open_warehouse())["workspaces"]
+    unknown = job.execute_in_process(run_config={"ops": {"offboard_tenant": {"config": {"tenant": "77", "now": True}}}},
+                                     raise_on_error=False)
+    assert not unknown.success
+    failure = next(e for e in unknown.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "unknown tenant" in str(failure.event_specific_data.error)

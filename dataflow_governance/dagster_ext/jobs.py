@@ -1,8 +1,10 @@
-"""Governance jobs in Dagster: the daily retention sweep and the erasure of one subject."""
+"""Governance jobs in Dagster: the daily retention sweep, the erasure of one subject and the
+offboarding of one tenant."""
 
 import dagster as dg
 
-from ..erasure import erase
+from ..erasure import ErasureError, erase
+from ..erasure.offboard import offboard
 from ..manifest import Project
 from ..policy import PolicyContext
 from ..requests import RequestError, close_request, resolve_request
@@ -16,6 +18,12 @@ class ErasureConfig(dg.Config):
     # A request filed with `dfg erase --queue` (or `requests.file_request`): run storage keeps run
     # config for good, so it must never hold the subject id itself.
     request_id: str
+    now: bool = False  # skip the grace period
+    dry_run: bool = False
+
+
+class OffboardingConfig(dg.Config):
+    tenant: str  # the tenant's id: a business identifier, as the manifest's tenancy lists them
     now: bool = False  # skip the grace period
     dry_run: bool = False
 
@@ -66,4 +74,26 @@ def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, l
     def erase_subject_job():
         erase_subject()
 
-    return [retention_sweep], [sweep_job, erase_subject_job], [sweep_schedule]
+    @dg.op(description="Offboard one tenant: every strategy's data of it, verified and certified.")
+    def offboard_tenant(context: dg.OpExecutionContext, config: OffboardingConfig, warehouse: WarehouseResource,
+                        s3: S3Resource) -> dict:
+        try:
+            result = offboard(project, governance, ctx.graph, config.tenant, warehouse=warehouse.get(),
+                              store=s3.get() if uses_s3 else None, immediately=config.now, dry_run=config.dry_run,
+                              actor="dagster:offboard_tenant")
+        except ErasureError as exc:
+            raise dg.Failure(str(exc)) from None
+        context.log.info(f"offboarding of tenant {result.subject}: {result.status}, "
+                         f"{sum(t.count for t in result.targets)} records across {len(result.targets)} targets")
+        if result.status == "executed":
+            raise dg.Failure(f"offboarding of tenant {result.subject} did not verify", metadata=result.to_dict())
+        return result.to_dict()
+
+    @dg.job(description="Offboard one tenant: run config ops.offboard_tenant.config.tenant")
+    def offboard_tenant_job():
+        offboard_tenant()
+
+    jobs = [sweep_job, erase_subject_job]
+    if any(g.tenant_scoped for g in governance.values()):
+        jobs.append(offboard_tenant_job)
+    return [retention_sweep], jobs, [sweep_schedule]
