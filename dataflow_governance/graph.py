@@ -4,7 +4,8 @@ Declared columns carry their own categories; a column computed by SQL inherits t
 its direct sources, with three exceptions that change what it is:
   - a hash on the path (keyed or not) → the column is *pseudonymized*: still personal data;
   - an aggregate that does not return input values (count, sum, avg…) over a grouping with no
-    subject-linked column → *anonymous*; the group keys of such a query are anonymous too;
+    column that is the subject or singles one person out (an email; `taxonomy.is_direct_identifier`)
+    → *anonymous*; the group keys of such a query are anonymous too;
   - an aggregate that returns input values (max(ssn) is an SSN) is not anonymization.
 Subject links follow identity columns through every derivation that is not anonymizing.
 """
@@ -164,10 +165,16 @@ def _topological(sql_by_asset: Mapping[str, SqlDefinition], upstream: Mapping[st
     return order
 
 
+def _singles_out(cls: ColumnClass) -> bool:
+    return cls.subject_linked or (not cls.anonymous and any(taxonomy.is_direct_identifier(c) for c in cls.categories))
+
+
 def _classify(graph: ColumnGraph, item, lineage: StatementLineage, asset_of_table: Mapping[str, str]) -> ColumnClass:
     cls = ColumnClass()
     group_keys = [(asset_of_table.get(i.table, i.table), i.column) for i in item.indirect if i.kind == "group_by"]
-    grouped_by_subject = any(graph.classes.get(key, ColumnClass()).subject_linked for key in group_keys)
+    # Grouping by a column that is the subject, or that singles one person out (an email), keeps
+    # one row per person: nothing in such a query is anonymous.
+    grouped_by_subject = any(_singles_out(graph.classes.get(key, ColumnClass())) for key in group_keys)
     aggregated_query = lineage.grouped
     contributions = []
     for source in item.direct:
@@ -178,7 +185,7 @@ def _classify(graph: ColumnGraph, item, lineage: StatementLineage, asset_of_tabl
             continue
         anonymizing = (source.transformation == "aggregation" and not source.reveals_values and not grouped_by_subject)
         is_group_key = (aggregated_query and source.transformation != "aggregation"
-                        and (upstream_asset, source.column) in group_keys and not origin.subject_linked)
+                        and (upstream_asset, source.column) in group_keys and not _singles_out(origin))
         if anonymizing or is_group_key:
             continue
         contributions.append((origin, source.masking))

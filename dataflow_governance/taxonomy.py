@@ -75,6 +75,24 @@ def is_personal_category(category: str) -> bool:
     return is_within(category, "user")
 
 
+# Categories whose value singles out one person (a direct identifier), as opposed to attributes
+# many people share (country, age range, gender): a GROUP BY on one of these keeps one row per
+# person, so neither the key nor the aggregates beside it are anonymous. Listed conservatively.
+DIRECT_IDENTIFIER_ROOTS = (
+    "user.unique_id", "user.account.username", "user.contact.email", "user.contact.phone_number",
+    "user.contact.fax_number", "user.contact.address.street", "user.name", "user.government_id",
+    "user.device.cookie_id", "user.device.device_id", "user.device.ip_address", "user.financial.bank_account",
+    "user.financial.credit_card", "user.payment", "user.authorization.credentials", "user.biometric",
+    "user.health_and_medical.record_id", "user.health_and_medical.insurance_beneficiary_id",
+    "user.location.precise", "user.content.self_image",
+)
+
+
+def is_direct_identifier(category: str) -> bool:
+    # (`user.contact.address` itself is a whole address; its `country` or `city` is not.)
+    return category == "user.contact.address" or any(is_within(category, root) for root in DIRECT_IDENTIFIER_ROOTS)
+
+
 def is_special_category(category: str) -> bool:
     return any(is_within(category, root) for root in SPECIAL_CATEGORY_ROOTS)
 

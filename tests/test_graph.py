@@ -49,6 +49,14 @@ def test_grouping_by_the_subject_is_not_anonymization():
     assert cols["person_id"].personal and cols["person_id"].subject_linked
 
 
+def test_grouping_by_a_column_that_singles_a_person_out_is_not_anonymization():
+    _, cols = classes("SELECT email, count(*) AS n, max(signed_up) AS last_seen FROM people GROUP BY email")
+    assert cols["email"].personal and "user.contact.email" in cols["email"].categories  # one row per person
+    assert not cols["email"].anonymous and not cols["last_seen"].anonymous
+    _, cols = classes("SELECT country, count(*) AS n FROM people GROUP BY country")
+    assert cols["country"].anonymous and not cols["country"].personal  # a value many people share
+
+
 def test_column_precise_pii_free_finding_names_the_path():
     governance = {"people": PEOPLE, "leaky": build_governance("leaky", {"pii_free": True, "anonymization": "claimed"})}
     sql = [SqlDefinition("leaky", "SELECT signed_up, split_part(email, '@', 2) AS email_domain FROM people")]
