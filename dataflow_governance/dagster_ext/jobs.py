@@ -28,6 +28,16 @@ class OffboardingConfig(dg.Config):
     dry_run: bool = False
 
 
+def _reported(context: dg.OpExecutionContext, result) -> dict:
+    """Log an erasure's or offboarding's outcome (keyed hash and counts only); fail the run when it
+    did not verify."""
+    context.log.info(f"{result.kind} of {result.what} {result.subject}: {result.status}, "
+                     f"{sum(t.count for t in result.targets)} records across {len(result.targets)} targets")
+    if result.status == "executed":
+        raise dg.Failure(f"{result.kind} of {result.what} {result.subject} did not verify", metadata=result.to_dict())
+    return result.to_dict()
+
+
 def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, list]:
     """(assets, jobs, schedules) for retention and erasure over the governed assets."""
     governance = dict(ctx.governance)
@@ -64,11 +74,7 @@ def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, l
                        actor="dagster:erase_subject")
         if result.status == "verified":
             close_request(wh, config.request_id)
-        context.log.info(f"erasure of subject {result.subject}: {result.status}, "
-                         f"{sum(t.count for t in result.targets)} records across {len(result.targets)} targets")
-        if result.status == "executed":
-            raise dg.Failure(f"erasure of subject {result.subject} did not verify", metadata=result.to_dict())
-        return result.to_dict()
+        return _reported(context, result)
 
     @dg.job(description="Erase one subject: run config ops.erase_subject.config.request_id (from `dfg erase --queue`)")
     def erase_subject_job():
@@ -83,11 +89,7 @@ def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, l
                               actor="dagster:offboard_tenant")
         except ErasureError as exc:
             raise dg.Failure(str(exc)) from None
-        context.log.info(f"offboarding of tenant {result.subject}: {result.status}, "
-                         f"{sum(t.count for t in result.targets)} records across {len(result.targets)} targets")
-        if result.status == "executed":
-            raise dg.Failure(f"offboarding of tenant {result.subject} did not verify", metadata=result.to_dict())
-        return result.to_dict()
+        return _reported(context, result)
 
     @dg.job(description="Offboard one tenant: run config ops.offboard_tenant.config.tenant")
     def offboard_tenant_job():
