@@ -9,7 +9,7 @@ import pytest
 
 from conftest import PG_DSN, copy_project, dfg_json, kill_when_logged, run_dfg
 from dataflow_governance import load_project, local_s3
-from dataflow_governance.erasure.offboard import offboard, tenant_key
+from dataflow_governance.erasure.offboard import offboard, tenant_hash
 from dataflow_governance.erasure.state import suppression_list
 from dataflow_governance.ledger import Ledger
 
@@ -73,7 +73,7 @@ def test_offboarding_the_eu_tenant_takes_its_rows_and_schema_keeps_held_invoices
     assert versions_under(s3_client(project), "workspaces/2/")  # the other tenant's objects stay
 
     ledger = Ledger(warehouse)
-    entries = ledger.entries(target=f"tenant:{tenant_key(project, '1')}")
+    entries = ledger.entries(target=f"tenant:{tenant_hash(project, '1')}")
     assert [e.action for e in entries][-2:] == ["offboarding.executed", "offboarding.verified"]
     assert not ledger.entries(action_prefix="erasure.") and not suppression_list(ledger)  # no subject was erased
     certificate = (project.output_dir / "offboarding" / f"{result['tenant']}.md").read_text()

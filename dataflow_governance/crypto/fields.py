@@ -169,8 +169,7 @@ class Decryption:
 
 
 def _keys_for_tokens(store: KeyStore, tokens: Iterable[object]) -> dict[str, bytes | None]:
-    return store.keys_by_id({t.split(":", 2)[1] for t in tokens
-                             if type(t) is str and t.startswith(PREFIX) and t != ERASED and t.count(":") == 2})
+    return store.keys_by_id({key_id for token in tokens if (key_id := key_id_of(token))})
 
 
 def decrypt_frame(frame: pd.DataFrame, asset: str, columns: Sequence[str], store: KeyStore, *, actor: str,
@@ -184,11 +183,14 @@ def decrypt_frame(frame: pd.DataFrame, asset: str, columns: Sequence[str], store
     out, tally = frame.copy(), Decryption()
     for column in columns:
         aad = _aad(asset, column)
-        values = [_unseal(keys, ciphers, aad, t, asset, column) if type(t) is str or not _missing(t) else None
-                  for t in tokens[column]]
-        present = sum(1 for t in tokens[column] if type(t) is str or not _missing(t))
-        tally.values += present
-        tally.shredded += sum(1 for v in values if v is SHREDDED) - (len(values) - present)
+        values = []
+        for token in tokens[column]:
+            if type(token) is not str and _missing(token):
+                values.append(None)  # no value was sealed here
+                continue
+            values.append(_unseal(keys, ciphers, aad, token, asset, column))
+            tally.values += 1
+            tally.shredded += values[-1] is SHREDDED
         out[column] = values
     _ledger_decryption(ledger or Ledger(store.warehouse), actor, asset, columns, purpose, tally)
     return out

@@ -28,7 +28,7 @@ from .kek import Kek
 
 KEYS_TABLE = "governance_subject_keys"
 _CHUNK = 500
-_WHOLE_TABLE = 2_000  # owners looked up at once above which the whole key table is read
+_WHOLE_TABLE = 2_000  # owners looked up at once above which reading the whole key table may be cheaper
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,15 @@ class KeyStore:
     def _rows(self, column: str, values: Iterable[str]) -> list[tuple]:
         self.ensure()
         values, rows = sorted(set(values)), []
-        if len(values) > _WHOLE_TABLE:  # many owners: one pass over the table beats many IN lists
-            wanted = set(values)
-            query = exp.select("owner", "key_id", "kek", "wrapped").from_(table_expr(KEYS_TABLE))
-            index = 0 if column == "owner" else 1
-            return [row for row in self.warehouse.fetch(query) if row[index] in wanted]
+        columns = ("owner", "key_id", "kek", "wrapped")
+        if len(values) > _WHOLE_TABLE and len(values) * 4 >= self.warehouse.row_count(KEYS_TABLE):
+            # A batch that asks for a good share of all keys: one pass over the table beats many IN lists.
+            wanted, index = set(values), columns.index(column)
+            return [row for row in self.warehouse.fetch(exp.select(*columns).from_(table_expr(KEYS_TABLE)))
+                    if row[index] in wanted]
         for i in range(0, len(values), _CHUNK):
             chunk = values[i:i + _CHUNK]
-            query = exp.select("owner", "key_id", "kek", "wrapped").from_(table_expr(KEYS_TABLE)) \
+            query = exp.select(*columns).from_(table_expr(KEYS_TABLE)) \
                 .where(exp.column(column).isin(*[exp.Placeholder() for _ in chunk]))
             rows += self.warehouse.fetch(query, chunk)
         return rows

@@ -9,7 +9,7 @@ from sqlglot import exp
 from .. import delta
 from ..crypto import open_key_store
 from ..crypto.fields import decrypt_records
-from ..graph import ColumnGraph, table_of
+from ..graph import ColumnGraph
 from ..manifest import Project
 from ..matching import SubjectIdError, check_subject_id
 from ..objectstore import ObjectStore, list_keys
@@ -59,8 +59,7 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
                                           actor="dfg:access", purpose="the subject's access request (GDPR Art. 15)")
             if records:
                 # (A schema per tenant: one entry per tenant's table of the asset.)
-                name = target.asset if "{tenant_id}" not in table_of(target.asset, governance[target.asset]) \
-                    else f"{target.asset} ({target.target})"
+                name = f"{target.asset} ({target.target})" if governance[target.asset].per_tenant_table else target.asset
                 assets[name] = {"records": records, "lineage": target.lineage}
         training = subject_provenance(project, warehouse, subject_id)
     if not assets and not training["datasets"]:

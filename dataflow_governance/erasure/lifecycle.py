@@ -147,6 +147,9 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
         state = request_state(ledger, request.target, kind)
     touched: list[str] = []
     dropped: list[str] = []
+    # A killed run may have committed a delete (or a key's destruction) without ledgering it: the
+    # pass that resumes it then finds nothing to count there, but the freed blocks still hold it.
+    interrupted = bool(state["done"])
     for target in targets:
         resumed = target.target in state["done"]
         if resumed:
@@ -156,8 +159,8 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
         else:
             count = execute_target(target, project, warehouse, store, subject_id, current)
             target.count = max(target.count, count) if target.action == "recompute" else count
-        if target.system in ("warehouse", "keys") and target.count and target.action != "shredded":
-            # (Also what a killed run changed: its freed blocks are reclaimed by this one.)
+        if target.system in ("warehouse", "keys") and target.action != "shredded" and (
+                target.count or (interrupted and target.action != "drop-schema" and warehouse.table_exists(target.target))):
             (dropped if target.action == "drop-schema" else touched).append(target.target)
         if resumed:
             continue

@@ -36,7 +36,7 @@ from .plan import Target
 NAME_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,48}$")  # a tenant id that may become part of a schema name
 
 
-def tenant_key(project: Project, tenant_id: str) -> str:
+def tenant_hash(project: Project, tenant_id: str) -> str:
     """How a tenant appears in the ledger and its certificate (apart from any subject's hash)."""
     return subject_hash(project.state_dir, f"tenant:{canonical_id(tenant_id)}")
 
@@ -146,7 +146,7 @@ def returned_tenant_data(project: Project, governance: dict[str, AssetGovernance
     if not gone:
         return {}
     removed: dict[str, int] = {}
-    for tenant_id in sorted(t for t in _stored_tenants(governance, warehouse, store) if tenant_key(project, t) in gone):
+    for tenant_id in sorted(t for t in _stored_tenants(governance, warehouse, store) if tenant_hash(project, t) in gone):
         targets = plan_offboarding(project, governance, graph, warehouse, tenant_id)
         _keep_directory_while_held(targets, project, warehouse, tenant_id)
         for target in targets:
@@ -184,7 +184,7 @@ def offboard(project: Project, governance: dict[str, AssetGovernance], graph: Co
     except SubjectIdError as exc:
         raise ErasureError(str(exc).replace("subject", "tenant")) from None
     check_grace_days(grace_days)
-    request = Request("offboarding", tenant_key(project, tenant_id), tenant_id, what="tenant")
+    request = Request("offboarding", tenant_hash(project, tenant_id), tenant_id, what="tenant")
     if dry_run:
         with warehouse.session():
             targets = plan_offboarding(project, governance, graph, warehouse, tenant_id)

@@ -44,7 +44,7 @@ class Target:
     retained: int = 0  # rows kept under a legal hold
     fingerprint: dict[str, str] = field(default_factory=dict)  # immutable objects' ETags when counted
     evidence: bytes | None = None  # a shredded key's wrapped bytes, to search the engine's files for
-    personal: tuple[str, ...] = ()  # Delta: the personal columns whose values must leave the log too
+    personal: tuple[str, ...] = ()  # Delta: personal columns whose values must leave the log; sealed: the sealed fields
     values: tuple[str, ...] = ()  # Delta: the subject's values in them, in memory only, for verification
     notes: list[str] = field(default_factory=list)  # what was done to remnants, for the certificate
     timestamp_column: str | None = None
@@ -81,6 +81,7 @@ def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph
             where = table_of(asset, gov) if gov.storage.kind == "warehouse" else \
                 f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}"
             targets.append(Target(gov.storage.kind, where, "shredded", asset, column=identity[0][0],
+                                  personal=gov.subject_encrypted,
                                   lineage=[f"{asset}: the subject's events, sealed with the subject's key"]))
             continue
         if gov.storage.kind == "delta" and identity:

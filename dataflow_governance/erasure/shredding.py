@@ -87,12 +87,12 @@ def verify_sealed(target: Target, project: Project, warehouse: Warehouse, store:
         return target.count == 0
     before = dict(target.fingerprint)
     events, etags = _events(target, warehouse, store, key_id)
-    tokens = [event[target.column] for event in events]
-    if len(tokens) != target.count or etags != before:
+    if len(events) != target.count or etags != before:
         return False  # the log changed: an immutable store was rewritten, or events went missing
     keys = open_key_store(project, warehouse).keys_by_id({key_id})
     try:
-        return all(unseal(keys, target.asset, target.column, token) is SHREDDED for token in tokens)
+        return all(unseal(keys, target.asset, field, event[field]) is SHREDDED
+                   for event in events for field in target.personal or (target.column,) if event.get(field) is not None)
     except FieldCryptoError:
         return False
 
