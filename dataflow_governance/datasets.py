@@ -261,6 +261,7 @@ def membership_digest(members: list[str]) -> str:
 
 
 def _members(warehouse: Warehouse, select: str, where: str, value: str) -> list[str]:
+    warehouse = warehouse.store
     if not warehouse.table_exists(MEMBERS_TABLE):
         return []
     query = exp.select(select).distinct().from_(table_expr(MEMBERS_TABLE)).where(exp.column(where).eq(exp.Literal.string(value)))
@@ -268,6 +269,7 @@ def _members(warehouse: Warehouse, select: str, where: str, value: str) -> list[
 
 
 def store_membership(warehouse: Warehouse, digest: str, members: list[str]) -> None:
+    warehouse = warehouse.store
     """Index once per digest (a re-materialization of the same rows adds nothing)."""
     if not _members(warehouse, "member", "digest", digest):
         warehouse.append_rows(MEMBERS_TABLE, pd.DataFrame({"digest": [digest] * len(members), "member": members}, dtype="object"))

@@ -204,10 +204,11 @@ _COLUMNS = ("seq", "ts", "actor", "action", "target", "details", "prev_hash", "h
 
 
 class Ledger:
-    """The ledger table in a warehouse (DuckDB or PostgreSQL)."""
+    """The ledger table in a warehouse (DuckDB or PostgreSQL), or in the project's store when the
+    warehouse cannot keep it append-only (Spark: `Warehouse.store`)."""
 
     def __init__(self, warehouse: Warehouse, table: str = LEDGER_TABLE, lock_timeout_s: float = 60.0):
-        self.warehouse = warehouse
+        self.warehouse = warehouse.store
         self.table = table
         self.lock_timeout_s = lock_timeout_s
         self._ready = False

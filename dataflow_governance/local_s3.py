@@ -59,12 +59,13 @@ class Endpoint:
     port: int
 
 
-def _base(state_dir: Path) -> Path:
-    return Path(state_dir) / "s3"
+def _base(state_dir: Path, service: str = "s3") -> Path:
+    return Path(state_dir) / service
 
 
-def _paths(state_dir: Path) -> tuple[Path, Path, Path]:
-    base = _base(state_dir)
+def _paths(state_dir: Path, service: str = "s3") -> tuple[Path, Path, Path]:
+    """A local service's endpoint file, log and start lock (`s3`, or `spark` for local_spark)."""
+    base = _base(state_dir, service)
     return base / "endpoint.json", base / "server.log", base / "start.lock"
 
 
@@ -86,8 +87,8 @@ def _alive(endpoint: Endpoint) -> bool:
         return False
 
 
-def read_endpoint(state_dir: Path) -> Endpoint | None:
-    endpoint_file = _paths(state_dir)[0]
+def read_endpoint(state_dir: Path, service: str = "s3") -> Endpoint | None:
+    endpoint_file = _paths(state_dir, service)[0]
     try:
         endpoint = Endpoint(**json.loads(endpoint_file.read_text()))
     except (OSError, ValueError, TypeError):
@@ -131,10 +132,10 @@ def ensure_running(state_dir: Path, port: int | None = None) -> Endpoint:
         raise LocalS3Error(f"the local S3 endpoint did not start (log: {log_file}):\n{tail}")
 
 
-def stop(state_dir: Path) -> bool:
+def stop(state_dir: Path, service: str = "s3") -> bool:
     """Stop the endpoint if it runs; its contents stay in the snapshot and log for the next start."""
-    endpoint_file = _paths(state_dir)[0]
-    endpoint = read_endpoint(state_dir)
+    endpoint_file = _paths(state_dir, service)[0]
+    endpoint = read_endpoint(state_dir, service)
     if not endpoint:
         endpoint_file.unlink(missing_ok=True)
         return False
@@ -147,6 +148,9 @@ def stop(state_dir: Path) -> bool:
         except OSError:
             break
         time.sleep(0.05)
+    else:  # (a JVM may take longer to wind down than we wait: what it holds is on disk already)
+        with contextlib.suppress(OSError):
+            os.kill(endpoint.pid, signal.SIGKILL)
     endpoint_file.unlink(missing_ok=True)
     return True
 

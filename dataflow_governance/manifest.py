@@ -29,9 +29,13 @@ class _Section(BaseModel):
 
 
 class WarehouseConfig(_Section):
-    kind: str = Field(default="duckdb", description="a registered engine (see `engines`): duckdb, postgres")
-    path: str = "warehouse.duckdb"
+    kind: str = Field(default="duckdb", description="a registered engine (see `engines`): duckdb, postgres, spark")
+    path: str = Field(default="warehouse.duckdb", description="duckdb: the database file; spark without `remote`: "
+                      "the local Spark server's directory (default `spark`)")
     dsn: str | None = None
+    remote: str | None = Field(default=None, description="spark: a Spark Connect URL, sc://host:port")
+    store: str = Field(default="governance.duckdb", description="engines that cannot keep the ledger (spark): the "
+                       "DuckDB file of the ledger and the project's other own tables")
     schema_name: str | None = Field(default=None, alias="schema", pattern=IDENTIFIER,
                                     description="a plain identifier (letters, digits, _ and $)")
     region: str = "eu-central-1"
@@ -143,14 +147,20 @@ class Project:
 
     @property
     def warehouse_path(self) -> Path:
-        path = Path(self.warehouse.path)
-        return path if path.is_absolute() else self.state_dir / path
+        return self._in_state(self.warehouse.path)
+
+    def _in_state(self, path: str) -> Path:
+        return Path(path) if Path(path).is_absolute() else self.state_dir / path
+
+    @property
+    def store_path(self) -> Path:
+        return self._in_state(self.warehouse.store)
 
     def open_warehouse(self):
         from .warehouse import Warehouse
 
         return Warehouse(kind=self.warehouse.kind, path=str(self.warehouse_path), dsn=self.warehouse.dsn,
-                         schema=self.warehouse.schema_name)
+                         schema=self.warehouse.schema_name, store_path=str(self.store_path))
 
     @property
     def mlflow_tracking_uri(self) -> str:
@@ -227,6 +237,18 @@ def _folder(raw: dict, field_name: str, default: str, root: Path, manifest: Path
     return path
 
 
+def _spark_defaults(warehouse: WarehouseConfig, raw: dict) -> WarehouseConfig:
+    """Spark's connection is `remote` (kept as the engine's dsn); its local server's directory is `spark`."""
+    if warehouse.kind != "spark":
+        if warehouse.remote:
+            raise ManifestError(f"warehouse: `remote` is for kind spark, not {warehouse.kind}")
+        return warehouse
+    update = {"dsn": warehouse.remote or warehouse.dsn}
+    if "path" not in raw:
+        update["path"] = "spark"
+    return warehouse.model_copy(update=update)
+
+
 def _engine_problem(warehouse: WarehouseConfig) -> str | None:
     """An unknown engine, or settings the named engine cannot run with."""
     try:
@@ -264,9 +286,12 @@ def _build(manifest: Path, raw: dict) -> Project:
     # Environment overrides are validated exactly like the manifest's own values.
     if os.environ.get("DFG_WAREHOUSE_DSN"):
         warehouse_raw = {**warehouse_raw, "kind": "postgres", "dsn": os.environ["DFG_WAREHOUSE_DSN"]}
+    if os.environ.get("DFG_SPARK_REMOTE"):
+        warehouse_raw = {**warehouse_raw, "kind": "spark", "remote": os.environ["DFG_SPARK_REMOTE"]}
     if os.environ.get("DFG_WAREHOUSE_SCHEMA"):
         warehouse_raw = {**warehouse_raw, "schema": os.environ["DFG_WAREHOUSE_SCHEMA"]}
     warehouse = _section(WarehouseConfig, warehouse_raw, "warehouse (with DFG_WAREHOUSE_* overrides)", manifest)
+    warehouse = _spark_defaults(warehouse, warehouse_raw)
     problem = _engine_problem(warehouse)
     if problem:
         raise ManifestError(f"{manifest.name}: warehouse: {problem}")

@@ -26,6 +26,7 @@ class RequestError(DfgError, LookupError):
 
 
 def file_request(warehouse: Warehouse, subject_id: str) -> str:
+    warehouse = warehouse.store
     """Record a request for `subject_id`; returns the id to give the Dagster job."""
     request_id = "er_" + secrets.token_hex(12)
     warehouse.append_rows(REQUESTS_TABLE, pd.DataFrame({
@@ -35,6 +36,7 @@ def file_request(warehouse: Warehouse, subject_id: str) -> str:
 
 
 def resolve_request(warehouse: Warehouse, request_id: str) -> str:
+    warehouse = warehouse.store
     if not warehouse.table_exists(REQUESTS_TABLE):
         raise RequestError(f"no erasure request {request_id!r}: none has been filed (dfg erase --queue)")
     rows = warehouse.fetch(exp.select("subject_id").from_(table_expr(REQUESTS_TABLE))
@@ -45,5 +47,6 @@ def resolve_request(warehouse: Warehouse, request_id: str) -> str:
 
 
 def close_request(warehouse: Warehouse, request_id: str) -> None:
+    warehouse = warehouse.store
     warehouse.execute(exp.delete(table_expr(REQUESTS_TABLE), where=exp.column("request_id").eq(exp.Placeholder())),
                       [request_id])

@@ -36,10 +36,22 @@ class Warehouse:
     path: str | None = None
     dsn: str | None = None
     schema: str | None = None
+    store_path: str | None = None  # the project's own tables, where the engine cannot hold them
 
     @cached_property
     def engine(self) -> Engine:
         return engine_class(self.kind)(self)
+
+    @cached_property
+    def store(self) -> Warehouse:
+        """Where the ledger and the project's other own tables (requests, subject keys, dataset
+        members) live: this warehouse, or — for an engine that cannot keep a table append-only
+        (Spark) — a DuckDB file of the project's."""
+        if self.engine.holds_project_tables:
+            return self
+        if not self.store_path:
+            raise WarehouseError(f"warehouse kind {self.kind} keeps the ledger in the project's store: set warehouse.store")
+        return Warehouse(kind="duckdb", path=self.store_path)
 
     @property
     def dialect(self) -> str:
@@ -97,37 +109,20 @@ class Warehouse:
         with self.connect() as con, self.errors():
             return self.engine.fetch_frame(con, sql, params)
 
-    def _where_table(self, query: exp.Select, table: str) -> tuple[exp.Select, list]:
-        """`information_schema` rows of one table, its name and schema bound."""
-        name = table.split(".")[-1]
-        schema = table.split(".")[-2] if "." in table else self.schema
-        query = query.where(exp.column("table_name").eq(exp.Placeholder()))
-        if schema:
-            return query.where(exp.column("table_schema").eq(exp.Placeholder())), [name, schema]
-        return query.where(exp.column("table_schema").eq(exp.func("current_schema"))), [name]
-
     def read_table(self, table: str) -> pd.DataFrame:
         """Every row of a table (name quoted by the generator)."""
         return self.fetch_df(exp.select("*").from_(table_expr(table)))
 
     def table_exists(self, table: str) -> bool:
-        query, params = self._where_table(exp.select("count(*)").from_("information_schema.tables"), table)
-        return self.fetch(query, params)[0][0] > 0
+        return self.engine.table_exists(table)
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name → type of an existing table; a missing table is a WarehouseError."""
-        query, params = self._where_table(
-            exp.select("column_name", "data_type").from_("information_schema.columns").order_by("ordinal_position"), table)
-        found = {name: str(kind) for name, kind in self.fetch(query, params)}
-        if not found:  # (a table always has a column: none listed means no such table)
-            raise WarehouseError(f"table {table!r} does not exist in the warehouse ({self.describe()})")
-        return found
+        return self.engine.columns(table)
 
     def schemas(self) -> list[str]:
         """The schemas of the database this warehouse is connected to."""
-        query = exp.select("schema_name").distinct().from_("information_schema.schemata") \
-            .where(exp.column("catalog_name").eq(exp.func("current_database"))).order_by("schema_name")
-        return [name for (name,) in self.fetch(query)]
+        return self.engine.schemas()
 
     def create_schema(self, schema: str) -> None:
         self.execute(exp.Create(this=exp.Table(db=exp.to_identifier(schema, quoted=True)), kind="SCHEMA", exists=True))
@@ -137,10 +132,7 @@ class Warehouse:
 
     def schema_tables(self, schema: str) -> list[str]:
         """`schema.table` for every table (and view) in a schema; none when there is no such schema."""
-        query = exp.select("table_name").from_("information_schema.tables") \
-            .where(exp.column("table_schema").eq(exp.Placeholder())) \
-            .where(exp.column("table_catalog").eq(exp.func("current_database"))).order_by("table_name")
-        return [f"{schema}.{name}" for (name,) in self.fetch(query, [schema])]
+        return self.engine.schema_tables(schema)
 
     def drop_schema(self, schema: str) -> int:
         """Drop a schema and everything in it; returns how many tables went."""

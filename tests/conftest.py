@@ -82,8 +82,48 @@ def pg_schema():
         con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def _shared_root(config, factory) -> Path:
+    """The test session's temporary root, the same for every xdist worker (each has a folder in it)."""
+    base = factory.getbasetemp()
+    return base.parent if hasattr(config, "workerinput") else base
+
+
+@pytest.fixture(scope="session")
+def spark_remote(request, tmp_path_factory):
+    """One Spark Connect server for the whole test session (shared by the workers; stopped at the end)."""
+    from dataflow_governance import local_spark
+
+    return local_spark.ensure_running(_shared_root(request.config, tmp_path_factory) / "spark-server").url
+
+
+@pytest.fixture
+def spark_schema(spark_remote):
+    """A fresh database on the Spark server, dropped afterwards."""
+    from dataflow_governance import Warehouse
+
+    schema = f"dfg_test_{uuid.uuid4().hex[:10]}"
+    yield schema
+    Warehouse(kind="spark", dsn=spark_remote).execute(f"DROP DATABASE IF EXISTS `{schema}` CASCADE")
+
+
+ENGINES = ["duckdb", "postgres", "spark"]
+
+
+def make_warehouse(engine: str, request, tmp_path: Path):
+    """A warehouse of each engine, each in a place of its own: a DuckDB file, a PostgreSQL schema,
+    a Spark database (whose ledger and own tables are in a DuckDB store beside it)."""
+    from dataflow_governance import Warehouse
+
+    if engine == "duckdb":
+        return Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
+    if engine == "postgres":
+        return Warehouse(kind="postgres", dsn=PG_DSN, schema=request.getfixturevalue("pg_schema"))
+    return Warehouse(kind="spark", dsn=request.getfixturevalue("spark_remote"),
+                     schema=request.getfixturevalue("spark_schema"), store_path=str(tmp_path / "store.duckdb"))
+
+
 def project_servers(under: Path) -> list[int]:
-    """PIDs of the project's local S3 endpoints whose state dir lies under `under`."""
+    """PIDs of the project's local S3 endpoints and Spark servers whose state lies under `under`."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -92,24 +132,27 @@ def project_servers(under: Path) -> list[int]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"dataflow_governance.local_s3" in argv and any(a.startswith(str(under).encode()) for a in argv):
+        ours = b"dataflow_governance.local_s3" in argv or any(a.endswith(b"SparkConnectServer") for a in argv)
+        if ours and any(str(under).encode() in a for a in argv):
             pids.append(int(proc.name))
     return pids
 
 
 def pytest_sessionfinish(session, exitstatus):
     """Stop every endpoint the tests started, then fail the run if any process is still there."""
-    from dataflow_governance import local_s3
+    from dataflow_governance import local_s3, local_spark
 
     factory = getattr(session.config, "_tmp_path_factory", None)
-    if factory is None:
-        return
+    if factory is None or hasattr(session.config, "workerinput"):
+        return  # (the controller stops what the workers started, once they are all done)
     base = factory.getbasetemp()
     for endpoint_file in base.rglob("s3/endpoint.json"):
         local_s3.stop(endpoint_file.parent.parent)
+    for endpoint_file in base.rglob("spark*/endpoint.json"):
+        local_spark.stop(endpoint_file.parent)
     left = project_servers(base)
     if left:
-        print(f"\nthe test run left {len(left)} local S3 endpoint process(es) running: {left}")
+        print(f"\nthe test run left {len(left)} local S3 or Spark server process(es) running: {left}")
         session.exitstatus = 1
 
 

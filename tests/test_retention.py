@@ -1,11 +1,11 @@
-"""Retention sweeps on DuckDB and PostgreSQL (real server) and S3 with versioning."""
+"""Retention sweeps on DuckDB, PostgreSQL and Spark (real servers) and S3 with versioning."""
 
 from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from conftest import PG_DSN
+from conftest import ENGINES, make_warehouse
 from dataflow_governance import Warehouse, build_governance, load_project
 from dataflow_governance import local_s3
 from dataflow_governance.keys import keyed_hash, project_key
@@ -45,16 +45,12 @@ def frame(days: list[int], kinds: list[str]) -> pd.DataFrame:
     })
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=ENGINES)
 def setup(request, tmp_path):
     manifest = tmp_path / "dagster_project.yaml"
     manifest.write_text("project: sweep_test\n")
     project = load_project(manifest)
-    if request.param == "duckdb":
-        warehouse = Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
-    else:
-        warehouse = Warehouse(kind="postgres", dsn=PG_DSN, schema=request.getfixturevalue("pg_schema"))
-    return project, warehouse
+    return project, make_warehouse(request.param, request, tmp_path)
 
 
 def test_anonymize_and_delete_with_a_legal_hold(setup):

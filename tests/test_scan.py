@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from conftest import PG_DSN, copy_project, dfg_json, run_dfg
+from conftest import ENGINES, copy_project, dfg_json, make_warehouse, run_dfg
 from dataflow_governance import Warehouse, load_project
 from dataflow_governance import local_s3
 from dataflow_governance.expectations import validate_dataframe
@@ -48,12 +48,9 @@ def test_dataframe_and_files(tmp_path):
         scan_file(tmp_path / "missing.csv")
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_warehouse_table_scan_is_pushed_down(engine, tmp_path, request):
-    if engine == "duckdb":
-        warehouse = Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
-    else:
-        warehouse = Warehouse(kind="postgres", dsn=PG_DSN, schema=request.getfixturevalue("pg_schema"))
+    warehouse = make_warehouse(engine, request, tmp_path)
     warehouse.replace_table("leaky", FRAME)
     report = scan_table(warehouse, "leaky")
     assert report.rows_scanned == 4 and report.findings_by_column() == EXPECTED

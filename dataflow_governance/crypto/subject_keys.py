@@ -59,7 +59,7 @@ def _now() -> datetime:
 
 class KeyStore:
     def __init__(self, warehouse: Warehouse, kek: Kek, state_dir: Path):
-        self.warehouse, self.kek, self.state_dir = warehouse, kek, Path(state_dir)
+        self.warehouse, self.kek, self.state_dir = warehouse.store, kek, Path(state_dir)
         self._ready = False
         self._opened: dict[str, bytes] = {}  # key id → data key, unwrapped once per store
 

@@ -14,16 +14,17 @@ from ..warehouse import Warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """DuckDB file by default; PostgreSQL when `kind` is postgres and `dsn` is set."""
+    """DuckDB file by default; PostgreSQL when `kind` is postgres and `dsn` is set; Spark (`dsn` = sc://…)."""
 
     kind: str = "duckdb"
     path: str | None = None
     dsn: str | None = None
     schema_name: str | None = Field(default=None, description="schema to create and use")
     region: str = "eu-central-1"
+    store_path: str | None = Field(default=None, description="spark: the DuckDB file of the ledger and own tables")
 
     def get(self) -> Warehouse:
-        return Warehouse(kind=self.kind, path=self.path, dsn=self.dsn, schema=self.schema_name)
+        return Warehouse(kind=self.kind, path=self.path, dsn=self.dsn, schema=self.schema_name, store_path=self.store_path)
 
 
 class S3Resource(dg.ConfigurableResource):
@@ -99,6 +100,7 @@ def project_resources(project: Project) -> dict[str, dg.ConfigurableResource]:
             dsn=project.warehouse.dsn,
             schema_name=project.warehouse.schema_name,
             region=project.warehouse.region,
+            store_path=str(project.store_path),
         ),
         "s3": S3Resource(
             endpoint_url=project.object_store.endpoint_url,

@@ -1,7 +1,7 @@
 """Warehouse engines, registered by name the way sqlglot registers its dialects.
 
 `warehouse.kind` in the manifest names an engine; `engine_class(kind)` gives its type. Each engine
-is one module here (`duckdb`, `postgres`) implementing `base.Engine`: how to connect, bind values,
+is one module here (`duckdb`, `postgres`, `spark`) implementing `base.Engine`: how to connect, bind values,
 count affected rows, bulk-insert, hash in SQL, guard the ledger, reclaim storage. Nothing outside
 this package asks which engine it is talking to.
 
@@ -20,6 +20,7 @@ from .base import Engine
 _REGISTRY: dict[str, str] = {
     "duckdb": "dataflow_governance.engines.duckdb:DuckDBEngine",
     "postgres": "dataflow_governance.engines.postgres:PostgresEngine",
+    "spark": "dataflow_governance.engines.spark:SparkEngine",
 }
 
 

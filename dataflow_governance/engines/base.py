@@ -29,6 +29,8 @@ class Settings(Protocol):
     dsn: str | None
     schema: str | None
 
+    def fetch(self, statement: exp.Expression | str, params: Sequence | None = None) -> list[tuple]: ...
+
 
 class WarehouseError(DfgError, RuntimeError):
     """A warehouse operation failed; the message names the table or connection."""
@@ -79,6 +81,9 @@ class Engine:
     name: ClassVar[str]
     dialect: ClassVar[str]  # sqlglot dialect statements are rendered in
     binary_type: ClassVar[str] = "BLOB"  # the column type for raw bytes (wrapped keys)
+    # Whether the ledger and the project's other own tables can live in this engine; if not, they
+    # live in the project's store (`Warehouse.store`, a DuckDB file).
+    holds_project_tables: ClassVar[bool] = True
 
     def __init__(self, warehouse: Settings):
         self.warehouse = warehouse
@@ -192,6 +197,39 @@ class Engine:
     def is_refusal(self, exc: BaseException) -> bool:
         """Whether a driver error is the database refusing access (privilege or row policy)."""
         return False
+
+    # the catalog (information_schema, which both SQL databases have) ------------------------------
+    def _where_table(self, query: exp.Select, table: str) -> tuple[exp.Select, list]:
+        """`information_schema` rows of one table, its name and schema bound."""
+        name = table.split(".")[-1]
+        schema = table.split(".")[-2] if "." in table else self.warehouse.schema
+        query = query.where(exp.column("table_name").eq(exp.Placeholder()))
+        if schema:
+            return query.where(exp.column("table_schema").eq(exp.Placeholder())), [name, schema]
+        return query.where(exp.column("table_schema").eq(exp.func("current_schema"))), [name]
+
+    def table_exists(self, table: str) -> bool:
+        query, params = self._where_table(exp.select("count(*)").from_("information_schema.tables"), table)
+        return self.warehouse.fetch(query, params)[0][0] > 0
+
+    def columns(self, table: str) -> dict[str, str]:
+        query, params = self._where_table(
+            exp.select("column_name", "data_type").from_("information_schema.columns").order_by("ordinal_position"), table)
+        found = {name: str(kind) for name, kind in self.warehouse.fetch(query, params)}
+        if not found:  # (a table always has a column: none listed means no such table)
+            raise WarehouseError(f"table {table!r} does not exist in the warehouse ({self.describe()})")
+        return found
+
+    def schemas(self) -> list[str]:
+        query = exp.select("schema_name").distinct().from_("information_schema.schemata") \
+            .where(exp.column("catalog_name").eq(exp.func("current_database"))).order_by("schema_name")
+        return [name for (name,) in self.warehouse.fetch(query)]
+
+    def schema_tables(self, schema: str) -> list[str]:
+        query = exp.select("table_name").from_("information_schema.tables") \
+            .where(exp.column("table_schema").eq(exp.Placeholder())) \
+            .where(exp.column("table_catalog").eq(exp.func("current_database"))).order_by("table_name")
+        return [f"{schema}.{name}" for (name,) in self.warehouse.fetch(query, [schema])]
 
     # storage and locks ---------------------------------------------------------------------------
     def reclaim(self, tables: list[str], full: bool) -> dict[str, list[str]]:

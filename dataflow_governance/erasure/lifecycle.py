@@ -146,6 +146,7 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
                        "original_seq": original["seq"]})
         state = request_state(ledger, request.target, kind)
     touched: list[str] = []
+    touched_store: list[str] = []  # the project's own tables, where they are not in the warehouse
     dropped: list[str] = []
     # A killed run may have committed a delete (or a key's destruction) without ledgering it: the
     # pass that resumes it then finds nothing to count there, but the freed blocks still hold it.
@@ -159,9 +160,11 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
         else:
             count = execute_target(target, project, warehouse, store, subject_id, current)
             target.count = max(target.count, count) if target.action == "recompute" else count
+        holder = warehouse.store if target.system == "keys" else warehouse  # (the key table is the project's own)
         if target.system in ("warehouse", "keys") and target.action != "shredded" and (
-                target.count or (interrupted and target.action != "drop-schema" and warehouse.table_exists(target.target))):
-            (dropped if target.action == "drop-schema" else touched).append(target.target)
+                target.count or (interrupted and target.action != "drop-schema" and holder.table_exists(target.target))):
+            (dropped if target.action == "drop-schema" else touched_store if holder is not warehouse else touched
+             ).append(target.target)
         if resumed:
             continue
         ledger.append(actor, f"{kind}.target_done", request.target,
@@ -169,6 +172,9 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
     if store is not None:
         store.reclaim()  # the store's own files must not keep erased bodies — also those of a killed run
     storage = reclaim_storage(warehouse, sorted(set(touched)), full=vacuum_full, dropped=dropped)
+    if touched_store:
+        own = reclaim_storage(warehouse.store, sorted(set(touched_store)), full=vacuum_full)
+        storage = {part: storage[part] + own[part] for part in ("done", "operator")}
     storage["done"] += [note for target in targets for note in target.notes]  # (Delta: files, log)
     ledger.append(actor, f"{kind}.executed", request.target, {"targets": len(targets), "storage": storage["done"]})
     for target in targets:

@@ -114,4 +114,4 @@ def verify_key(target: Target, project: Project, warehouse: Warehouse, subject_i
         return False
     if target.evidence is None:
         return True  # shredded in an earlier run, whose verification searched the files
-    return warehouse.engine.files_contain(target.evidence) is not True
+    return warehouse.store.engine.files_contain(target.evidence) is not True
