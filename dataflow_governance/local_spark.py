@@ -63,6 +63,9 @@ def _command(home: Path, port: int) -> list[str]:
         # Small local data: a few partitions, not Spark's 200, keep a query's overhead low.
         "--conf", "spark.sql.shuffle.partitions=4",
         "--conf", "spark.sql.sources.partitionOverwriteMode=static",
+        # Every command and run is a session of its own: none may read a table through a file
+        # listing cached before another session rewrote it.
+        "--conf", "spark.sql.filesourceTableRelationCacheSize=0",
     ]
 
 

@@ -89,11 +89,17 @@ def _shared_root(config, factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def spark_remote(request, tmp_path_factory):
+def spark_home(request, tmp_path_factory) -> Path:
+    """The directory of the test session's Spark Connect server (its tables are in `tables/`)."""
+    return _shared_root(request.config, tmp_path_factory) / "spark-server"
+
+
+@pytest.fixture(scope="session")
+def spark_remote(spark_home):
     """One Spark Connect server for the whole test session (shared by the workers; stopped at the end)."""
     from dataflow_governance import local_spark
 
-    return local_spark.ensure_running(_shared_root(request.config, tmp_path_factory) / "spark-server").url
+    return local_spark.ensure_running(spark_home).url
 
 
 @pytest.fixture

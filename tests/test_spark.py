@@ -145,3 +145,51 @@ def test_a_merge_leaves_the_rows_it_leaves_on_duckdb(spark, tmp_path):
         frame = warehouse.read_table("dim").sort_values("user_id").reset_index(drop=True)
         results.append([(int(r.user_id), r.email if isinstance(r.email, str) else None, int(r.seen)) for r in frame.itertuples()])
     assert results[0] == results[1] == [(1, "a@example.com", 2), (3, None, 1), (9, "gone@example.com", 2)]
+
+
+def test_the_example_runs_on_spark_and_a_killed_erasure_resumes_to_verified(tmp_path, spark_remote, spark_home,
+                                                                           spark_schema):
+    """The whole deep water project on the Spark server, then `dfg erase` killed -9 in the middle
+    of a table rewrite, then run again: verified, nothing lost, no staging table left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import copy_project, dfg_json
+    from dataflow_governance import Warehouse
+
+    manifest = copy_project(tmp_path / "spark_project")
+    env = {"DFG_SPARK_REMOTE": spark_remote, "DFG_WAREHOUSE_SCHEMA": spark_schema}
+    try:
+        code, summary, err = dfg_json("demo", project=manifest, env=env)
+        assert code == 0, err[-3000:]
+        assert summary["materialized"] == summary["assets"] and summary["checks_failed"] == 0
+        assert summary["findings"] == 0 and summary["warehouse"] == spark_remote
+        warehouse = Warehouse(kind="spark", dsn=spark_remote, schema=spark_schema)
+        users = warehouse.row_count("users")
+        assert users == 500 and not warehouse.table_exists("governance_ledger")
+
+        tables = spark_home / "tables" / f"{spark_schema}.db"
+        child = subprocess.Popen([sys.executable, "-m", "dataflow_governance.cli", "--project", str(manifest),
+                                  "erase", "--subject-id", "12", "--now"], env={**os.environ, **env},
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline, killed = time.monotonic() + 180, False
+        while child.poll() is None and time.monotonic() < deadline:
+            if any(p.name.endswith("__dfg_rewrite") for p in tables.iterdir()):
+                child.send_signal(signal.SIGKILL)
+                killed = True
+                break
+            time.sleep(0.01)
+        child.wait()
+        assert killed, "the erasure finished before a rewrite began"
+
+        code, result, err = dfg_json("erase", "--subject-id", "12", "--now", project=manifest, env=env)
+        assert code == 0, err[-3000:]
+        assert result["status"] == "verified" and all(t["verified"] for t in result["targets"])
+        assert warehouse.row_count("users") == users - 1
+        assert warehouse.fetch("SELECT count(*) FROM users WHERE user_id = 12")[0][0] == 0
+        assert not any(p.name.endswith("__dfg_rewrite") for p in tables.iterdir())
+    finally:
+        dfg_json("local", "stop", project=manifest)

@@ -235,6 +235,9 @@ class SparkConnection:
         alias = target.alias_or_name
         target = target.copy()
         target.set("alias", None)
+        # Another session may have rewritten or appended to the table since this one listed its
+        # files: a rewrite from a stale listing would drop the new rows.
+        self.run(f"REFRESH TABLE {self.engine.render(target)}")
         self.finish_interrupted(target)
         columns = list(self.engine.columns(_name(target)))
         if isinstance(statement, exp.Merge):
