@@ -139,7 +139,7 @@ def run(warehouse: Warehouse, project, rows: int) -> None:
     assert left == warehouse.row_count("people_bl"), "ours and the baseline must leave the same rows"
     print(f"{warehouse.kind}: {rows:,} rows (generated twice in {gen_s:.1f} s); {left:,} left after the sweep and erasure")
     print(f"  scan     ours {scan_s:8.2f} s   baseline count_if(rlike) {floor_s:8.2f} s   ratio {scan_s / floor_s:5.2f}x"
-          f"   ({report.total_findings()} findings)")
+          f"   ({report.total_findings} findings)")
     print(f"  sweep    ours {sweep_s:8.2f} s   baseline {'rewrite' if warehouse.kind == 'spark' else 'DELETE '}"
           f"         {base_sweep_s:8.2f} s   ratio {sweep_s / base_sweep_s:5.2f}x")
     print(f"  erasure  ours {erase_s:8.2f} s   baseline {'rewrite' if warehouse.kind == 'spark' else 'DELETE '}"

@@ -22,7 +22,6 @@ from pathlib import Path
 from .errors import DfgError
 from .local_s3 import Endpoint, _free_port, _paths, private_dir, read_endpoint, stop as _stop
 
-SERVICE = "spark"
 STARTUP_TIMEOUT_S = 180
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 

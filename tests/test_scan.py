@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import ENGINES, copy_project, dfg_json, make_warehouse, run_dfg
-from dataflow_governance import Warehouse, load_project
+from dataflow_governance import load_project
 from dataflow_governance import local_s3
 from dataflow_governance.expectations import validate_dataframe
 from dataflow_governance.manifest import BucketConfig

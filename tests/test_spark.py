@@ -60,7 +60,7 @@ def test_a_hostile_value_is_bound_and_erases_nobody(spark):
 def test_a_rewrite_interrupted_after_staging_is_finished_by_the_next_statement(spark, monkeypatch):
     real = SparkConnection.overwrite_from
 
-    def crash(self, target, staging, rows):
+    def crash(self, *args):
         raise KeyboardInterrupt("killed between the staging table and the overwrite")
 
     monkeypatch.setattr(SparkConnection, "overwrite_from", crash)
@@ -193,3 +193,24 @@ def test_the_example_runs_on_spark_and_a_killed_erasure_resumes_to_verified(tmp_
         assert not any(p.name.endswith("__dfg_rewrite") for p in tables.iterdir())
     finally:
         dfg_json("local", "stop", project=manifest)
+
+
+def test_without_a_remote_the_project_runs_its_own_spark_server_and_stops_it(tmp_path):
+    from conftest import dfg_json, project_servers
+
+    manifest = tmp_path / "dagster_project.yaml"
+    manifest.write_text("project: p\nwarehouse: {kind: spark, schema: local_mode}\n")
+    project = load_project(manifest)
+    warehouse = project.open_warehouse()
+    assert warehouse.path == str(project.state_dir / "spark")
+    warehouse.replace_table("people", PEOPLE)
+    assert delete(warehouse, user_is(), [3]) == 1 and ids(warehouse) == [1, 2, 4]
+    code, status, _ = dfg_json("local", "status", project=manifest)
+    assert code == 0 and status["spark_local_running"] is True
+    code, stopped, _ = dfg_json("local", "stop", project=manifest)
+    assert code == 0 and stopped["spark_stopped"] is True
+    assert project_servers(tmp_path) == []
+    # Its tables and catalog persist: a new server (started on demand) has the table as it was.
+    again = load_project(manifest).open_warehouse()
+    assert ids(again) == [1, 2, 4]
+    dfg_json("local", "stop", project=manifest)

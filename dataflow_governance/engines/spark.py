@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -241,7 +241,7 @@ class SparkConnection:
         self.finish_interrupted(target)
         columns = list(self.engine.columns(_name(target)))
         if isinstance(statement, exp.Merge):
-            self.replace_rows(target, merged_rows(statement, alias, columns), args, rows=None)
+            self.replace_rows(target, columns, merged_rows(statement, alias, columns), args, rows=None)
             return -1
         where = statement.args.get("where")
         hit = exp.func("coalesce", exp.paren(where.this.copy()), exp.false()) if where else exp.true()
@@ -260,20 +260,21 @@ class SparkConnection:
                                   c, quoted=True)
                        for c in columns]
             kept, rows = exp.select(*outputs).from_(target), total
-        self.replace_rows(target, kept, args, rows)
+        self.replace_rows(target, columns, kept, args, rows)
         return int(affected)
 
-    def replace_rows(self, target: exp.Table, rows_query: exp.Query, args: dict, rows: int | None) -> None:
-        """Staging table, marked complete, then the overwrite (see the module's docstring)."""
+    def replace_rows(self, target: exp.Table, columns: list[str], rows_query: exp.Query, args: dict,
+                     rows: int | None) -> None:
+        """Staging table, marked complete, then the overwrite (see the module's docstring). No
+        staging table is there: `finish_interrupted` has just finished or dropped any."""
         staging = staging_table(target)
-        self.run(drop_table(staging))
         self.run(exp.Create(this=staging.copy(), kind="TABLE", expression=rows_query,
                             properties=exp.Properties(expressions=[exp.FileFormatProperty(this=exp.var("PARQUET"))])), args)
         if rows is None:
             (rows,) = self.run(exp.select(exp.func("count", exp.Star())).from_(staging.copy()))[0]
         self.run(f"ALTER TABLE {self.engine.render(staging)} SET TBLPROPERTIES "
                  f"('{COMPLETE}' = 'true', '{KEPT_ROWS}' = '{int(rows)}')")
-        self.overwrite_from(target, staging, int(rows))
+        self.overwrite_from(target, staging, int(rows), columns)
 
     def finish_interrupted(self, target: exp.Table) -> None:
         """A complete staging table left by a killed rewrite: finish it; an incomplete one: drop it."""
@@ -282,14 +283,14 @@ class SparkConnection:
             return
         properties = dict(self.run(f"SHOW TBLPROPERTIES {self.engine.render(staging)}"))
         if properties.get(COMPLETE) == "true":
-            self.overwrite_from(target, staging, int(properties[KEPT_ROWS]))
+            self.overwrite_from(target, staging, int(properties[KEPT_ROWS]), list(self.engine.columns(_name(target))))
         else:
             self.run(drop_table(staging))
 
-    def overwrite_from(self, target: exp.Table, staging: exp.Table, rows: int) -> None:
-        columns = [exp.column(c, quoted=True) for c in self.engine.columns(_name(target))]  # the table's order
+    def overwrite_from(self, target: exp.Table, staging: exp.Table, rows: int, columns: list[str]) -> None:
+        named = [exp.column(c, quoted=True) for c in columns]  # the table's order
         self.run(f"INSERT OVERWRITE TABLE {self.engine.render(target)} "
-                 f"{self.engine.render(exp.select(*columns).from_(staging.copy()))}")
+                 f"{self.engine.render(exp.select(*named).from_(staging.copy()))}")
         (now,) = self.run(exp.select(exp.func("count", exp.Star())).from_(target.copy()))[0]
         if now != rows:
             raise WarehouseError(f"rewrite of {_name(target)} left {now} rows, expected {rows}; "
