@@ -149,8 +149,9 @@ def test_a_merge_leaves_the_rows_it_leaves_on_duckdb(spark, tmp_path):
 
 def test_the_example_runs_on_spark_and_a_killed_erasure_resumes_to_verified(tmp_path, spark_remote, spark_home,
                                                                            spark_schema):
-    """The whole deep water project on the Spark server, then `dfg erase` killed -9 in the middle
-    of a table rewrite, then run again: verified, nothing lost, no staging table left."""
+    """The whole deep water project on the Spark server, a subject's access export, then `dfg
+    erase` killed -9 in the middle of a table rewrite, then run again: verified, nothing lost, no
+    staging table left."""
     import os
     import signal
     import subprocess
@@ -170,6 +171,11 @@ def test_the_example_runs_on_spark_and_a_killed_erasure_resumes_to_verified(tmp_
         warehouse = Warehouse(kind="spark", dsn=spark_remote, schema=spark_schema)
         users = warehouse.row_count("users")
         assert users == 500 and not warehouse.table_exists("governance_ledger")
+        email = warehouse.fetch("SELECT email FROM users WHERE user_id = 12")[0][0]
+        code, export, err = dfg_json("access", "--subject-id", "12", project=manifest, env=env)
+        assert code == 0, err[-3000:]
+        assert export["assets"]["users"]["records"][0]["email"] == email
+        assert len(export["assets"]["tickets"]["records"]) == len(export["assets"]["tickets_clean"]["records"])
 
         tables = spark_home / "tables" / f"{spark_schema}.db"
         child = subprocess.Popen([sys.executable, "-m", "dataflow_governance.cli", "--project", str(manifest),
