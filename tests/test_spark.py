@@ -69,10 +69,23 @@ def test_a_rewrite_interrupted_after_staging_is_finished_by_the_next_statement(s
     assert ids(spark) == [1, 2, 3, 4]  # the table is untouched …
     assert spark.table_exists("people__dfg_rewrite")  # … and the complete staging table holds the intent
     monkeypatch.setattr(SparkConnection, "overwrite_from", real)
-    # The next statement on the table first finishes the interrupted rewrite, then does its own.
+    # Rows appended now come after the interrupted rewrite (which finishing it later would drop) …
+    spark.append_rows("people", pd.DataFrame({"user_id": [5], "email": ["e@example.com"], "country": ["DE"]}))
+    assert ids(spark) == [2, 3, 4, 5]
+    spark.execute("INSERT INTO people VALUES (6, NULL, 'FR')")
+    # … and the next statement on the table does its own change.
     assert delete(spark, user_is(), [4]) == 1
-    assert ids(spark) == [2, 3]
+    assert ids(spark) == [2, 3, 5, 6]
     assert not spark.table_exists("people__dfg_rewrite")
+
+
+def test_new_contents_supersede_an_interrupted_rewrite(spark, monkeypatch):
+    monkeypatch.setattr(SparkConnection, "overwrite_from", lambda self, *args: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        delete(spark, user_is(), [1])
+    monkeypatch.undo()
+    spark.replace_table("people", PEOPLE.head(2))  # a materialization replaces the table
+    assert delete(spark, user_is(), [99]) == 0 and ids(spark) == [1, 2]
 
 
 def test_an_incomplete_staging_table_is_dropped_and_the_table_kept(spark):

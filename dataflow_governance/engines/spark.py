@@ -130,6 +130,12 @@ class SparkEngine(Engine):
         self.write_frame(con, target, pd.DataFrame(list(rows), columns=list(columns)), replace=False)
 
     def write_frame(self, con: Any, target: exp.Table, frame, replace: bool) -> None:
+        # A rewrite a kill interrupted was a change to the table's present rows: new contents
+        # supersede it; appended rows must come after it (else finishing it would drop them).
+        if replace:
+            con.run(drop_table(staging_table(target)))
+        else:
+            con.finish_interrupted(target)
         data = con.spark.createDataFrame(_arrow(frame))
         data.write.mode("overwrite" if replace else "append").format("parquet").saveAsTable(self.render(target))
 
@@ -204,6 +210,10 @@ class SparkConnection:
         statement = _parse(named_sql)
         if isinstance(statement, exp.Delete | exp.Update | exp.Merge):
             return Cursor([], self.rewrite(statement, args))
+        if isinstance(statement, exp.Insert):  # (rows added after an interrupted rewrite is finished)
+            table = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
+            if isinstance(table, exp.Table):
+                self.finish_interrupted(table)
         if statement is not None and statement.key in {"transaction", "commit", "rollback"}:
             return Cursor([], -1)  # (no transactions on Spark tables; each rewrite is atomic by itself)
         frame = self.spark.sql(named_sql, args=args or None)
