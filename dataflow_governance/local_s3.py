@@ -96,19 +96,29 @@ def read_endpoint(state_dir: Path, service: str = "s3") -> Endpoint | None:
     return endpoint if _alive(endpoint) else None
 
 
+@contextlib.contextmanager
+def start_lock(state_dir: Path, service: str = "s3"):
+    """Held by the one process that starts a local service: yields the endpoint another process
+    started meanwhile (use it), or None (start it; its old endpoint file is gone)."""
+    endpoint_file, _, lock_file = _paths(state_dir, service)
+    private_dir(lock_file.parent)
+    with open(os.open(lock_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once get one server
+        endpoint = read_endpoint(state_dir, service)
+        if endpoint is None:
+            endpoint_file.unlink(missing_ok=True)
+        yield endpoint
+
+
 def ensure_running(state_dir: Path, port: int | None = None) -> Endpoint:
     """The running endpoint for this state dir, starting it if none is up (safe across processes)."""
     endpoint = read_endpoint(state_dir)
     if endpoint:
         return endpoint
-    endpoint_file, log_file, lock_file = _paths(state_dir)
-    private_dir(lock_file.parent)
-    with open(os.open(lock_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once get one server
-        endpoint = read_endpoint(state_dir)
-        if endpoint:
-            return endpoint
-        endpoint_file.unlink(missing_ok=True)
+    _, log_file, _ = _paths(state_dir)
+    with start_lock(state_dir) as started:
+        if started:
+            return started
         port = port or _free_port()
         log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:

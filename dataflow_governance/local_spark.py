@@ -12,7 +12,6 @@ The same server is what the tests run the Spark engine against (one per test ses
 
 from __future__ import annotations
 
-import fcntl
 import os
 import socket
 import subprocess
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 
 from .errors import DfgError
-from .local_s3 import Endpoint, _free_port, _paths, private_dir, read_endpoint, stop as _stop
+from .local_s3 import Endpoint, _free_port, _paths, read_endpoint, start_lock, stop as _stop
 
 STARTUP_TIMEOUT_S = 180
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -74,14 +73,10 @@ def ensure_running(home: Path) -> Endpoint:
     endpoint = running(home)
     if endpoint:
         return endpoint
-    endpoint_file, log_file, lock_file = _paths(home.parent, _service(home))
-    private_dir(home)
-    with open(os.open(lock_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once get one server
-        endpoint = running(home)
-        if endpoint:
-            return endpoint
-        endpoint_file.unlink(missing_ok=True)
+    endpoint_file, log_file, _ = _paths(home.parent, _service(home))
+    with start_lock(home.parent, _service(home)) as started:
+        if started:
+            return started
         port = _free_port()
         log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         env = {**os.environ, "SPARK_HOME": str(_spark_home()), "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", "python3")}

@@ -61,7 +61,7 @@ class SparkEngine(Engine):
 
     def describe(self) -> str:
         if self.warehouse.dsn:
-            return self.warehouse.dsn.split(";")[0].split("/;")[0]  # (";token=…" parameters never shown)
+            return self.warehouse.dsn.split(";")[0].rstrip("/")  # (";token=…" parameters never shown)
         return f"local Spark Connect server in {self.warehouse.path}"
 
     # the session ---------------------------------------------------------------------------------
