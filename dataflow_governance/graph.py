@@ -8,6 +8,11 @@ its direct sources, with three exceptions that change what it is:
     → *anonymous*; the group keys of such a query are anonymous too;
   - an aggregate that returns input values (max(ssn) is an SSN) is not anonymization.
 Subject links follow identity columns through every derivation that is not anonymizing.
+
+A Python asset's code cannot be read: it may declare its column lineage (`lineage:` in its
+governance), which is propagated like traced SQL. Without one, its whole (the column `*`) is
+conservatively derived from every column of every asset it reads: every personal category of its
+inputs flows into it, unless it is declared pii_free or declares its anonymization.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import taxonomy
-from .lineage import DirectSource, LineageAnalyzer, LineageError, StatementLineage
-from .spec import AssetGovernance
+from .lineage import ColumnLineage, DirectSource, LineageAnalyzer, LineageError, StatementLineage
+from .spec import AssetGovernance, GovernanceError
+
+TABLE_LEVEL = "*"  # the node of an asset whose columns are not traced: the asset as a whole
 
 
 @dataclass(frozen=True)
@@ -57,10 +64,13 @@ class ColumnGraph:
     sql: dict[str, SqlDefinition] = field(default_factory=dict)  # asset → the SQL that builds it
 
     def class_of(self, asset: str, column: str) -> ColumnClass | None:
-        """A column's class; a struct field path (`address.city`) is classed as its column."""
+        """A column's class; a struct field path (`address.city`) is classed as its column, and a
+        column of an asset whose columns are not traced as the asset as a whole."""
         found = self.classes.get((asset, column))
         if found is None and "." in column:
             found = self.classes.get((asset, column.split(".", 1)[0]))
+        if found is None:
+            found = self.classes.get((asset, TABLE_LEVEL))
         return found
 
     def columns_of(self, asset: str) -> dict[str, ColumnClass]:
@@ -111,7 +121,8 @@ def table_of(asset: str, gov: AssetGovernance | None) -> str:
 
 def build_column_graph(governance: Mapping[str, AssetGovernance], sql: Iterable[SqlDefinition],
                        upstream: Mapping[str, Iterable[str]]) -> ColumnGraph:
-    """Trace every SQL asset (upstream first) and propagate classifications column by column."""
+    """Trace every SQL asset, take every Python asset's declared lineage, derive every other asset
+    that reads something as a whole (upstream first), and propagate classifications column by column."""
     graph = ColumnGraph()
     sql_by_asset = {s.asset: s for s in sql}
     graph.sql = dict(sql_by_asset)
@@ -119,48 +130,118 @@ def build_column_graph(governance: Mapping[str, AssetGovernance], sql: Iterable[
     asset_of_table.update({a: a for a in sql_by_asset})
     schema: dict[str, dict[str, str]] = {}
     for asset, gov in governance.items():
+        if gov.lineage and asset in sql_by_asset:
+            raise GovernanceError(f"asset {asset!r}, field lineage: {asset} is a SQL asset, whose column lineage "
+                                  "is traced from its SQL; declare lineage only on Python assets")
         if gov.columns and asset not in sql_by_asset:
             schema[table_of(asset, gov)] = {name: col.type or "text" for name, col in gov.columns.items()}
             for name, col in gov.columns.items():
                 graph.classes[(asset, name)] = ColumnClass(
                     categories=set(col.categories), subject_linked=col.identity,
                     pseudonymized=col.pseudonymized, anonymous=col.anonymized)
-    for asset in _topological(sql_by_asset, upstream):
-        definition = sql_by_asset[asset]
-        known = {t: cols for t, cols in schema.items()}
+    everything = set(upstream) | set(governance) | set(sql_by_asset)
+    for asset in _topological(everything, upstream):
         gov = governance.get(asset)
-        if gov is not None and gov.columns:  # a MERGE or UPDATE reads the table it writes
-            known.setdefault(table_of(asset, gov), {name: col.type or "text" for name, col in gov.columns.items()})
-        try:
-            lineage = LineageAnalyzer(known or None, definition.dialect).column_lineage(definition.sql)
-        except LineageError as exc:
-            graph.errors[asset] = str(exc)
-            continue
-        graph.lineage[asset] = lineage
-        schema[table_of(asset, gov)] = {name: "text" for name in lineage.columns}
-        for column, item in lineage.columns.items():
-            cls = _classify(graph, item, lineage, asset_of_table)
-            declared = gov.columns.get(column) if gov is not None else None
-            if declared is not None:
-                cls.categories |= set(declared.categories)
-                cls.subject_linked |= declared.identity
-            graph.classes[(asset, column)] = cls
+        if asset in sql_by_asset:
+            _trace_sql(graph, sql_by_asset[asset], gov, schema, asset_of_table)
+        elif gov is not None and gov.lineage:
+            _take_declared(graph, asset, gov, governance, frozenset(upstream.get(asset, ())), asset_of_table)
+            schema[table_of(asset, gov)] = {**schema.get(table_of(asset, gov), {}),
+                                            **{name: "text" for name in gov.lineage}}
+        elif upstream.get(asset):
+            _derive_whole(graph, asset, gov, upstream[asset], governance)
     return graph
 
 
-def _topological(sql_by_asset: Mapping[str, SqlDefinition], upstream: Mapping[str, Iterable[str]]) -> list[str]:
+def _trace_sql(graph: ColumnGraph, definition: SqlDefinition, gov: AssetGovernance | None,
+               schema: dict[str, dict[str, str]], asset_of_table: Mapping[str, str]) -> None:
+    asset = definition.asset
+    known = {t: cols for t, cols in schema.items()}
+    if gov is not None and gov.columns:  # a MERGE or UPDATE reads the table it writes
+        known.setdefault(table_of(asset, gov), {name: col.type or "text" for name, col in gov.columns.items()})
+    try:
+        lineage = LineageAnalyzer(known or None, definition.dialect).column_lineage(definition.sql)
+    except LineageError as exc:
+        graph.errors[asset] = str(exc)
+        return
+    graph.lineage[asset] = lineage
+    schema[table_of(asset, gov)] = {name: "text" for name in lineage.columns}
+    for column, item in lineage.columns.items():
+        cls = _classify(graph, item, lineage, asset_of_table)
+        declared = gov.columns.get(column) if gov is not None else None
+        if declared is not None:
+            cls.categories |= set(declared.categories)
+            cls.subject_linked |= declared.identity
+        graph.classes[(asset, column)] = cls
+
+
+def _take_declared(graph: ColumnGraph, asset: str, gov: AssetGovernance, governance: Mapping[str, AssetGovernance],
+                   reads: frozenset[str], asset_of_table: Mapping[str, str]) -> None:
+    """A Python asset's declared column lineage, checked against what it reads, as a traced statement."""
+    columns = {}
+    for column, derivation in gov.lineage.items():
+        direct = []
+        for source_asset, source_column in derivation.upstream_columns():
+            if source_asset not in reads:
+                raise GovernanceError(
+                    f"asset {asset!r}, field lineage.{column}: {source_asset}.{source_column} is not read by "
+                    f"{asset} (it reads {', '.join(sorted(reads)) or 'nothing'}); add {source_asset} to its deps")
+            known = {c for (a, c) in graph.classes if a == source_asset and c != TABLE_LEVEL}
+            if known and source_column not in known:
+                raise GovernanceError(
+                    f"asset {asset!r}, field lineage.{column}: {source_asset} has no column {source_column!r} "
+                    f"(it has {', '.join(sorted(known))})")
+            direct.append(DirectSource(table_of(source_asset, governance.get(source_asset)), source_column,
+                                       derivation.transformation, derivation.masking))
+        columns[column] = ColumnLineage(direct=tuple(sorted(direct)))
+    lineage = StatementLineage(columns=columns, tables=tuple(sorted({d.table for c in columns.values() for d in c.direct})),
+                               target=table_of(asset, gov), kind="python")
+    graph.lineage[asset] = lineage
+    for column, item in columns.items():
+        cls = _classify(graph, item, lineage, asset_of_table)
+        declared = gov.columns.get(column)
+        if declared is not None:  # the code cannot be read: what it declares about the result stands
+            cls.categories |= set(declared.categories)
+            cls.subject_linked |= declared.identity
+            cls.pseudonymized |= declared.pseudonymized
+            cls.anonymous |= declared.anonymized
+        graph.classes[(asset, column)] = cls
+
+
+def _derive_whole(graph: ColumnGraph, asset: str, gov: AssetGovernance | None, reads: Iterable[str],
+                  governance: Mapping[str, AssetGovernance]) -> None:
+    """An untraced asset as a whole, derived from every column of every asset it reads."""
+    whole = ColumnClass()
+    for source in sorted(reads):
+        table = table_of(source, governance.get(source))
+        for (owner, column), origin in sorted(graph.classes.items(), key=lambda item: item[0]):
+            if owner != source:
+                continue
+            whole.derived_from.append(Derivation(source, column, DirectSource(table, column, "transformation")))
+            if origin.personal:
+                whole.categories |= origin.categories
+                whole.subject_linked |= origin.subject_linked
+    if not whole.derived_from:
+        return
+    declared_free = gov is not None and (gov.pii_free or bool(gov.anonymization))
+    whole.anonymous = declared_free
+    graph.classes[(asset, TABLE_LEVEL)] = whole
+
+
+def _topological(assets: Iterable[str], upstream: Mapping[str, Iterable[str]]) -> list[str]:
     order, done = [], set()
+    wanted = set(assets)
 
     def visit(asset: str, path: tuple = ()) -> None:
         if asset in done or asset in path:
             return
         for dep in upstream.get(asset, ()):
-            if dep in sql_by_asset:
+            if dep in wanted:
                 visit(dep, path + (asset,))
         done.add(asset)
         order.append(asset)
 
-    for asset in sorted(sql_by_asset):
+    for asset in sorted(wanted):
         visit(asset)
     return order
 

@@ -105,7 +105,7 @@ class StatementLineage:
     tables: tuple[str, ...]
     target: str | None = None
     grouped: bool = False  # one output row per group (GROUP BY or aggregates), not per input row
-    kind: str = "select"  # select | insert | create | update | merge
+    kind: str = "select"  # select | insert | create | update | merge; python: declared by a Python asset
     deletes: bool = False  # a MERGE that deletes target rows
     warnings: tuple[str, ...] = ()  # what a partial schema left to best effort
 

@@ -169,6 +169,38 @@ class ColumnSpec(_Model):
         return not self.anonymized and any(taxonomy.is_personal_category(c) for c in self.categories)
 
 
+class ColumnDerivation(_Model):
+    """Where a column of a Python asset comes from. SQL assets' lineage is traced from their SQL;
+    a Python asset's code cannot be read, so it declares it: `{from: [users.email], masking: true}`,
+    or just the list of upstream columns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)  # the catalog writes `sources`
+
+    sources: tuple[str, ...] = Field(alias="from", min_length=1,
+                                     description="the upstream columns it is computed from, as 'asset.column'")
+    transformation: Literal["identity", "transformation", "aggregation"] = Field(
+        default="transformation", description="identity: copied as is; aggregation: an aggregate over the rows")
+    masking: bool = Field(default=False, description="a hash or keyed pseudonym on the way (the result is pseudonymous)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value):
+        if isinstance(value, str):
+            value = [value]
+        return {"from": value} if isinstance(value, (list, tuple)) else value
+
+    @field_validator("sources")
+    @classmethod
+    def _column_refs(cls, value):
+        for ref in value:
+            if not isinstance(ref, str) or "." not in ref.strip(".") or " " in ref:
+                raise ValueError(f"{ref!r} is not an upstream column; write 'asset.column'")
+        return value
+
+    def upstream_columns(self) -> list[tuple[str, str]]:
+        return [tuple(ref.rsplit(".", 1)) for ref in self.sources]
+
+
 class AssetGovernance(_Model):
     """Everything an auditor asks about one asset."""
 
@@ -201,6 +233,8 @@ class AssetGovernance(_Model):
     subject_prefix: str | None = Field(default=None, description="S3 key template holding one subject's objects, with {subject_id}")
     tenant_prefix: str | None = Field(default=None, description="S3 key template holding one tenant's objects, with {tenant_id}")
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    lineage: dict[str, ColumnDerivation] = Field(
+        default_factory=dict, description="a Python asset's column lineage: column → the upstream columns it comes from")
 
     @field_validator("purposes", mode="before")
     @classmethod

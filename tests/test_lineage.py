@@ -214,5 +214,6 @@ def test_cli_asset_and_impact(demo_project):
     assert payload["classification"]["country"]["anonymous"]
     code, out, _ = run_dfg("lineage", "--downstream", "tickets_clean.text", "--json", project=manifest)
     assert code == 0 and json.loads(out)["downstream"] == [
+        {"asset": "ticket_classifier", "column": "*"},  # a Python asset: as a whole
         {"asset": "ticket_features", "column": "n_words"}, {"asset": "ticket_features", "column": "text"},
         {"asset": "ticket_training_set", "column": "text"}]

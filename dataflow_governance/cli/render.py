@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..graph import TABLE_LEVEL
+
 
 def findings(items) -> str:
     errors = sum(f.severity == "error" for f in items)
@@ -47,8 +49,11 @@ def asset_lineage(payload: dict) -> str:
 
 def column_walk(payload: dict, direction: str) -> str:
     nodes = payload[direction]
-    return f"{direction} of {payload['column']}:\n" + ("\n".join(f"  {n['asset']}.{n['column']}" for n in nodes)
-                                                       or "  (nothing)")
+    def label(node: dict) -> str:
+        whole = " (the whole asset: its code declares no column lineage)" if node["column"] == TABLE_LEVEL else ""
+        return f"  {node['asset']}.{node['column']}{whole}"
+
+    return f"{direction} of {payload['column']}:\n" + ("\n".join(label(n) for n in nodes) or "  (nothing)")
 
 
 def scan(report) -> str:
@@ -159,3 +164,32 @@ def catalog_status(payload: dict) -> str:
 
 def key_values(payload: dict) -> str:
     return "\n".join(f"{k}: {v}" for k, v in payload.items())
+
+
+def review_markdown(payload: dict) -> str:
+    """`dfg diff` as a pull-request comment: what the change does to personal data, worst first."""
+    base, head, counts = payload["base"], payload["head"], payload["counts"]
+    head_name = head["commit"][:12] if head["commit"] != head["ref"] else head["ref"]
+    lines = [f"## Governance review: {base['ref']} ({base['commit'][:12]}) → {head['ref']}"
+             + (f" ({head_name})" if head_name != head["ref"] else ""), ""]
+    changes = payload["changes"]
+    if not changes:
+        lines.append("No change to personal data: the data map is the same.")
+    else:
+        lines.append(f"**{len(changes)} change(s) to the data map**: {counts['error']} error(s), "
+                     f"{counts['warning']} to review, {counts['info']} note(s).")
+        lines += ["", "| severity | change | on | what |", "|---|---|---|---|"]
+        for change in changes:
+            lines.append(f"| {change['severity']} | {change['kind']} | `{change['subject']}` | "
+                         f"{_cell(change['message'])} |")
+    lines += ["", f"Catalog fingerprints: base `{base['fingerprint']}`, head `{head['fingerprint']}`."]
+    if "approvals" in payload:
+        approvals = payload["approvals"]
+        lines.append("Head's data map approved by " + ", ".join(f"{a['approver']} ({a['role']}, ledger entry {a['seq']})"
+                                                            for a in approvals) + "." if approvals else
+                     "Head's data map is not approved yet: `dfg review approve --ref <head> --as <role>`.")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

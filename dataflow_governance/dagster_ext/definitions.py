@@ -74,11 +74,14 @@ def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyCo
 
 def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | None,
                       translator: GovernanceTranslator = DEFAULT_TRANSLATOR) -> dg.TableSchema:
-    """The columns of a SQL asset with declared tags plus the categories lineage carries into them."""
+    """The columns of a traced asset (SQL, or a Python asset's declared lineage), with declared tags
+    plus the categories lineage carries into them."""
     declared = translator.get_column_schema(gov) if gov is not None else None
     declared_tags = {c.name: dict(c.tags) for c in declared.columns} if declared else {}
     columns = []
-    for column in graph.lineage[asset].columns:
+    lineage = graph.lineage[asset]
+    declared_only = gov.columns if gov is not None and lineage.kind == "python" else {}
+    for column in dict.fromkeys([*lineage.columns, *declared_only]):
         cls = graph.classes.get((asset, column))
         tags = dict(declared_tags.get(column, {}))
         if cls is not None:
