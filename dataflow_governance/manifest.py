@@ -280,6 +280,8 @@ def _build(manifest: Path, raw: dict) -> Project:
     if raw.get("defaults") is not None and not isinstance(raw["defaults"], dict):
         raise ManifestError(f"{manifest.name}: defaults: must be a mapping of governance facts")
     state_dir = _folder(raw, "state_dir", ".dfg", root, manifest)
+    if os.environ.get("DFG_STATE_DIR"):  # e.g. the throwaway state of a revision `dfg diff` builds
+        state_dir = _folder({"state_dir": os.environ["DFG_STATE_DIR"]}, "state_dir", ".dfg", root, manifest)
     warehouse_raw = raw.get("warehouse") or {}
     if not isinstance(warehouse_raw, dict):
         raise ManifestError(f"{manifest.name}: warehouse: must be a mapping")

@@ -4,7 +4,7 @@ Exit codes: 0 all good; 1 something was found or failed (an error-level finding,
 check); 2 the input could not be used (bad manifest, unknown taxonomy key, unreachable service).
 
 The parser and exit codes are here; each command family is a module of its own (`governance`,
-`lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `keys`, `local`, `demo`) that computes its answer
+`lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `keys`, `review`, `local`, `demo`) that computes its answer
 and hands it to `render` for people or prints it as JSON.
 """
 
@@ -121,6 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("catalog", parents=[common], help="the governance catalog file every command reads: build, status")
     p.add_argument("action", choices=["build", "status"])
     p.set_defaults(handler="governance:cmd_catalog")
+    p = sub.add_parser("diff", parents=[common],
+                       help="what a change does to personal data: the data maps of two git revisions compared")
+    p.add_argument("--base", required=True, metavar="REF", help="the revision before the change (e.g. origin/main)")
+    p.add_argument("--head", metavar="REF", help="the revision after it (default: the working tree)")
+    p.add_argument("--fail-on", choices=["error", "warning", "never"], default="error",
+                   help="exit 1 when a change is at least this severe (default: error)")
+    p.add_argument("--approvals", action="store_true", help="also say who approved the head's data map")
+    p.set_defaults(handler="review:cmd_diff")
+    p = sub.add_parser("review", parents=[common], help="sign off a revision's data map in the ledger; its status")
+    p.add_argument("action", choices=["approve", "status"])
+    p.add_argument("--ref", required=True, metavar="REF", help="the git revision whose data map is reviewed")
+    p.add_argument("--as", dest="role", metavar="ROLE", help="approve: the reviewer's role (e.g. dpo, security)")
+    p.add_argument("--by", help="approve: who approves (default: git's user.email)")
+    p.set_defaults(handler="review:cmd_review")
     p = sub.add_parser("local", parents=[common], help="the embedded services: status, start, stop")
     p.add_argument("action", choices=["status", "start", "stop"])
     p.set_defaults(handler="local:cmd_local")
