@@ -56,6 +56,15 @@ class MlflowConfig(_Section):
     experiment: str = "deep_water"
 
 
+class OpenLineageSection(_Section):
+    """Emit OpenLineage events for governed materializations (off unless this section is there)."""
+
+    enabled: bool = True
+    namespace: str | None = Field(default=None, description="the OpenLineage namespace of jobs (default: the project's name)")
+    config: str | None = Field(default=None, description="an openlineage.yml, relative to the manifest; the client's "
+                               "own settings (OPENLINEAGE_CONFIG, OPENLINEAGE_URL, OPENLINEAGE__*) win over it")
+
+
 class KeysConfig(_Section):
     """Where the key-encryption key of the per-subject data keys lives (field-level encryption)."""
 
@@ -144,6 +153,7 @@ class Project:
     manifest_path: Path | None = None
     tenancy: TenancyConfig = field(default_factory=TenancyConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
+    openlineage: OpenLineageSection | None = None
 
     @property
     def warehouse_path(self) -> Path:
@@ -271,7 +281,7 @@ def _section(model: type[BaseModel], raw, where: str, manifest: Path):
 
 def _build(manifest: Path, raw: dict) -> Project:
     known = {"project", "definitions", "state_dir", "output_dir", "warehouse", "object_store", "buckets",
-             "mlflow", "subjects", "processors", "defaults", "groups", "tenancy", "keys"}
+             "mlflow", "subjects", "processors", "defaults", "groups", "tenancy", "keys", "openlineage"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
@@ -324,6 +334,8 @@ def _build(manifest: Path, raw: dict) -> Project:
         manifest_path=manifest,
         tenancy=_section(TenancyConfig, raw.get("tenancy"), "tenancy", manifest),
         keys=_section(KeysConfig, raw.get("keys"), "keys", manifest),
+        openlineage=_section(OpenLineageSection, raw["openlineage"] or {}, "openlineage", manifest)
+        if "openlineage" in raw else None,
     )
     governance = _group_governance(manifest, raw, buckets)
     try:

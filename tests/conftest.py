@@ -22,6 +22,7 @@ def copy_project(dest: Path) -> Path:
     """The example project (manifest, assets, resources) in `dest`, with its own state."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dagster_project.yaml", dest / "dagster_project.yaml")
+    shutil.copy(REPO / "openlineage.yml", dest / "openlineage.yml")
     for folder in ("assets", "resources"):
         shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return dest / "dagster_project.yaml"

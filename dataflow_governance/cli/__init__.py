@@ -4,7 +4,7 @@ Exit codes: 0 all good; 1 something was found or failed (an error-level finding,
 check); 2 the input could not be used (bad manifest, unknown taxonomy key, unreachable service).
 
 The parser and exit codes are here; each command family is a module of its own (`governance`,
-`lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `keys`, `review`, `local`, `demo`) that computes its answer
+`lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `keys`, `review`, `openlineage`, `local`, `demo`) that computes its answer
 and hands it to `render` for people or prints it as JSON.
 """
 
@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="role", metavar="ROLE", help="approve: the reviewer's role (e.g. dpo, security)")
     p.add_argument("--by", help="approve: who approves (default: git's user.email)")
     p.set_defaults(handler="review:cmd_review")
+    p = sub.add_parser("openlineage", parents=[common],
+                       help="OpenLineage: export the whole catalog's events; the governance facet's JSON schema")
+    p.add_argument("action", choices=["export", "schema"])
+    p.add_argument("--out", help="export: the NDJSON file to write (default: <output_dir>/openlineage/catalog.ndjson)")
+    p.add_argument("--emit", action="store_true",
+                   help="export: send the events through the configured OpenLineage client instead of writing a file")
+    p.set_defaults(handler="openlineage:cmd_openlineage")
     p = sub.add_parser("local", parents=[common], help="the embedded services: status, start, stop")
     p.add_argument("action", choices=["status", "start", "stop"])
     p.set_defaults(handler="local:cmd_local")

@@ -11,9 +11,11 @@ from pathlib import Path
 import dagster as dg
 
 from ..dagster_ext import policy_context, project_resources
+from ..dagster_ext.openlineage import emit_run
 from ..ledger import Ledger, NewEntry, record_anchor
 from ..manifest import Project
 from ..model_registry import registered_models
+from ..openlineage import enabled as openlineage_enabled
 from ..policy import run_policy
 from ..reports import findings_report, ropa_activities, write_data_map, write_ropa
 from . import render
@@ -41,6 +43,8 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
             instance=instance, raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
+        # The run's OpenLineage events, as the sensor emits them for runs launched from Dagster.
+        lineage_events = emit_run(instance, result.run_id, project) if openlineage_enabled(project) else None
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     checks = [e.event_specific_data for e in result.all_events
               if e.event_type_value == "ASSET_CHECK_EVALUATION"]
@@ -76,6 +80,7 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
         "s3_endpoint_url": store.endpoint_url,
         "dagster_home": str(home),
         "output_dir": str(out),
+        "openlineage_events": lineage_events,
         "ledger_entries": head.seq,
         "ledger_head": head.hash,
         "reports": [str(Path(p)) for p in reports],

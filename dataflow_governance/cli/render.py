@@ -151,6 +151,8 @@ def demo(summary: dict) -> str:
         f"warehouse: {summary['warehouse']}",
         f"s3 endpoint: {summary['s3_endpoint_url']}",
         f"ledger: {summary['ledger_entries']} entries, head {summary['ledger_head']}",
+        *([f"OpenLineage: {summary['openlineage_events']} events emitted"]
+          if summary.get("openlineage_events") is not None else []),
         *(f"model {m['model']}:{m['version']} registered (MLflow run {m['mlflow_run_id']})" for m in summary["models"]),
         f"reports in {summary['output_dir']}: " + ", ".join(Path(p).name for p in summary["reports"]),
     ])

@@ -98,6 +98,11 @@ class Engine:
         """Where the data is, safe to print (no secrets)."""
         raise NotImplementedError
 
+    def dataset_namespace(self) -> tuple[str, str]:
+        """The OpenLineage (namespace, name prefix) of this warehouse's tables, after the spec's
+        naming (`postgres://host:port` + `db.schema.`); no secret ever."""
+        raise NotImplementedError
+
     # connections and statements ------------------------------------------------------------------
     @contextmanager
     def connect(self) -> Iterator[Any]:

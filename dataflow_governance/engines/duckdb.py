@@ -38,6 +38,9 @@ class DuckDBEngine(Engine):
     def describe(self) -> str:
         return str(self.warehouse.path)
 
+    def dataset_namespace(self) -> tuple[str, str]:
+        return f"duckdb://{Path(self.warehouse.path).resolve().as_posix()}", f"{self.warehouse.schema or 'main'}."
+
     @contextmanager
     def session(self) -> Iterator[None]:
         """Opening the database costs ~10–25 ms (an erasure opens it hundreds of times): one open

@@ -45,6 +45,13 @@ class PostgresEngine(Engine):
     def describe(self) -> str:
         return redact_dsn(self.warehouse.dsn or "")
 
+    def dataset_namespace(self) -> tuple[str, str]:
+        from psycopg.conninfo import conninfo_to_dict
+
+        info = conninfo_to_dict(self.warehouse.dsn or "")
+        host, port = info.get("host") or "localhost", info.get("port") or "5432"
+        return f"postgres://{host}:{port}", f"{info.get('dbname') or info.get('user') or 'postgres'}.{self.warehouse.schema or 'public'}."
+
     def _schema_sql(self) -> str | None:
         return self.render(exp.to_identifier(self.warehouse.schema, quoted=True)) if self.warehouse.schema else None
 

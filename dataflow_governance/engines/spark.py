@@ -59,6 +59,10 @@ class SparkEngine(Engine):
             return "kind spark: `remote` must be a Spark Connect URL (sc://host:port)"
         return None
 
+    def dataset_namespace(self) -> tuple[str, str]:
+        remote = self.warehouse.dsn.split(";")[0].removeprefix("sc://").rstrip("/") if self.warehouse.dsn else "local"
+        return f"spark://{remote}", f"{self.warehouse.schema or 'default'}."
+
     def describe(self) -> str:
         if self.warehouse.dsn:
             return self.warehouse.dsn.split(";")[0].rstrip("/")  # (";token=…" parameters never shown)
