@@ -7,9 +7,9 @@ import dagster as dg
 from dataflow_governance.dagster_ext import governed_definitions
 from resources import project
 
-from . import analytics, commerce, messaging, ml, orders_log, platform, registration, support, workspaces
+from . import analytics, commerce, finance, messaging, ml, orders_log, platform, registration, support, workspaces
 
 ALL_ASSETS = dg.load_assets_from_modules([registration, analytics, commerce, orders_log, support, messaging,
-                                           platform, ml, workspaces])
+                                           platform, ml, workspaces, finance])
 
 defs = governed_definitions(project(), ALL_ASSETS)

@@ -1,12 +1,16 @@
 """Load time of 1,000 governed assets beside 1,000 plain Dagster assets, measured in one run.
 
+Then a generated dbt project of 500 models (chains of ten, every model and column governed in its
+schema.yml): `governed_dbt_assets` (governance validated, compiled SQL normalized for lineage)
+beside plain `@dbt_assets` with dagster-dbt's own translator, on the same compiled manifest.
+
 Both sides define 1,000 `@asset` functions in a chain-ish graph and build validated Definitions
 (`Definitions.validate_loadable`). The governed side declares each asset's governance in Python
 (`governed_asset`, validated against the fideslang taxonomy) and adds the per-asset policy checks;
 a third figure shows declarations alone, and a fourth the whole `governed_definitions()` (policy,
 PII, residency and ledger checks, sweep and erasure jobs).
 
-    python benchmarks/definitions_load.py [--assets N] [--repeat R]
+    python benchmarks/definitions_load.py [--assets N] [--repeat R] [--dbt-models N]
 """
 
 from __future__ import annotations
@@ -107,11 +111,85 @@ def timed_sides(n: int, repeat: int) -> tuple[float, ...]:
     return tuple(statistics.median(samples[name]) for name, _ in sides)
 
 
+# --- a dbt project of N models: governed (schema.yml governance, compiled-SQL lineage) vs plain dagster-dbt
+
+def dbt_project(folder: Path, n: int) -> Path:
+    """N models in chains of ten over one source; every model governed in schema.yml, per column."""
+    import yaml
+
+    (folder / "models").mkdir(parents=True)
+    (folder / "dbt_project.yml").write_text(yaml.safe_dump({"name": "bench", "profile": "bench", "version": "1.0.0",
+                                                           "model-paths": ["models"]}))
+    column_facts = {"user_id": {"identity": True, "categories": ["user.unique_id"]},
+                    "email": {"categories": ["user.contact.email"]}, "amount": {}, "created_at": {}}
+    models = []
+    for i in range(n):
+        upstream = f"{{{{ ref('model_{i - 1}') }}}}" if i % 10 else "{{ source('raw', 'people') }}"
+        (folder / "models" / f"model_{i}.sql").write_text(
+            f"select user_id, lower(email) as email, amount * {i % 7 + 1} as amount, created_at\nfrom {upstream}\n"
+            f"where amount > {i % 5}\n")
+        models.append({"name": f"model_{i}", "description": f"Model {i}.",
+                       "config": {"meta": {"governance": {k: v for k, v in FACTS.items() if k != "columns"}}},
+                       "columns": [{"name": c, "config": {"meta": {"governance": f}}} for c, f in column_facts.items()]})
+    (folder / "models" / "schema.yml").write_text(yaml.safe_dump({
+        "version": 2, "models": models,
+        "sources": [{"name": "raw", "schema": "main", "tables": [{"name": "people"}]}]}))
+    return folder
+
+
+def dbt_sides(n: int, repeat: int) -> tuple[float, float, float]:
+    """(plain dagster-dbt, governed assets, governed assets + policy checks): medians, interleaved."""
+    import json
+
+    from dagster_dbt import DagsterDbtTranslator, dbt_assets
+
+    from dataflow_governance.dagster_ext import WarehouseResource
+    from dataflow_governance.dagster_ext.dbt import GovernedDbtProject, governed_dbt_assets
+
+    folder = dbt_project(_STATE / f"dbt_{n}", n)
+    project = _project()
+    manifest_path = GovernedDbtProject(project, folder).compiled_manifest()  # compiled once, as a deployment does
+
+    def plain_dbt():
+        manifest = json.loads(manifest_path.read_text())
+
+        @dbt_assets(manifest=manifest, dagster_dbt_translator=DagsterDbtTranslator())
+        def _models(context):
+            return None
+
+        defs = dg.Definitions(assets=[_models])
+        defs.validate_loadable(defs)
+
+    def governed_dbt(with_checks: bool):
+        assets = governed_dbt_assets(project, folder)
+        checks = [policy_checks(policy_context(list(assets.specs), project))] if with_checks else []
+        defs = dg.Definitions(assets=[assets], asset_checks=checks, resources={"warehouse": WarehouseResource()})
+        defs.validate_loadable(defs)
+
+    samples: dict[str, list[float]] = {"plain": [], "governed": [], "checks": []}
+    sides = (("plain", plain_dbt), ("governed", lambda: governed_dbt(False)), ("checks", lambda: governed_dbt(True)))
+    for _ in range(repeat + 1):
+        for name, build in sides:
+            gc.collect()
+            start = time.perf_counter()
+            build()
+            samples[name].append(time.perf_counter() - start)
+    return tuple(statistics.median(samples[name][1:]) for name, _ in sides)  # the first round warms caches
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--assets", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--dbt-models", type=int, default=500, help="models of the dbt project (0: skip it)")
     args = parser.parse_args()
+    if args.dbt_models:
+        plain_dbt, governed_dbt, checked_dbt = dbt_sides(args.dbt_models, max(3, args.repeat // 2))
+        print(f"{args.dbt_models}-model dbt project, plain dagster-dbt:       {plain_dbt:.3f} s")
+        print(f"{args.dbt_models}-model dbt project, governed:                {governed_dbt:.3f} s  "
+              f"ratio {governed_dbt / plain_dbt:.2f}x  (goal <= 1.3x)")
+        print(f"{args.dbt_models}-model dbt project, governed + policy checks: {checked_dbt:.3f} s  "
+              f"ratio {checked_dbt / plain_dbt:.2f}x")
     plain(50), governed(50), governed(50, with_checks=False), full(50)  # warm imports and caches on both sides
     baseline, ours, declarations, whole = timed_sides(args.assets, args.repeat)
     print(f"{args.assets} plain Dagster assets:                  {baseline:.3f} s (median of {args.repeat})")

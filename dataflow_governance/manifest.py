@@ -154,6 +154,7 @@ class Project:
     tenancy: TenancyConfig = field(default_factory=TenancyConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
     openlineage: OpenLineageSection | None = None
+    defaults: dict = field(default_factory=dict)  # the project-wide facts; also under dbt's declarations
 
     @property
     def warehouse_path(self) -> Path:
@@ -336,6 +337,7 @@ def _build(manifest: Path, raw: dict) -> Project:
         keys=_section(KeysConfig, raw.get("keys"), "keys", manifest),
         openlineage=_section(OpenLineageSection, raw["openlineage"] or {}, "openlineage", manifest)
         if "openlineage" in raw else None,
+        defaults=dict(raw.get("defaults") or {}),
     )
     governance = _group_governance(manifest, raw, buckets)
     try:

@@ -57,6 +57,11 @@ class Warehouse:
     def dialect(self) -> str:
         return self.engine.dialect
 
+    @property
+    def dbt_adapter(self) -> str | None:
+        """The dbt adapter that builds dbt projects here (None: dbt cannot build on this engine)."""
+        return self.engine.dbt_adapter
+
     def describe(self) -> str:
         """Where the data is, safe to print: a DSN's password is never shown."""
         return self.engine.describe()

@@ -2,6 +2,7 @@
 schemas (kept in tests/openlineage_spec), accepted by the client, and free of personal values."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -232,7 +233,12 @@ def test_the_clients_own_settings_win_and_bad_config_is_a_clear_error(tmp_path, 
         client_for(project)
     monkeypatch.chdir(tmp_path)  # the client would read an openlineage.yml in the working directory first
     monkeypatch.setenv("OPENLINEAGE_URL", "http://127.0.0.1:9")
-    assert client_for(project).transport.kind == "http"
+    before = {k for k in os.environ if k.startswith("OPENLINEAGE")}
+    try:
+        assert client_for(project).transport.kind == "http"
+    finally:  # the client copies OPENLINEAGE_URL into OPENLINEAGE__TRANSPORT__… variables of the process
+        for key in {k for k in os.environ if k.startswith("OPENLINEAGE")} - before:
+            del os.environ[key]
 
 
 def test_an_unreachable_backend_fails_clearly(tmp_path):

@@ -75,6 +75,9 @@ def test_example_project_materializes_on_postgres(tmp_path, pg_schema):
         wh = Warehouse(kind="postgres", dsn=PG_DSN, schema=pg_schema)
         assert wh.row_count("users") == 500
         assert wh.row_count("daily_signups") > 0 and wh.row_count("ticket_features") == wh.row_count("tickets")
+        # The dbt models, built by dbt-postgres into the same schema.
+        assert wh.row_count("order_facts") == wh.fetch("SELECT count(*) FROM orders o JOIN users u USING (user_id)")[0][0]
+        assert wh.row_count("monthly_revenue") > 0
     finally:
         dfg_json("local", "stop", project=manifest)
 

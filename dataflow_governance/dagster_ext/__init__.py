@@ -1,4 +1,7 @@
-"""Dagster adapters: governance on assets, policy checks, resources. Translation only."""
+"""Dagster adapters: governance on assets, policy checks, resources. Translation only.
+
+`governed_dbt_assets` (dbt projects, on dagster-dbt) is imported on first use: dbt is an extra.
+"""
 
 from .definitions import all_specs, governed_definitions, policy_checks, policy_context, write_catalog
 from .governance import (
@@ -17,6 +20,7 @@ from .materialize import asset_governance, table_metadata
 from .sql_asset import column_lineage_metadata, lineage_markdown, sql_asset
 from .resources import KeysResource, MlflowResource, ProjectResource, S3Resource, WarehouseResource, project_resources
 from .training import dataset_metadata, model_asset, training_dataset
+from ..lazy import lazy_exports
 
 __all__ = [
     "SPEC_KEY", "GovernanceTranslator", "KeysResource", "MlflowResource", "ProjectResource", "S3Resource", "WarehouseResource", "all_specs",
@@ -24,4 +28,7 @@ __all__ = [
     "governed_asset", "governed_definitions", "governed_spec", "policy_checks", "policy_context",
     "column_lineage_metadata", "lineage_markdown", "project_resources", "read_governance", "sql_asset",
     "table_metadata", "upstream_graph", "write_catalog", "dataset_metadata", "model_asset", "training_dataset",
+    "governed_dbt_assets",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {"governed_dbt_assets": "dbt"}, globals())

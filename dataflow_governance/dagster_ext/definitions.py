@@ -18,7 +18,7 @@ from .ledger import ledger_definitions
 from .openlineage import openlineage_sensors
 from .governance import (DEFAULT_TRANSLATOR, GovernanceTranslator, apply_manifest_governance, flag_tags, read_governance,
                          upstream_graph)
-from .sql_asset import DIALECT_KEY, SQL_KEY, SQL_PATH_KEY
+from .sql_asset import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY, SQL_PATH_KEY
 from .resources import project_resources
 
 POLICY_CHECK = "governance_policy"
@@ -62,6 +62,7 @@ def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyCo
     written is a warning, never a failed Definitions load.
     """
     sql_files = [Path(str(_plain(s.metadata[SQL_PATH_KEY]))) for s in specs if SQL_PATH_KEY in s.metadata]
+    sql_files += [Path(f) for s in specs if INPUT_FILES_KEY in s.metadata for f in _plain(s.metadata[INPUT_FILES_KEY])]
     built = catalog.assemble(project, ctx.governance, ctx.upstream, ctx.graph,
                              [*catalog.project_modules(project.root), *sql_files])
     path = catalog.catalog_path(project)

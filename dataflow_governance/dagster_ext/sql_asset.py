@@ -15,6 +15,7 @@ from .resources import WarehouseResource
 SQL_KEY = "dataflow_governance/sql"
 DIALECT_KEY = "dataflow_governance/sql_dialect"
 SQL_PATH_KEY = "dataflow_governance/sql_path"  # the file the SQL was read from: an input of the catalog
+INPUT_FILES_KEY = "dataflow_governance/input_files"  # files an asset's SQL and governance come from (dbt's)
 
 
 def statement_move(sql: str, dialect: str) -> Move:

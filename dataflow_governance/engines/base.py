@@ -84,6 +84,7 @@ class Engine:
     # Whether the ledger and the project's other own tables can live in this engine; if not, they
     # live in the project's store (`Warehouse.store`, a DuckDB file).
     holds_project_tables: ClassVar[bool] = True
+    dbt_adapter: ClassVar[str | None] = None  # the dbt adapter that builds dbt projects on this engine
 
     def __init__(self, warehouse: Settings):
         self.warehouse = warehouse
@@ -97,6 +98,17 @@ class Engine:
     def describe(self) -> str:
         """Where the data is, safe to print (no secrets)."""
         raise NotImplementedError
+
+    def dbt_target(self, scratch: Path | None = None) -> dict[str, Any]:
+        """A dbt profile target writing where this warehouse is (`scratch`: a throwaway database
+        for compiling alone, where the engine has one); the adapter must be installed."""
+        raise WarehouseError(f"dbt projects on the {self.name} engine are not supported: no dbt adapter for it "
+                             "is installed with the project")
+
+    @contextmanager
+    def external_writer(self) -> Iterator[None]:
+        """While another program (dbt) writes this warehouse: a database server needs nothing."""
+        yield
 
     def dataset_namespace(self) -> tuple[str, str]:
         """The OpenLineage (namespace, name prefix) of this warehouse's tables, after the spec's

@@ -25,6 +25,7 @@ LOCK_WAIT_S = 30.0
 class DuckDBEngine(Engine):
     name = "duckdb"
     dialect = "duckdb"
+    dbt_adapter = "duckdb"
 
     @classmethod
     def config_problem(cls, path: str | None, dsn: str | None) -> str | None:
@@ -37,6 +38,17 @@ class DuckDBEngine(Engine):
 
     def describe(self) -> str:
         return str(self.warehouse.path)
+
+    def dbt_target(self, scratch: Path | None = None) -> dict[str, Any]:
+        return {"type": "duckdb", "path": str(scratch or self.warehouse.path), "schema": self.warehouse.schema or "main",
+                "threads": 1}
+
+    @contextmanager
+    def external_writer(self) -> Iterator[None]:
+        """One process at a time may open a DuckDB file: the file lock, held exclusively, keeps every
+        process of the project out (they wait) while dbt has the file."""
+        with self.file_lock(exclusive=True):
+            yield
 
     def dataset_namespace(self) -> tuple[str, str]:
         return f"duckdb://{Path(self.warehouse.path).resolve().as_posix()}", f"{self.warehouse.schema or 'main'}."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
@@ -36,6 +37,7 @@ def _is_missing(value) -> bool:
 class PostgresEngine(Engine):
     name = "postgres"
     dialect = "postgres"
+    dbt_adapter = "postgres"
     binary_type = "BYTEA"
 
     @classmethod
@@ -44,6 +46,19 @@ class PostgresEngine(Engine):
 
     def describe(self) -> str:
         return redact_dsn(self.warehouse.dsn or "")
+
+    def dbt_target(self, scratch: Path | None = None) -> dict[str, Any]:
+        from psycopg.conninfo import conninfo_to_dict
+
+        info = conninfo_to_dict(self.warehouse.dsn or "")
+        target = {"type": "postgres", "host": info.get("host") or "localhost", "port": int(info.get("port") or 5432),
+                  "user": info.get("user") or "postgres", "dbname": info.get("dbname") or info.get("user") or "postgres",
+                  "schema": self.warehouse.schema or "public", "threads": 1,
+                  # In the owner-only state folder, never printed; empty: libpq's own (.pgpass, trust).
+                  "password": info.get("password") or ""}
+        if info.get("sslmode"):
+            target["sslmode"] = info["sslmode"]
+        return target
 
     def dataset_namespace(self) -> tuple[str, str]:
         from psycopg.conninfo import conninfo_to_dict
