@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test dev clean
+.PHONY: setup demo test dev clean browser
 
 $(BIN)/dfg: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
@@ -17,8 +17,16 @@ setup: $(BIN)/dfg
 demo: setup
 	$(BIN)/dfg demo
 
+# The UI test drives Debian's chromium through Playwright (no browser download of Playwright's own).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
+
 # Two workers: most tests wait on subprocesses, S3 and the databases, so two halve the wall time.
-test: setup
+test: setup browser
 	$(BIN)/pytest -q -n 2
 
 DEV_PORT ?= 3000

@@ -73,13 +73,26 @@ def _scan(asset: str, gov: AssetGovernance, services: Services) -> ScanReport:
     return scan_table(services.warehouse.get(), gov.storage.table or asset)
 
 
+def _per_column(mapping: dict, unit: str = "") -> dg.TextMetadataValue:
+    """column → {name: value or values} as one line of text (`email: email 12 rows; notes: phone 2
+    rows`): the check's result shows text as it is, where JSON and Markdown hide behind a button."""
+    parts = []
+    for column, found in sorted(mapping.items()):
+        items = []
+        for name, value in (found.items() if isinstance(found, dict) else [(v, None) for v in found]):
+            shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            items.append(name if shown is None else f"{name} {shown}{unit}")
+        parts.append(f"{column}: {', '.join(items)}")
+    return dg.MetadataValue.text("; ".join(parts) or "none")
+
+
 def _evidence(report: ScanReport) -> dict:
     """Counts per column and detector, masked examples only."""
     return {
         "rows_scanned": report.rows_scanned,
         "target": report.target,
-        "findings": dg.MetadataValue.json(report.findings_by_column()),
-        "masked_examples": dg.MetadataValue.json({c: r.examples for c, r in report.columns.items() if r.examples}),
+        "findings": _per_column(report.findings_by_column(), " rows"),
+        "masked_examples": _per_column({c: r.examples for c, r in report.columns.items() if r.examples}),
     }
 
 
@@ -104,8 +117,8 @@ def _declared_pii(asset: str, gov: AssetGovernance, services: Services) -> Evalu
     undeclared = undeclared_findings(report, categories)
     passed = not undeclared
     # Declared-but-absent is information (a tokenized card column holds no card numbers), not failure.
-    return passed, {**_evidence(report), "undeclared": dg.MetadataValue.json(undeclared),
-                    "declared_but_not_found": dg.MetadataValue.json(absent_declarations(report, categories)),
+    return passed, {**_evidence(report), "undeclared": _per_column(undeclared, " rows"),
+                    "declared_but_not_found": _per_column(absent_declarations(report, categories)),
                     **_ledger(services, DECLARED_PII, report, passed)}
 
 
@@ -126,7 +139,8 @@ def _snapshots_intact(asset: str, gov: AssetGovernance, services: Services) -> E
     # Models trained on older snapshots name them too: check every one not erased.
     records = [r for r in dataset_records(Ledger(services.warehouse.get()), asset) if not r.deleted]
     problems = [p for r in {r.digest: r for r in records}.values() for p in verify_snapshot(services.store(), r)]
-    return not problems, {"snapshots": len({r.digest for r in records}), "problems": dg.MetadataValue.json(problems)}
+    return not problems, {"snapshots": len({r.digest for r in records}),
+                          "problems": dg.MetadataValue.text("; ".join(problems) or "none")}
 
 
 def _tenant_rows(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:

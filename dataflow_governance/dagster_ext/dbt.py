@@ -137,6 +137,8 @@ class GovernedDbtTranslator(DagsterDbtTranslator):
         if props.get("patch_path"):
             files.append(self.project_dir / str(props["patch_path"]).split("://", 1)[-1])
         extra: dict[str, Any] = {INPUT_FILES_KEY: dg.MetadataValue.json(sorted({str(f) for f in files}))}
+        if props.get("schema"):  # the relation without the database it was compiled against (a scratch file on DuckDB)
+            extra["dagster/table_name"] = f"{props['schema']}.{props.get('alias') or props['name']}"
         if props.get("resource_type") == "model" and props.get("compiled_code"):
             dialect = DIALECTS.get(adapter, adapter)
             extra[SQL_KEY] = self.normalized_sql.get(props["unique_id"]) or \

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from .. import catalog
+from .. import catalog, taxonomy
 
 from ..manifest import Project, check_processor_references
 from ..graph import ColumnGraph, SqlDefinition, build_column_graph
@@ -18,7 +18,7 @@ from .ledger import ledger_definitions
 from .openlineage import openlineage_sensors
 from .governance import (DEFAULT_TRANSLATOR, GovernanceTranslator, apply_manifest_governance, flag_tags, read_governance,
                          upstream_graph)
-from .sql_asset import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY, SQL_PATH_KEY
+from .sql_asset import DIALECT_KEY, INPUT_FILES_KEY, LINEAGE_KEY, SQL_KEY, SQL_PATH_KEY, lineage_markdown
 from .resources import project_resources
 
 POLICY_CHECK = "governance_policy"
@@ -80,6 +80,7 @@ def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | Non
     plus the categories lineage carries into them."""
     declared = translator.get_column_schema(gov) if gov is not None else None
     declared_tags = {c.name: dict(c.tags) for c in declared.columns} if declared else {}
+    declared_text = {c.name: c.description for c in declared.columns if c.description} if declared else {}
     columns = []
     lineage = graph.lineage[asset]
     declared_only = gov.columns if gov is not None and lineage.kind == "python" else {}
@@ -92,8 +93,34 @@ def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | Non
             tags.update(flag_tags(pii=cls.personal, pseudonymized=cls.pseudonymized, anonymous=cls.anonymous,
                                   subject_linked=cls.subject_linked and not cls.anonymous))
         kind = gov.columns[column].type if gov and column in gov.columns and gov.columns[column].type else "unknown"
-        columns.append(dg.TableColumn(column, kind, tags=tags))
+        columns.append(dg.TableColumn(column, kind, tags=tags,
+                                      description=column_description(graph, asset, column, declared_text.get(column))))
     return dg.TableSchema(columns=columns)
+
+
+def column_description(graph: ColumnGraph, asset: str, column: str, declared: str | None = None) -> str | None:
+    """A column's lineage in words, for the asset's column list: where it comes from, and what
+    that makes it (`from users.email (identity); personal: user.contact.email`)."""
+    cls = graph.classes.get((asset, column))
+    parts = [declared] if declared else []
+    if cls is not None and cls.derived_from:
+        parts.append("from " + ", ".join(
+            f"{d.asset}.{d.column} ({d.source.transformation}{', masked' if d.source.masking else ''})"
+            for d in cls.derived_from))
+    lineage = graph.lineage.get(asset)
+    item = lineage.columns.get(column) if lineage is not None else None
+    # What shapes every column (a join, a filter) is said once, in the asset's lineage table.
+    shared = set.intersection(*(set(c.indirect) for c in lineage.columns.values())) if lineage and lineage.columns else set()
+    own = [i for i in item.indirect if i not in shared] if item is not None else []
+    if own:
+        parts.append("shaped by " + ", ".join(f"{i.table}.{i.column} ({i.kind.replace('_', ' ')})" for i in own))
+    if cls is not None:
+        if cls.anonymous:
+            parts.append("anonymous")
+        elif cls.personal:
+            parts.append("personal: " + ", ".join(sorted(c for c in cls.categories if taxonomy.is_personal_category(c)))
+                         + (" (pseudonymized)" if cls.pseudonymized else ""))
+    return "; ".join(parts) or None
 
 
 def with_propagated_schemas(assets: list, ctx: PolicyContext, translator: GovernanceTranslator = DEFAULT_TRANSLATOR) -> list:
@@ -105,7 +132,8 @@ def with_propagated_schemas(assets: list, ctx: PolicyContext, translator: Govern
         if key not in ctx.graph.lineage:
             return spec
         schema = propagated_schema(ctx.graph, key, ctx.governance.get(key), translator)
-        return spec.replace_attributes(metadata={**spec.metadata, "dagster/column_schema": schema})
+        return spec.replace_attributes(metadata={**spec.metadata, "dagster/column_schema": schema,
+                                                 LINEAGE_KEY: dg.MetadataValue.md(lineage_markdown(ctx.graph.lineage[key]))})
 
     return dg.map_asset_specs(attach, assets)
 
@@ -132,8 +160,9 @@ def policy_checks(ctx: PolicyContext) -> dg.AssetChecksDefinition:
                 metadata={
                     "errors": len(errors),
                     "warnings": len(mine) - len(errors),
-                    "findings": dg.MetadataValue.md(
-                        "\n".join(f"- **{f.rule}** ({f.severity}): {f.message}. Fix: {f.fix}" for f in mine) or "none"
+                    # Text, shown as it is in the check's result (Markdown would hide behind a button).
+                    "findings": dg.MetadataValue.text(
+                        " · ".join(f"{f.rule} ({f.severity}): {f.message}. Fix: {f.fix}" for f in mine) or "none"
                     ),
                 },
             )

@@ -15,6 +15,7 @@ from .resources import WarehouseResource
 SQL_KEY = "dataflow_governance/sql"
 DIALECT_KEY = "dataflow_governance/sql_dialect"
 SQL_PATH_KEY = "dataflow_governance/sql_path"  # the file the SQL was read from: an input of the catalog
+LINEAGE_KEY = "lineage"  # the readable column lineage table (on the definition, and on each materialization)
 INPUT_FILES_KEY = "dataflow_governance/input_files"  # files an asset's SQL and governance come from (dbt's)
 
 
@@ -23,12 +24,26 @@ def statement_move(sql: str, dialect: str) -> Move:
 
 
 def lineage_markdown(lineage: StatementLineage) -> str:
-    """Column ← sources, readable in the UI (which shows `dagster/column_lineage` as raw JSON)."""
-    rows = ["| column | direct sources | indirect sources |", "|---|---|---|"]
+    """Column ← sources, readable in the UI (which shows `dagster/column_lineage` as raw JSON).
+    Indirect sources that shape every column (a join, a filter, a grouping) are listed once, under
+    the table, rather than on every row."""
+    shared = set.intersection(*(set(c.indirect) for c in lineage.columns.values())) if lineage.columns else set()
+    own = {column: [i for i in item.indirect if i not in shared] for column, item in lineage.columns.items()}
+    with_own = any(own.values())
+    rows = ["| column | from | also depends on |" if with_own else "| column | from |",
+            "|---|---|---|" if with_own else "|---|---|"]
     for column, item in lineage.columns.items():
         direct = ", ".join(f"{d.table}.{d.column} ({d.transformation}{', masked' if d.masking else ''})" for d in item.direct)
-        indirect = ", ".join(f"{i.table}.{i.column} ({i.kind})" for i in item.indirect)
-        rows.append(f"| {column} | {direct or '—'} | {indirect or '—'} |")
+        cells = [column, direct or "— (no column: a constant or a count)"]
+        if with_own:
+            cells.append(", ".join(f"{i.table}.{i.column} ({i.kind})" for i in own[column]) or "—")
+        rows.append("| " + " | ".join(cells) + " |")
+    if shared:
+        by_kind: dict[str, list[str]] = {}
+        for i in sorted(shared):
+            by_kind.setdefault(i.kind.replace("_", " "), []).append(f"{i.table}.{i.column}")
+        rows += ["", "Every column also depends on: " + "; ".join(
+            f"{kind} on {', '.join(columns)}" for kind, columns in sorted(by_kind.items())) + "."]
     return "\n".join(rows)
 
 
@@ -101,7 +116,7 @@ def sql_asset(
         lineage = column_lineage(text, schema, dialect)
         meta = table_metadata(context, wh, target)
         meta["dagster/column_lineage"] = column_lineage_metadata(lineage, asset_of_table)
-        meta["lineage"] = dg.MetadataValue.md(lineage_markdown(lineage))
+        meta[LINEAGE_KEY] = dg.MetadataValue.md(lineage_markdown(lineage))
         return dg.MaterializeResult(metadata=meta)
 
     return _sql_asset
