@@ -69,6 +69,9 @@ def test_diff_reports_exactly_the_seeded_changes(repo):
     assert payload["counts"] == {"error": 1, "warning": 3, "info": 0}
     assert payload["base"]["commit"] == git(repo.parent, "rev-parse", "main~1")
     assert payload["base"]["fingerprint"] != payload["head"]["fingerprint"]
+    # A commit's catalog is built once, then read from the state folder.
+    kept = sorted(p.name.split("-")[0] for p in (repo.parent / ".dfg" / "revisions").glob("*.json"))
+    assert kept == sorted([payload["base"]["commit"], payload["head"]["commit"]])
     # The reverse change resolves what the change introduced: notes only, nothing to gate on.
     code, back, _err = dfg_json("diff", "--base", "main", "--head", "main~1", project=repo)
     assert code == 0 and back["counts"]["error"] == 0

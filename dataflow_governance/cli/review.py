@@ -80,9 +80,29 @@ def _approvals(project, fingerprint: str) -> list[dict]:
 # --- the catalog of a revision ----------------------------------------------------------------
 
 def catalog_at(project, ref: str) -> tuple[Catalog, str]:
-    """The governance catalog of the project as it is at git revision `ref`, and that commit."""
+    """The governance catalog of the project as it is at git revision `ref`, and that commit.
+    A commit's catalog never changes (for one plugin version): it is kept in the state folder's
+    `revisions/` and read from there the next time."""
+    from .. import __version__
+    from ..catalog import CatalogError
+
     root = _git_root(Path(project.root))
     commit = _resolve(root, ref)
+    cached = Path(project.state_dir) / "revisions" / f"{commit}-{__version__}.json"
+    if cached.is_file():
+        try:
+            return catalog_file.read(cached), commit
+        except CatalogError:
+            pass  # damaged: built again below
+    built = _build_at(project, root, ref, commit)
+    try:
+        catalog_file.write(built, cached)
+    except OSError:
+        pass  # a state folder that cannot be written only costs the next run a rebuild
+    return built, commit
+
+
+def _build_at(project, root: Path, ref: str, commit: str) -> Catalog:
     manifest = Path(project.manifest_path).resolve().relative_to(root)
     with tempfile.TemporaryDirectory(prefix="dfg-revision-") as folder:
         _export(root, commit, Path(folder) / "tree")
@@ -100,7 +120,7 @@ def catalog_at(project, ref: str) -> tuple[Catalog, str]:
         if run.returncode != 0:
             why = (run.stderr.strip().splitlines() or ["(no message)"])[-1].removeprefix("error: ")
             raise CliError(f"the catalog of {ref} ({commit[:12]}) cannot be built: {why}")
-        return catalog_file.read(Path(json.loads(run.stdout)["path"])), commit
+        return catalog_file.read(Path(json.loads(run.stdout)["path"]))
 
 
 def _git(root: Path, *args: str) -> str:
