@@ -148,3 +148,33 @@ def test_dbt_writes_where_the_warehouse_is(example):
     postgres = Warehouse(kind="postgres", dsn="postgresql://etl:s3cret@db:6543/sales", schema="finance")
     target = postgres.engine.dbt_target()
     assert (target["host"], target["port"], target["dbname"], target["schema"]) == ("db", 6543, "sales", "finance")
+
+
+def test_a_source_loaded_outside_the_project_is_governed_from_its_meta(example, tmp_path):
+    _manifest, project, _specs = example
+    from dataflow_governance.dagster_ext import governed_dbt_sources
+
+    dbt_dir = tmp_path / "dbt"
+    shutil.copytree(project.root / "assets" / "dbt", dbt_dir, ignore=shutil.ignore_patterns("target", "logs"))
+    (dbt_dir / "models" / "raw_sources.yml").write_text("""
+version: 2
+sources:
+  - name: crm
+    schema: "{{ target.schema }}"
+    tables:
+      - name: leads
+        identifier: crm_leads
+        description: Leads loaded by the CRM's own export.
+        config:
+          meta: {governance: {legal_basis: legitimate_interests, retention: {keep: 1 year, action: delete}}}
+        columns:
+          - name: email
+            data_type: varchar
+            config: {meta: {governance: {categories: [user.contact.email]}}}
+""")
+    [spec] = governed_dbt_sources(project, dbt_dir)  # the example's own sources are other assets: not repeated
+    assert spec.key.path == ["crm", "leads"]
+    [gov] = read_governance([spec]).values()
+    assert gov.legal_basis == "legitimate_interests" and gov.columns["email"].categories == ("user.contact.email",)
+    assert gov.storage.table == "crm_leads" and gov.region == "eu-central-1"
+    assert spec.tags["pii"] == "true" and "Leads loaded" in spec.description

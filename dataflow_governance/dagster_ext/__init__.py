@@ -28,7 +28,7 @@ __all__ = [
     "governed_asset", "governed_definitions", "governed_spec", "policy_checks", "policy_context",
     "column_lineage_metadata", "lineage_markdown", "project_resources", "read_governance", "sql_asset",
     "table_metadata", "upstream_graph", "write_catalog", "dataset_metadata", "model_asset", "training_dataset",
-    "governed_dbt_assets",
+    "governed_dbt_assets", "governed_dbt_sources",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, {"governed_dbt_assets": "dbt"}, globals())
+__getattr__, __dir__ = lazy_exports(__name__, {"governed_dbt_assets": "dbt", "governed_dbt_sources": "dbt"}, globals())

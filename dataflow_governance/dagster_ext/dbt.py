@@ -38,7 +38,7 @@ from sqlglot.errors import SqlglotError
 from ..errors import DfgError
 from ..manifest import Project
 from ..spec import GovernanceError, build_governance
-from .governance import GovernanceTranslator, governance_attributes
+from .governance import GovernanceTranslator, governance_attributes, with_governance
 from .resources import WarehouseResource
 from .sql_asset import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY
 
@@ -86,7 +86,7 @@ def governed_facts(props: Mapping[str, Any], target_schema: str, defaults: Mappi
         if name not in columns and name not in declared and column.get("data_type"):
             columns[name] = {"type": column["data_type"]}
     facts["columns"] = {**declared, **columns}
-    schema, relation = props.get("schema"), props.get("alias") or props["name"]
+    schema, relation = props.get("schema"), props.get("alias") or props.get("identifier") or props["name"]
     facts.setdefault("storage", {"kind": "warehouse",
                                  "table": relation if schema in (None, target_schema) else f"{schema}.{relation}"})
     return facts
@@ -296,3 +296,26 @@ def governed_dbt_assets(project: Project, project_dir: str | os.PathLike, *, sel
 
     return _dbt
 
+
+def governed_dbt_sources(project: Project, project_dir: str | os.PathLike,
+                         translator: GovernanceTranslator | None = None) -> list[dg.AssetSpec]:
+    """The dbt project's sources that declare governance (`meta.governance`, on the table or its
+    columns), as governed external assets — for tables loaded outside the project. A source that
+    is another asset of the project names it instead (`meta: {dagster: {asset_key: [...]}}`)."""
+    dbt = GovernedDbtProject(project, project_dir)
+    manifest = json.loads(dbt.compiled_manifest().read_text(encoding="utf-8"))
+    keys = DagsterDbtTranslator()
+    specs = []
+    for props in manifest.get("sources", {}).values():
+        key = keys.get_asset_key(props)
+        try:
+            facts = governed_facts(props, dbt.target_schema, project.defaults)
+            if facts is None:
+                continue
+            gov = build_governance(key.to_user_string(), facts)
+        except GovernanceError as exc:
+            raise GovernanceError(f"dbt source {props['source_name']}.{props['name']} "
+                                  f"({props.get('original_file_path')}): {exc}") from None
+        spec = dg.AssetSpec(key, description=props.get("description") or None, kinds={"dbt"})
+        specs.append(with_governance(spec, gov, translator))
+    return specs
