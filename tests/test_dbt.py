@@ -178,3 +178,21 @@ sources:
     assert gov.legal_basis == "legitimate_interests" and gov.columns["email"].categories == ("user.contact.email",)
     assert gov.storage.table == "crm_leads" and gov.region == "eu-central-1"
     assert spec.tags["pii"] == "true" and "Leads loaded" in spec.description
+
+
+def test_processes_loading_at_once_compile_once_and_all_load(tmp_path):
+    """A code server and run workers load the Definitions together: one compiles, the others wait."""
+    import subprocess
+    import sys
+
+    manifest = copy_project(tmp_path / "project")
+    load = ("import sys; from dataflow_governance import load_project; "
+            "from dataflow_governance.dagster_ext import governed_dbt_assets; "
+            f"p = load_project({str(manifest)!r}); "
+            f"print(len(governed_dbt_assets(p, {str(manifest.parent / 'assets' / 'dbt')!r}).specs))")
+    procs = [subprocess.Popen([sys.executable, "-c", load], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outcomes = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert [(code, out.strip()) for code, out, _err in outcomes] == [(0, "2")] * 3, [e[-800:] for *_, e in outcomes]
+    logs = (load_project(manifest).state_dir / "dbt" / "deep_water_finance" / "logs" / "dbt.log").read_text()
+    assert logs.count("Running with dbt=") == 1  # compiled once

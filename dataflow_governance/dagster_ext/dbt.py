@@ -15,6 +15,7 @@ warehouse may be in use) and a build holds the warehouse's file lock exclusively
 """
 
 
+import fcntl
 import hashlib
 import json
 import os
@@ -24,7 +25,8 @@ import sys
 import tempfile
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -232,8 +234,29 @@ class GovernedDbtProject:
         digest.update((profiles / "profiles.yml").read_bytes())
         return digest.hexdigest()
 
+    @contextmanager
+    def _compiling(self) -> Iterator[None]:
+        """One process at a time compiles or reads the compiled project: a code server and the run
+        workers load the Definitions at the same moment."""
+        fd = os.open(self.state / "compile.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def compiled(self) -> tuple[dict, dict[str, str]]:
+        """dbt's manifest (compiled again when the project changed) and each model's lineage SQL."""
+        with self._compiling():
+            path = self._compile_if_stale()
+            return json.loads(path.read_text(encoding="utf-8")), self.normalized_sql(path)
+
     def compiled_manifest(self) -> Path:
-        """dbt's manifest.json with every model's compiled SQL, compiled again when the project changed."""
+        """The path of dbt's manifest.json, compiled again when the project changed."""
+        with self._compiling():
+            return self._compile_if_stale()
+
+    def _compile_if_stale(self) -> Path:
         profiles = self.profiles_dir("compile")
         target = self.state / "target"
         manifest, stamp = target / "manifest.json", target / "dfg_inputs.sha256"
@@ -282,11 +305,10 @@ def governed_dbt_assets(project: Project, project_dir: str | os.PathLike, *, sel
     """The dbt project's models as governed assets (`@dbt_assets` with the governed translator).
     Materializing runs `dbt <args>` (default `build`: models and their tests) on the project's warehouse."""
     dbt = GovernedDbtProject(project, project_dir)
-    path = dbt.compiled_manifest()
-    # Read here, not by path: dagster-dbt caches manifests by path for the process's lifetime.
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    # A dict, not a path: dagster-dbt caches manifests by path for the process's lifetime.
+    manifest, normalized = dbt.compiled()
     governed = GovernedDbtTranslator(dbt.project_dir, dbt.target_schema, translator, settings, project.defaults,
-                                     dbt.normalized_sql(path))
+                                     normalized)
 
     @dbt_assets(manifest=manifest, dagster_dbt_translator=governed, select=select, exclude=exclude,
                 name=name or f"dbt_{dbt.config['name']}")
@@ -303,7 +325,7 @@ def governed_dbt_sources(project: Project, project_dir: str | os.PathLike,
     columns), as governed external assets — for tables loaded outside the project. A source that
     is another asset of the project names it instead (`meta: {dagster: {asset_key: [...]}}`)."""
     dbt = GovernedDbtProject(project, project_dir)
-    manifest = json.loads(dbt.compiled_manifest().read_text(encoding="utf-8"))
+    manifest, _normalized = dbt.compiled()
     keys = DagsterDbtTranslator()
     specs = []
     for props in manifest.get("sources", {}).values():
