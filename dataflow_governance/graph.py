@@ -140,6 +140,9 @@ def build_column_graph(governance: Mapping[str, AssetGovernance], sql: Iterable[
                     categories=set(col.categories), subject_linked=col.identity,
                     pseudonymized=col.pseudonymized, anonymous=col.anonymized)
     everything = set(upstream) | set(governance) | set(sql_by_asset)
+    columns_of: dict[str, list[str]] = {}  # asset → its classified columns so far (a scan of every class per asset is quadratic)
+    for owner, column in graph.classes:
+        columns_of.setdefault(owner, []).append(column)
     for asset in _topological(everything, upstream):
         gov = governance.get(asset)
         if asset in sql_by_asset:
@@ -149,7 +152,11 @@ def build_column_graph(governance: Mapping[str, AssetGovernance], sql: Iterable[
             schema[table_of(asset, gov)] = {**schema.get(table_of(asset, gov), {}),
                                             **{name: "text" for name in gov.lineage}}
         elif upstream.get(asset):
-            _derive_whole(graph, asset, gov, upstream[asset], governance)
+            _derive_whole(graph, asset, gov, upstream[asset], governance, columns_of)
+        added = list(graph.lineage[asset].columns) if asset in graph.lineage else []
+        if (asset, TABLE_LEVEL) in graph.classes:
+            added.append(TABLE_LEVEL)
+        columns_of[asset] = sorted({*columns_of.get(asset, ()), *added})
     return graph
 
 
@@ -209,14 +216,13 @@ def _take_declared(graph: ColumnGraph, asset: str, gov: AssetGovernance, governa
 
 
 def _derive_whole(graph: ColumnGraph, asset: str, gov: AssetGovernance | None, reads: Iterable[str],
-                  governance: Mapping[str, AssetGovernance]) -> None:
+                  governance: Mapping[str, AssetGovernance], columns_of: Mapping[str, list[str]]) -> None:
     """An untraced asset as a whole, derived from every column of every asset it reads."""
     whole = ColumnClass()
     for source in sorted(reads):
         table = table_of(source, governance.get(source))
-        for (owner, column), origin in sorted(graph.classes.items(), key=lambda item: item[0]):
-            if owner != source:
-                continue
+        for column in columns_of.get(source, ()):
+            origin = graph.classes[(source, column)]
             whole.derived_from.append(Derivation(source, column, DirectSource(table, column, "transformation")))
             if origin.personal:
                 whole.categories |= origin.categories
