@@ -40,7 +40,8 @@ from sqlglot.errors import SqlglotError
 from ..errors import DfgError
 from ..manifest import Project
 from ..spec import GovernanceError, build_governance
-from .governance import GovernanceTranslator, governance_attributes, with_governance
+from ..spec import AssetGovernance
+from .governance import DEFAULT_TRANSLATOR, GovernanceTranslator, with_governance
 from .resources import WarehouseResource
 from .sql_asset import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY
 
@@ -109,31 +110,54 @@ def lineage_sql(compiled: str, dialect: str, target_schema: str) -> str:
 
 
 class GovernedDbtTranslator(DagsterDbtTranslator):
-    """dagster-dbt's translator, plus each node's governance, compiled SQL and input files."""
+    """dagster-dbt's translator, plus each node's governance, compiled SQL and input files.
+
+    Governance goes in through dagster-dbt's own getters (metadata, tags, owners, description),
+    so each model's AssetSpec is built once: building specs is most of a large project's load."""
 
     def __init__(self, project_dir: Path, target_schema: str, governance_translator: GovernanceTranslator | None = None,
                  settings: DagsterDbtTranslatorSettings | None = None, defaults: Mapping[str, Any] | None = None,
-                 normalized_sql: Mapping[str, str] | None = None):
+                 normalized_sql: Mapping[str, str] | None = None, adapter: str = "duckdb"):
         super().__init__(settings)
         self.project_dir = project_dir
         self.normalized_sql = dict(normalized_sql or {})  # unique_id → lineage_sql(), computed at compile time
         self.defaults = dict(defaults or {})
         self.target_schema = target_schema
-        self.governance_translator = governance_translator
-        self._governed: dict[tuple[int, str], dg.AssetSpec] = {}
+        self.adapter = adapter
+        self.governance_translator = governance_translator or DEFAULT_TRANSLATOR
+        self._governance: dict[str, AssetGovernance | None] = {}
+        self._attributes: dict[str, dict] = {}
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project=None) -> dg.AssetSpec:
-        memo = (id(manifest), unique_id)
-        if memo in self._governed:
-            return self._governed[memo]
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        props = self.get_resource_props(manifest, unique_id)
-        if props.get("resource_type") in ("model", "seed", "snapshot"):
-            spec = self._govern(spec, props, manifest.get("metadata", {}).get("adapter_type") or "duckdb")
-        self._governed[memo] = spec
-        return spec
+    def governance(self, props: Mapping[str, Any]) -> AssetGovernance | None:
+        """The node's validated governance (None for undeclared nodes, tests and sources)."""
+        uid = props["unique_id"]
+        if uid not in self._governance:
+            gov = None
+            if props.get("resource_type") in ("model", "seed", "snapshot"):
+                key = self.get_asset_key(props).to_user_string()
+                try:
+                    facts = governed_facts(props, self.target_schema, self.defaults)
+                    gov = build_governance(key, facts) if facts is not None else None
+                except GovernanceError as exc:
+                    where = props.get("original_file_path") or uid
+                    raise GovernanceError(f"dbt {props['resource_type']} {key} ({where}): {exc}") from None
+            self._governance[uid] = gov
+        return self._governance[uid]
 
-    def _govern(self, spec: dg.AssetSpec, props: Mapping[str, Any], adapter: str) -> dg.AssetSpec:
+    def _governed(self, props: Mapping[str, Any]) -> dict | None:
+        """Tags, kinds, description and metadata of a governed node: dagster-dbt's, governance merged in."""
+        gov = self.governance(props)
+        if gov is None:
+            return None
+        uid = props["unique_id"]
+        if uid not in self._attributes:
+            self._attributes[uid] = self.governance_translator.attributes(
+                gov, tags=super().get_tags(props), kinds={"dbt", self.adapter},
+                metadata={**super().get_metadata(props), **self._extra_metadata(props)},
+                description=super().get_description(props))
+        return self._attributes[uid]
+
+    def _extra_metadata(self, props: Mapping[str, Any]) -> dict[str, Any]:
         where = props.get("original_file_path") or props["unique_id"]
         files = [self.project_dir / where]
         if props.get("patch_path"):
@@ -142,22 +166,37 @@ class GovernedDbtTranslator(DagsterDbtTranslator):
         if props.get("schema"):  # the relation without the database it was compiled against (a scratch file on DuckDB)
             extra["dagster/table_name"] = f"{props['schema']}.{props.get('alias') or props['name']}"
         if props.get("resource_type") == "model" and props.get("compiled_code"):
-            dialect = DIALECTS.get(adapter, adapter)
+            dialect = DIALECTS.get(self.adapter, self.adapter)
             extra[SQL_KEY] = self.normalized_sql.get(props["unique_id"]) or \
                 lineage_sql(props["compiled_code"], dialect, self.target_schema)
             extra[DIALECT_KEY] = dialect
-        key = spec.key.to_user_string()
-        try:
-            facts = governed_facts(props, self.target_schema, self.defaults)
-            gov = build_governance(key, facts) if facts is not None else None
-        except GovernanceError as exc:
-            raise GovernanceError(f"dbt {props['resource_type']} {key} ({where}): {exc}") from None
-        if gov is None:
-            return spec.merge_attributes(metadata=extra)
-        # One new spec per model, not one per attribute: building specs is most of a large project's load.
-        return spec.replace_attributes(**governance_attributes(
-            gov, translator=self.governance_translator, owners=spec.owners, tags=spec.tags, kinds=spec.kinds,
-            metadata={**spec.metadata, **extra}, description=spec.description))
+        return extra
+
+    def get_metadata(self, props: Mapping[str, Any]) -> Mapping[str, Any]:
+        governed = self._governed(props)
+        if governed is not None:
+            return governed["metadata"]
+        base = super().get_metadata(props)
+        if props.get("resource_type") in ("model", "seed", "snapshot"):
+            return {**base, **self._extra_metadata(props)}
+        return base
+
+    def get_tags(self, props: Mapping[str, Any]) -> Mapping[str, str]:
+        governed = self._governed(props)
+        if governed is None:
+            return super().get_tags(props)
+        # dagster-dbt sets the kinds dbt and the adapter; governance's own (pii, …) go in as kind tags.
+        return {**governed["tags"], **{f"dagster/kind/{k}": "" for k in governed["kinds"] - {"dbt", self.adapter}}}
+
+    def get_description(self, props: Mapping[str, Any]) -> str:
+        governed = self._governed(props)
+        return super().get_description(props) if governed is None else (governed["description"] or "")
+
+    def get_owners(self, props: Mapping[str, Any]) -> Sequence[str] | None:
+        # dagster-dbt passes a group's owners in props here; a declared owner wins over them.
+        gov = self.governance(props) if props.get("unique_id") else None
+        owners = super().get_owners(props)
+        return owners if gov is None else self.governance_translator.get_owners(gov, owners or ())
 
 
 # --- the project: profile, compile, run -------------------------------------------------------
@@ -308,7 +347,7 @@ def governed_dbt_assets(project: Project, project_dir: str | os.PathLike, *, sel
     # A dict, not a path: dagster-dbt caches manifests by path for the process's lifetime.
     manifest, normalized = dbt.compiled()
     governed = GovernedDbtTranslator(dbt.project_dir, dbt.target_schema, translator, settings, project.defaults,
-                                     normalized)
+                                     normalized, manifest.get("metadata", {}).get("adapter_type") or "duckdb")
 
     @dbt_assets(manifest=manifest, dagster_dbt_translator=governed, select=select, exclude=exclude,
                 name=name or f"dbt_{dbt.config['name']}")
