@@ -80,6 +80,41 @@ def orders(user_ids: list[int]) -> list[dict]:
     return rows
 
 
+def card_number(r: random.Random) -> str:
+    """A made-up 16-digit Visa-range number that passes the Luhn check, as a real card number does."""
+    body = "4" + "".join(str(r.randint(0, 9)) for _ in range(14))
+    total = 0
+    for i, digit in enumerate(int(d) for d in reversed(body)):
+        doubled = digit * 2 if i % 2 == 0 else digit
+        total += doubled - 9 if doubled > 9 else doubled
+    return body + str((10 - total % 10) % 10)
+
+
+def card_captures(user_ids: list[int]) -> list[dict]:
+    """Card details captured at checkout, before the payment processor authorizes them."""
+    r = rng("card_captures")
+    rows, capture_id = [], 700000
+    for user_id in user_ids:
+        if r.random() > 0.3:
+            continue
+        capture_id += 1
+        rows.append({"capture_id": capture_id, "user_id": user_id, "pan": card_number(r),
+                     "expiry": f"{r.randint(1, 12):02d}/{r.randint(27, 31)}", "amount": round(r.uniform(5, 400), 2),
+                     "captured_at": AS_OF - timedelta(days=r.randint(0, 60), seconds=r.randint(0, 86399))})
+    return rows
+
+
+HEALTH_NOTES = ["allergic to latex: deliver without latex packaging", "wheelchair user: needs ground-floor delivery",
+                "diabetic: asks for the sugar-free replacement", "recovering from surgery: cannot lift parcels"]
+
+
+def health_notes(ticket_rows: list[dict]) -> list[dict]:
+    """Health details customers give in some delivery tickets, kept as a separate note for the care partner."""
+    r = rng("health_notes")
+    return [{"ticket_id": t["ticket_id"], "user_id": t["user_id"], "note": r.choice(HEALTH_NOTES),
+             "created_at": t["created_at"]} for t in ticket_rows if r.random() < 0.15]
+
+
 def tickets(users: list[dict], order_ids_by_user: dict[int, list[int]]) -> list[dict]:
     r = rng("tickets")
     rows, ticket_id = [], 5000

@@ -55,6 +55,16 @@ def tickets_clean(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "tickets_clean"))
 
 
+@dg.asset(group_name="support", kinds={"duckdb"}, deps=[tickets])
+def ticket_health_notes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Health details from delivery tickets, for the care partner who handles those deliveries (PHI)."""
+    wh = warehouse.get()
+    rows = wh.fetch_df("SELECT ticket_id, user_id, created_at FROM tickets ORDER BY ticket_id").to_dict("records")
+    frame = pd.DataFrame(data.health_notes(rows), columns=["ticket_id", "user_id", "note", "created_at"])
+    wh.replace_table("ticket_health_notes", frame)
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "ticket_health_notes"))
+
+
 ticket_features = sql_asset("ticket_features", path=SQL_DIR / "ticket_features.sql", group_name="support",
                             kinds={"duckdb", "sql"})
 

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 
 from . import taxonomy
 from .findings import Finding, PolicyContext, Rule
+from .hipaa import HIPAA_RULES
+from .pci import PCI_RULES
 from .tenancy import TENANCY_RULES
 
 __all__ = ["Finding", "PolicyContext", "RULES", "Rule", "run_policy"]
@@ -177,6 +179,8 @@ RULES: tuple[Rule, ...] = (
     encryption_missing,
     immutable_personal_unencrypted,
     *TENANCY_RULES,
+    *HIPAA_RULES,
+    *PCI_RULES,
 )
 
 

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from . import taxonomy
-from .policy import PolicyContext
+from .findings import PolicyContext
 
 
 def ropa_activities(ctx: PolicyContext) -> list[dict]:
@@ -114,7 +114,7 @@ def write_ropa(activities: list[dict], out_dir: Path) -> dict[str, Path]:
     return written
 
 
-def _node(name: str) -> str:
+def mermaid_id(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
 
@@ -128,11 +128,11 @@ def data_map(ctx: PolicyContext) -> str:
     lines = ["flowchart LR"]
     for region, assets in sorted(by_region.items()):
         label = f"{taxonomy.jurisdiction(region)} · {region}" if region != "undeclared" else "region undeclared"
-        lines.append(f'  subgraph region_{_node(region)}["{label}"]')
+        lines.append(f'  subgraph region_{mermaid_id(region)}["{label}"]')
         for asset in assets:
             gov = ctx.governance.get(asset)
             marker = " 🔒 personal" if gov and gov.is_personal else (" ✓ pii-free" if gov and gov.pii_free else "")
-            lines.append(f'    {_node(asset)}["{asset}{marker}"]')
+            lines.append(f'    {mermaid_id(asset)}["{asset}{marker}"]')
         lines.append("  end")
     used = sorted({p for gov in ctx.governance.values() for p in gov.processors})
     if used:
@@ -140,14 +140,14 @@ def data_map(ctx: PolicyContext) -> str:
         for name in used:
             processor = ctx.processors[name]
             dpa = "DPA" if processor.dpa else "no DPA"
-            lines.append(f'    proc_{_node(name)}{{{{"{name} ({processor.region}, {dpa})"}}}}')
+            lines.append(f'    proc_{mermaid_id(name)}{{{{"{name} ({processor.region}, {dpa})"}}}}')
         lines.append("  end")
     for asset, sources in sorted(ctx.upstream.items()):
         for source in sorted(sources):
-            lines.append(f"  {_node(source)} --> {_node(asset)}")
+            lines.append(f"  {mermaid_id(source)} --> {mermaid_id(asset)}")
     for asset, gov in sorted(ctx.governance.items()):
         for name in gov.processors:
-            lines.append(f"  {_node(asset)} -. sends .-> proc_{_node(name)}")
+            lines.append(f"  {mermaid_id(asset)} -. sends .-> proc_{mermaid_id(name)}")
     return "\n".join(lines) + "\n"
 
 

@@ -47,6 +47,12 @@ def parse_duration_days(text: str) -> int:
     )
 
 
+# PCI DSS card data elements: the PAN (and what stands in for it) and sensitive authentication data,
+# which must never be stored after authorization (PCI DSS 3.3.1): CVV2/CVC2, full track, PIN block.
+CardData = Literal["pan", "truncated", "token", "brand", "expiry", "cardholder_name", "cvv", "track", "pin"]
+SENSITIVE_AUTHENTICATION: frozenset[str] = frozenset({"cvv", "track", "pin"})
+Regime = Literal["gdpr", "hipaa", "pci"]
+
 AnonymizeMethod = Literal["nullify", "hash", "generalize_date", "generalize_ip", "generalize_postcode"]
 
 
@@ -130,6 +136,7 @@ class Processor(_Model):
     dpa: bool = Field(default=False, description="a data processing agreement is signed")
     transfer_mechanism: Literal["adequacy", "scc", "bcr", "derogation"] | None = None
     kind: Literal["processor", "recipient", "controller"] = "processor"
+    baa: bool = Field(default=False, description="a HIPAA business associate agreement is signed (45 CFR 164.504(e))")
 
 
 class Encryption(_Model):
@@ -157,6 +164,9 @@ class ColumnSpec(_Model):
     encryption: Literal["subject_key", "column_key"] | None = Field(
         default=None, description="field-level encryption: with the subject's own data key (erased by "
         "destroying the key) or with one key for the column")
+    card_data: CardData | None = Field(
+        default=None, description="PCI DSS: which card data element the column holds. A column of category "
+        "user.financial.credit_card without it counts as a full card number (pan)")
     description: str = ""
 
     @field_validator("categories", mode="before")
@@ -167,6 +177,14 @@ class ColumnSpec(_Model):
     @cached_property
     def is_personal(self) -> bool:
         return not self.anonymized and any(taxonomy.is_personal_category(c) for c in self.categories)
+
+    @cached_property
+    def holds_pan(self) -> bool:
+        """A full primary account number: declared, or a card category not declared as something less."""
+        if self.card_data is not None:
+            return self.card_data == "pan"
+        return not (self.pseudonymized or self.anonymized) and any(
+            taxonomy.is_within(c, taxonomy.CARD_CATEGORY) for c in self.categories)
 
 
 class ColumnDerivation(_Model):
@@ -235,6 +253,15 @@ class AssetGovernance(_Model):
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     lineage: dict[str, ColumnDerivation] = Field(
         default_factory=dict, description="a Python asset's column lineage: column → the upstream columns it comes from")
+    regime: tuple[Regime, ...] = Field(default=(), description="regulations beyond GDPR whose rules apply here: "
+                                       "hipaa (PHI), pci (cardholder data)")
+    tokenized: bool = Field(default=False, description="PCI DSS: card numbers are replaced by tokens here, the "
+                            "tokenization boundary; what it emits must hold no PAN")
+
+    @field_validator("regime", mode="before")
+    @classmethod
+    def _one_or_more(cls, value):
+        return (value,) if isinstance(value, str) else value
 
     @field_validator("purposes", mode="before")
     @classmethod
@@ -306,6 +333,9 @@ class AssetGovernance(_Model):
         self._check_tenant_placement()
         if self.storage.kind == "delta" and not self.storage.path:
             raise ValueError("storage kind delta needs path: the Delta table's folder (relative to state_dir)")
+        if self.tokenized and self.pan_columns:
+            raise ValueError(f"declared tokenized (card numbers replaced by tokens) but column(s) "
+                             f"{', '.join(self.pan_columns)} hold a full card number; declare them card_data: token")
         if self.subject_encrypted and not self.identity_columns:
             raise ValueError(f"column(s) {', '.join(self.subject_encrypted)} are encrypted per subject "
                              "(encryption: subject_key) but no column is the subject's identity (identity: true)")
@@ -348,6 +378,10 @@ class AssetGovernance(_Model):
     def subject_encrypted(self) -> tuple[str, ...]:
         """Columns sealed with their subject's own key: erased by shredding it."""
         return tuple(name for name, column in self.columns.items() if column.encryption == "subject_key")
+
+    @cached_property
+    def pan_columns(self) -> tuple[str, ...]:
+        return tuple(name for name, column in self.columns.items() if column.holds_pan)
 
     @cached_property
     def identity_columns(self) -> tuple[str, ...]:

@@ -46,6 +46,10 @@ SPECIAL_CATEGORY_ROOTS: tuple[str, ...] = (
     "user.criminal_history",
 )
 
+# Protected health information under HIPAA: fideslang's health branches.
+HEALTH_CATEGORY_ROOTS: tuple[str, ...] = ("user.health_and_medical", "user.biometric.health")
+CARD_CATEGORY = "user.financial.credit_card"  # a payment card's data; PCI DSS scope starts at its number
+
 SENSITIVITIES: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 
 
@@ -95,6 +99,10 @@ def is_direct_identifier(category: str) -> bool:
 
 def is_special_category(category: str) -> bool:
     return any(is_within(category, root) for root in SPECIAL_CATEGORY_ROOTS)
+
+
+def is_health_category(category: str) -> bool:
+    return any(is_within(category, root) for root in HEALTH_CATEGORY_ROOTS)
 
 
 def jurisdiction(region: str) -> str:

@@ -35,6 +35,20 @@ def cmd_map(args, project) -> int:
     return 0
 
 
+def cmd_scope(args, project) -> int:
+    from ..pci import pci_scope, scope_mermaid
+
+    ctx = policy(project)
+    scope = pci_scope(ctx)
+    out = Path(args.out) if args.out else project.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    diagram = scope_mermaid(scope, ctx)
+    path = out / "pci_scope.md"
+    path.write_text("# PCI DSS scope\n\n```mermaid\n" + diagram + "```\n", encoding="utf-8")
+    emit(args, {**scope.to_dict(), "path": str(path), "mermaid": diagram}, render.pci_scope(scope) + f"\ndiagram → {path}")
+    return 0
+
+
 def cmd_catalog(args, project) -> int:
     from .. import catalog
 

@@ -195,3 +195,18 @@ def review_markdown(payload: dict) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def pci_scope(scope) -> str:
+    titles = {"cde": "cardholder data environment", "connected": "connected-to systems (in scope)",
+              "out": "out of scope"}
+    lines = []
+    for kind, title in titles.items():
+        members = sorted((e for e in scope.entries.values() if e.scope == kind), key=lambda e: e.asset)
+        lines.append(f"{title}: {len(members)}")
+        lines += [f"  {e.asset}{' [tokenization boundary]' if e.boundary else ''}: {'; '.join(e.reasons)}"
+                  for e in members]
+    if scope.service_providers:
+        lines.append("service providers receiving PAN:")
+        lines += [f"  {name}: from {', '.join(senders)}" for name, senders in sorted(scope.service_providers.items())]
+    return "\n".join(lines)
