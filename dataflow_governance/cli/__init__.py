@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("access", parents=[common], help="export everything held about a subject (Art. 15/20)")
     p.add_argument("--subject-id", required=True)
     p.set_defaults(handler="subjects:cmd_access")
+    p = sub.add_parser("disclosures", parents=[common],
+                       help="HIPAA accounting of disclosures: who received a subject's PHI, when, why, by which run")
+    p.add_argument("--subject-id", required=True)
+    p.add_argument("--since", metavar="TIME", help="only disclosures at or after this UTC time (ISO 8601)")
+    p.set_defaults(handler="subjects:cmd_disclosures")
     p = sub.add_parser("provenance", parents=[common], help="which data trained a model; which models saw a dataset or subject")
     asked = p.add_mutually_exclusive_group(required=True)
     asked.add_argument("--model", metavar="NAME[:VERSION]", help="a registered model (latest version if none given)")

@@ -7,12 +7,14 @@ it drives Dagster through its public API like any user of the project would.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import sys
 from pathlib import Path
 
 import dagster as dg
 
 from ..dagster_ext import policy_context, project_resources
+from ..dagster_ext.access_audit import LAUNCHED_BY_TAG, record_run
 from ..dagster_ext.openlineage import emit_run
 from ..ledger import Ledger, NewEntry, record_anchor
 from ..manifest import Project
@@ -45,10 +47,11 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
         job = dg.define_asset_job("demo", selection=selection).resolve(asset_graph=defs.resolve_asset_graph())
         with contextlib.redirect_stdout(sys.stderr):  # what tools print (dbt's log) is not the command's output
             result = job.execute_in_process(
-                instance=instance, raise_on_error=False,
+                instance=instance, raise_on_error=False, tags={LAUNCHED_BY_TAG: getpass.getuser()},
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
-        # The run's OpenLineage events, as the sensor emits them for runs launched from Dagster.
+        # The run's PHI accesses and OpenLineage events, as the sensors record them for runs launched from Dagster.
+        phi_entries = record_run(instance, result.run_id, project)
         lineage_events, lineage_error = None, None
         if openlineage_enabled(project):
             try:
@@ -92,6 +95,7 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
         "dagster_home": str(home),
         "output_dir": str(out),
         "openlineage_events": lineage_events,
+        "phi_access_entries": phi_entries,
         **({"openlineage_error": lineage_error} if lineage_error else {}),
         "ledger_entries": head.seq,
         "ledger_head": head.hash,

@@ -153,6 +153,8 @@ def demo(summary: dict) -> str:
         f"ledger: {summary['ledger_entries']} entries, head {summary['ledger_head']}",
         *([f"OpenLineage: {summary['openlineage_events']} events emitted"]
           if summary.get("openlineage_events") is not None else []),
+        *([f"PHI access audit: {summary['phi_access_entries']} ledger entries"]
+          if summary.get("phi_access_entries") else []),
         *(f"model {m['model']}:{m['version']} registered (MLflow run {m['mlflow_run_id']})" for m in summary["models"]),
         f"reports in {summary['output_dir']}: " + ", ".join(Path(p).name for p in summary["reports"]),
     ])
@@ -209,4 +211,16 @@ def pci_scope(scope) -> str:
     if scope.service_providers:
         lines.append("service providers receiving PAN:")
         lines += [f"  {name}: from {', '.join(senders)}" for name, senders in sorted(scope.service_providers.items())]
+    return "\n".join(lines)
+
+
+def disclosures(payload: dict) -> str:
+    lines = [f"accounting of disclosures of PHI{' since ' + payload['since'] if payload['since'] else ''}:"]
+    lines += [f"  {d['when']}  {d['recipient']:16} {d['asset']} for {', '.join(d['purposes']) or '(no purpose declared)'}"
+              f"  (run {d['run_id']}, job {d['job']})" for d in payload["disclosures"]]
+    if not payload["disclosures"]:
+        lines.append("  (none recorded)")
+    lines.append("the subject's PHI is held in: " + (", ".join(f"{a} ({n} row(s))" for a, n in payload["holding"].items())
+                                                   or "no disclosing asset"))
+    lines += [f"not covered: {gap}" for gap in payload["gaps"]]
     return "\n".join(lines)

@@ -49,7 +49,46 @@ def cmd_sweep(args, project) -> int:
 def cmd_access(args, project) -> int:
     from ..erasure import access_export
 
+    from ..ledger import Ledger
+    from ..phi_access import record_command
+
     governance, graph, warehouse, store = _inputs(project)
     export = access_export(project, governance, graph, args.subject_id, warehouse, store)
+    # The export read the subject's PHI: ledgered as an access, for the subject's own request.
+    record_command(Ledger(warehouse), policy(project), "access", [a.split(" (")[0] for a in export["assets"]],
+                   "the subject's right of access (GDPR Art. 15; HIPAA 45 CFR 164.524)")
     emit(args, export, render.access(export))
+    return 0
+
+
+def cmd_disclosures(args, project) -> int:
+    """HIPAA's accounting of disclosures (45 CFR 164.528) for one subject, from the ledger and lineage."""
+    from ..erasure.execute import count_target
+    from ..erasure.plan import plan_erasure
+    from ..hipaa import hipaa_assets
+    from ..ledger import Ledger
+    from ..matching import SubjectIdError, check_subject_id
+    from ..phi_access import GAPS, access_of, disclosures
+
+    try:
+        subject_id = check_subject_id(args.subject_id)
+    except SubjectIdError as exc:
+        raise CliError(str(exc)) from None
+    since = utc_time(args.since, "--since")
+    ctx = policy(project)
+    under = hipaa_assets(ctx)
+    disclosing = {a for a in under if (access_of(ctx, a, under) or {}).get("disclosed_to")}
+    governance, graph, warehouse, store = _inputs(project)
+    holding: dict[str, int] = {}
+    with warehouse.session():
+        for target in plan_erasure(project, governance, graph, warehouse):
+            if target.asset in disclosing and target.system in ("warehouse", "s3", "delta"):
+                rows = count_target(target, project, warehouse, store, subject_id)
+                if rows:
+                    holding[target.asset] = holding.get(target.asset, 0) + rows
+        found = disclosures(Ledger(warehouse), holding, since)
+    gaps = list(GAPS) + [f"{a}: disclosed, but the subject has no rows in it now; earlier disclosures of rows since "
+                         "deleted cannot be attributed to the subject" for a in sorted(disclosing - set(holding))]
+    payload = {"subject": subject_id, "since": since, "holding": holding, "disclosures": found, "gaps": gaps}
+    emit(args, payload, render.disclosures(payload))
     return 0

@@ -15,6 +15,7 @@ from ..spec import AssetGovernance
 from .checks import governance_checks
 from .jobs import governance_jobs
 from .ledger import ledger_definitions
+from .access_audit import access_audit_sensors
 from .openlineage import openlineage_sensors
 from .governance import (DEFAULT_TRANSLATOR, GovernanceTranslator, apply_manifest_governance, flag_tags, read_governance,
                          upstream_graph)
@@ -196,6 +197,6 @@ def governed_definitions(
         asset_checks=[policy_checks(ctx), ledger_check, *governance_checks(dict(ctx.governance), project.tenancy), *asset_checks],
         jobs=[ledger_job, *governance_job_defs, *jobs],
         schedules=[ledger_schedule, *governance_schedules, *schedules],
-        sensors=[*openlineage_sensors(project), *sensors],
+        sensors=[*openlineage_sensors(project), *access_audit_sensors(project, ctx), *sensors],
         resources={**project_resources(project), **(resources or {})},
     )
