@@ -296,7 +296,7 @@ def scan_s3(store: ObjectStore, bucket: str, prefix: str = "", sample: int | Non
                 if sample is not None and report.rows_scanned >= sample:
                     return report.settle(detectors)
                 body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"]
-                frame = _object_frame(item["Key"], body)
+                frame = object_frame(item["Key"], body)
                 if sample is not None:
                     frame = frame.head(sample - report.rows_scanned)
                 report.rows_scanned += len(frame)
@@ -305,7 +305,7 @@ def scan_s3(store: ObjectStore, bucket: str, prefix: str = "", sample: int | Non
     return report.settle(detectors)
 
 
-def _object_frame(key: str, body) -> pd.DataFrame:
+def object_frame(key: str, body) -> pd.DataFrame:
     if key.endswith(".parquet"):
         return pd.read_parquet(io.BytesIO(body.read()))
     if key.endswith(".csv"):

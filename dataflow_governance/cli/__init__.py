@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subject-id", required=True)
     p.add_argument("--since", metavar="TIME", help="only disclosures at or after this UTC time (ISO 8601)")
     p.set_defaults(handler="subjects:cmd_disclosures")
+    p = sub.add_parser("incident", parents=[common],
+                       help="personal data found where it should not be: trace it, measure it, plan the clean-up")
+    p.add_argument("--found", required=True, metavar="CATEGORY", help="the data category found, e.g. user.contact.email")
+    p.add_argument("--in", dest="location", required=True, metavar="ASSET|s3://BUCKET/PREFIX", help="where it was found")
+    p.set_defaults(handler="incident:cmd_incident")
     p = sub.add_parser("provenance", parents=[common], help="which data trained a model; which models saw a dataset or subject")
     asked = p.add_mutually_exclusive_group(required=True)
     asked.add_argument("--model", metavar="NAME[:VERSION]", help="a registered model (latest version if none given)")

@@ -224,3 +224,31 @@ def disclosures(payload: dict) -> str:
                                                    or "no disclosing asset"))
     lines += [f"not covered: {gap}" for gap in payload["gaps"]]
     return "\n".join(lines)
+
+
+def incident(report: dict) -> str:
+    back, onward, exposure = report["backward"], report["forward"], report["exposure"]
+    lines = [f"incident: {report['category']} found in {report['found_in']} (asset {report['asset']})",
+             f"backward: {back['explanation']}"]
+    lines += [f"  {column}: from {', '.join(p['origins'])} via {', '.join(p['through']) or 'a direct copy'}"
+              for column, p in back["paths"].items()]
+    if back["candidates"]:
+        lines.append(f"  candidates: {', '.join(back['candidates'])}")
+    lines.append(f"forward: {', '.join(onward['assets']) or 'no derived assets'}"
+                 + (f"; processors receiving them: {', '.join(onward['processors'])}" if onward["processors"] else ""))
+    if exposure["measured"]:
+        held = f"{exposure['objects']} object(s), " if exposure["objects"] else ""
+        lines.append(f"exposure now: {held}{exposure['rows']} record(s) hold it"
+                     + (f" (columns {', '.join(sorted(exposure['columns']))}; e.g. {', '.join(exposure['examples'])})"
+                        if exposure["columns"] else "")
+                     + (f"; the oldest since {exposure['oldest']}" if exposure["oldest"] else ""))
+    else:
+        lines.append(f"exposure now: {exposure['note']}")
+    if exposure["retention"]:
+        lines.append(f"  retention bounds it: {exposure['retention']}")
+    lines.append("who can read it: " + "; ".join(f"{a}: {r['owner']}" + (f" (+ {', '.join(r['processors'])})"
+                                                                           if r["processors"] else "")
+                                                 for a, r in report["readers"].items()))
+    lines.append("remediation plan:")
+    lines += [f"  {i}. {step}" for i, step in enumerate(report["plan"], 1)]
+    return "\n".join(lines)
