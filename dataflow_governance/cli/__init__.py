@@ -39,8 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ropa", parents=[common], help="GDPR Art. 30 record (md, html, csv, json)")
     p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
     p.set_defaults(handler="governance:cmd_ropa")
-    p = sub.add_parser("map", parents=[common], help="Mermaid data map with regions and processors")
+    p = sub.add_parser("map", parents=[common], help="Mermaid data map with regions and processors; C4 views")
     p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
+    p.add_argument("--view", choices=["flow", "c4-context", "c4-container"], default="flow",
+                   help="flow: every asset and flow (default); c4-context / c4-container: the C4 levels")
     p.set_defaults(handler="governance:cmd_map")
     p = sub.add_parser("scope", parents=[common], help="PCI DSS scope from lineage: the cardholder data environment")
     p.add_argument("--pci", action="store_true", required=True, help="the cardholder data environment (PCI DSS)")

@@ -27,11 +27,20 @@ def cmd_ropa(args, project) -> int:
 
 
 def cmd_map(args, project) -> int:
+    from ..c4 import VIEWS
     from ..reports import data_map, write_data_map
 
     ctx = policy(project)
-    path = write_data_map(ctx, Path(args.out) if args.out else project.output_dir)
-    emit(args, {"path": str(path), "mermaid": data_map(ctx)}, f"data map → {path}")
+    out = Path(args.out) if args.out else project.output_dir
+    if args.view == "flow":
+        path = write_data_map(ctx, out)
+        emit(args, {"path": str(path), "mermaid": data_map(ctx)}, f"data map → {path}")
+        return 0
+    diagram = VIEWS[args.view](ctx, project)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{args.view.replace('-', '_')}.md"
+    path.write_text(f"# {args.view}\n\n```mermaid\n{diagram}```\n", encoding="utf-8")
+    emit(args, {"path": str(path), "view": args.view, "mermaid": diagram}, f"{args.view} view → {path}")
     return 0
 
 

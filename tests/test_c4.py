@@ -1,0 +1,27 @@
+"""C4 views of the data map: the context and container levels drawn from the catalog."""
+
+from conftest import copy_project, dfg_json
+
+
+def test_c4_views_of_the_example(tmp_path):
+    manifest = copy_project(tmp_path / "project")
+    code, context, err = dfg_json("map", "--view", "c4-context", "--out", str(tmp_path / "out"), project=manifest)
+    assert code == 0, err
+    diagram = context["mermaid"]
+    assert diagram.startswith("C4Context")
+    assert 'Person(subject_customer, "customer", "data subject")' in diagram
+    assert 'System(deep_water, "deep_water"' in diagram
+    # Processors outside the platform, with their agreements; flows labelled with what they carry.
+    assert 'System_Ext(proc_care_partner, "care_partner", "processor in eu-west-1; DPA, BAA;' in diagram
+    assert 'Rel(deep_water, proc_care_partner, "sends", "user.health_and_medical, user.unique_id")' in diagram
+    assert (tmp_path / "out" / "c4_context.md").read_text().startswith("# c4-context")
+
+    code, containers, err = dfg_json("map", "--view", "c4-container", "--out", str(tmp_path / "out"), project=manifest)
+    assert code == 0, err
+    diagram = containers["mermaid"]
+    # Regions are the trust boundaries: the US bucket sits in its own, and only aggregates reach it.
+    assert 'Boundary(r_us_east_1, "US · us-east-1", "region") {' in diagram
+    assert 'ContainerDb(s3_deepwater_bi_us, "S3 bucket deepwater-bi-us"' in diagram
+    assert 'Rel(warehouse, s3_deepwater_bi_us, "feeds", "no personal data")' in diagram
+    assert 'Rel(s3_deepwater_raw_eu, warehouse, "feeds", "' in diagram
+    assert 'Rel(warehouse, proc_mailer, "sends", "user.contact.email, user.unique_id")' in diagram
