@@ -114,6 +114,24 @@ def _card_possible(value: str) -> bool:
     return _card_shaped(value) is not None
 
 
+# A card's magnetic stripe: track 2 (`;PAN=YYMM…?`) or track 1 (`%B PAN^NAME^YYMM…?`). Sensitive
+# authentication data: PCI DSS forbids storing it after authorization (3.3.1.1).
+_TRACK = re.compile(r"(?:;?(\d{12,19})=(\d{2})(\d{2})\d{3}\d*\??)|(?:%?B(\d{12,19})\^[^^]{2,26}\^(\d{2})(\d{2})\d{3}[^?]*\??)")
+
+
+def _track_ok(value: str) -> bool:
+    match = _TRACK.fullmatch(value)
+    if match is None:
+        return False
+    pan, month = (match.group(1), match.group(3)) if match.group(1) else (match.group(4), match.group(6))
+    return _card_ok(pan) and 1 <= int(month) <= 12
+
+
+def _mask_track(value: str) -> str:
+    digits = re.match(r"\D*(\d+)", value)
+    return "track data ****" + (digits.group(1)[-4:] if digits else "")
+
+
 def _ip_ok(value: str) -> bool:
     try:
         address = ipaddress.ip_address(value)
@@ -177,6 +195,9 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("ip_address", r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*",
              re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w.:])"),
              _ip_ok, _mask_ip),
+    Detector("track_data", r"[0-9]{12,19}=[0-9]{7}|B[0-9]{12,19}\^[^^]{2,26}\^[0-9]{7}",
+             re.compile(r"(?<![\w])(?:;?\d{12,19}=\d{7}\d*\??|%?B\d{12,19}\^[^^]{2,26}\^\d{7}[^?\s]*\??)"),
+             _track_ok, _mask_track),
     Detector("iban", r"[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4}",
              re.compile(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Z0-9])"), _iban_ok, _mask_iban),
 )
@@ -222,6 +243,7 @@ DETECTOR_CATEGORY = {
     "phone": "user.contact.phone_number",
     "ssn": "user.government_id.national_identification_number",
     "credit_card": "user.financial.credit_card",
+    "track_data": "user.financial.credit_card",
     "ip_address": "user.device.ip_address",
     "iban": "user.financial.bank_account",
 }

@@ -211,3 +211,58 @@ def test_example_rules_fire_on_a_broken_copy(tmp_path):
     assert code == 1
     found = {(f["asset"], f["rule"]) for f in out["findings"]}
     assert {("ticket_health_notes", "processor-without-baa"), ("card_tokens", "pan-past-tokenization")} <= found
+
+
+# --- PCI DSS at run time -----------------------------------------------------------------------
+
+def test_track_data_is_detected_and_masked():
+    from dataflow_governance.detect import BY_NAME
+
+    track = BY_NAME["track_data"]
+    stripe2, stripe1 = ";4111111111111111=25121010000000000000?", "%B4111111111111111^DOE/JOHN^2512101000000000?"
+    for value in (stripe2, stripe1):
+        [found] = [m.group(0) for m in track.find.finditer(f"swiped: {value} ok")]
+        assert track.validate(found) and re.search(track.prefilter, value)
+        assert track.mask(found) == "track data ****1111"
+    assert not track.validate(";4111111111111112=25121010000?")  # not a card number (Luhn)
+    assert not track.validate(";4111111111111111=25131010000?")  # month 13
+
+
+def test_card_data_check_fails_on_card_numbers_past_the_boundary_and_on_track_data(tmp_path):
+    import dagster as dg
+
+    from dataflow_governance import Warehouse
+    from dataflow_governance.dagster_ext import S3Resource, WarehouseResource, governed_spec
+    from dataflow_governance.dagster_ext.checks import governance_checks
+
+    path = str(tmp_path / "w.duckdb")
+    wh = Warehouse(kind="duckdb", path=path)
+    wh.execute("CREATE TABLE card_captures (capture_id INTEGER, user_id INTEGER, pan TEXT, amount DOUBLE)")
+    wh.execute("INSERT INTO card_captures VALUES (1, 7, '4111111111111111', 9.5), (2, 8, '5555555555554444', 3.0)")
+    wh.execute("CREATE TABLE card_tokens (capture_id INTEGER, card_token TEXT, last4 TEXT)")
+    wh.execute("INSERT INTO card_tokens VALUES (1, 'tok_0a1b2c3d4e5f', '1111'), (2, 'tok_9f8e7d6c5b4a', '4444')")
+    governance = {"card_captures": build_governance("card_captures", CAPTURES),
+                  "card_tokens": build_governance("card_tokens", TOKENS)}
+    defs = dg.Definitions(assets=[governed_spec(k, g) for k, g in governance.items()],
+                          asset_checks=governance_checks(governance),
+                          resources={"warehouse": WarehouseResource(path=path),
+                                     "s3": S3Resource(state_dir=str(tmp_path), use_local=False)})
+
+    def evaluate() -> dict:
+        job = dg.define_asset_job("pci", selection=dg.AssetSelection.checks_for_assets("card_captures", "card_tokens")) \
+            .resolve(asset_graph=defs.resolve_asset_graph())
+        result = job.execute_in_process(raise_on_error=False, resources=defs.resources)
+        return {(e.event_specific_data.asset_key.to_user_string(), e.event_specific_data.check_name): e.event_specific_data
+                for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+    clean = evaluate()
+    assert clean[("card_captures", "card_data_where_declared")].passed  # card numbers where declared: pan
+    assert clean[("card_tokens", "card_data_where_declared")].passed
+    wh.execute("INSERT INTO card_tokens VALUES (3, '4111111111111111', '1111')")  # a PAN written as the token
+    wh.execute("INSERT INTO card_captures VALUES (3, 9, ';4111111111111111=25121010000000000000?', 1.0)")
+    broken = evaluate()
+    tokens, captures = broken[("card_tokens", "card_data_where_declared")], broken[("card_captures", "card_data_where_declared")]
+    assert not tokens.passed and tokens.metadata["misplaced"].value == "card_token: credit_card 1 rows"
+    assert not captures.passed and "track_data 1 rows" in captures.metadata["misplaced"].value
+    shown = json.dumps({k: str(v.value) for k, v in {**tokens.metadata, **captures.metadata}.items()})
+    assert "4111111111111111" not in shown and "****1111" in shown  # masked evidence only

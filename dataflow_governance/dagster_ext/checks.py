@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from ..datasets import dataset_records, verify_snapshot
+from ..detect import DETECTORS, select_detectors
 from ..graph import table_of
 from ..objectstore import bucket_region
 from ..ledger import Ledger, NewEntry
@@ -29,6 +30,8 @@ SNAPSHOTS_INTACT = "snapshots_intact"
 TENANT_ROWS = "tenant_rows"
 TENANT_SCHEMAS = "tenant_schemas"
 TENANT_OBJECTS = "tenant_objects"
+CARD_DATA = "card_data_where_declared"
+CARD_DETECTORS = ("credit_card", "track_data")
 
 
 @dataclass
@@ -67,10 +70,10 @@ def _scannable(gov: AssetGovernance) -> bool:
         gov.storage.kind == "s3" and bool(gov.storage.bucket))
 
 
-def _scan(asset: str, gov: AssetGovernance, services: Services) -> ScanReport:
+def _scan(asset: str, gov: AssetGovernance, services: Services, detectors=DETECTORS) -> ScanReport:
     if gov.storage.kind == "s3":
-        return scan_s3(services.store(), gov.storage.bucket, gov.storage.prefix or "")
-    return scan_table(services.warehouse.get(), gov.storage.table or asset)
+        return scan_s3(services.store(), gov.storage.bucket, gov.storage.prefix or "", detectors=detectors)
+    return scan_table(services.warehouse.get(), gov.storage.table or asset, detectors=detectors)
 
 
 def _per_column(mapping: dict, unit: str = "") -> dg.TextMetadataValue:
@@ -120,6 +123,19 @@ def _declared_pii(asset: str, gov: AssetGovernance, services: Services) -> Evalu
     return passed, {**_evidence(report), "undeclared": _per_column(undeclared, " rows"),
                     "declared_but_not_found": _per_column(absent_declarations(report, categories)),
                     **_ledger(services, DECLARED_PII, report, passed)}
+
+
+def _card_data(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
+    """PCI DSS at run time: track data nowhere; card numbers only in the columns declared to hold one
+    (past the tokenization boundary: none)."""
+    report = _scan(asset, gov, services, select_detectors(CARD_DETECTORS))
+    misplaced = {column: {name: n for name, n in found.items()
+                          if name == "track_data" or column not in gov.pan_columns}
+                 for column, found in report.findings_by_column().items()}
+    misplaced = {column: found for column, found in misplaced.items() if found}
+    passed = not misplaced
+    return passed, {**_evidence(report), "misplaced": _per_column(misplaced, " rows"),
+                    "pan_columns": ", ".join(gov.pan_columns) or "none", **_ledger(services, CARD_DATA, report, passed)}
 
 
 def _stored_in_region(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
@@ -192,6 +208,8 @@ CHECK_KINDS: tuple[CheckKind, ...] = (
     CheckKind(NO_PII, "scan for personal data in an asset declared PII-free",
               lambda g: _scannable(g) and g.pii_free, _no_pii),
     CheckKind(DECLARED_PII, "personal data only in columns declared to hold it", _declares_pii, _declared_pii),
+    CheckKind(CARD_DATA, "no track data, and card numbers only in columns declared to hold them (PCI DSS)",
+              lambda g: _scannable(g) and ("pci" in g.regime or g.tokenized), _card_data),
     CheckKind(STORED_IN_REGION, "the asset is stored in its declared region",
               lambda g: _scannable(g) and bool(g.region), _stored_in_region),
     CheckKind(ROWS_IN_REGION, "each row's own region matches where it is stored",
