@@ -129,7 +129,7 @@ def _track_ok(value: str) -> bool:
 
 def _mask_track(value: str) -> str:
     digits = re.match(r"\D*(\d+)", value)
-    return "track data ****" + (digits.group(1)[-4:] if digits else "")
+    return "****" + (digits.group(1)[-4:] if digits else "")  # the card number's last four, like a card's mask
 
 
 def _ip_ok(value: str) -> bool:
