@@ -15,6 +15,9 @@ Counts, names and masked samples only; the trace itself is ledgered.
 
 from __future__ import annotations
 
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,12 +25,11 @@ from datetime import datetime
 from sqlglot import exp
 
 from . import taxonomy
-from .detect import DETECTOR_CATEGORY, DETECTORS, Detector
+from .detect import DETECTOR_CATEGORY, DETECTORS, Detector, combined_prefilter
 from .errors import DfgError
 from .findings import PolicyContext
 from .graph import TABLE_LEVEL, table_of
 from .objectstore import ObjectStore, s3_errors
-from .scan import ColumnReport, object_frame, scan_table, scan_values
 from .warehouse import Warehouse, column_expr, table_expr
 
 
@@ -146,6 +148,8 @@ def measure(ctx: PolicyContext, asset: str, category: str, warehouse: Warehouse 
         table = table_of(asset, gov)
         if not warehouse.table_exists(table):
             return Exposure(False, names, note=f"table {table} does not exist (not materialized yet)")
+        from .scan import scan_table  # (with pandas: only for a table)
+
         report = scan_table(warehouse, table, detectors=detectors, budget=None)
         hit_columns = {c: sum(r.findings.values()) for c, r in report.columns.items() if r.findings}
         exposure = Exposure(True, names, rows=max(hit_columns.values(), default=0), columns=hit_columns,
@@ -158,30 +162,65 @@ def measure(ctx: PolicyContext, asset: str, category: str, warehouse: Warehouse 
     return Exposure(False, names, note=f"storage kind {kind} is not scanned here; scan it with its own tools")
 
 
+def _records(key: str, body, prefilter: re.Pattern) -> Iterable[dict]:
+    """An object's records that may hold the category, each with its fields. JSON lines and text
+    logs are read here line by line, and only a line the prefilter catches is parsed (no data
+    frame: an incident scan must be quick); Parquet and CSV go through the scanner's reader."""
+    if key.endswith((".parquet", ".csv")):
+        from .scan import object_frame
+
+        yield from object_frame(key, body).to_dict("records")
+        return
+    for raw in body.iter_lines():
+        line = raw.decode("utf-8", errors="replace")
+        if not line.strip() or not prefilter.search(line):
+            continue
+        try:
+            record = json.loads(line) if key.endswith((".jsonl", ".json", ".ndjson")) else None
+        except json.JSONDecodeError:
+            record = None
+        yield record if isinstance(record, dict) else {"line": line}
+
+
+def _hits(text: str, detectors: tuple[Detector, ...], prefilter: re.Pattern) -> list[tuple[Detector, str]]:
+    if not prefilter.search(text):
+        return []
+    return [(d, m.group(0).strip()) for d in detectors for m in d.find.finditer(text) if d.validate(m.group(0).strip())]
+
+
 def _measure_s3(store: ObjectStore, bucket: str, prefix: str, detectors: Iterable[Detector]) -> Exposure:
+    """Objects and records holding the category, validated value by value (the column-level
+    evidence of `dfg scan`, which dismisses chance checksum hits in number columns, is not applied)."""
     detectors = tuple(detectors)
+    prefilter = re.compile(combined_prefilter(detectors))
     exposure = Exposure(True, [d.name for d in detectors])
     client = store.client()
     oldest: datetime | None = None
-    with s3_errors(f"scan s3://{bucket}/{prefix}", store):
+    def records_of(item: dict) -> list[dict]:
+        return list(_records(item["Key"], client.get_object(Bucket=bucket, Key=item["Key"])["Body"], prefilter))
+
+    with s3_errors(f"scan s3://{bucket}/{prefix}", store), ThreadPoolExecutor(max_workers=4) as pool:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                frame = object_frame(item["Key"], client.get_object(Bucket=bucket, Key=item["Key"])["Body"])
-                hit_rows: set[int] = set()
-                for column in frame.columns:
-                    report = ColumnReport()
-                    for row, value in enumerate(frame[column].tolist()):
-                        before = sum(report.findings.values())
-                        scan_values([value], detectors, report)
-                        if sum(report.findings.values()) > before:
-                            hit_rows.add(row)
-                    if report.findings:
-                        exposure.columns[str(column)] = exposure.columns.get(str(column), 0) + sum(report.findings.values())
-                        exposure.examples += [e for v in report.examples.values() for e in v][:3 - len(exposure.examples)]
-                hits = len(hit_rows)
-                if hits:
+            items = page.get("Contents", [])
+            # Objects are fetched four at a time (S3 answers each request slowly; the client is thread-safe).
+            for item, records in zip(items, pool.map(records_of, items)):
+                hit_records = 0
+                for record in records:
+                    found = False
+                    for column, value in record.items():
+                        hits = _hits(value if isinstance(value, str) else json.dumps(value, default=str),
+                                     detectors, prefilter) if value is not None else []
+                        if hits:
+                            found = True
+                            exposure.columns[str(column)] = exposure.columns.get(str(column), 0) + 1
+                            for detector, text in hits:
+                                masked = detector.mask(text)
+                                if len(exposure.examples) < 3 and masked not in exposure.examples:
+                                    exposure.examples.append(masked)
+                    hit_records += found
+                if hit_records:
                     exposure.objects += 1
-                    exposure.rows += hits
+                    exposure.rows += hit_records
                     modified = item["LastModified"].replace(tzinfo=None)
                     oldest = modified if oldest is None or modified < oldest else oldest
     exposure.oldest = oldest.isoformat(timespec="seconds") if oldest else None
@@ -197,8 +236,14 @@ def readers(ctx: PolicyContext, assets: Iterable[str]) -> dict[str, dict]:
     return found
 
 
+def sweep_step(sweep: dict) -> list[str]:
+    """The plan's step for what the next retention sweep removes of the affected assets anyway."""
+    due = {a: v["affected"] for a, v in sorted(sweep.items()) if v.get("affected")}
+    return ["the next retention sweep removes besides: " + ", ".join(f"{a} {n} row(s)" for a, n in due.items())] if due else []
+
+
 def remediation(ctx: PolicyContext, asset: str, category: str, exposure: Exposure, trace: dict,
-                reached: list[str], sweep: dict | None, where: str) -> list[str]:
+                reached: list[str], where: str) -> list[str]:
     gov = ctx.governance.get(asset)
     steps = []
     if exposure.measured and (exposure.rows or exposure.objects):
@@ -214,10 +259,6 @@ def remediation(ctx: PolicyContext, asset: str, category: str, exposure: Exposur
     if undeclared and found_now:
         steps.append(f"purge downstream: {', '.join(undeclared)} are derived from {asset} and do not declare "
                      f"{category}; rebuild them once {asset} is clean")
-    if sweep:
-        due = {a: v["affected"] for a, v in sweep.items() if a in [asset, *reached] and v.get("affected")}
-        if due:
-            steps.append("the next retention sweep removes besides: " + ", ".join(f"{a} {n} row(s)" for a, n in due.items()))
     if gov is not None and gov.pii_free and not gov.blocking_checks:
         steps.append(f"rule: {asset} is declared pii_free; set blocking_checks: true so its PII check stops "
                      f"downstream assets the next time it finds {category}")
@@ -231,7 +272,7 @@ def remediation(ctx: PolicyContext, asset: str, category: str, exposure: Exposur
 
 
 def trace_incident(ctx: PolicyContext, category: str, where: str, warehouse: Warehouse | None,
-                   store: ObjectStore | None, sweep: dict | None = None) -> dict:
+                   store: ObjectStore | None) -> dict:
     if category not in taxonomy.data_categories():
         hint = taxonomy.suggest(category, taxonomy.data_categories())
         raise IncidentError(f"unknown data category {category!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""))
@@ -246,5 +287,5 @@ def trace_incident(ctx: PolicyContext, category: str, where: str, warehouse: War
         "backward": trace, "forward": onward,
         "exposure": {**exposure.__dict__, "retention": retention},
         "readers": readers(ctx, [asset, *onward["assets"]]),
-        "plan": remediation(ctx, asset, category, exposure, trace, onward["assets"], sweep, where),
+        "plan": remediation(ctx, asset, category, exposure, trace, onward["assets"], where),
     }

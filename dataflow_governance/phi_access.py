@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .findings import PolicyContext
 from .graph import TABLE_LEVEL, table_of
+from .warehouse import table_expr
 from .hipaa import hipaa_assets, phi_columns
 from .ledger import Ledger, NewEntry
 
@@ -90,6 +91,36 @@ def record_command(ledger: Ledger, ctx: PolicyContext, command: str, assets: Ite
                       {"launched_by": getpass.getuser(), "purpose": purpose,
                        "accesses": [{"asset": a, "read": [f"{a}.{c}" for c in phi_columns(ctx, a)], "written": [],
                                      "purposes": [purpose], "disclosed_to": []} for a in touched]})
+
+
+def rows_of_subject(ctx: PolicyContext, asset: str, warehouse, state_dir, subject_id: str) -> int | None:
+    """The subject's rows in a warehouse asset, matched on its identity columns (a pseudonymized
+    one by the project's keyed pseudonym); None where that does not apply (S3, Delta, no identity)."""
+    from sqlglot import exp
+
+    from .keys import keyed_hash, project_key
+    from .matching import canonical_id, column_matches
+
+    gov = ctx.governance.get(asset)
+    if gov is None or gov.storage.kind != "warehouse" or gov.per_tenant_table or not gov.identity_columns:
+        return None
+    table = table_of(asset, gov)
+    if not warehouse.table_exists(table):
+        return 0
+    types = warehouse.columns(table)
+    conditions, params = [], []
+    for column in gov.identity_columns:
+        if column not in types:
+            continue
+        pseudonym = (keyed_hash(project_key(state_dir, "pseudonym"), canonical_id(subject_id))
+                     if gov.columns[column].pseudonymized else None)
+        match = column_matches(column, types[column], subject_id, pseudonym)
+        conditions.append(match.where)
+        params += list(match.params)
+    if not conditions:
+        return 0
+    query = exp.select(exp.func("count", exp.Star())).from_(table_expr(table)).where(exp.or_(*conditions))
+    return int(warehouse.fetch(query, params)[0][0])
 
 
 def disclosures(ledger: Ledger, holding: Mapping[str, int], since: str | None = None) -> list[dict]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from . import anonymize, delta
+from . import anonymize
 from .graph import ColumnGraph
 from .keys import project_key
 from .ledger import Ledger, record_anchor
@@ -25,7 +25,6 @@ from .manifest import Project
 from .objectstore import ObjectStore, delete_versions, s3_errors, split_s3_uri
 from .reclaim import reclaim_storage
 from .spec import AssetGovernance, parse_duration_days
-from .suppression import apply_suppression
 from .warehouse import Warehouse, column_expr, table_expr
 
 _HASHED = "^[0-9a-f]{32}$"  # what a keyed hash writes: a second sweep must not hash it again
@@ -165,6 +164,8 @@ def _anonymize(con, warehouse: Warehouse, table: str, methods: dict[str, str], w
 def sweep_delta(item: SweepItem, gov: AssetGovernance, state_dir: Path, dry_run: bool) -> None:
     """Rows past retention leave the Delta table, and with them the data files and log statistics
     that still held them (see `delta`): time travel does not keep what retention removed."""
+    from . import delta  # (deltalake and pandas: only where a Delta table is swept)
+
     path, cutoff = state_dir / item.target, datetime.strptime(item.cutoff, "%Y-%m-%d %H:%M:%S")
     if dry_run:
         item.affected = delta.count_older(path, gov.retention.timestamp_column, cutoff)
@@ -235,6 +236,8 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
                            "cutoff": item.cutoff, "skipped": item.skipped})
     suppressed: dict[str, int] = {}
     if not dry_run:
+        from .suppression import apply_suppression  # (the erasure machinery: only when the sweep deletes)
+
         suppressed = apply_suppression(project, governance, graph, warehouse, store, current)
         if suppressed:
             ledger.append(actor, "sweep.suppressed", f"project:{project.name}", {"removed": suppressed})

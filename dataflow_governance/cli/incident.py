@@ -7,22 +7,26 @@ from .common import CliError, emit, object_store, policy, uses_s3
 
 
 def cmd_incident(args, project) -> int:
-    from ..incident import IncidentError, trace_incident
+    from ..incident import IncidentError, sweep_step, trace_incident
     from ..ledger import Ledger
     from ..retention import run_sweep
 
     ctx = policy(project)
     warehouse = project.open_warehouse()
     store = object_store(project) if uses_s3(ctx) else None
-    try:
-        sweep = run_sweep(project, dict(ctx.governance), warehouse, store, graph=ctx.graph, dry_run=True)["assets"]
-        report = trace_incident(ctx, args.found, args.location, warehouse, store, sweep)
-    except IncidentError as exc:
-        raise CliError(str(exc)) from None
-    exposure = report["exposure"]
-    Ledger(warehouse).append("dfg:incident", "incident.traced", f"asset:{report['asset']}", {
-        "category": report["category"], "found_in": report["found_in"], "rows": exposure["rows"],
-        "objects": exposure["objects"], "measured": exposure["measured"],
-        "affected": [report["asset"], *report["forward"]["assets"]], "processors": report["forward"]["processors"]})
+    with warehouse.session():  # one connection for the trace, the sweep's dry run and the ledger
+        try:
+            report = trace_incident(ctx, args.found, args.location, warehouse, store)
+        except IncidentError as exc:
+            raise CliError(str(exc)) from None
+        # What the next retention sweep removes of the affected assets besides (a dry run over them only).
+        affected = {a: ctx.governance[a] for a in [report["asset"], *report["forward"]["assets"]] if a in ctx.governance}
+        sweep = run_sweep(project, affected, warehouse, store, graph=ctx.graph, dry_run=True)["assets"]
+        report["plan"] += sweep_step(sweep)
+        exposure = report["exposure"]
+        Ledger(warehouse).append("dfg:incident", "incident.traced", f"asset:{report['asset']}", {
+            "category": report["category"], "found_in": report["found_in"], "rows": exposure["rows"],
+            "objects": exposure["objects"], "measured": exposure["measured"],
+            "affected": [report["asset"], *report["forward"]["assets"]], "processors": report["forward"]["processors"]})
     emit(args, report, render.incident(report))
     return 0

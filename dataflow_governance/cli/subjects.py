@@ -63,12 +63,10 @@ def cmd_access(args, project) -> int:
 
 def cmd_disclosures(args, project) -> int:
     """HIPAA's accounting of disclosures (45 CFR 164.528) for one subject, from the ledger and lineage."""
-    from ..erasure.execute import count_target
-    from ..erasure.plan import plan_erasure
     from ..hipaa import hipaa_assets
     from ..ledger import Ledger
     from ..matching import SubjectIdError, check_subject_id
-    from ..phi_access import GAPS, access_of, disclosures
+    from ..phi_access import GAPS, access_of, disclosures, rows_of_subject
 
     try:
         subject_id = check_subject_id(args.subject_id)
@@ -78,14 +76,26 @@ def cmd_disclosures(args, project) -> int:
     ctx = policy(project)
     under = hipaa_assets(ctx)
     disclosing = {a for a in under if (access_of(ctx, a, under) or {}).get("disclosed_to")}
-    governance, graph, warehouse, store = _inputs(project)
+    warehouse = project.open_warehouse()
     holding: dict[str, int] = {}
     with warehouse.session():
-        for target in plan_erasure(project, governance, graph, warehouse):
-            if target.asset in disclosing and target.system in ("warehouse", "s3", "delta"):
-                rows = count_target(target, project, warehouse, store, subject_id)
-                if rows:
-                    holding[target.asset] = holding.get(target.asset, 0) + rows
+        elsewhere = set()
+        for asset in sorted(disclosing):
+            rows = rows_of_subject(ctx, asset, warehouse, project.state_dir, subject_id)
+            if rows is None:
+                elsewhere.add(asset)
+            elif rows:
+                holding[asset] = rows
+        if elsewhere:  # S3, Delta, a table per tenant: the erasure plan knows where the subject is there
+            from ..erasure.execute import count_target
+            from ..erasure.plan import plan_erasure
+
+            store = object_store(project) if uses_s3(ctx) else None
+            for target in plan_erasure(project, dict(ctx.governance), ctx.graph, warehouse):
+                if target.asset in elsewhere and target.system in ("warehouse", "s3", "delta"):
+                    rows = count_target(target, project, warehouse, store, subject_id)
+                    if rows:
+                        holding[target.asset] = holding.get(target.asset, 0) + rows
         found = disclosures(Ledger(warehouse), holding, since)
     gaps = list(GAPS) + [f"{a}: disclosed, but the subject has no rows in it now; earlier disclosures of rows since "
                          "deleted cannot be attributed to the subject" for a in sorted(disclosing - set(holding))]

@@ -22,6 +22,9 @@ from .base import Engine, WarehouseError, private_file
 LOCK_WAIT_S = 30.0
 
 
+SMALL_INSERT = 16  # rows inserted as bound parameters; more go in as one Arrow table
+
+
 class DuckDBEngine(Engine):
     name = "duckdb"
     dialect = "duckdb"
@@ -144,6 +147,10 @@ class DuckDBEngine(Engine):
         return [table.column(i).to_pylist() for i in range(width)]
 
     def insert_rows(self, con: Any, target: exp.Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        if len(rows) <= SMALL_INSERT:  # a command's one ledger entry: no Arrow table (nor the pandas DuckDB loads for it)
+            marks = ", ".join("?" for _ in columns)
+            con.executemany(f"INSERT INTO {self.render(target)} VALUES ({marks})", [list(r) for r in rows])
+            return
         import pyarrow as pa
 
         con.register("_dfg_rows", pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)}))
