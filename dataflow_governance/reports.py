@@ -152,10 +152,24 @@ def data_map(ctx: PolicyContext) -> str:
 
 
 def write_data_map(ctx: PolicyContext, out_dir: Path) -> Path:
+    return write_mermaid(out_dir, "data_map", "Data map", data_map(ctx))
+
+
+def write_mermaid(out_dir: Path, name: str, title: str, diagram: str) -> Path:
+    """A Mermaid diagram in a Markdown file of its own (GitHub and most viewers draw it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "data_map.md"
-    path.write_text("# Data map\n\n```mermaid\n" + data_map(ctx) + "```\n")
+    path = out_dir / f"{name}.md"
+    path.write_text(f"# {title}\n\n```mermaid\n{diagram}```\n", encoding="utf-8")
     return path
+
+
+def write_views(ctx: PolicyContext, project, out_dir: Path) -> list[Path]:
+    """The PCI DSS scope and the C4 views beside the data map."""
+    from .c4 import VIEWS
+    from .pci import pci_scope, scope_mermaid
+
+    return [write_mermaid(out_dir, "pci_scope", "PCI DSS scope", scope_mermaid(pci_scope(ctx), ctx)),
+            *(write_mermaid(out_dir, name.replace("-", "_"), name, view(ctx, project)) for name, view in VIEWS.items())]
 
 
 def findings_report(findings: list, out_dir: Path) -> Path:
@@ -165,4 +179,4 @@ def findings_report(findings: list, out_dir: Path) -> Path:
     return path
 
 
-__all__ = ["ropa_activities", "render_ropa", "write_ropa", "data_map", "write_data_map", "findings_report"]
+__all__ = ["ropa_activities", "render_ropa", "write_ropa", "data_map", "write_data_map", "write_mermaid", "write_views", "findings_report"]

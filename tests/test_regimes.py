@@ -206,11 +206,27 @@ def test_example_rules_fire_on_a_broken_copy(tmp_path):
     text = text.replace("          card_token: {from: [card_captures.pan], masking: true}",
                         "          card_token: {from: [card_captures.pan], transformation: identity}")
     text = text.replace("card_data: token, pseudonymized: true}", "card_data: token}")  # a plain copy, said to be a token
+    # Card captures kept unencrypted and with the card's security code; health notes used for marketing.
+    text = text.replace("        regime: pci\n        processors: [payments_psp]\n",
+                        "        regime: pci\n        processors: [payments_psp]\n        encryption: {at_rest: null}\n")
+    text = text.replace("          expiry: {type: varchar, categories: [user.financial.credit_card], card_data: expiry",
+                        "          cvc: {type: varchar, card_data: cvv}\n"
+                        "          expiry: {type: varchar, categories: [user.financial.credit_card], card_data: expiry")
+    text = text.replace("        art9_condition: explicit_consent\n        regime: hipaa\n",
+                        "        art9_condition: explicit_consent\n        regime: hipaa\n"
+                        "        purposes: [essential.service.operations.support, marketing.communications.email]\n")
+    text = text.replace("      ticket_health_notes:\n        description: Health details from delivery tickets, sent to the care "
+                        "partner (PHI under HIPAA).\n        storage: {kind: warehouse, table: ticket_health_notes}\n"
+                        "        purposes: [essential.service.operations.support]\n",
+                        "      ticket_health_notes:\n        description: Health details from delivery tickets, sent to the care "
+                        "partner (PHI under HIPAA).\n        storage: {kind: warehouse, table: ticket_health_notes}\n")
     manifest.write_text(text)
     code, out, _err = dfg_json("check", project=manifest)
     assert code == 1
     found = {(f["asset"], f["rule"]) for f in out["findings"]}
-    assert {("ticket_health_notes", "processor-without-baa"), ("card_tokens", "pan-past-tokenization")} <= found
+    assert {("ticket_health_notes", "processor-without-baa"), ("card_tokens", "pan-past-tokenization"),
+            ("card_captures", "cardholder-data-unencrypted"), ("card_captures", "sensitive-authentication-stored"),
+            ("ticket_health_notes", "phi-use-needs-authorization")} <= found
 
 
 # --- PCI DSS at run time -----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from ..model_registry import registered_models
 from ..openlineage import OpenLineageError
 from ..openlineage import enabled as openlineage_enabled
 from ..policy import run_policy
-from ..reports import findings_report, ropa_activities, write_data_map, write_ropa
+from ..reports import findings_report, ropa_activities, write_data_map, write_ropa, write_views
 from . import render
 from .common import emit, load_definitions
 
@@ -78,7 +78,8 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
     trained_now = {str(getattr(e.event_specific_data.materialization.metadata.get("mlflow/run_id"), "value", ""))
                    for e in result.get_asset_materialization_events()}
     out = project.output_dir
-    reports = [*write_ropa(ropa_activities(ctx), out).values(), write_data_map(ctx, out), findings_report(findings, out)]
+    reports = [*write_ropa(ropa_activities(ctx), out).values(), write_data_map(ctx, out), *write_views(ctx, project, out),
+               findings_report(findings, out)]
     return {
         "assets": len(defs.resolve_asset_graph().materializable_asset_keys) - 1,
         "materialized": len(materialized),

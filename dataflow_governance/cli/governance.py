@@ -28,7 +28,7 @@ def cmd_ropa(args, project) -> int:
 
 def cmd_map(args, project) -> int:
     from ..c4 import VIEWS
-    from ..reports import data_map, write_data_map
+    from ..reports import data_map, write_data_map, write_mermaid
 
     ctx = policy(project)
     out = Path(args.out) if args.out else project.output_dir
@@ -37,23 +37,19 @@ def cmd_map(args, project) -> int:
         emit(args, {"path": str(path), "mermaid": data_map(ctx)}, f"data map → {path}")
         return 0
     diagram = VIEWS[args.view](ctx, project)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{args.view.replace('-', '_')}.md"
-    path.write_text(f"# {args.view}\n\n```mermaid\n{diagram}```\n", encoding="utf-8")
+    path = write_mermaid(out, args.view.replace("-", "_"), args.view, diagram)
     emit(args, {"path": str(path), "view": args.view, "mermaid": diagram}, f"{args.view} view → {path}")
     return 0
 
 
 def cmd_scope(args, project) -> int:
     from ..pci import pci_scope, scope_mermaid
+    from ..reports import write_mermaid
 
     ctx = policy(project)
     scope = pci_scope(ctx)
-    out = Path(args.out) if args.out else project.output_dir
-    out.mkdir(parents=True, exist_ok=True)
     diagram = scope_mermaid(scope, ctx)
-    path = out / "pci_scope.md"
-    path.write_text("# PCI DSS scope\n\n```mermaid\n" + diagram + "```\n", encoding="utf-8")
+    path = write_mermaid(Path(args.out) if args.out else project.output_dir, "pci_scope", "PCI DSS scope", diagram)
     emit(args, {**scope.to_dict(), "path": str(path), "mermaid": diagram}, render.pci_scope(scope) + f"\ndiagram → {path}")
     return 0
 
