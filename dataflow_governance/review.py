@@ -54,7 +54,8 @@ def diff_catalogs(base: Catalog, head: Catalog) -> list[Change]:
                  for (asset, column), origins in flows.items()}
     abroad = {(asset, name) for asset, name, _home, _there in transfers}
     changes = [*_asset_changes(base, head, explained, abroad), *_processor_changes(base, head),
-               *_flow_changes(head, flows), *_transfer_changes(head, transfers), *_finding_changes(base, head)]
+               *_flow_changes(head, flows), *_transfer_changes(head, transfers), *_scope_changes(base, head),
+               *_finding_changes(base, head)]
     return sorted(set(changes))
 
 
@@ -120,6 +121,28 @@ def _fact_changes(asset: str, old: AssetGovernance, new: AssetGovernance, explai
                       f"{asset} is {'no longer' if old.pii_free else 'now'} declared PII-free")
     for name in sorted(set(new.processors) - set(old.processors) - {n for a, n in abroad if a == asset}):
         yield _change("warning", "processor", asset, f"{asset} now sends data to processor {name}")
+    for regime in sorted(set(old.regime) ^ set(new.regime)):
+        yield _change("info" if regime in new.regime else "warning", "regime", asset,
+                      f"{asset} is {'now' if regime in new.regime else 'no longer'} under {regime.upper()}")
+    if old.tokenized != new.tokenized:
+        yield _change("info" if new.tokenized else "warning", "tokenization", asset,
+                      f"{asset} is {'now' if new.tokenized else 'no longer'} a tokenization step")
+
+
+def _scope_changes(base: Catalog, head: Catalog) -> Iterator[Change]:
+    """Assets the change brings into PCI DSS scope (the cardholder data environment or connected to
+    it), or takes out: scope is what an assessor audits."""
+    from .pci import OUT, pci_scope
+
+    before, after = pci_scope(base.context).entries, pci_scope(head.context).entries
+    for asset in sorted(after):
+        was = before[asset].scope if asset in before else OUT
+        now = after[asset].scope
+        if was != now:
+            grows = (was, now) in ((OUT, "connected"), (OUT, "cde"), ("connected", "cde"))
+            yield _change("warning" if grows else "info", "pci_scope", asset,
+                          f"{asset} moves {'into' if grows else 'out of'} PCI DSS scope: {was} → {now} "
+                          f"({'; '.join(after[asset].reasons)})")
 
 
 def _retention_change(asset: str, old: AssetGovernance, new: AssetGovernance) -> Iterator[Change]:
@@ -148,7 +171,7 @@ def _processor_changes(base: Catalog, head: Catalog) -> Iterator[Change]:
                       f"new {p.kind} {name} in {p.region} ({taxonomy.jurisdiction(p.region)}; {safeguards})")
     for name in sorted(set(base.processors) & set(head.processors)):
         old, new = base.processors[name], head.processors[name]
-        for field in ("region", "dpa", "transfer_mechanism", "kind"):
+        for field in ("region", "dpa", "baa", "transfer_mechanism", "kind"):
             if getattr(old, field) != getattr(new, field):
                 yield _change("warning", "processor", name,
                               f"processor {name}'s {field} {getattr(old, field)} → {getattr(new, field)}")

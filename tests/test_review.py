@@ -188,3 +188,24 @@ def test_a_processor_in_the_same_jurisdiction_is_an_attachment_not_a_transfer():
     assert kinds(changes) == {("warning", "processor", "users")}
     assert "users now sends data to processor mailer" in changes[0].message
 
+
+
+def test_a_change_that_pulls_an_asset_into_pci_scope_is_reported():
+    card = {**USERS, "regime": "pci", "encryption": {"at_rest": "AES-256"},
+            "columns": {**USERS["columns"], "pan": {"type": "varchar", "categories": ["user.financial.credit_card"],
+                                                    "card_data": "pan"}}}
+    before = catalog(card)
+    after = catalog(card, "SELECT user_id, pan FROM users")  # the report now copies card numbers
+    found = kinds(diff_catalogs(before, after))
+    assert ("warning", "pci_scope", "report") in found
+    [scope] = [c for c in diff_catalogs(before, after) if c.kind == "pci_scope"]
+    assert "report moves into PCI DSS scope: connected → cde (stores PAN (pan))" in scope.message
+
+
+def test_a_processor_losing_its_baa_and_a_regime_dropped_are_reported():
+    care = Processor(name="care", region="eu-west-1", dpa=True, baa=True)
+    lapsed = Processor(name="care", region="eu-west-1", dpa=True, baa=False)
+    hipaa = {**USERS, "regime": "hipaa"}
+    changes = diff_catalogs(catalog(hipaa, processors=[care]), catalog(USERS, processors=[lapsed]))
+    assert {("warning", "processor", "care"), ("warning", "regime", "users")} <= kinds(changes)
+    assert any("processor care's baa True → False" in c.message for c in changes)
