@@ -70,6 +70,10 @@ class GovernanceTranslator:
             tags["tenant_strategy"] = gov.tenant_strategy or "row"
         if gov.immutable:
             tags["immutable"] = "true"
+        for regime in gov.regime:
+            tags[f"regime/{regime}"] = ""
+        if gov.tokenized:
+            tags["tokenized"] = "true"
         return tags
 
     def get_column_schema(self, gov: AssetGovernance, types: Mapping[str, str] | None = None) -> dg.TableSchema | None:
@@ -89,6 +93,8 @@ class GovernanceTranslator:
                                       tenant=name == gov.tenant_key))
                 if spec.encryption:
                     tags["encryption"] = spec.encryption
+                if spec.card_data:
+                    tags["card_data"] = spec.card_data
             kind = (types or {}).get(name) or (spec.type if spec and spec.type else "unknown")
             columns.append(dg.TableColumn(name, str(kind).lower(), description=spec.description if spec else None, tags=tags))
         return dg.TableSchema(columns=columns)
@@ -117,6 +123,8 @@ class GovernanceTranslator:
             ("encryption", f"at rest: {gov.encryption.at_rest or 'none'}; in transit: {gov.encryption.in_transit or 'none'}"
              + (f"; sealed per subject: {', '.join(gov.subject_encrypted)}" if gov.subject_encrypted else "")),
             ("immutable", gov.immutable and "yes: erased by destroying each subject's key"),
+            ("regimes", ", ".join(r.upper() for r in gov.regime)),
+            ("tokenization", gov.tokenized and "card numbers are replaced by tokens here (the PCI DSS boundary)"),
             ("anonymization", gov.anonymization),
             ("tenancy", gov.tenant_scoped and f"{gov.tenant_strategy or 'row'} strategy"
              + (f", tenant column {gov.tenant_key}" if gov.tenant_key else "")),
