@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from example_copy import copy_example
 
 
 def cpu_seconds(command: list[str], cwd: Path | None = None) -> float:
@@ -32,10 +31,7 @@ def cpu_seconds(command: list[str], cwd: Path | None = None) -> float:
 
 
 def example_copy(dest: Path) -> Path:
-    shutil.copy(REPO / "dagster_project.yaml", dest / "dagster_project.yaml")
-    for folder in ("assets", "resources"):
-        shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest / "dagster_project.yaml"
+    return copy_example(dest)
 
 
 def main() -> None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from example_copy import copy_example
 
 
 def main() -> None:
@@ -29,11 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "deep_water"
-        root.mkdir()
-        for name in ("dagster_project.yaml", "openlineage.yml"):
-            shutil.copy(REPO / name, root / name)
-        for folder in ("assets", "resources"):
-            shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        copy_example(root)
         os.chdir(root)
         sys.path.insert(0, str(root))
         os.environ["DFG_PROJECT"] = str(root / "dagster_project.yaml")

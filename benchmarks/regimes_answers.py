@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from example_copy import copy_example
 
 
 def dfg(root: Path, *args: str) -> float:
@@ -40,12 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "deep_water"
-        root.mkdir()
-        for name in ("dagster_project.yaml", "openlineage.yml"):
-            shutil.copy(REPO / name, root / name)
-        for folder in ("assets", "resources"):
-            shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-        env_project = str(root / "dagster_project.yaml")
+        env_project = str(copy_example(root))
         os.environ["DFG_PROJECT"] = env_project
         try:
             subprocess.run([sys.executable, "-m", "dataflow_governance.cli", "--project", env_project, "demo"],
