@@ -123,6 +123,19 @@ def rows_of_subject(ctx: PolicyContext, asset: str, warehouse, state_dir, subjec
     return int(warehouse.fetch(query, params)[0][0])
 
 
+def assets_stored_at(ctx: PolicyContext, table: str | None = None, s3: tuple[str, str] | None = None) -> list[str]:
+    """The assets a scanned table or S3 prefix holds (a prefix: the assets under it or around it)."""
+    found = []
+    for asset, gov in ctx.governance.items():
+        if table is not None and gov.storage.kind == "warehouse" and table_of(asset, gov) == table:
+            found.append(asset)
+        elif s3 is not None and gov.storage.kind == "s3" and gov.storage.bucket == s3[0]:
+            mine = gov.storage.prefix or ""
+            if mine.startswith(s3[1]) or s3[1].startswith(mine):
+                found.append(asset)
+    return sorted(found)
+
+
 def disclosures(ledger: Ledger, holding: Mapping[str, int], since: str | None = None) -> list[dict]:
     """Every recorded disclosure of an asset holding the subject's rows (`holding`: asset → rows)."""
     found = []

@@ -98,7 +98,7 @@ def test_a_malformed_subject_id_is_refused(demo_project, bad):
     assert code == 2 and "error: the subject id" in err
 
 
-def test_an_access_export_of_phi_is_ledgered(demo_copy):
+def test_an_access_export_and_a_scan_of_phi_are_ledgered(demo_copy):
     with_notes, _without = _subject_with_notes(demo_copy)
     code, _out, err = run_dfg("access", "--subject-id", with_notes, "--json", project=demo_copy)
     assert code == 0, err
@@ -108,3 +108,10 @@ def test_an_access_export_of_phi_is_ledgered(demo_copy):
     # Who read which columns and why; never whose data: no subject in the entry.
     assert entry["target"] == "command:access"
     assert set(entry["details"]) == {"accesses", "launched_by", "purpose"}
+
+    # A scan reads every value: on the PHI table it is an access; on a table without PHI it is not.
+    for table in ("ticket_health_notes", "users"):
+        code, _out, err = run_dfg("scan", "--table", table, project=demo_copy)
+        assert code == 0, err
+    code, exported, _err = dfg_json("audit", "export", "--actor", "dfg:scan", project=demo_copy)
+    assert [e["details"]["accesses"][0]["read"] for e in exported["entries"]] == [["ticket_health_notes.note"]]

@@ -20,8 +20,24 @@ def cmd_scan(args, project) -> int:
             raise CliError(f"--s3 {args.s3!r}: expected s3://bucket/prefix")
         bucket, prefix = split_s3_uri(args.s3)
         report = scan_s3(object_store(project), bucket, prefix, sample=args.sample)
+    if project is not None and not args.file:
+        _record_phi_read(project, args)
     emit(args, report.to_dict(), render.scan(report))
     return 1 if args.fail_on_findings and report.total_findings else 0
+
+
+def _record_phi_read(project, args) -> None:
+    """A scan reads every value of what it scans: on PHI, that is an access to ledger (HIPAA)."""
+    from ..hipaa import hipaa_assets
+    from ..ledger import Ledger
+    from ..objectstore import split_s3_uri
+    from ..phi_access import assets_stored_at, record_command
+
+    ctx = policy(project)
+    if not hipaa_assets(ctx):
+        return
+    scanned = assets_stored_at(ctx, table=args.table) if args.table else assets_stored_at(ctx, s3=split_s3_uri(args.s3))
+    record_command(Ledger(project.open_warehouse()), ctx, "scan", scanned, "a scan for personal data (dfg scan)")
 
 
 def cmd_residency(args, project) -> int:
