@@ -8,7 +8,7 @@ value is a `GovernanceError` that names the asset, the field and what is allowed
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -31,6 +31,7 @@ _SHORT = re.compile(r"^\s*(\d+)\s*(d|w|m|y|days?|weeks?|months?|years?)\s*$", re
 _ISO = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$", re.IGNORECASE)
 
 
+@cache  # the same few durations, parsed for every asset at each load
 def parse_duration_days(text: str) -> int:
     """`30d`, `18 months`, `7 years` or ISO 8601 `P2Y6M` → days (a month is 30, a year 365)."""
     match = _SHORT.match(str(text))

@@ -92,15 +92,18 @@ DIRECT_IDENTIFIER_ROOTS = (
 )
 
 
+@cache  # asked for every column of every asset at each load: keys repeat
 def is_direct_identifier(category: str) -> bool:
     # (`user.contact.address` itself is a whole address; its `country` or `city` is not.)
     return category == "user.contact.address" or any(is_within(category, root) for root in DIRECT_IDENTIFIER_ROOTS)
 
 
+@cache  # asked for every column of every asset at each load: keys repeat
 def is_special_category(category: str) -> bool:
     return any(is_within(category, root) for root in SPECIAL_CATEGORY_ROOTS)
 
 
+@cache  # asked for every column of every asset at each load: keys repeat
 def is_health_category(category: str) -> bool:
     return any(is_within(category, root) for root in HEALTH_CATEGORY_ROOTS)
 
