@@ -236,6 +236,21 @@ def readers(ctx: PolicyContext, assets: Iterable[str]) -> dict[str, dict]:
     return found
 
 
+def first_detected(ledger, ctx: PolicyContext, asset: str, category: str) -> str | None:
+    """When a PII check first found the category in the asset, from the ledger (its scans' results)."""
+    gov = ctx.governance.get(asset)
+    if gov is None:
+        return None
+    target = (f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}" if gov.storage.kind == "s3"
+              else f"table:{table_of(asset, gov)}")
+    names = {d.name for d in detectors_for(category)}
+    for entry in ledger.entries(action="pii_scan.result", target=target):
+        found = entry.details_dict().get("findings") or {}
+        if any(names & set(by_detector) for by_detector in found.values()):
+            return entry.ts
+    return None
+
+
 def sweep_step(sweep: dict) -> list[str]:
     """The plan's step for what the next retention sweep removes of the affected assets anyway."""
     due = {a: v["affected"] for a, v in sorted(sweep.items()) if v.get("affected")}

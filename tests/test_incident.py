@@ -73,3 +73,26 @@ def test_bad_input_is_a_clear_error(demo_project, args, message):
     manifest, _summary = demo_project
     code, _out, err = run_dfg("incident", *args, project=manifest)
     assert code == 2 and message in err
+
+
+def test_the_first_detection_comes_from_the_pii_checks_ledgered_results(tmp_path):
+    from dataflow_governance import PolicyContext, Warehouse, build_governance
+    from dataflow_governance.dagster_ext import S3Resource, WarehouseResource
+    from dataflow_governance.dagster_ext.checks import Services, _no_pii
+    from dataflow_governance.incident import first_detected
+    from dataflow_governance.ledger import Ledger
+
+    path = str(tmp_path / "w.duckdb")
+    wh = Warehouse(kind="duckdb", path=path)
+    wh.execute("CREATE TABLE request_log (path TEXT, body TEXT)")
+    wh.execute("INSERT INTO request_log VALUES ('/health', 'ok')")
+    gov = build_governance("request_log", {"pii_free": True, "storage": {"kind": "warehouse", "table": "request_log"}})
+    ctx = PolicyContext(governance={"request_log": gov}, upstream={"request_log": frozenset()}, processors={})
+    services = Services(WarehouseResource(path=path), S3Resource(state_dir=str(tmp_path), use_local=False))
+    assert _no_pii("request_log", gov, services)[0]  # clean: ledgered, but found nothing
+    assert first_detected(Ledger(wh), ctx, "request_log", "user.contact.email") is None
+    wh.execute(f"INSERT INTO request_log VALUES ('/api/login', 'login for {LEAKED[0]}')")
+    assert not _no_pii("request_log", gov, services)[0]
+    [scan] = Ledger(wh).entries(action="pii_scan.result", target="table:request_log")[1:]
+    assert first_detected(Ledger(wh), ctx, "request_log", "user.contact.email") == scan.ts
+    assert first_detected(Ledger(wh), ctx, "request_log", "user.contact.phone_number") is None

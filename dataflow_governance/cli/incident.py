@@ -7,7 +7,7 @@ from .common import CliError, emit, object_store, policy, uses_s3
 
 
 def cmd_incident(args, project) -> int:
-    from ..incident import IncidentError, sweep_step, trace_incident
+    from ..incident import IncidentError, first_detected, sweep_step, trace_incident
     from ..ledger import Ledger
     from ..retention import run_sweep
 
@@ -23,8 +23,10 @@ def cmd_incident(args, project) -> int:
         affected = {a: ctx.governance[a] for a in [report["asset"], *report["forward"]["assets"]] if a in ctx.governance}
         sweep = run_sweep(project, affected, warehouse, store, graph=ctx.graph, dry_run=True)["assets"]
         report["plan"] += sweep_step(sweep)
+        ledger = Ledger(warehouse)
         exposure = report["exposure"]
-        Ledger(warehouse).append("dfg:incident", "incident.traced", f"asset:{report['asset']}", {
+        exposure["first_detected"] = first_detected(ledger, ctx, report["asset"], report["category"])
+        ledger.append("dfg:incident", "incident.traced", f"asset:{report['asset']}", {
             "category": report["category"], "found_in": report["found_in"], "rows": exposure["rows"],
             "objects": exposure["objects"], "measured": exposure["measured"],
             "affected": [report["asset"], *report["forward"]["assets"]], "processors": report["forward"]["processors"]})

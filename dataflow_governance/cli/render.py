@@ -244,6 +244,8 @@ def incident(report: dict) -> str:
                      + (f"; the oldest since {exposure['oldest']}" if exposure["oldest"] else ""))
     else:
         lines.append(f"exposure now: {exposure['note']}")
+    if exposure.get("first_detected"):
+        lines.append(f"  first found by a PII check at {exposure['first_detected']} (ledger)")
     if exposure["retention"]:
         lines.append(f"  retention bounds it: {exposure['retention']}")
     lines.append("who can read it: " + "; ".join(f"{a}: {r['owner']}" + (f" (+ {', '.join(r['processors'])})"
