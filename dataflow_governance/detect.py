@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-import phonenumbers
 
 PHONE_REGIONS = ("DE", "US", "GB", "FR", "NL", "ES", "IT")  # for numbers written without +country
 # Shapes that are something else even when a numbering plan would accept the digits.
@@ -49,8 +48,11 @@ _EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$", re.IGNORECASE
 _TRUNK = re.compile(r"^(\+\d{1,3})\s*\(0\)\s*")
 
 
-def _phone_numbers(value: str) -> Iterator[phonenumbers.PhoneNumber]:
+def _phone_numbers(value: str) -> Iterator:
     """The parses of a phone-shaped value worth testing: international, else in the usual regions."""
+    # (phonenumbers loads its metadata on import: only a scan that meets a phone-shaped value pays it)
+    import phonenumbers
+
     number = _TRUNK.sub(r"\1 ", _EXTENSION.sub("", value.strip()))
     digits = re.sub(r"\D", "", number)
     if not 8 <= len(digits) <= 15:
@@ -67,11 +69,15 @@ def _phone_numbers(value: str) -> Iterator[phonenumbers.PhoneNumber]:
 
 
 def _phone_ok(value: str) -> bool:
+    import phonenumbers
+
     return any(phonenumbers.is_valid_number(n) and len(str(n.national_number)) >= 6 for n in _phone_numbers(value))
 
 
 def _phone_possible(value: str) -> bool:
     """A number of a possible length for its plan (new or unassigned ranges, odd national formats)."""
+    import phonenumbers
+
     return any(phonenumbers.is_possible_number(n) for n in _phone_numbers(value))
 
 
