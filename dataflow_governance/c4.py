@@ -15,7 +15,7 @@ from collections import defaultdict
 from . import taxonomy
 from .findings import PolicyContext
 from .manifest import Project
-from .reports import mermaid_id
+from .mermaid import mermaid_id
 
 MAX_LABEL_CATEGORIES = 4
 

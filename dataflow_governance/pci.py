@@ -22,7 +22,7 @@ from functools import cached_property
 
 from .findings import Finding, PolicyContext
 from .graph import TABLE_LEVEL
-from .reports import mermaid_id
+from .mermaid import mermaid_id
 from .spec import SENSITIVE_AUTHENTICATION
 
 CDE, CONNECTED, OUT = "cde", "connected", "out"

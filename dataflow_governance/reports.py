@@ -9,11 +9,11 @@ import csv
 import html
 import io
 import json
-import re
 from pathlib import Path
 
 from . import taxonomy
 from .findings import PolicyContext
+from .mermaid import mermaid_id, write_mermaid
 
 
 def ropa_activities(ctx: PolicyContext) -> list[dict]:
@@ -114,10 +114,6 @@ def write_ropa(activities: list[dict], out_dir: Path) -> dict[str, Path]:
     return written
 
 
-def mermaid_id(name: str) -> str:
-    return re.sub(r"\W", "_", name)
-
-
 def data_map(ctx: PolicyContext) -> str:
     """A Mermaid flowchart: regions as boundaries, processors outside the trust boundary."""
     by_region: dict[str, list[str]] = {}
@@ -155,23 +151,6 @@ def write_data_map(ctx: PolicyContext, out_dir: Path) -> Path:
     return write_mermaid(out_dir, "data_map", "Data map", data_map(ctx))
 
 
-def write_mermaid(out_dir: Path, name: str, title: str, diagram: str) -> Path:
-    """A Mermaid diagram in a Markdown file of its own (GitHub and most viewers draw it)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}.md"
-    path.write_text(f"# {title}\n\n```mermaid\n{diagram}```\n", encoding="utf-8")
-    return path
-
-
-def write_views(ctx: PolicyContext, project, out_dir: Path) -> list[Path]:
-    """The PCI DSS scope and the C4 views beside the data map."""
-    from .c4 import VIEWS
-    from .pci import pci_scope, scope_mermaid
-
-    return [write_mermaid(out_dir, "pci_scope", "PCI DSS scope", scope_mermaid(pci_scope(ctx), ctx)),
-            *(write_mermaid(out_dir, name.replace("-", "_"), name, view(ctx, project)) for name, view in VIEWS.items())]
-
-
 def findings_report(findings: list, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "findings.json"
@@ -179,4 +158,4 @@ def findings_report(findings: list, out_dir: Path) -> Path:
     return path
 
 
-__all__ = ["ropa_activities", "render_ropa", "write_ropa", "data_map", "write_data_map", "write_mermaid", "write_views", "findings_report"]
+__all__ = ["ropa_activities", "render_ropa", "write_ropa", "data_map", "write_data_map", "findings_report"]

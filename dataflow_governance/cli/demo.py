@@ -21,8 +21,11 @@ from ..manifest import Project
 from ..model_registry import registered_models
 from ..openlineage import OpenLineageError
 from ..openlineage import enabled as openlineage_enabled
+from ..c4 import VIEWS
+from ..mermaid import write_mermaid
+from ..pci import pci_scope, scope_mermaid
 from ..policy import run_policy
-from ..reports import findings_report, ropa_activities, write_data_map, write_ropa, write_views
+from ..reports import findings_report, ropa_activities, write_data_map, write_ropa
 from . import render
 from .common import emit, load_definitions
 
@@ -78,7 +81,9 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
     trained_now = {str(getattr(e.event_specific_data.materialization.metadata.get("mlflow/run_id"), "value", ""))
                    for e in result.get_asset_materialization_events()}
     out = project.output_dir
-    reports = [*write_ropa(ropa_activities(ctx), out).values(), write_data_map(ctx, out), *write_views(ctx, project, out),
+    views = [write_mermaid(out, "pci_scope", "PCI DSS scope", scope_mermaid(pci_scope(ctx), ctx)),
+             *(write_mermaid(out, name.replace("-", "_"), name, view(ctx, project)) for name, view in VIEWS.items())]
+    reports = [*write_ropa(ropa_activities(ctx), out).values(), write_data_map(ctx, out), *views,
                findings_report(findings, out)]
     return {
         "assets": len(defs.resolve_asset_graph().materializable_asset_keys) - 1,

@@ -28,7 +28,8 @@ def cmd_ropa(args, project) -> int:
 
 def cmd_map(args, project) -> int:
     from ..c4 import VIEWS
-    from ..reports import data_map, write_data_map, write_mermaid
+    from ..mermaid import write_mermaid
+    from ..reports import data_map, write_data_map
 
     ctx = policy(project)
     out = Path(args.out) if args.out else project.output_dir
@@ -43,8 +44,8 @@ def cmd_map(args, project) -> int:
 
 
 def cmd_scope(args, project) -> int:
+    from ..mermaid import write_mermaid
     from ..pci import pci_scope, scope_mermaid
-    from ..reports import write_mermaid
 
     ctx = policy(project)
     scope = pci_scope(ctx)
