@@ -123,6 +123,32 @@ def rows_of_subject(ctx: PolicyContext, asset: str, warehouse, state_dir, subjec
     return int(warehouse.fetch(query, params)[0][0])
 
 
+def subject_holdings(project, ctx: PolicyContext, warehouse, subject_id: str, assets: Iterable[str],
+                     store=lambda: None) -> dict[str, int]:
+    """asset → the subject's rows or records in it now, for the given assets. Warehouse tables are
+    matched on their identity columns directly; S3, Delta and tables per tenant through the erasure
+    plan, which knows where a subject is there (`store`: opens the object store when needed)."""
+    holding: dict[str, int] = {}
+    elsewhere = set()
+    for asset in sorted(assets):
+        rows = rows_of_subject(ctx, asset, warehouse, project.state_dir, subject_id)
+        if rows is None:
+            elsewhere.add(asset)
+        elif rows:
+            holding[asset] = rows
+    if elsewhere:
+        from .erasure.execute import count_target
+        from .erasure.plan import plan_erasure
+
+        opened = store()
+        for target in plan_erasure(project, dict(ctx.governance), ctx.graph, warehouse):
+            if target.asset in elsewhere and target.system in ("warehouse", "s3", "delta"):
+                rows = count_target(target, project, warehouse, opened, subject_id)
+                if rows:
+                    holding[target.asset] = holding.get(target.asset, 0) + rows
+    return holding
+
+
 def assets_stored_at(ctx: PolicyContext, table: str | None = None, s3: tuple[str, str] | None = None) -> list[str]:
     """The assets a scanned table or S3 prefix holds (a prefix: the assets under it or around it)."""
     found = []

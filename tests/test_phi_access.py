@@ -115,3 +115,24 @@ def test_an_access_export_and_a_scan_of_phi_are_ledgered(demo_copy):
         assert code == 0, err
     code, exported, _err = dfg_json("audit", "export", "--actor", "dfg:scan", project=demo_copy)
     assert [e["details"]["accesses"][0]["read"] for e in exported["entries"]] == [["ticket_health_notes.note"]]
+
+
+def test_a_subject_is_found_in_phi_kept_in_s3_through_the_erasure_plan(demo_copy):
+    """PHI in S3 (here: the support attachments, declared health data sent to the care partner)
+    is located by the same plan erasure uses: the subject's own prefix."""
+    from dataflow_governance import load_project
+    from dataflow_governance.objectstore import list_keys, open_object_store
+
+    text = demo_copy.read_text()
+    old = "        data_categories: [user.content.private]\n        retention: {keep: 2 years, action: delete}\n"
+    assert old in text
+    demo_copy.write_text(text.replace(old, "        data_categories: [user.content.private, user.health_and_medical]\n"
+                                           "        art9_condition: explicit_consent\n        regime: hipaa\n"
+                                           "        processors: [care_partner]\n"
+                                           "        retention: {keep: 2 years, action: delete}\n"))
+    project = load_project(demo_copy)
+    store = open_object_store(project.object_store.endpoint_url, project.object_store.region, project.state_dir, True)
+    subject = next(iter(list_keys(store, "deepwater-support-eu", "attachments/"))).split("/")[1]
+    code, out, err = dfg_json("disclosures", "--subject-id", subject, project=demo_copy)
+    assert code == 0, err
+    assert out["holding"].get("support_attachments", 0) >= 1

@@ -6,8 +6,8 @@ from . import render
 from .common import CliError, emit, object_store, policy, utc_time, uses_s3
 
 
-def _inputs(project):
-    ctx = policy(project)
+def _inputs(project, ctx=None):
+    ctx = ctx or policy(project)
     return dict(ctx.governance), ctx.graph, project.open_warehouse(), (object_store(project) if uses_s3(ctx) else None)
 
 
@@ -48,14 +48,14 @@ def cmd_sweep(args, project) -> int:
 
 def cmd_access(args, project) -> int:
     from ..erasure import access_export
-
     from ..ledger import Ledger
     from ..phi_access import record_command
 
-    governance, graph, warehouse, store = _inputs(project)
+    ctx = policy(project)
+    governance, graph, warehouse, store = _inputs(project, ctx)
     export = access_export(project, governance, graph, args.subject_id, warehouse, store)
     # The export read the subject's PHI: ledgered as an access, for the subject's own request.
-    record_command(Ledger(warehouse), policy(project), "access", [a.split(" (")[0] for a in export["assets"]],
+    record_command(Ledger(warehouse), ctx, "access", [a.split(" (")[0] for a in export["assets"]],
                    "the subject's right of access (GDPR Art. 15; HIPAA 45 CFR 164.524)")
     emit(args, export, render.access(export))
     return 0
@@ -66,7 +66,7 @@ def cmd_disclosures(args, project) -> int:
     from ..hipaa import hipaa_assets
     from ..ledger import Ledger
     from ..matching import SubjectIdError, check_subject_id
-    from ..phi_access import GAPS, access_of, disclosures, rows_of_subject
+    from ..phi_access import GAPS, access_of, disclosures, subject_holdings
 
     try:
         subject_id = check_subject_id(args.subject_id)
@@ -77,25 +77,9 @@ def cmd_disclosures(args, project) -> int:
     under = hipaa_assets(ctx)
     disclosing = {a for a in under if (access_of(ctx, a, under) or {}).get("disclosed_to")}
     warehouse = project.open_warehouse()
-    holding: dict[str, int] = {}
     with warehouse.session():
-        elsewhere = set()
-        for asset in sorted(disclosing):
-            rows = rows_of_subject(ctx, asset, warehouse, project.state_dir, subject_id)
-            if rows is None:
-                elsewhere.add(asset)
-            elif rows:
-                holding[asset] = rows
-        if elsewhere:  # S3, Delta, a table per tenant: the erasure plan knows where the subject is there
-            from ..erasure.execute import count_target
-            from ..erasure.plan import plan_erasure
-
-            store = object_store(project) if uses_s3(ctx) else None
-            for target in plan_erasure(project, dict(ctx.governance), ctx.graph, warehouse):
-                if target.asset in elsewhere and target.system in ("warehouse", "s3", "delta"):
-                    rows = count_target(target, project, warehouse, store, subject_id)
-                    if rows:
-                        holding[target.asset] = holding.get(target.asset, 0) + rows
+        holding = subject_holdings(project, ctx, warehouse, subject_id, disclosing,
+                                   store=lambda: object_store(project) if uses_s3(ctx) else None)
         found = disclosures(Ledger(warehouse), holding, since)
     gaps = list(GAPS) + [f"{a}: disclosed, but the subject has no rows in it now; earlier disclosures of rows since "
                          "deleted cannot be attributed to the subject" for a in sorted(disclosing - set(holding))]
