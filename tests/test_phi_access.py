@@ -2,7 +2,6 @@
 disclosures answers for one subject from the ledger and lineage — without a health value in sight."""
 
 import getpass
-import json
 
 import duckdb
 import pytest
