@@ -48,7 +48,7 @@ from .spec import AssetGovernance
 
 PRODUCER = f"https://pypi.org/project/dataflow-governance/{__version__}/"
 GOVERNANCE_FACET = "dataflowGovernance"  # prefixed, as the spec asks of custom facets
-GOVERNANCE_FACET_ID = "urn:dataflow-governance:openlineage:facets:1-0-0:GovernanceDatasetFacet.json"
+GOVERNANCE_FACET_ID = "urn:dataflow-governance:openlineage:facets:1-1-0:GovernanceDatasetFacet.json"
 GOVERNANCE_FACET_FILE = Path(__file__).with_name("schemas") / "GovernanceDatasetFacet.json"
 DIRECT_SUBTYPES = {"identity": "IDENTITY", "transformation": "TRANSFORMATION", "aggregation": "AGGREGATION"}
 INDIRECT_SUBTYPES = {"join": "JOIN", "filter": "FILTER", "group_by": "GROUP_BY", "sort": "SORT",
@@ -76,6 +76,8 @@ class GovernanceDatasetFacet(DatasetFacet):
     processors: list[str] = attr.field(factory=list)
     owner: str | None = None
     personalColumns: dict[str, list[str]] = attr.field(factory=dict)  # noqa: N815
+    regimes: list[str] = attr.field(factory=list)
+    tokenized: bool = False
 
     @staticmethod
     def _get_schema() -> str:
@@ -100,6 +102,8 @@ def governance_facet(gov: AssetGovernance, catalog: Catalog, asset: str) -> Gove
         processors=list(gov.processors),
         owner=gov.owner,
         personalColumns=personal_columns,
+        regimes=list(gov.regime),
+        tokenized=gov.tokenized,
         producer=PRODUCER,
     )
 

@@ -111,6 +111,8 @@ def test_the_governance_facet_carries_the_declared_facts(exported):
     assert signups["piiFree"] and not signups["personal"]
     schema = {f["name"] for f in output_facets(events["daily_signups"])["schema"]["fields"]}
     assert schema == {"signup_date", "country", "signups"}
+    tokens = output_facets(events["card_tokens"])[GOVERNANCE_FACET]
+    assert tokens["regimes"] == ["pci"] and tokens["tokenized"] and not signups["regimes"]
 
 
 def test_events_round_trip_through_the_client(exported, tmp_path):
