@@ -27,7 +27,9 @@ def cmd_incident(args, project) -> int:
         exposure = report["exposure"]
         exposure["first_detected"] = first_detected(ledger, ctx, report["asset"], report["category"])
         ledger.append("dfg:incident", "incident.traced", f"asset:{report['asset']}", {
-            "category": report["category"], "found_in": report["found_in"], "rows": exposure["rows"],
+            # The asset, not the location typed: a key prefix may name a person (attachments/<id>/).
+            "category": report["category"], "given_as": "s3 location" if report["found_in"].startswith("s3://") else "asset",
+            "rows": exposure["rows"],
             "objects": exposure["objects"], "measured": exposure["measured"],
             "affected": [report["asset"], *report["forward"]["assets"]], "processors": report["forward"]["processors"]})
     emit(args, report, render.incident(report))
