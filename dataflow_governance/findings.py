@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from . import taxonomy
-from .graph import ColumnClass, ColumnGraph
+from .graph import ColumnClass, ColumnGraph, table_of
 from .spec import AssetGovernance, Processor
 
 if TYPE_CHECKING:
@@ -36,6 +37,27 @@ class PolicyContext:
     processors: Mapping[str, Processor]
     graph: ColumnGraph | None = None  # column lineage, where assets are defined by SQL
     tenancy: TenancyConfig | None = None  # the tenant entity and tenants' pinning
+
+    @cached_property
+    def downstream(self) -> Mapping[str, frozenset[str]]:
+        """asset → the assets that read it (the upstream graph turned round)."""
+        readers: dict[str, set[str]] = {}
+        for asset, sources in self.upstream.items():
+            for source in sources:
+                readers.setdefault(source, set()).add(asset)
+        return {asset: frozenset(found) for asset, found in readers.items()}
+
+    def assets_at(self, table: str | None = None, s3: tuple[str, str] | None = None) -> list[str]:
+        """The assets stored in a warehouse table, or in an S3 location (its prefix inside or around theirs)."""
+        found = []
+        for asset, gov in sorted(self.governance.items()):
+            if table is not None and gov.storage.kind == "warehouse" and table_of(asset, gov) == table:
+                found.append(asset)
+            elif s3 is not None and gov.storage.kind == "s3" and gov.storage.bucket == s3[0]:
+                mine = gov.storage.prefix or ""
+                if mine.startswith(s3[1]) or s3[1].startswith(mine):
+                    found.append(asset)
+        return found
 
     def traced(self, asset: str) -> bool:
         return self.graph is not None and asset in self.graph.lineage

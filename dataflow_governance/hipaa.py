@@ -7,7 +7,7 @@ back to such an asset — PHI stays PHI wherever the platform copies it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from . import taxonomy
 from .findings import Finding, PolicyContext
@@ -88,20 +88,11 @@ def phi_use_needs_authorization(ctx: PolicyContext) -> Iterator[Finding]:
                 "record the authorization (legal_basis: consent, with the consent column) or keep PHI out of this use")
 
 
-def _downstream(ctx: PolicyContext) -> Mapping[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for asset, sources in ctx.upstream.items():
-        for source in sources:
-            found.setdefault(source, set()).add(asset)
-    return found
-
-
 def minimum_necessary(ctx: PolicyContext) -> Iterator[Finding]:
     """PHI columns an asset keeps that nothing downstream uses, where every reader's use is known."""
-    downstream = _downstream(ctx)
     for asset, columns in _phi_holders(ctx):
         gov = ctx.governance.get(asset)
-        readers = downstream.get(asset, set())
+        readers = ctx.downstream.get(asset, frozenset())
         if not readers or (gov is not None and gov.processors) or not all(ctx.traced(r) for r in readers):
             continue  # a report read by people, data sent out, or a reader whose use cannot be seen
         table = table_of(asset, gov)

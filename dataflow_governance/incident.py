@@ -29,7 +29,7 @@ from .detect import DETECTOR_CATEGORY, DETECTORS, Detector, combined_prefilter
 from .errors import DfgError
 from .findings import PolicyContext
 from .graph import TABLE_LEVEL, table_of
-from .objectstore import ObjectStore, s3_errors
+from .objectstore import ObjectStore, s3_errors, split_s3_uri
 from .warehouse import Warehouse, column_expr, table_expr
 
 
@@ -61,11 +61,9 @@ def resolve_location(ctx: PolicyContext, where: str) -> str:
         if where in ctx.governance or where in ctx.upstream:
             return where
         raise IncidentError(f"--in {where!r} is neither an asset of the project nor an s3:// location")
-    bucket, _, prefix = where[len("s3://"):].partition("/")
-    for asset, gov in sorted(ctx.governance.items()):
-        if gov.storage.kind == "s3" and gov.storage.bucket == bucket and \
-                (prefix.startswith(gov.storage.prefix or "") or (gov.storage.prefix or "").startswith(prefix)):
-            return asset
+    found = ctx.assets_at(s3=split_s3_uri(where))
+    if found:
+        return found[0]
     raise IncidentError(f"{where} is not the storage of any asset of the project: declare the asset that writes "
                         "there (its storage kind s3, bucket and prefix), then trace again")
 
@@ -110,11 +108,7 @@ def backward(ctx: PolicyContext, asset: str, category: str) -> dict:
 
 
 def forward(ctx: PolicyContext, asset: str) -> dict:
-    downstream: dict[str, set[str]] = {}
-    for target, sources in ctx.upstream.items():
-        for source in sources:
-            downstream.setdefault(source, set()).add(target)
-    reached = sorted(_closure(downstream, asset))
+    reached = sorted(_closure(ctx.downstream, asset))
     processors = sorted({p for a in [asset, *reached] if a in ctx.governance for p in ctx.governance[a].processors})
     return {"assets": reached, "processors": processors}
 

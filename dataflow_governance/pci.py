@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
 from .findings import Finding, PolicyContext
-from .graph import TABLE_LEVEL
+from .graph import TABLE_LEVEL, table_of
 from .mermaid import mermaid_id
 from .spec import SENSITIVE_AUTHENTICATION
 
@@ -85,7 +85,7 @@ class CardData:
         read: set[str] = set()
         if self.ctx.traced(asset):
             lineage = graph.lineage[asset]
-            asset_of_table = {self._table(a): a for a in self.ctx.upstream.get(asset, ())}
+            asset_of_table = {table_of(a, self.ctx.governance.get(a)): a for a in self.ctx.upstream.get(asset, ())}
             for item in lineage.columns.values():
                 for source in (*item.direct, *item.indirect):
                     upstream = asset_of_table.get(source.table, source.table)
@@ -95,10 +95,6 @@ class CardData:
         for upstream in self.ctx.upstream.get(asset, ()):
             read |= {f"{upstream}.{c}" for c in self.pan_columns(upstream)}
         return sorted(read)
-
-    def _table(self, asset: str) -> str:
-        gov = self.ctx.governance.get(asset)
-        return gov.storage.table if gov is not None and gov.storage.table else asset
 
     def through_boundary(self, asset: str, column: str) -> list[str]:
         """The tokenization steps a PAN column's data passed through on its way here."""
@@ -142,15 +138,11 @@ def pci_scope(ctx: PolicyContext) -> PciScope:
         pans[asset] = card.pan_columns(asset)
         if pans[asset]:
             reasons.append(f"stores PAN ({_columns(pans[asset])})")
-        read = [r for r in card.pan_read(asset) if not pans[asset] or r.split(".", 1)[0] != asset]
+        read = card.pan_read(asset)
         if read and not pans[asset]:
             reasons.append(f"processes PAN: reads {', '.join(read)}")
         if reasons:
             cde[asset] = reasons
-    downstream: dict[str, set[str]] = {}
-    for asset, sources in ctx.upstream.items():
-        for source in sources:
-            downstream.setdefault(source, set()).add(asset)
     entries: dict[str, ScopeEntry] = {}
     for asset in assets:
         gov = ctx.governance.get(asset)
@@ -162,7 +154,7 @@ def pci_scope(ctx: PolicyContext) -> PciScope:
         sources = set(ctx.upstream.get(asset, ()))
         tokens_from = sorted(s for s in sources & set(cde) if ctx.governance.get(s) and ctx.governance[s].tokenized)
         reads_cde = sorted(s for s in sources & set(cde) if s not in tokens_from)
-        feeds_cde = sorted(downstream.get(asset, set()) & set(cde))
+        feeds_cde = sorted(ctx.downstream.get(asset, frozenset()) & set(cde))
         if reads_cde or feeds_cde:
             why = ([f"reads {', '.join(reads_cde)} (in the CDE) but receives no PAN"] if reads_cde else []) + \
                   ([f"feeds {', '.join(feeds_cde)} (in the CDE)"] if feeds_cde else [])

@@ -149,27 +149,18 @@ def subject_holdings(project, ctx: PolicyContext, warehouse, subject_id: str, as
     return holding
 
 
-def assets_stored_at(ctx: PolicyContext, table: str | None = None, s3: tuple[str, str] | None = None) -> list[str]:
-    """The assets a scanned table or S3 prefix holds (a prefix: the assets under it or around it)."""
-    found = []
-    for asset, gov in ctx.governance.items():
-        if table is not None and gov.storage.kind == "warehouse" and table_of(asset, gov) == table:
-            found.append(asset)
-        elif s3 is not None and gov.storage.kind == "s3" and gov.storage.bucket == s3[0]:
-            mine = gov.storage.prefix or ""
-            if mine.startswith(s3[1]) or s3[1].startswith(mine):
-                found.append(asset)
-    return sorted(found)
-
-
 def disclosures(ledger: Ledger, holding: Mapping[str, int], since: str | None = None) -> list[dict]:
     """Every recorded disclosure of an asset holding the subject's rows (`holding`: asset → rows)."""
-    found = []
+    found, seen = [], set()
     for entry in ledger.entries(action=ACTION, since=since):
         details = entry.details_dict()
         for access in details.get("accesses", ()):
             if access["asset"] in holding and access.get("disclosed_to"):
                 for recipient in access["disclosed_to"]:
+                    once = (details.get("run_id"), access["asset"], recipient)
+                    if details.get("run_id") and once in seen:
+                        continue  # one run recorded twice (two recorders racing): one disclosure
+                    seen.add(once)
                     found.append({"recipient": recipient, "asset": access["asset"], "when": details.get("started") or entry.ts,
                                   "purposes": access.get("purposes", []), "run_id": details.get("run_id"),
                                   "job": details.get("job"), "ledger_seq": entry.seq})

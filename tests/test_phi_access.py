@@ -135,3 +135,18 @@ def test_a_subject_is_found_in_phi_kept_in_s3_through_the_erasure_plan(demo_copy
     code, out, err = dfg_json("disclosures", "--subject-id", subject, project=demo_copy)
     assert code == 0, err
     assert out["holding"].get("support_attachments", 0) >= 1
+
+
+def test_a_run_recorded_twice_is_one_disclosure(tmp_path):
+    """The sensor and `dfg demo` (or two sensor ticks) may both record a run: it counts once."""
+    from dataflow_governance import Warehouse
+    from dataflow_governance.ledger import Ledger
+    from dataflow_governance.phi_access import disclosures
+
+    ctx = context({}, {})
+    governance = {**ctx.governance, "notes": build_governance("notes", {**NOTES, "processors": ["care"]})}
+    ctx = PolicyContext(governance=governance, upstream=ctx.upstream, processors={}, graph=ctx.graph)
+    run = RunInfo(run_id="r1", job="j", launched_by="ana", started="2026-12-01T00:00:00")
+    ledger = Ledger(Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb")))
+    ledger.append_many(run_entries(ctx, run, ["notes"]) * 2)
+    assert [(d["recipient"], d["run_id"]) for d in disclosures(ledger, {"notes": 1})] == [("care", "r1")]

@@ -31,12 +31,12 @@ def _record_phi_read(project, args) -> None:
     from ..hipaa import hipaa_assets
     from ..ledger import Ledger
     from ..objectstore import split_s3_uri
-    from ..phi_access import assets_stored_at, record_command
+    from ..phi_access import record_command
 
     ctx = policy(project)
     if not hipaa_assets(ctx):
         return
-    scanned = assets_stored_at(ctx, table=args.table) if args.table else assets_stored_at(ctx, s3=split_s3_uri(args.s3))
+    scanned = ctx.assets_at(table=args.table) if args.table else ctx.assets_at(s3=split_s3_uri(args.s3))
     record_command(Ledger(project.open_warehouse()), ctx, "scan", scanned, "a scan for personal data (dfg scan)")
 
 
