@@ -19,7 +19,8 @@ from .access_audit import access_audit_sensors
 from .openlineage import openlineage_sensors
 from .governance import (DEFAULT_TRANSLATOR, GovernanceTranslator, apply_manifest_governance, flag_tags, read_governance,
                          upstream_graph)
-from .sql_asset import DIALECT_KEY, INPUT_FILES_KEY, LINEAGE_KEY, SQL_KEY, SQL_PATH_KEY, lineage_markdown
+from .sql_asset import (DIALECT_KEY, INPUT_FILES_KEY, LINEAGE_KEY, SQL_KEY, SQL_PATH_KEY, lineage_markdown,
+                        shared_indirect)
 from .resources import project_resources
 
 POLICY_CHECK = "governance_policy"
@@ -85,6 +86,7 @@ def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | Non
     columns = []
     lineage = graph.lineage[asset]
     declared_only = gov.columns if gov is not None and lineage.kind == "python" else {}
+    shared = shared_indirect(lineage)  # said once, in the asset's lineage table
     for column in dict.fromkeys([*lineage.columns, *declared_only]):
         cls = graph.classes.get((asset, column))
         tags = dict(declared_tags.get(column, {}))
@@ -95,11 +97,12 @@ def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | Non
                                   subject_linked=cls.subject_linked and not cls.anonymous))
         kind = gov.columns[column].type if gov and column in gov.columns and gov.columns[column].type else "unknown"
         columns.append(dg.TableColumn(column, kind, tags=tags,
-                                      description=column_description(graph, asset, column, declared_text.get(column))))
+                                      description=column_description(graph, asset, column, declared_text.get(column), shared)))
     return dg.TableSchema(columns=columns)
 
 
-def column_description(graph: ColumnGraph, asset: str, column: str, declared: str | None = None) -> str | None:
+def column_description(graph: ColumnGraph, asset: str, column: str, declared: str | None = None,
+                       shared: set | None = None) -> str | None:
     """A column's lineage in words, for the asset's column list: where it comes from, and what
     that makes it (`from users.email (identity); personal: user.contact.email`)."""
     cls = graph.classes.get((asset, column))
@@ -111,7 +114,8 @@ def column_description(graph: ColumnGraph, asset: str, column: str, declared: st
     lineage = graph.lineage.get(asset)
     item = lineage.columns.get(column) if lineage is not None else None
     # What shapes every column (a join, a filter) is said once, in the asset's lineage table.
-    shared = set.intersection(*(set(c.indirect) for c in lineage.columns.values())) if lineage and lineage.columns else set()
+    if shared is None:
+        shared = shared_indirect(lineage) if lineage is not None else set()
     own = [i for i in item.indirect if i not in shared] if item is not None else []
     if own:
         parts.append("shaped by " + ", ".join(f"{i.table}.{i.column} ({i.kind.replace('_', ' ')})" for i in own))

@@ -23,11 +23,16 @@ def statement_move(sql: str, dialect: str) -> Move:
     return as_move(parse_statement(sql, dialect))
 
 
+def shared_indirect(lineage: StatementLineage) -> set:
+    """Indirect sources that shape every column of a statement (a join, a filter, a grouping)."""
+    return set.intersection(*(set(c.indirect) for c in lineage.columns.values())) if lineage.columns else set()
+
+
 def lineage_markdown(lineage: StatementLineage) -> str:
     """Column ← sources, readable in the UI (which shows `dagster/column_lineage` as raw JSON).
     Indirect sources that shape every column (a join, a filter, a grouping) are listed once, under
     the table, rather than on every row."""
-    shared = set.intersection(*(set(c.indirect) for c in lineage.columns.values())) if lineage.columns else set()
+    shared = shared_indirect(lineage)
     own = {column: [i for i in item.indirect if i not in shared] for column, item in lineage.columns.items()}
     with_own = any(own.values())
     rows = ["| column | from | also depends on |" if with_own else "| column | from |",
