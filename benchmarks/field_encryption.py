@@ -28,7 +28,7 @@ import pandas as pd
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dataflow_governance import Warehouse
-from dataflow_governance.crypto import KeyStore, LocalKek
+from dataflow_governance.crypto import KeyStore, LocalKek, keyring_for
 from dataflow_governance.crypto.fields import decrypt_frame, encrypt_frame
 
 
@@ -55,7 +55,9 @@ def main() -> None:
                           "email": [f"customer{i % args.subjects}@example.com" for i in range(args.values)]})
     values = frame["email"].tolist()
     with tempfile.TemporaryDirectory() as tmp:
-        store = KeyStore(Warehouse("duckdb", path=str(Path(tmp) / "bench.duckdb")), LocalKek(Path(tmp)), Path(tmp))
+        warehouse = Warehouse("duckdb", path=str(Path(tmp) / "bench.duckdb"))
+        keyring = keyring_for(Path(tmp), warehouse)
+        store = KeyStore(warehouse, LocalKek(Path(tmp), keyring.book), keyring)
         start = time.perf_counter()
         encrypt_frame(frame.head(1), "orders", ["email"], "customer_id", store)
         store.keys_for([store.subject_owner(s) for s in range(args.subjects)], create=True)
@@ -63,7 +65,7 @@ def main() -> None:
         ours_s, base_s, one_s = [], [], []
         single = frame.assign(customer_id=0)
         for _ in range(args.repeat):
-            fresh = KeyStore(store.warehouse, LocalKek(Path(tmp)), Path(tmp))  # keys unwrapped anew each run
+            fresh = KeyStore(store.warehouse, LocalKek(Path(tmp), keyring.book), keyring)  # keys unwrapped anew each run
             start = time.perf_counter()
             sealed = encrypt_frame(frame, "orders", ["email"], "customer_id", fresh)
             opened = decrypt_frame(sealed, "orders", ["email"], fresh, actor="benchmark", purpose="benchmark")

@@ -25,7 +25,7 @@ from dataflow_governance import Warehouse, build_governance, load_project
 from dataflow_governance import local_s3
 from dataflow_governance.anonymize import key_parameters
 from dataflow_governance.objectstore import delete_versions
-from dataflow_governance.keys import project_key
+from dataflow_governance.crypto import open_keyring
 from dataflow_governance.manifest import BucketConfig
 from dataflow_governance.objectstore import ObjectStore, ensure_buckets
 from dataflow_governance.retention import run_sweep
@@ -57,7 +57,7 @@ def main() -> None:
             f"CREATE TABLE base AS SELECT i AS id, 'person' || i || '@example.com' AS email, "
             f"TIMESTAMP '{NOW:%Y-%m-%d}' - to_seconds(CAST((i * 7919) % (3 * 365 * 86400) AS BIGINT)) AS ts "
             f"FROM range({args.rows}) t(i)")
-        key = project_key(project.state_dir, "pseudonym")
+        key = open_keyring(project).key("pseudonym")
 
         fresh(warehouse)
         start = time.perf_counter()

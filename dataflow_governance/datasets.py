@@ -33,8 +33,9 @@ from .errors import DfgError
 from .digest import PREFIX, canonical_schema, table_digest
 from .erasure.state import erasure_statuses
 from .graph import table_of
-from .keys import keyed_hash, project_key, subject_hash
+from .keys import keyed_hash
 from .ledger import Ledger
+from .matching import canonical_id
 from .lineage import LineageError, column_lineage, table_dependencies
 from .manifest import Project
 from .objectstore import ObjectStore, ObjectStoreError, get_object, head_object, put_object, split_s3_uri
@@ -139,7 +140,11 @@ def _subject_permissions(project: Project, spec: DatasetSpec, warehouse: Warehou
     table = table_of(config.identity_asset, project.governance.get(config.identity_asset))
     columns = [column_expr(c) for c in (config.identity_column, *consent_columns)]
     rows = warehouse.fetch(exp.select(*columns).from_(table_expr(table)))
-    pseudonym_key = project_key(project.state_dir, "pseudonym") if spec.pseudonymized else None
+    from .crypto import open_keyring
+
+    keyring = open_keyring(project, warehouse)
+    pseudonym_key = keyring.key("pseudonym") if spec.pseudonymized else None
+    subject_key = keyring.key("subject")
     permissions = {}
     for subject_id, *consents in rows:
         allowed = True
@@ -148,7 +153,7 @@ def _subject_permissions(project: Project, spec: DatasetSpec, warehouse: Warehou
             allowed = all(any(bool(consents[consent_columns.index(c)]) for c in config.consents_covering(p))
                           for p in spec.purposes)
         value = keyed_hash(pseudonym_key, subject_id) if pseudonym_key else str(subject_id)
-        permissions[value] = (subject_hash(project.state_dir, subject_id), allowed)
+        permissions[value] = (keyed_hash(subject_key, canonical_id(subject_id)), allowed)
     return permissions
 
 

@@ -178,7 +178,6 @@ def delete_versions(store: ObjectStore, bucket: str, versions: list[dict]) -> in
 
 
 def purge_prefix(store: ObjectStore, bucket: str, prefix: str) -> int:
-    """Every version and delete marker under the prefix; returns how many objects (keys) went."""
+    """Every version and delete marker under the prefix; returns how many went (what a plan counts)."""
     versions = object_versions(store, bucket, prefix)
-    delete_versions(store, bucket, versions)
-    return len({v["Key"] for v in versions})
+    return delete_versions(store, bucket, versions)

@@ -98,8 +98,8 @@ def rows_of_subject(ctx: PolicyContext, asset: str, warehouse, state_dir, subjec
     one by the project's keyed pseudonym); None where that does not apply (S3, Delta, no identity)."""
     from sqlglot import exp
 
-    from .keys import keyed_hash, project_key
-    from .matching import canonical_id, column_matches
+    from .crypto import keyring_for
+    from .matching import column_matches
 
     gov = ctx.governance.get(asset)
     if gov is None or gov.storage.kind != "warehouse" or gov.per_tenant_table or not gov.identity_columns:
@@ -112,7 +112,7 @@ def rows_of_subject(ctx: PolicyContext, asset: str, warehouse, state_dir, subjec
     for column in gov.identity_columns:
         if column not in types:
             continue
-        pseudonym = (keyed_hash(project_key(state_dir, "pseudonym"), canonical_id(subject_id))
+        pseudonym = (keyring_for(state_dir, warehouse).pseudonym(subject_id)
                      if gov.columns[column].pseudonymized else None)
         match = column_matches(column, types[column], subject_id, pseudonym)
         conditions.append(match.where)

@@ -30,7 +30,6 @@ import numpy as np
 import pyarrow as pa
 
 from .datasets import DatasetError, DatasetRecord, dataset_records, digests_holding, read_snapshot, records_by_digest
-from .keys import subject_hash
 from .ledger import Ledger
 from .manifest import Project
 from .objectstore import ObjectStore
@@ -226,7 +225,9 @@ def dataset_models(warehouse: Warehouse, asset: str) -> dict:
 def subject_provenance(project: Project, warehouse: Warehouse, subject_id: str) -> dict:
     """Datasets whose membership index holds the subject, and the models trained on them."""
     ledger = Ledger(warehouse)
-    subject = subject_hash(project.state_dir, subject_id)
+    from .crypto import open_keyring
+
+    subject = open_keyring(project, warehouse).subject_hash(subject_id)
     digests = set(digests_holding(warehouse, subject))
     latest = {d: r for d, r in records_by_digest(ledger).items() if d in digests}  # one entry per snapshot
     models = [model_summary(m) for m in models_trained_on(ledger, digests)]

@@ -18,7 +18,6 @@ from sqlglot import exp
 
 from . import anonymize
 from .graph import ColumnGraph
-from .keys import project_key
 from .ledger import Ledger, record_anchor
 from .locks import governance_lock
 from .manifest import Project
@@ -114,7 +113,7 @@ def _affected(con, warehouse: Warehouse, sql: str, params: list | None = None) -
     return warehouse.engine.affected_rows(con.execute(sql, params or []))
 
 
-def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse, key: bytes, now: datetime,
+def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse, key: bytes | None, now: datetime,
                     dry_run: bool) -> None:
     if item.skipped:
         return
@@ -215,7 +214,10 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
     current = datetime.fromisoformat(resumed["now"]) if resumed else (now or datetime.now(timezone.utc).replace(tzinfo=None))
     items = plan_sweep(governance, current)
     done = resumed["done"] if resumed else {}
-    key = project_key(project.state_dir, "pseudonym")
+    from .crypto import open_keyring
+
+    # Checked before anything is done (a damaged key stops the sweep); a dry run needs no key.
+    key = None if dry_run else open_keyring(project, warehouse).key("pseudonym")
     if not dry_run and not resumed:
         ledger.append(actor, "sweep.intent", f"project:{project.name}",
                       {"now": current.isoformat(), "items": [{"asset": i.asset, "action": i.action, "cutoff": i.cutoff}

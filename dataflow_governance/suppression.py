@@ -18,7 +18,7 @@ from . import anonymize
 from .erasure import Target, erase_matching_rows, plan_erasure, suppression_list
 from .erasure.offboard import returned_tenant_data
 from .graph import ColumnGraph
-from .keys import keyed_hash, project_key
+from .keys import keyed_hash
 from .ledger import Ledger
 from .manifest import Project
 from .matching import Condition, record_canonical, sql_canonical_text
@@ -40,7 +40,9 @@ def apply_suppression(project: Project, governance: dict[str, AssetGovernance], 
         return removed
     subjects = set(suppressed)
     pseudonyms = {p for p in suppressed.values() if p}
-    key = project_key(project.state_dir, "subject")
+    from .crypto import open_keyring
+
+    key = open_keyring(project, warehouse).key("subject")
     for target in plan_erasure(project, governance, graph, warehouse):
         count = 0
         if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):

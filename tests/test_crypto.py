@@ -12,14 +12,20 @@ import pytest
 from conftest import PG_DSN
 from dataflow_governance import (GovernanceError, Ledger, PolicyContext, Warehouse, build_governance, local_s3,
                                  run_policy)
-from dataflow_governance.crypto import AwsKmsKek, KeyStore, KeyStoreError, LocalKek
+from dataflow_governance.crypto import AwsKmsKek, KeyStore, KeyStoreError, LocalKek, keyring_for
 from dataflow_governance.crypto.fields import (ERASED, SHREDDED, FieldCryptoError, decrypt_frame, decrypt_records,
                                                encrypt_frame, encrypt_records, key_id_of, unseal)
 
 
+def key_store(warehouse: Warehouse, state, kek=None) -> KeyStore:
+    """A key store as a process opens it: its KEK and hashing keys checked against the ledger's fingerprints."""
+    keyring = keyring_for(state, warehouse)
+    return KeyStore(warehouse, kek or LocalKek(state, keyring.book), keyring)
+
+
 @pytest.fixture
 def store(tmp_path) -> KeyStore:
-    return KeyStore(Warehouse("duckdb", path=str(tmp_path / "w.duckdb")), LocalKek(tmp_path), tmp_path)
+    return key_store(Warehouse("duckdb", path=str(tmp_path / "w.duckdb")), tmp_path)
 
 
 CUSTOMERS = pd.DataFrame({"customer_id": [1, 2, 1, 3], "email": ["a@x.io", "b@x.io", "a@x.io", None],
@@ -59,7 +65,7 @@ def test_a_column_key_seals_restricted_data_that_belongs_to_no_subject(store):
 def test_keys_survive_a_restart_are_made_once_and_a_shredded_subject_gets_no_new_one(store, tmp_path):
     owner = store.subject_owner(42)
     first = store.keys_for([owner], create=True)[owner]
-    again = KeyStore(store.warehouse, LocalKek(tmp_path), tmp_path)  # a new process: same KEK file, same table
+    again = key_store(store.warehouse, tmp_path)  # a new process: same KEK file, same table
     assert again.keys_for([owner])[owner] == first
     again._insert([owner])  # a racing writer that did not see the key: the table keeps the first
     assert again.keys_for([owner], create=True)[owner].key == first.key
@@ -78,7 +84,7 @@ def test_many_writers_at_once_end_with_one_key_per_subject(tmp_path):
 
     def write():
         try:
-            mine = KeyStore(warehouse, LocalKek(tmp_path), tmp_path)
+            mine = key_store(warehouse, tmp_path)
             results.append(mine.keys_for([mine.subject_owner(i) for i in range(20)], create=True))
         except Exception as exc:  # noqa: BLE001 - collected for the assertion
             errors.append(exc)
@@ -109,20 +115,20 @@ def test_rotating_the_kek_rewraps_every_key_without_touching_data_and_retires_th
     sealed = encrypt_records([{"customer_id": i, "email": f"{i}@x.io"} for i in range(5)], "events",
                              ["email"], "customer_id", store)
     before = store.warehouse.fetch("SELECT key_id, wrapped, kek FROM governance_subject_keys ORDER BY key_id")
-    kek = LocalKek(tmp_path)
+    kek = LocalKek(tmp_path, store.keyring.book)
     kek.rotate()
-    summary = KeyStore(store.warehouse, kek, tmp_path).rotate()
+    summary = key_store(store.warehouse, tmp_path, kek).rotate()
     assert summary == {"rewrapped": 5, "retired": ["local:1"]}
     assert not (tmp_path / "keys" / "kek-1.bin").exists()
     after = store.warehouse.fetch("SELECT key_id, wrapped, kek FROM governance_subject_keys ORDER BY key_id")
     assert [r[0] for r in after] == [r[0] for r in before]  # the same keys
     assert all(a[1] != b[1] and a[2] == "local:2" for a, b in zip(after, before))  # wrapped anew
-    reopened = KeyStore(store.warehouse, LocalKek(tmp_path), tmp_path)
+    reopened = key_store(store.warehouse, tmp_path)
     assert [r["email"] for r in decrypt_records(sealed, "events", ["email"], reopened, actor="t", purpose="t")] == \
         [f"{i}@x.io" for i in range(5)]
     os.remove(tmp_path / "keys" / "kek-2.bin")
-    with pytest.raises(KeyStoreError, match="restore the state directory"):
-        decrypt_records(sealed, "events", ["email"], KeyStore(store.warehouse, LocalKek(tmp_path), tmp_path),
+    with pytest.raises(KeyStoreError, match="restore the state folder"):
+        decrypt_records(sealed, "events", ["email"], key_store(store.warehouse, tmp_path),
                         actor="t", purpose="t")
 
 
@@ -132,13 +138,13 @@ def test_kms_wraps_the_keys_over_http_and_a_disabled_key_is_refused_whatever_the
         kms = boto3.client("kms", endpoint_url=endpoint.url, region_name="eu-central-1",
                            aws_access_key_id="x", aws_secret_access_key="x")
         first = kms.create_key()["KeyMetadata"]["KeyId"]
-        store = KeyStore(Warehouse("duckdb", path=str(tmp_path / "w.duckdb")), AwsKmsKek(kms, first), tmp_path)
+        store = key_store(Warehouse("duckdb", path=str(tmp_path / "w.duckdb")), tmp_path, AwsKmsKek(kms, first))
         sealed = encrypt_records([{"customer_id": 1, "email": "k@x.io"}], "events", ["email"], "customer_id", store)
-        fresh = lambda key: KeyStore(store.warehouse, AwsKmsKek(kms, key), tmp_path)  # noqa: E731 - nothing cached
+        fresh = lambda key: key_store(store.warehouse, tmp_path, AwsKmsKek(kms, key))  # noqa: E731 - nothing cached
         assert decrypt_records(sealed, "events", ["email"], fresh(first), actor="t", purpose="t")[0]["email"] == "k@x.io"
         second = kms.create_key()["KeyMetadata"]["KeyId"]
-        assert fresh(second).rotate()["rewrapped"] == 1  # ReEncrypt to the new KMS key; the old one disabled
-        assert kms.describe_key(KeyId=first)["KeyMetadata"]["KeyState"] == "Disabled"
+        assert fresh(second).rotate()["rewrapped"] == 1  # ReEncrypt to the new KMS key; the old one retired
+        assert kms.describe_key(KeyId=first)["KeyMetadata"]["KeyState"] == "PendingDeletion"
         assert decrypt_records(sealed, "events", ["email"], fresh(second), actor="t", purpose="t")[0]["email"] == "k@x.io"
         kms.disable_key(KeyId=second)
         assert kms.decrypt(CiphertextBlob=store.warehouse.fetch("SELECT wrapped FROM governance_subject_keys")[0][0],
@@ -151,11 +157,11 @@ def test_kms_wraps_the_keys_over_http_and_a_disabled_key_is_refused_whatever_the
 
 def test_the_key_store_runs_on_postgres_and_a_shredded_key_is_gone_from_its_table(tmp_path, pg_schema):
     warehouse = Warehouse("postgres", dsn=PG_DSN, schema=pg_schema)
-    store = KeyStore(warehouse, LocalKek(tmp_path), tmp_path)
+    store = key_store(warehouse, tmp_path)
     sealed = encrypt_frame(CUSTOMERS, "orders", ["email"], "customer_id", store)
-    wrapped = store.shred(store.subject_owner(2))
-    assert wrapped and not store.is_live(store.subject_owner(2)) and warehouse.engine.files_contain(wrapped) is None
-    opened = decrypt_frame(sealed, "orders", ["email"], KeyStore(warehouse, LocalKek(tmp_path), tmp_path),
+    wrapped, kek = store.shred(store.subject_owner(2))
+    assert wrapped and kek == "local:1" and not store.is_live(store.subject_owner(2)) and warehouse.engine.files_contain(wrapped) is None
+    opened = decrypt_frame(sealed, "orders", ["email"], key_store(warehouse, tmp_path),
                            actor="t", purpose="t")
     emails = opened["email"].tolist()
     assert emails[0] == emails[2] == "a@x.io" and pd.isna(emails[1])  # the shredded subject's: gone

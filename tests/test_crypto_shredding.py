@@ -86,10 +86,12 @@ def test_erasing_a_customer_shreds_their_key_and_leaves_the_event_log_byte_for_b
     assert "Crypto-shredded" in certificate and f"{len(theirs)} record(s)" in certificate
 
     code, status, _ = dfg_json("keys", "status", project=demo_copy)
-    assert code == 0 and status["shredded"] == 1 and status["live"] > 0 and status["kek"] == "local:1"
-    code, rotated, err = dfg_json("keys", "rotate", project=demo_copy)  # the projection below opens with the new KEK
-    assert code == 0 and rotated["rewrapped"] == status["live"] and rotated["retired"] == ["local:1"], err
+    # The shred retired the KEK that had wrapped the key: local:1 is gone, every live key is under local:2.
+    assert code == 0 and status["shredded"] == 1 and status["live"] > 0 and status["kek"] == "local:2"
     assert not (project.state_dir / "keys" / "kek-1.bin").exists()
+    code, rotated, err = dfg_json("keys", "rotate", project=demo_copy)  # the projection below opens with the new KEK
+    assert code == 0 and rotated["rewrapped"] == status["live"] and rotated["retired"] == ["local:2"], err
+    assert not (project.state_dir / "keys" / "kek-2.bin").exists()
 
     done = subprocess.run([sys.executable, "-c", PROJECT_HISTORY], cwd=demo_copy.parent, capture_output=True,
                           text=True, timeout=300, env={**os.environ, "DFG_PROJECT": str(demo_copy)})

@@ -24,7 +24,8 @@ from dataflow_governance.datasets import (
     parquet_bytes, read_snapshot, verify_snapshot,
 )
 from dataflow_governance.digest import table_digest
-from dataflow_governance.keys import keyed_hash, project_key, subject_hash
+from dataflow_governance.crypto import open_keyring
+from dataflow_governance.keys import keyed_hash
 from dataflow_governance.ledger import Ledger
 from dataflow_governance.manifest import load_project
 from dataflow_governance.objectstore import (
@@ -84,7 +85,7 @@ def consenting_ticket_writers(project) -> list[int]:
 
 
 def pseudonyms_in(table, project, user_ids) -> set[int]:
-    key = project_key(project.state_dir, "pseudonym")
+    key = open_keyring(project).key("pseudonym")
     present = set(table.column("user_pseudo_id").to_pylist())
     return {u for u in user_ids if keyed_hash(key, u) in present}
 
@@ -152,7 +153,7 @@ def test_provenance_contracts_answer_in_both_directions(trained):
     assert code == 0
     assert [d["digest"] for d in by_subject["datasets"]] == [dataset["digest"]]
     assert [(m["model"], m["version"]) for m in by_subject["models"]] == [(MODEL, "1")]
-    assert by_subject["subject"] == subject_hash(project.state_dir, inside)  # never the id itself
+    assert by_subject["subject"] == open_keyring(project).subject_hash(inside)  # never the id itself
     code, access, _ = dfg_json("access", "--subject-id", str(inside), project=manifest)  # Art. 15 names them too
     assert code == 0 and access["training"] == {"datasets": by_subject["datasets"], "models": by_subject["models"]}
     outside = project.open_warehouse().fetch("SELECT max(user_id) + 1000 FROM users")[0][0]
@@ -166,9 +167,9 @@ def test_membership_index_holds_keyed_hashes_of_exactly_the_dataset_subjects(tra
     record = dataset_records(Ledger(wh), DATASET)[-1]
     members = members_of(wh, record.digest)
     table = pq.read_table(io.BytesIO(snapshot_bytes(project, record.snapshot_uri)))
-    key = project_key(project.state_dir, "pseudonym")
+    key = open_keyring(project).key("pseudonym")
     by_pseudonym = {keyed_hash(key, u): u for (u,) in wh.fetch("SELECT user_id FROM users")}
-    expected = {subject_hash(project.state_dir, by_pseudonym[p]) for p in set(table.column("user_pseudo_id").to_pylist())}
+    expected = {open_keyring(project).subject_hash(by_pseudonym[p]) for p in set(table.column("user_pseudo_id").to_pylist())}
     assert set(members) == expected and record.members == len(expected)
     raw_ids = {str(u) for u in by_pseudonym.values()}
     assert not raw_ids & set(members)
@@ -343,7 +344,7 @@ def test_consent_basis_without_a_covering_consent_is_refused(tmp_path):
 
 def seed_tiny(project, wh) -> None:
     """Four customers (consent yes, no, yes, unknown) and five tickets, in `wh`."""
-    key = project_key(project.state_dir, "pseudonym")
+    key = open_keyring(project).key("pseudonym")
     wh.replace_table("users", pd.DataFrame({
         "user_id": [1, 2, 3, 4], "analytics_consent": pd.array([True, False, True, None], dtype="boolean"),
         "email": ["a@x.example", "b@x.example", "c@x.example", "d@x.example"]}))
@@ -361,7 +362,7 @@ def test_same_rows_give_the_same_digest_on_duckdb_and_postgres(tmp_path, pg_sche
     for name, wh in {"duckdb": project.open_warehouse(),
                      "postgres": Warehouse(kind="postgres", dsn=PG_DSN, schema=pg_schema)}.items():
         seed_tiny(project, wh)
-        Ledger(wh).append("test", "erasure.requested", f"subject:{subject_hash(project.state_dir, 3)}", {"due": "2026-01-01"})
+        Ledger(wh).append("test", "erasure.requested", f"subject:{open_keyring(project).subject_hash(3)}", {"due": "2026-01-01"})
         records[name] = materialize_dataset(project, dataset_spec(project), wh, store)
         assert wh.table_exists(MEMBERS_TABLE)
     duck, pg = records["duckdb"], records["postgres"]

@@ -8,7 +8,8 @@ import pytest
 from conftest import ENGINES, make_warehouse
 from dataflow_governance import Warehouse, build_governance, load_project
 from dataflow_governance import local_s3
-from dataflow_governance.keys import keyed_hash, project_key
+from dataflow_governance.crypto import open_keyring
+from dataflow_governance.keys import keyed_hash
 from dataflow_governance.ledger import Ledger
 from dataflow_governance.manifest import BucketConfig
 from dataflow_governance.objectstore import ObjectStore, ensure_buckets, put_object
@@ -70,7 +71,7 @@ def test_anonymize_and_delete_with_a_legal_hold(setup):
     result = run_sweep(project, governance, warehouse, None, now=NOW)
     assert result["assets"]["events"] == plan["assets"]["events"]
     rows = dict(warehouse.fetch("SELECT event_id, email FROM events ORDER BY event_id"))
-    key = project_key(project.state_dir, "pseudonym")
+    key = open_keyring(project).key("pseudonym")
     assert rows[0] == "person0@example.com" and rows[1] == "person1@example.com"  # within a year
     assert rows[2] == keyed_hash(key, "person2@example.com") and rows[4] == keyed_hash(key, "person4@example.com")
     assert rows[3] is None and rows[5] is None  # held invoices: kept, email gone
@@ -82,7 +83,7 @@ def test_anonymize_and_delete_with_a_legal_hold(setup):
     assert dict(warehouse.fetch("SELECT event_id, email FROM events ORDER BY event_id")) == rows  # no double hashing
     ledger = Ledger(warehouse)
     assert ledger.verify().ok
-    assert [e.action for e in ledger.entries()][:2] == ["sweep.intent", "sweep.asset_done"]
+    assert [e.action for e in ledger.entries(action_prefix="sweep.")][:2] == ["sweep.intent", "sweep.asset_done"]
 
 
 def test_interrupted_sweep_resumes_with_the_recorded_cutoffs(setup):

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PostgreSQL: VACUUM FULL the touched tables, rewriting their files (locks them meanwhile)")
     p.add_argument("--queue", action="store_true",
                    help="file a request for the Dagster erase_subject_job instead (prints its request id)")
+    p.add_argument("--notified", action="append", metavar="PROCESSOR",
+                   help="record that this processor was told to erase the subject (after the erasure; repeatable)")
     p.set_defaults(handler="subjects:cmd_erase")
     p = sub.add_parser("sweep", parents=[common], help="apply every retention rule (warehouse and S3), ledgered")
     p.add_argument("--dry-run", action="store_true", help="print the exact plan with counts; change nothing")
@@ -130,9 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", action="store_true", help="skip the grace period")
     p.add_argument("--cancel", action="store_true", help="cancel a pending offboarding")
     p.add_argument("--grace-days", type=int, default=30, help="days before a request is carried out (0 to 3650)")
+    p.add_argument("--notified", action="append", metavar="PROCESSOR",
+                   help="record that this processor was told to erase the tenant's data (repeatable)")
     p.set_defaults(handler="tenancy:cmd_tenant")
-    p = sub.add_parser("keys", parents=[common], help="field-level encryption keys: status, rotate the KEK")
-    p.add_argument("action", choices=["status", "rotate"])
+    p = sub.add_parser("keys", parents=[common],
+                       help="the project's keys: status (each checked), rotate the KEK, recreate a lost hashing key")
+    p.add_argument("action", choices=["status", "rotate", "recreate"])
+    p.add_argument("--key", help="recreate: which hashing key (pseudonym or subject)")
+    p.add_argument("--reason", help="recreate: why, for the ledger")
     p.set_defaults(handler="keys:cmd_keys")
     p = sub.add_parser("catalog", parents=[common], help="the governance catalog file every command reads: build, status")
     p.add_argument("action", choices=["build", "status"])

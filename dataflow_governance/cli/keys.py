@@ -1,25 +1,42 @@
-"""`dfg keys status|rotate`: the key store of field-level encryption, and rotating its KEK."""
+"""`dfg keys status|rotate|recreate`: the project's keys, checked; rotating the KEK; making a lost
+hashing key again, on purpose and ledgered."""
 
 from __future__ import annotations
 
-from .common import emit
+from .common import CliError, emit
+
+PROBLEMS = {"missing", "empty", "truncated", "malformed", "unreadable", "different", "retired, still on disk"}
 
 
 def cmd_keys(args, project) -> int:
-    from ..crypto import LocalKek, open_key_store
+    from ..crypto import HASHING_KEYS, LocalKek, open_key_store
     from ..ledger import Ledger
     from ..locks import governance_lock
 
     warehouse = project.open_warehouse()
     store = open_key_store(project, warehouse)
     if args.action == "status":
-        status = {"provider": project.keys.provider, "kek": store.kek.current_id(), **store.counts()}
-        emit(args, status, f"{status['provider']} KEK {status['kek']}: {status['live']} live data key(s), "
-                           f"{status['shredded']} shredded")
+        status = key_status(project, store)
+        bad = [k for k in status["keys"] if k["state"] in PROBLEMS] + \
+              [k for k in status["keks"] if k["state"] in PROBLEMS]
+        emit(args, status, _render(status))
+        return 1 if bad or status["rows"]["unopenable"] else 0
+    if args.action == "recreate":
+        if args.key not in HASHING_KEYS:
+            raise CliError(f"recreate needs --key {' or '.join(HASHING_KEYS)} (a lost KEK cannot be made again: the "
+                           "data keys it wrapped are gone with it; restore keys/ from the state folder's backup)")
+        if not (args.reason or "").strip():
+            raise CliError("recreate needs --reason: why the key is made again goes into the ledger")
+        with governance_lock(project.state_dir, warehouse, f"recreation of the {args.key} key"):
+            done = store.keyring.recreate(args.key, args.reason.strip())
+        emit(args, done, f"the {args.key} key was made again (it was {done['previous_state']}); ledgered with your "
+                         f"reason. Data hashed with the old key no longer matches anyone")
         return 0
+    if args.key or args.reason:
+        raise CliError("--key and --reason are for `dfg keys recreate`")
     # One destructive action at a time: a rotation must not race an erasure shredding a key.
     with governance_lock(project.state_dir, warehouse, "rotation of the key-encryption key"):
-        if isinstance(store.kek, LocalKek):
+        if isinstance(store.kek, LocalKek) or project.keys.kms_key_id.startswith("alias/"):
             store.kek.rotate()
         summary = store.rotate()
         Ledger(warehouse).append("dfg:keys", "keys.rotated", f"project:{project.name}",
@@ -28,3 +45,33 @@ def cmd_keys(args, project) -> int:
          f"{summary['rewrapped']} data key(s) re-wrapped with {store.kek.current_id()}; retired: "
          f"{', '.join(summary['retired']) or 'none'}")
     return 0
+
+
+def key_status(project, store) -> dict:
+    """Every key's state (hashing keys, each KEK version) and every data key row's, by count and row."""
+    from ..crypto import HASHING_KEYS, LocalKek
+
+    keys = [store.keyring.state(name) for name in HASHING_KEYS]
+    if isinstance(store.kek, LocalKek):
+        keks = [{"kek": f"local:{v}", "state": store.kek.state(v)} for v in store.kek.versions()]
+    else:
+        try:
+            keks = [{"kek": store.kek.current_id(), "state": "ok"}]
+        except Exception as exc:  # noqa: BLE001 — a KMS key that cannot be used is a state to report
+            keks = [{"kek": project.keys.kms_key_id, "state": str(exc)}]
+    rows = store.row_states()
+    counts = {state: sum(r["state"] == state for r in rows) for state in ("live", "shredded", "unopenable")}
+    current = next((k["kek"] for k in reversed(keks) if k["state"] == "ok"), None)
+    return {"provider": project.keys.provider, "kek": current, "keys": keys, "keks": keks,
+            "rows": counts, "live": counts["live"], "shredded": counts["shredded"], "key_rows": rows}
+
+
+def _render(status: dict) -> str:
+    lines = [f"{k['key']:10} {k['state']:14} {k['source']}"
+             + (f"  (recorded {k['recorded']['at']}, ledger entry {k['recorded']['seq']})" if k["recorded"] else "")
+             for k in status["keys"]]
+    lines += [f"KEK {k['kek']:16} {k['state']}" for k in status["keks"]]
+    rows = status["rows"]
+    lines.append(f"{status['provider']} KEK {status['kek']}: {rows['live']} live data key(s), {rows['shredded']} "
+                 f"shredded, {rows['unopenable']} unopenable")
+    return "\n".join(lines)

@@ -74,9 +74,12 @@ def residency(results, flows: list[dict]) -> str:
 
 def erasure(result) -> str:
     lines = [f"{result.kind} of {result.what} {result.subject}: {result.status}" + (f" (due {result.due})" if result.due else "")]
-    lines += [f"  {t.system:9} {t.target:45} {t.action:9} {t.count:>6}"
+    marks = {"verified": "  verified", "failed": "  NOT VERIFIED", "pending": "  pending", "planned": "",
+             "outstanding": "  OUTSTANDING (an operator's step)", "confirmed": "  confirmed by an operator"}
+    lines += [f"  {t.system:9} {t.target:45} {t.action:9} {t.count:>6} {t.unit}"
               + (f" ({t.retained} kept under a legal hold)" if t.retained else "")
-              + ("" if t.verified is None else ("  verified" if t.verified else "  NOT VERIFIED")) for t in result.targets]
+              + marks[t.outcome] + (f" — {t.pending}" if t.pending else "") for t in result.targets]
+    lines += [f"  outstanding: {step}" for step in result.to_dict().get("outstanding", [])]
     lines.append(f"ledger head {result.ledger_head}")
     return "\n".join(lines)
 

@@ -24,9 +24,9 @@ def cmd_erase(args, project) -> int:
     governance, graph, warehouse, store = _inputs(project)
     result = erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store,
                    immediately=args.now, dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days,
-                   vacuum_full=args.vacuum_full)
+                   vacuum_full=args.vacuum_full, notified=args.notified or ())
     emit(args, result.to_dict(), render.erasure(result))
-    return 1 if result.status == "executed" else 0
+    return 0 if result.status in ("verified", "planned", "cancelled") else 1
 
 
 def cmd_sweep(args, project) -> int:

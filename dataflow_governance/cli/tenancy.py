@@ -13,9 +13,10 @@ def cmd_tenant(args, project) -> int:
     ctx = policy(project)
     result = offboard(project, dict(ctx.governance), ctx.graph, args.tenant, warehouse=project.open_warehouse(),
                       store=object_store(project) if uses_s3(ctx) else None, immediately=args.now,
-                      dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days)
+                      dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days,
+                      notified=args.notified or ())
     emit(args, result.to_dict(), render.erasure(result))
-    return 1 if result.status == "executed" else 0
+    return 0 if result.status in ("verified", "planned", "cancelled") else 1
 
 
 def cmd_tenancy(args, project) -> int:

@@ -13,20 +13,41 @@ from pathlib import Path
 from ..manifest import KeysConfig, Project
 from ..warehouse import Warehouse
 from .kek import AwsKmsKek, Kek, KeyStoreError, LocalKek
+from .keyring import HASHING_KEYS, Keyring, KeyringError, LedgerKeyBook
 from .subject_keys import KEYS_TABLE, DataKey, KeyStore
 
-__all__ = ["AwsKmsKek", "DataKey", "KEYS_TABLE", "Kek", "KeyStore", "KeyStoreError", "LocalKek", "open_kek",
-           "open_key_store"]
+__all__ = ["AwsKmsKek", "DataKey", "HASHING_KEYS", "KEYS_TABLE", "Kek", "KeyStore", "KeyStoreError", "Keyring",
+           "KeyringError", "LocalKek", "keyring_for", "open_kek", "open_key_store", "open_keyring"]
+
+_KEYRINGS: dict[tuple[Path, Warehouse], Keyring] = {}
 
 
-def open_kek(state_dir: Path, config: KeysConfig) -> Kek:
+def keyring_for(state_dir: Path, warehouse: Warehouse) -> Keyring:
+    """The keyring of a state folder, its fingerprints in the ledger of `warehouse`; one per process
+    (it re-reads a key file when the file changes, so a deleted key is noticed at its next use)."""
+    from ..ledger import Ledger
+
+    place = (Path(state_dir).resolve(), warehouse.store)
+    if place not in _KEYRINGS:
+        _KEYRINGS[place] = Keyring(Path(state_dir), LedgerKeyBook(Ledger(warehouse)))
+    return _KEYRINGS[place]
+
+
+def open_keyring(project: Project, warehouse: Warehouse | None = None) -> Keyring:
+    return keyring_for(project.state_dir, warehouse or project.open_warehouse())
+
+
+def open_kek(state_dir: Path, config: KeysConfig, keyring: Keyring | None = None) -> Kek:
+    book = keyring.book if keyring is not None else None
     if config.provider == "aws-kms":
         import boto3
 
         client = boto3.client("kms", endpoint_url=config.kms_endpoint_url, region_name=config.kms_region)
-        return AwsKmsKek(client, config.kms_key_id)
-    return LocalKek(state_dir)
+        return AwsKmsKek(client, config.kms_key_id, book)
+    return LocalKek(state_dir, book)
 
 
 def open_key_store(project: Project, warehouse: Warehouse | None = None) -> KeyStore:
-    return KeyStore(warehouse or project.open_warehouse(), open_kek(project.state_dir, project.keys), project.state_dir)
+    warehouse = warehouse or project.open_warehouse()
+    keyring = open_keyring(project, warehouse)
+    return KeyStore(warehouse, open_kek(project.state_dir, project.keys, keyring), keyring)

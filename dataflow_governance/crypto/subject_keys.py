@@ -15,16 +15,16 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timezone
-from pathlib import Path
+from functools import cached_property
 
 from sqlglot import exp
 
-from ..keys import keyed_hash, project_key
+from ..keys import keyed_hash
 from ..matching import canonical_id
 from ..warehouse import Warehouse, WarehouseError, table_expr
-from .kek import Kek
+from .kek import Kek, KeyStoreError
+from .keyring import Keyring
 
 KEYS_TABLE = "governance_subject_keys"
 _CHUNK = 500
@@ -58,15 +58,15 @@ def _now() -> datetime:
 
 
 class KeyStore:
-    def __init__(self, warehouse: Warehouse, kek: Kek, state_dir: Path):
-        self.warehouse, self.kek, self.state_dir = warehouse.store, kek, Path(state_dir)
+    def __init__(self, warehouse: Warehouse, kek: Kek, keyring: Keyring):
+        self.warehouse, self.kek, self.keyring = warehouse.store, kek, keyring
         self._ready = False
         self._opened: dict[str, bytes] = {}  # key id → data key, unwrapped once per store
 
     # owners ------------------------------------------------------------------------------------
     @cached_property
     def _owner_key(self) -> bytes:
-        return project_key(self.state_dir, "subject")
+        return self.keyring.key("subject")
 
     def subject_owner(self, subject_id: object) -> str:
         """The subject hash (`keys.subject_hash`): what the ledger and certificates call the subject."""
@@ -115,26 +115,49 @@ class KeyStore:
         owners = set(owners)
         found = {owner: (key_id, kek_id, wrapped) for owner, key_id, kek_id, wrapped in self._rows("owner", owners)}
         missing = sorted(owners - set(found)) if create else []
+        made: dict[str, tuple[str, bytes]] = {}  # owner → (key id, data key) of the keys this call made
         for i in range(0, len(missing), _CHUNK):
             chunk = missing[i:i + _CHUNK]
-            _settled(lambda chunk=chunk: self._insert(chunk),
+            _settled(lambda chunk=chunk: made.update(self._insert(chunk)),
                      lambda chunk=chunk: len(self._rows("owner", chunk)) == len(chunk))
         if missing:  # re-read: a racing writer's key wins over ours
             found.update({o: (k, kk, w) for o, k, kk, w in self._rows("owner", missing)})
+            found.update(self._wrapped_with_newest(found, made))
         return {owner: DataKey(key_id, self._open(key_id, kek_id, wrapped))
                 for owner, (key_id, kek_id, wrapped) in found.items()}
 
-    def _insert(self, owners: list[str]) -> None:
+    def _insert(self, owners: list[str]) -> dict[str, tuple[str, bytes]]:
         """New keys for these owners in one statement; an owner that has one keeps it."""
-        rows, params = [], []
+        rows, params, made = [], [], {}
         for owner in owners:
-            _data_key, wrapped, kek_id = self.kek.new_data_key()
+            data_key, wrapped, kek_id = self.kek.new_data_key()
+            key_id = secrets.token_hex(16)
+            made[owner] = (key_id, data_key)
             rows.append(tuple(exp.Placeholder() for _ in range(5)))
-            params += [secrets.token_hex(16), owner, kek_id, wrapped, _now()]
+            params += [key_id, owner, kek_id, wrapped, _now()]
         insert = exp.insert(exp.values(rows), table_expr(KEYS_TABLE),
                             columns=["key_id", "owner", "kek", "wrapped", "created_at"])
         insert.set("conflict", exp.OnConflict(action=exp.var("DO NOTHING")))  # (a racing writer made it)
         self.warehouse.execute(insert, params)
+        return made
+
+    def _wrapped_with_newest(self, found: dict[str, tuple], made: dict[str, tuple[str, bytes]]) -> dict[str, tuple]:
+        """Keys this call made, wrapped again with the newest KEK where a rotation made a new one
+        while they were being written (the rotation may already have retired the KEK that wrapped
+        them, and only this call still holds them in the clear)."""
+        newest = self.kek.newest_id()
+        stale = [(owner, made[owner]) for owner, (key_id, kek_id, _w) in found.items()
+                 if owner in made and made[owner][0] == key_id and kek_id != newest]
+        if not stale:
+            return {}
+        updates, changed = [], {}
+        for owner, (key_id, data_key) in stale:
+            wrapped, kek_id = self.kek.wrap(data_key)
+            updates.append((key_id, wrapped, kek_id))
+            changed[owner] = (key_id, kek_id, wrapped)
+            self._opened[key_id] = data_key
+        self._set_wrapped(updates)
+        return changed
 
     def keys_by_id(self, key_ids: Iterable[str]) -> dict[str, bytes | None]:
         """key id → data key (None when shredded) for decryption; unknown ids are left out."""
@@ -142,6 +165,10 @@ class KeyStore:
         rows = self._rows("key_id", wanted) if wanted else []
         opened = {key_id: self._open(key_id, kek_id, wrapped) for _owner, key_id, kek_id, wrapped in rows}
         return {k: self._opened.get(k, opened.get(k)) for k in set(key_ids) if k in self._opened or k in opened}
+
+    def known_ids(self, key_ids: Iterable[str]) -> set[str]:
+        """Which of these key ids have a row (live or shredded), without opening any key."""
+        return {key_id for _owner, key_id, _kek, _wrapped in self._rows("key_id", key_ids)}
 
     def key_id_of(self, owner: str) -> str | None:
         rows = self._rows("owner", [owner])
@@ -159,9 +186,9 @@ class KeyStore:
         return {"live": int(live_n), "shredded": int(shredded)}
 
     # shredding and rotation --------------------------------------------------------------------
-    def shred(self, owner: str) -> bytes | None:
+    def shred(self, owner: str) -> tuple[bytes, str] | None:
         """Destroy the owner's data key; returns the wrapped bytes it had (for the verification that
-        they left the engine's files), None when there was no live key."""
+        they left the engine's files) and the KEK that wrapped it, None when there was no live key."""
         rows = self._rows("owner", [owner])
         if not rows or rows[0][3] is None:
             return None
@@ -170,26 +197,76 @@ class KeyStore:
                             where=exp.column("owner").eq(exp.Placeholder()))
         self.warehouse.execute(update, [_now(), owner])
         self._opened.pop(rows[0][1], None)
-        return wrapped
+        return wrapped, rows[0][2]
+
+    def kek_of(self, owner: str) -> str | None:
+        """The KEK that wrapped the owner's key last (a shredded key's row keeps it)."""
+        rows = self._rows("owner", [owner])
+        return rows[0][2] if rows else None
 
     def rotate(self) -> dict[str, object]:
         """Re-wrap every live data key with the KEK's current version; no data is touched. Old
-        KEKs are retired afterwards (they would still open wrapped keys left in freed pages) — only
-        once no live key names them: a writer that wrapped a new key with one meanwhile gets its
-        key re-wrapped in the next pass."""
+        KEKs are retired afterwards (they would still open wrapped keys left in freed pages, WAL,
+        backups and replicas) — only once no live key names them: a writer that wrapped a new key
+        with one meanwhile gets its key re-wrapped in the next pass."""
         self.ensure()
         current = self.kek.current_id()
         stale = exp.select("key_id", "kek", "wrapped").from_(table_expr(KEYS_TABLE)).where(
             exp.and_(exp.column("wrapped").is_(exp.null()).not_(), exp.column("kek").neq(exp.Placeholder())))
-        update = exp.update(table_expr(KEYS_TABLE), {"wrapped": exp.Placeholder(), "kek": exp.Placeholder()},
-                            where=exp.column("key_id").eq(exp.Placeholder()))
         old: set[str] = set()
         rewrapped = 0
         with self.warehouse.session():  # (a crash midway leaves every key openable: old KEKs retire last)
             while rows := self.warehouse.fetch(stale, [current]):
                 old |= {kek_id for _k, kek_id, _w in rows}
+                updates = []
                 for key_id, kek_id, wrapped in rows:
                     new_wrapped, current = self.kek.rewrap(kek_id, bytes(wrapped))
-                    self.warehouse.execute(update, [new_wrapped, current, key_id])
+                    updates.append((key_id, new_wrapped, current))
+                self._set_wrapped(updates)
                 rewrapped += len(rows)
         return {"rewrapped": rewrapped, "retired": self.kek.retire(old)}
+
+    def _set_wrapped(self, updates: list[tuple[str, bytes, str]]) -> None:
+        """New wrapped forms of many keys, a chunk of rows per statement (one transaction)."""
+        with self.warehouse.connect() as con:
+            for i in range(0, len(updates), _CHUNK):
+                chunk = updates[i:i + _CHUNK]
+                values = exp.values([tuple(exp.Placeholder() for _ in range(3)) for _ in chunk], alias="v",
+                                    columns=["id", "w", "k"])
+                update = exp.update(table_expr(KEYS_TABLE), {"wrapped": exp.column("w", "v"), "kek": exp.column("k", "v")},
+                                    where=exp.column("key_id", KEYS_TABLE, quoted=True).eq(exp.column("id", "v")),
+                                    from_=exp.From(this=values))
+                con.execute(self.warehouse.render_bound(update), [value for row in chunk for value in row])
+
+    def retire_kek(self) -> dict[str, object]:
+        """A new KEK, every live key re-wrapped with it, and every older KEK destroyed: what makes a
+        shredded key's wrapped copies (in WAL, backups, replicas) useless. Returns the rotation's
+        summary with the KEK now current."""
+        new = self.kek.rotate()
+        summary = self.rotate()
+        return {"kek": new, **summary}
+
+    def row_states(self) -> list[dict]:
+        """Each key row: its owner (a keyed hash), key id, KEK, and whether it is live, shredded, or
+        unopenable (its KEK is gone or not the one recorded)."""
+        self.ensure()
+        rows = self.warehouse.fetch(exp.select("owner", "key_id", "kek", "wrapped", "destroyed_at")
+                                    .from_(table_expr(KEYS_TABLE)).order_by("key_id"))
+        states = []
+        usable: dict[str, str | None] = {}
+        for owner, key_id, kek_id, wrapped, destroyed in rows:
+            if wrapped is None:
+                state = "shredded"
+            else:
+                if kek_id not in usable:
+                    try:
+                        self.kek.unwrap(kek_id, bytes(wrapped))
+                        usable[kek_id] = None
+                    except (KeyStoreError, WarehouseError) as exc:
+                        usable[kek_id] = str(exc)
+                    except Exception as exc:  # noqa: BLE001 — a KMS endpoint's own error: said, not raised
+                        usable[kek_id] = type(exc).__name__
+                state = "live" if usable[kek_id] is None else "unopenable"
+            states.append({"owner": owner, "key_id": key_id, "kek": kek_id, "state": state,
+                           **({"destroyed_at": str(destroyed)} if destroyed is not None else {})})
+        return states

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from ..keys import keyed_hash, project_key
+from ..keys import keyed_hash
 from ..manifest import BucketConfig, KeysConfig, Project, load_project
 from ..objectstore import ObjectStore, ensure_buckets, open_object_store
 from ..warehouse import Warehouse
@@ -66,14 +66,22 @@ class ProjectResource(dg.ConfigurableResource):
 
 
 class KeysResource(dg.ConfigurableResource):
-    """Keys: for keyed hashing (from DFG_<NAME>_KEY, else generated once in the state dir), and the
-    per-subject data keys of field-level encryption (wrapped by the manifest's `keys:` KEK)."""
+    """Keys: for keyed hashing (from DFG_<NAME>_KEY, else made once in the state dir and checked on
+    every use against the fingerprint in the ledger), and the per-subject data keys of field-level
+    encryption (wrapped by the manifest's `keys:` KEK)."""
 
+    warehouse: WarehouseResource  # where the ledger (the keys' fingerprints) and the key store are
     state_dir: str = ".dfg"
     provider: str = "local"
     kms_key_id: str | None = None
     kms_endpoint_url: str | None = None
     kms_region: str = "eu-central-1"
+
+    def keyring(self):
+        """The project's keyring (`crypto.Keyring`)."""
+        from ..crypto import keyring_for
+
+        return keyring_for(Path(self.state_dir), self.warehouse.get())
 
     def store(self, warehouse: Warehouse):
         """The key store (`crypto.KeyStore`) in this warehouse."""
@@ -81,10 +89,11 @@ class KeysResource(dg.ConfigurableResource):
 
         config = KeysConfig(provider=self.provider, kms_key_id=self.kms_key_id,
                             kms_endpoint_url=self.kms_endpoint_url, kms_region=self.kms_region)
-        return KeyStore(warehouse, open_kek(Path(self.state_dir), config), Path(self.state_dir))
+        keyring = self.keyring()
+        return KeyStore(warehouse, open_kek(Path(self.state_dir), config, keyring), keyring)
 
     def key(self, name: str) -> bytes:
-        return project_key(Path(self.state_dir), name)
+        return self.keyring().key(name)
 
     def pseudonymize(self, value: object) -> str:
         """The project's keyed pseudonym of a value: what erasure and suppression match on."""
@@ -93,15 +102,16 @@ class KeysResource(dg.ConfigurableResource):
 
 def project_resources(project: Project) -> dict[str, dg.ConfigurableResource]:
     """The resources a governed project runs with, from its manifest (and environment overrides)."""
+    warehouse = WarehouseResource(
+        kind=project.warehouse.kind,
+        path=str(project.warehouse_path),
+        dsn=project.warehouse.dsn,
+        schema_name=project.warehouse.schema_name,
+        region=project.warehouse.region,
+        store_path=str(project.store_path),
+    )
     return {
-        "warehouse": WarehouseResource(
-            kind=project.warehouse.kind,
-            path=str(project.warehouse_path),
-            dsn=project.warehouse.dsn,
-            schema_name=project.warehouse.schema_name,
-            region=project.warehouse.region,
-            store_path=str(project.store_path),
-        ),
+        "warehouse": warehouse,
         "s3": S3Resource(
             endpoint_url=project.object_store.endpoint_url,
             region=project.object_store.region,
@@ -109,7 +119,7 @@ def project_resources(project: Project) -> dict[str, dg.ConfigurableResource]:
             buckets={name: bucket.region for name, bucket in project.buckets.items()},
             versioned_buckets=[name for name, bucket in project.buckets.items() if bucket.versioned],
         ),
-        "keys": KeysResource(state_dir=str(project.state_dir), provider=project.keys.provider,
+        "keys": KeysResource(warehouse=warehouse, state_dir=str(project.state_dir), provider=project.keys.provider,
                              kms_key_id=project.keys.kms_key_id, kms_endpoint_url=project.keys.kms_endpoint_url,
                              kms_region=project.keys.kms_region),
         "mlflow": MlflowResource(tracking_uri=project.mlflow_tracking_uri, experiment=project.mlflow.experiment),

@@ -14,7 +14,6 @@ from sqlglot import exp
 from pathlib import Path
 
 from .. import anonymize, delta
-from ..keys import project_key
 from ..matching import Condition, canonical_id, column_matches
 from ..model_registry import flag_model, model_is_flagged
 from ..ledger import Ledger
@@ -39,8 +38,8 @@ def count_target(target: Target, project: Project, warehouse: Warehouse, store: 
                  now: datetime | None = None) -> int:
     """What the target holds of the subject (or tenant) now; rows an offboarding keeps under a
     legal hold are counted apart, in `target.retained`."""
-    if target.system in ("model", "operator"):
-        return 1  # one model version to flag; one step for an operator
+    if target.system in ("model", "operator", "processor"):
+        return 1  # one model version to flag; one step for an operator; one processor to tell
     if target.action == "drop-schema":
         return len(warehouse.schema_tables(target.target))
     if target.action == "shredded":
@@ -87,10 +86,10 @@ def subject_location(uri: str, subject_id: str) -> tuple[str, str | None]:
 def execute_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None,
                    subject_id: str, now: datetime) -> int:
     """Carry out one target; returns the count affected."""
-    if target.action == "shredded":
-        return target.count  # left in place: the key's destruction erases them
+    if target.action == "shredded" or target.system == "processor":
+        return target.count  # left in place: the key's destruction erases them; a processor is told by an operator
     if target.system == "keys":
-        return shredding.shred_key(target, project, warehouse, subject_id)
+        return shredding.shred_key(target, project, warehouse, subject_id, now)
     if target.system == "delta":
         return _erase_delta(target, project, subject_id)
     if target.system == "warehouse" and target.column:
@@ -145,7 +144,9 @@ def erase_matching_rows(target: Target, project: Project, warehouse: Warehouse, 
         if target.action == "anonymize" and (target.held or target.keep_held):
             held, held_params = held_rows(target, warehouse, match, now)
             if target.held:
-                key = project_key(project.state_dir, "pseudonym")
+                from ..crypto import open_keyring
+
+                key = open_keyring(project, warehouse).key("pseudonym")
                 anonymize.widen_to_text(warehouse, con, target.target,
                                         anonymize.needs_text(warehouse, target.target, target.held))
                 sql, key_params = anonymize.update_statement(warehouse, target.target, target.held, held, key)
@@ -180,7 +181,8 @@ def _recompute(target: Target, warehouse: Warehouse) -> int:
     return warehouse.create_table_as(target.target, target.sql, read_dialect=target.dialect)
 
 
-def verify_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str) -> bool:
+def verify_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str,
+                  now: datetime | None = None) -> bool:
     if target.system == "model":
         return model_is_flagged(project.mlflow_tracking_uri, target.target)
     if target.action == "drop-schema":
@@ -188,11 +190,12 @@ def verify_target(target: Target, project: Project, warehouse: Warehouse, store:
     if target.action == "shredded":
         return shredding.verify_sealed(target, project, warehouse, store, subject_id)
     if target.system == "keys":
-        return shredding.verify_key(target, project, warehouse, subject_id)
+        return shredding.verify_key(target, project, warehouse, subject_id,
+                                    now or datetime.now(timezone.utc).replace(tzinfo=None))
     if target.system == "delta":
         return delta.verify_erased(project.state_dir / target.target, target.column, subject_id, target.values).clean
-    if target.system == "operator":
+    if target.system == "operator" or target.outstanding:
         return False  # the project cannot do it, so it cannot say it was done
     if target.system in ("warehouse", "s3") and (target.column or target.system == "s3"):
         return count_target(target, project, warehouse, store, subject_id) == 0
-    return target.action in ("notify", "recompute", "retain")
+    return target.action in ("recompute", "retain")

@@ -7,17 +7,18 @@ project (`locks.governance_lock`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
 
 from ..errors import DfgError
 from ..graph import ColumnGraph
-from ..keys import keyed_hash, project_key, subject_hash
+from ..crypto import open_keyring
 from ..ledger import Ledger, record_anchor
 from ..locks import governance_lock
 from ..manifest import Project
-from ..matching import SubjectIdError, canonical_id, check_subject_id
+from ..matching import SubjectIdError, check_subject_id
 from ..objectstore import ObjectStore
 from ..reclaim import reclaim_storage
 from ..spec import AssetGovernance
@@ -48,8 +49,9 @@ def check_grace_days(grace_days: int) -> int:
 def erase(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, subject_id: str, *,
           warehouse: Warehouse, store: ObjectStore | None, immediately: bool = False, dry_run: bool = False,
           cancel: bool = False, grace_days: int = DEFAULT_GRACE_DAYS, actor: str = "dfg:erase",
-          now: datetime | None = None, vacuum_full: bool = False) -> ErasureResult:
-    """Request, execute (after the grace period, or `immediately`), verify and certify an erasure.
+          now: datetime | None = None, vacuum_full: bool = False, notified: Sequence[str] = ()) -> ErasureResult:
+    """Request, execute (after the grace period, or `immediately`), verify and certify an erasure;
+    `notified`: processors an operator has told to erase the subject (recorded, then shown as confirmed).
 
     Every run re-plans and counts what is there now. A run after an earlier execution erases what
     came back (ledgered as `erasure.reopened`) and verifies again; its counts are its own.
@@ -59,7 +61,7 @@ def erase(project: Project, governance: dict[str, AssetGovernance], graph: Colum
     except SubjectIdError as exc:
         raise ErasureError(str(exc)) from None
     check_grace_days(grace_days)
-    subject = subject_hash(project.state_dir, canonical_id(subject_id))
+    subject = open_keyring(project, warehouse).subject_hash(subject_id)
     if dry_run:
         with warehouse.session():
             targets = with_provenance(plan_erasure(project, governance, graph, warehouse), warehouse, subject)
@@ -69,7 +71,7 @@ def erase(project: Project, governance: dict[str, AssetGovernance], graph: Colum
     with governance_lock(project.state_dir, warehouse, f"erasure of subject {subject[:12]}…"), warehouse.session():
         return _erase_locked(project, governance, graph, subject_id, subject, warehouse=warehouse, store=store,
                              immediately=immediately, cancel=cancel, grace_days=grace_days, actor=actor,
-                             current=utc(now), vacuum_full=vacuum_full)
+                             current=utc(now), vacuum_full=vacuum_full, notified=tuple(notified))
 
 
 @dataclass(frozen=True)
@@ -91,99 +93,195 @@ def _erase_locked(project: Project, governance: dict[str, AssetGovernance], grap
     warehouse = options["warehouse"]
     targets = with_provenance(plan_erasure(project, governance, graph, warehouse), warehouse, subject)
     request = Request("erasure", subject, subject_id)
-    details = {"pseudonym_hash": keyed_hash(project_key(project.state_dir, "subject"), pseudonym_of(project, subject_id))}
+    keyring = open_keyring(project, warehouse)
+    details = {"pseudonym_hash": keyring.hash("subject", keyring.pseudonym(subject_id))}
     return run_request(project, request, targets, details, **options)
+
+
+DATA_SYSTEMS = ("warehouse", "s3", "keys", "delta")
+PENDING_KEK = "shredded, pending KEK retirement"
+
+
+def _back(target: Target) -> bool:
+    """Whether what the target counts now is data that must not be there after an execution
+    (events sealed with a shredded key stay by design)."""
+    return target.system in DATA_SYSTEMS and target.action != "shredded"
+
+
+def outcome_status(targets: list[Target]) -> str:
+    """verified: everything the project does is done and checked now (steps only an operator can
+    take are listed as outstanding, never as verified); pending KEK retirement: all that is left is
+    the destruction of the KEK that wrapped a shredded key; executed: something did not verify."""
+    open_ = [t for t in targets if not t.outstanding and not t.verified]
+    if not open_:
+        return "verified"
+    if all(t.pending for t in open_):
+        return PENDING_KEK
+    return "executed"
 
 
 def run_request(project: Project, request: Request, targets: list[Target], details: dict, *, warehouse: Warehouse,
                 store: ObjectStore | None, immediately: bool, cancel: bool, grace_days: int, actor: str,
-                current: datetime, vacuum_full: bool) -> ErasureResult:
+                current: datetime, vacuum_full: bool, notified: tuple[str, ...] = ()) -> ErasureResult:
     """Request, then (when due) execute, verify and certify; resumable from the ledger. Called
-    under the governance lock."""
-    ledger = Ledger(warehouse)
-    kind, subject, subject_id = request.kind, request.key, request.value
-    state = request_state(ledger, request.target, kind)
-    for target in targets:
-        target.count = count_target(target, project, warehouse, store, subject_id)
-    head = ledger.head().hash
-    result = partial(ErasureResult, subject, kind=kind)
-    if cancel:
-        if state["status"] == "requested" and not state["cancelled"]:
-            head = ledger.append(actor, f"{kind}.cancelled", request.target).hash
-            return result("cancelled", targets, head)
-        raise ErasureError(f"no pending {kind} request for this {request.what} to cancel")
-    data_systems = ("warehouse", "s3", "keys", "delta")
+    under the governance lock.
 
-    def back(target: Target) -> bool:
-        """Whether what the target counts now is data that must not be there after an execution
-        (events sealed with a shredded key stay by design)."""
-        return target.system in data_systems and target.action != "shredded"
+    A target done before (by an interrupted run of this request, or by its earlier execution) is
+    verified first and done again only when that fails, so one rerun finishes any job: data that a
+    replayed log or a restored backup brought back is removed in the same run."""
+    ledger = Ledger(warehouse)
+    state = request_state(ledger, request.target, request.kind)
+    for target in targets:
+        target.count = count_target(target, project, warehouse, store, request.value)
+    if notified:
+        _record_notified(ledger, request, state, targets, notified, actor)
+    _notified(ledger, request, targets)
+    result = partial(ErasureResult, request.key, kind=request.kind)
+    if cancel:
+        return _cancel(ledger, request, state, targets, actor, result)
     original = state["executed"]
-    reappeared = sum(t.count for t in targets if back(t)) if original else 0
-    if state["status"] == "verified" and not reappeared:
-        # Nothing came back: this run changes nothing and records nothing; it verifies now.
-        for target in targets:
-            target.verified = verify_target(target, project, warehouse, store, subject_id)
-            target.count = 0
-        ok = all(t.verified for t in targets)
-        return result("verified" if ok else "executed", targets, head, original=original)
+    reappeared = sum(t.count for t in targets if _back(t)) if original else 0
     fresh = state["requested"] is None or state["cancelled"]
-    if fresh and not any(t.count for t in targets if t.system in data_systems):
+    if fresh and not any(t.count for t in targets if t.system in DATA_SYSTEMS):
         raise ErasureError(f"unknown {request.what}: no record of it in any planned target; nothing was changed")
     if fresh:
-        due = (current + timedelta(days=0 if immediately else grace_days)).isoformat(timespec="seconds")
-        ledger.append(actor, f"{kind}.requested", request.target,
-                      {"due": due, "grace_days": 0 if immediately else grace_days, **details,
-                       "targets": [{k: v for k, v in t.public().items() if k != "verified"} for t in targets]})
-        state = request_state(ledger, request.target, kind)
+        state = _file(ledger, request, targets, details, immediately, grace_days, actor, current)
     due = state["requested"]["due"]
     if not immediately and current.isoformat(timespec="seconds") < due:
         return result("planned", targets, ledger.head().hash, due=due)
-    if original and state["status"] in ("executed", "verified"):
-        # Data came back (or the last verification failed): a new pass.
-        ledger.append(actor, f"{kind}.reopened", request.target,
-                      {"reappeared": {t.target: t.count for t in targets if back(t) and t.count},
+    if reappeared:
+        # Data came back (a late event, a replay, a restored backup): a new pass.
+        ledger.append(actor, f"{request.kind}.reopened", request.target,
+                      {"reappeared": {t.target: t.count for t in targets if _back(t) and t.count},
                        "original_seq": original["seq"]})
-        state = request_state(ledger, request.target, kind)
+        state = request_state(ledger, request.target, request.kind)
+    executed = _execute(project, request, targets, state, ledger, warehouse=warehouse, store=store, actor=actor,
+                        current=current, rechecking=bool(original) and not reappeared, reopened=bool(reappeared))
+    if original and not reappeared and not executed and state["status"] == "verified" and \
+            outcome_status(targets) == "verified":
+        # Nothing came back and nothing needed doing: this run changes nothing and records nothing.
+        for target in targets:
+            target.count = 0
+        return result("verified", targets, ledger.head().hash, original=original)
+    storage = {"done": [], "operator": []}
+    if executed or not original:
+        storage = _reclaim(targets, state, warehouse, store, vacuum_full)
+        ledger.append(actor, f"{request.kind}.executed", request.target,
+                      {"targets": len(targets), "storage": storage["done"]})
+    for target in targets:
+        target.verified = verify_target(target, project, warehouse, store, request.value, current)
+    return _certify(project, request, targets, ledger, actor, result, original=original, reappeared=reappeared,
+                    storage=storage)
+
+
+def _cancel(ledger: Ledger, request: Request, state: dict, targets: list[Target], actor: str, result) -> ErasureResult:
+    if state["status"] == "requested" and not state["cancelled"]:
+        head = ledger.append(actor, f"{request.kind}.cancelled", request.target).hash
+        return result("cancelled", targets, head)
+    raise ErasureError(f"no pending {request.kind} request for this {request.what} to cancel")
+
+
+def _file(ledger: Ledger, request: Request, targets: list[Target], details: dict, immediately: bool, grace_days: int,
+          actor: str, current: datetime) -> dict:
+    """The request, with its due date and plan, in the ledger."""
+    due = (current + timedelta(days=0 if immediately else grace_days)).isoformat(timespec="seconds")
+    ledger.append(actor, f"{request.kind}.requested", request.target,
+                  {"due": due, "grace_days": 0 if immediately else grace_days, **details,
+                   "targets": [{k: v for k, v in t.public().items() if k not in ("verified", "outcome")}
+                               for t in targets]})
+    return request_state(ledger, request.target, request.kind)
+
+
+def _execute(project: Project, request: Request, targets: list[Target], state: dict, ledger: Ledger, *,
+             warehouse: Warehouse, store: ObjectStore | None, actor: str, current: datetime, rechecking: bool,
+             reopened: bool) -> bool:
+    """Carry out every target that is not done; returns whether anything was carried out.
+
+    A target done before — in `state` (an interrupted run) or, when `rechecking`, by the earlier
+    execution — is verified and done again only when that fails. A pass `reopened` for data that
+    came back leaves alone the data targets where nothing came back."""
+    executed = False
+    for target in targets:
+        earlier = target.target in state["done"]
+        if reopened and not earlier and target.system in DATA_SYSTEMS and target.action != "recompute" \
+                and not target.count:
+            continue
+        if earlier or rechecking:
+            if verify_target(target, project, warehouse, store, request.value, current):
+                target.count = state["done"].get(target.target, 0) if earlier else 0
+                target.verified = True
+                continue
+            if target.outstanding or (target.pending and not target.count):
+                continue  # nothing the project can do now (an operator's step, a KEK's scheduled deletion)
+        count = execute_target(target, project, warehouse, store, request.value, current)
+        target.count = max(target.count, count) if target.action == "recompute" else count
+        target.executed = True
+        executed = True
+        ledger.append(actor, f"{request.kind}.target_done", request.target,
+                      {"target": target.target, "system": target.system, "action": target.action,
+                       "count": target.count, **({"kek": target.kek} if target.kek else {})})
+    return executed
+
+
+def _reclaim(targets: list[Target], state: dict, warehouse: Warehouse, store: ObjectStore | None,
+             vacuum_full: bool) -> dict[str, list[str]]:
+    """Erased bytes out of the engines' and the object store's own files."""
     touched: list[str] = []
     touched_store: list[str] = []  # the project's own tables, where they are not in the warehouse
     dropped: list[str] = []
     # A killed run may have committed a delete (or a key's destruction) without ledgering it: the
     # pass that resumes it then finds nothing to count there, but the freed blocks still hold it.
-    interrupted = bool(state["done"])
+    interrupted = bool(state["done"]) and state["status"] in ("requested", "reopened")
     for target in targets:
-        resumed = target.target in state["done"]
-        if resumed:
-            target.count = state["done"][target.target]  # done before an interruption: never twice
-        elif original and target.system in data_systems and target.action != "recompute" and not target.count:
-            target.count = 0  # nothing here now: this pass has nothing to do
-        else:
-            count = execute_target(target, project, warehouse, store, subject_id, current)
-            target.count = max(target.count, count) if target.action == "recompute" else count
         holder = warehouse.store if target.system == "keys" else warehouse  # (the key table is the project's own)
         if target.system in ("warehouse", "keys") and target.action != "shredded" and (
-                target.count or (interrupted and target.action != "drop-schema" and holder.table_exists(target.target))):
+                (target.executed and target.count) or (interrupted and target.action != "drop-schema"
+                                                        and holder.table_exists(target.target))):
             (dropped if target.action == "drop-schema" else touched_store if holder is not warehouse else touched
              ).append(target.target)
-        if resumed:
-            continue
-        ledger.append(actor, f"{kind}.target_done", request.target,
-                      {"target": target.target, "system": target.system, "action": target.action, "count": target.count})
     if store is not None:
         store.reclaim()  # the store's own files must not keep erased bodies — also those of a killed run
-    storage = reclaim_storage(warehouse, sorted(set(touched)), full=vacuum_full, dropped=dropped)
+    storage = reclaim_storage(warehouse, sorted(set(touched)), dropped=dropped, full=vacuum_full)
     if touched_store:
         own = reclaim_storage(warehouse.store, sorted(set(touched_store)), full=vacuum_full)
         storage = {part: storage[part] + own[part] for part in ("done", "operator")}
-    storage["done"] += [note for target in targets for note in target.notes]  # (Delta: files, log)
-    ledger.append(actor, f"{kind}.executed", request.target, {"targets": len(targets), "storage": storage["done"]})
-    for target in targets:
-        target.verified = verify_target(target, project, warehouse, store, subject_id)
-    ok = all(t.verified for t in targets)
-    entry = ledger.append(actor, f"{kind}.verified" if ok else f"{kind}.verification_failed", request.target,
-                          {"results": {t.target: t.verified for t in targets}})
+    storage["done"] += [note for target in targets for note in target.notes]  # (Delta: files, log; KEK rotation)
+    return storage
+
+
+def _certify(project: Project, request: Request, targets: list[Target], ledger: Ledger, actor: str, result,
+             **outcome) -> ErasureResult:
+    status = outcome_status(targets)
+    details = {"results": {t.target: t.outcome for t in targets}}
+    pending = [t for t in targets if t.pending]
+    if status == PENDING_KEK:
+        details["pending"] = [t.pending for t in pending]
+    action = {"verified": "verified", PENDING_KEK: "pending_kek_retirement"}.get(status, "verification_failed")
+    entry = ledger.append(actor, f"{request.kind}.{action}", request.target, details)
     record_anchor(project.state_dir, ledger.head(), source=actor)
-    done = result("verified" if ok else "executed", targets, entry.hash,
-                  original=original, reappeared=reappeared, storage=storage)
+    done = result(status, targets, entry.hash, ledger_seq=entry.seq, **outcome)
     write_certificate(done, project)
     return done
+
+
+def _record_notified(ledger: Ledger, request: Request, state: dict, targets: list[Target], names: tuple[str, ...],
+                     actor: str) -> None:
+    """An operator's word that processors were told: checked against the plan, then ledgered."""
+    if not state["executed"]:
+        raise ErasureError(f"no executed {request.kind} of this {request.what} yet: processors are told after it")
+    planned = {t.target for t in targets if t.action == "notify"}
+    unknown = sorted(set(names) - planned)
+    if unknown:
+        raise ErasureError(f"--notified {', '.join(unknown)}: not a processor this {request.kind} has to tell "
+                           f"(those are: {', '.join(sorted(planned)) or 'none'})")
+    for name in names:
+        ledger.append(actor, f"{request.kind}.processor_notified", request.target, {"processor": name})
+
+
+def _notified(ledger: Ledger, request: Request, targets: list[Target]) -> None:
+    """Processors an operator has confirmed telling (`dfg erase --notified NAME`)."""
+    told = {e.details_dict().get("processor"): e.ts for e in
+            ledger.entries(target=request.target, action=f"{request.kind}.processor_notified")}
+    for target in targets:
+        if target.action == "notify" and target.target in told:
+            target.notified_at = told[target.target]

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from ..datasets import dataset_records
 from ..graph import ColumnGraph, table_of
-from ..keys import subject_hash
+from ..crypto import open_keyring
 from ..ledger import Ledger
 from ..locks import governance_lock
 from ..manifest import Project
@@ -38,7 +38,7 @@ NAME_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,48}$")  # a tenant id that may beco
 
 def tenant_hash(project: Project, tenant_id: str) -> str:
     """How a tenant appears in the ledger and its certificate (apart from any subject's hash)."""
-    return subject_hash(project.state_dir, f"tenant:{canonical_id(tenant_id)}")
+    return open_keyring(project).hash("subject", f"tenant:{canonical_id(tenant_id)}")
 
 
 def _placed(template: str, tenant_id: str) -> str:
@@ -177,7 +177,7 @@ def _stored_tenants(governance: dict[str, AssetGovernance], warehouse: Warehouse
 def offboard(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, tenant_id: str, *,
              warehouse: Warehouse, store: ObjectStore | None, immediately: bool = False, dry_run: bool = False,
              cancel: bool = False, grace_days: int = DEFAULT_GRACE_DAYS, actor: str = "dfg:tenant-offboard",
-             now=None, vacuum_full: bool = False) -> ErasureResult:
+             now=None, vacuum_full: bool = False, notified=()) -> ErasureResult:
     """Request, execute (after the grace period, or `immediately`), verify and certify a tenant's offboarding."""
     try:
         tenant_id = check_subject_id(tenant_id)
@@ -198,4 +198,4 @@ def offboard(project: Project, governance: dict[str, AssetGovernance], graph: Co
         _keep_directory_while_held(targets, project, warehouse, tenant_id)
         return run_request(project, request, targets, {}, warehouse=warehouse, store=store, immediately=immediately,
                            cancel=cancel, grace_days=grace_days, actor=actor, current=utc(now),
-                           vacuum_full=vacuum_full)
+                           vacuum_full=vacuum_full, notified=tuple(notified))

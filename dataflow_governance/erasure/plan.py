@@ -14,10 +14,8 @@ from dataclasses import dataclass, field, replace
 from ..crypto.subject_keys import KEYS_TABLE
 from ..datasets import dataset_records, digests_holding
 from ..graph import ColumnGraph, table_of
-from ..keys import keyed_hash, project_key
 from ..ledger import Ledger
 from ..manifest import Project
-from ..matching import canonical_id
 from ..model_registry import models_trained_on
 from ..spec import AssetGovernance
 from ..tenant_scan import tenant_tables
@@ -44,24 +42,67 @@ class Target:
     retained: int = 0  # rows kept under a legal hold
     fingerprint: dict[str, str] = field(default_factory=dict)  # immutable objects' ETags when counted
     evidence: bytes | None = None  # a shredded key's wrapped bytes, to search the engine's files for
+    kek: str | None = None  # the key-encryption key that wrapped a shredded key (retired with it)
+    kek_retired_at: str | None = None  # when that KEK was destroyed
+    pending: str | None = None  # why the target is not verified yet though nothing is left to do now
     personal: tuple[str, ...] = ()  # Delta: personal columns whose values must leave the log; sealed: the sealed fields
     values: tuple[str, ...] = ()  # Delta: the subject's values in them, in memory only, for verification
     notes: list[str] = field(default_factory=list)  # what was done to remnants, for the certificate
+    executed: bool = False  # carried out by this run
+    notified_at: str | None = None  # a processor: when an operator confirmed telling it
     timestamp_column: str | None = None
     sql: str | None = None  # for a recompute: the SQL that rebuilds the aggregate
     dialect: str = "duckdb"
 
+    @property
+    def outstanding(self) -> bool:
+        """A step the project does not perform itself (telling a processor): never shown as verified."""
+        return self.action == "notify"
+
+    @property
+    def outcome(self) -> str:
+        """What is true of the target: verified, failed, pending (nothing to do but wait: a KEK's
+        scheduled deletion), outstanding (an operator's step), confirmed (an operator said it was
+        done), or planned."""
+        if self.outstanding:
+            return "confirmed" if self.notified_at else "outstanding"
+        if self.verified:
+            return "verified"
+        if self.pending:
+            return "pending"
+        return "planned" if self.verified is None else "failed"
+
     def public(self) -> dict:
         out = {"system": self.system, "target": self.target, "action": self.action, "count": self.count,
-               "verified": bool(self.verified) if self.verified is not None else False, "asset": self.asset}
+               "unit": self.unit, "verified": bool(self.verified) and not self.outstanding,
+               "outcome": self.outcome, "asset": self.asset}
         if self.keep_held:
             out["retained_under_legal_hold"] = self.retained
+        if self.pending:
+            out["pending"] = self.pending
+        if self.kek_retired_at:
+            out["kek_retired_at"] = self.kek_retired_at
+        if self.notified_at:
+            out["notified_at"] = self.notified_at
         return out
+
+    @property
+    def unit(self) -> str:
+        """What `count` counts."""
+        if self.action == "shredded":
+            return "records"
+        if self.system == "s3":
+            return "object versions" if self.action == "delete" else "records and object versions"
+        return {"warehouse": "tables" if self.action == "drop-schema" else "rows", "delta": "rows",
+                "keys": "data keys", "model": "model versions", "processor": "notifications",
+                "operator": "steps"}.get(self.system, "items")
 
 
 def pseudonym_of(project: Project, subject_id: str) -> str:
     """The project's keyed pseudonym of a subject, as pseudonymizing assets write it."""
-    return keyed_hash(project_key(project.state_dir, "pseudonym"), canonical_id(subject_id))
+    from ..crypto import open_keyring
+
+    return open_keyring(project).pseudonym(subject_id)
 
 
 # --- the plan -------------------------------------------------------------------------------
