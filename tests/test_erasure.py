@@ -187,3 +187,39 @@ def test_s3_unreachable_stops_cleanly_and_the_rerun_completes(demo_copy):
     code, result, err = dfg_json("erase", "--subject-id", "9", "--now", project=demo_copy)
     assert code == 0 and result["status"] == "verified", err
     assert remnants(project, 9) == []
+
+
+def test_one_rerun_finishes_an_erasure_whose_endpoint_replayed_its_log(demo_copy, monkeypatch):
+    """The erasure dies just before the local endpoint compacts its log; the endpoint is then killed
+    and restarts, and its log replay brings back the rewritten sign-up line and the deleted
+    attachments. The first rerun must re-verify every target, redo the ones that fail and
+    end verified."""
+    import os
+    import signal
+
+    from dataflow_governance.cli.common import object_store, policy
+    from dataflow_governance.erasure import erase
+    from dataflow_governance.objectstore import ObjectStore
+
+    project = load_project(demo_copy)
+    subject = 14
+    ctx = policy(project)
+
+    def crash(self):
+        raise KeyboardInterrupt("killed before the endpoint compacted its log")
+
+    monkeypatch.setattr(ObjectStore, "reclaim", crash)
+    try:
+        erase(project, dict(ctx.governance), ctx.graph, str(subject), warehouse=project.open_warehouse(),
+              store=object_store(project), immediately=True)
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.undo()
+    os.kill(local_s3.read_endpoint(project.state_dir).pid, signal.SIGKILL)  # the endpoint dies too …
+    (project.state_dir / "s3" / "endpoint.json").unlink(missing_ok=True)
+    back = remnants(project, subject)  # … and its log replay brings the erased bodies back
+    assert any("signups/" in r for r in back) and any("attachments/" in r for r in back), back
+
+    code, result, err = dfg_json("erase", "--subject-id", str(subject), "--now", project=demo_copy)
+    assert code == 0 and result["status"] == "verified", (err, [t for t in result["targets"] if not t["verified"]])
+    assert remnants(project, subject) == []
