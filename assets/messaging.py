@@ -29,7 +29,8 @@ def email_campaign_sends(context: dg.AssetExecutionContext, warehouse: Warehouse
 @dg.asset(group_name="messaging", kinds={"deltalake"}, deps=[users])
 def marketing_audience(warehouse: WarehouseResource, project: ProjectResource) -> dg.MaterializeResult:
     """The opted-in audience as a Delta table (the format a Spark side reads), rewritten each run."""
-    rows = warehouse.get().fetch_df("SELECT user_id, email, country FROM users WHERE marketing_consent ORDER BY user_id")
+    rows = warehouse.get().fetch_df("SELECT user_id, email, country, created_at FROM users WHERE marketing_consent "
+                                   "ORDER BY user_id")
     governed = project.get()
     path = governed.state_dir / governed.governance["marketing_audience"].storage.path
     write_delta(path, pa.Table.from_pandas(rows, preserve_index=False), personal=["user_id", "email", "country"],

@@ -22,6 +22,7 @@ from .ledger import Ledger, record_anchor
 from .locks import governance_lock
 from .manifest import Project
 from .objectstore import ObjectStore, delete_versions, s3_errors, split_s3_uri
+from .places import table_problems
 from .reclaim import reclaim_storage
 from .spec import AssetGovernance, parse_duration_days
 from .warehouse import Warehouse, column_expr, table_expr
@@ -39,7 +40,8 @@ class SweepItem:
     affected: int = 0
     held: int = 0
     anonymized: int = 0  # rows anonymized early (anonymize_after) by a delete rule
-    skipped: str | None = None  # why nothing can be done (missing table, no timestamp column)
+    skipped: str | None = None  # why nothing is done here by design (Delta: what its sweep cannot do yet)
+    problem: str | None = None  # why the rule cannot be applied: its declared table or a column is not there
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,18 +59,13 @@ def plan_sweep(governance: dict[str, AssetGovernance], now: datetime) -> list[Sw
             continue
         cutoff = _ts(now - timedelta(days=rule.keep_days))
         if gov.storage.kind == "warehouse":
-            item = SweepItem(asset, "warehouse", gov.storage.table or asset, rule.action, cutoff)
-            if not rule.timestamp_column:
-                item.skipped = "no timestamp_column declared"
-            items.append(item)
+            items.append(SweepItem(asset, "warehouse", gov.storage.table or asset, rule.action, cutoff))
         elif gov.storage.kind == "s3" and gov.storage.bucket:
             items.append(SweepItem(asset, "s3", f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}", "delete", cutoff))
         elif gov.storage.kind == "delta":
             item = SweepItem(asset, "delta", gov.storage.path or asset, rule.action, cutoff)
             # Said, not silently passed over: what a Delta sweep cannot do yet.
-            if not rule.timestamp_column:
-                item.skipped = "no timestamp_column declared"
-            elif rule.action != "delete" or rule.anonymize_after or rule.legal_holds:
+            if rule.action != "delete" or rule.anonymize_after or rule.legal_holds:
                 item.skipped = "Delta tables are swept by delete only (no anonymize, aggregate or legal holds yet)"
             items.append(item)
     return items
@@ -117,8 +114,11 @@ def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse,
                     dry_run: bool) -> None:
     if item.skipped:
         return
-    if not warehouse.table_exists(item.target):
-        item.skipped = "table not materialized"
+    rule = gov.retention
+    needed = [rule.timestamp_column, *rule.anonymize, *(c for h in rule.legal_holds for c in h.anonymize)]
+    problems = table_problems(item.asset, item.target, [c for c in needed if c], warehouse)
+    if problems:  # a rule that cannot be applied is a failure, never "0 rows older than …"
+        item.problem = "; ".join(map(str, problems))
         return
     rule = gov.retention
     older = _older(gov, item.cutoff)
@@ -235,12 +235,12 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
         if not dry_run:
             ledger.append(actor, "sweep.asset_done", f"asset:{item.asset}",
                           {"asset": item.asset, "action": item.action, "affected": item.affected, "held": item.held,
-                           "cutoff": item.cutoff, "skipped": item.skipped})
-    suppressed: dict[str, int] = {}
-    if not dry_run:
-        from .suppression import apply_suppression  # (the erasure machinery: only when the sweep deletes)
+                           "cutoff": item.cutoff, "skipped": item.skipped,
+                           **({"problem": item.problem} if item.problem else {})})
+    from .suppression import apply_suppression  # (the erasure machinery: only when a sweep runs)
 
-        suppressed = apply_suppression(project, governance, graph, warehouse, store, current)
+    suppressed = apply_suppression(project, governance, graph, warehouse, store, current, dry_run=dry_run)
+    if not dry_run:
         if suppressed:
             ledger.append(actor, "sweep.suppressed", f"project:{project.name}", {"removed": suppressed})
         touched_s3 = any(i.system == "s3" and i.affected for i in items) or any(
@@ -258,7 +258,9 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
         record_anchor(project.state_dir, ledger.head(), source=actor)
     return {"assets": {i.asset: {"action": i.action, "affected": i.affected, "held": i.held, "cutoff": i.cutoff,
                                  **({"anonymized": i.anonymized} if i.anonymized else {}),
-                                 **({"skipped": i.skipped} if i.skipped else {})} for i in items},
+                                 **({"skipped": i.skipped} if i.skipped else {}),
+                                 **({"problem": i.problem} if i.problem else {})} for i in items},
+            "problems": [i.problem for i in items if i.problem],
             "suppressed": suppressed, "ledger_head": ledger.head().hash, "dry_run": dry_run, "resumed": bool(resumed)}
 
 

@@ -313,14 +313,21 @@ class AssetGovernance(_Model):
                 "holds special-category data (Art. 9) but has no art9_condition; allowed: "
                 + ", ".join(taxonomy.ART9_CONDITIONS)
             )
-        named = {c for c in (self.tenant_key, self.region_column) if c}
+        if self.retention and self.storage.kind in ("warehouse", "delta") and not self.retention.timestamp_column:
+            # Without the column that dates each row no row is ever past its time: the rule would
+            # sweep nothing, forever, while saying "0 rows older than …".
+            raise ValueError("retention.timestamp_column: a table's retention needs the column that dates each row "
+                             "(e.g. created_at); without it no row is ever swept")
+        named = {c: f for c, f in ((self.tenant_key, "tenant_key"), (self.region_column, "region_column")) if c}
         if self.retention:
-            named |= set(self.retention.anonymize) | {c for h in self.retention.legal_holds for c in h.anonymize}
+            named.update({c: "retention.anonymize" for c in self.retention.anonymize})
+            named.update({c: "retention.legal_holds.anonymize" for h in self.retention.legal_holds for c in h.anonymize})
             if self.retention.timestamp_column:
-                named.add(self.retention.timestamp_column)
-        missing = sorted(named - set(self.columns)) if self.columns else []
+                named[self.retention.timestamp_column] = "retention.timestamp_column"
+        missing = [(c, f) for c, f in sorted(named.items()) if c not in self.columns] if self.columns else []
         if missing:
-            raise ValueError(f"names column(s) {', '.join(missing)} that the asset does not declare in `columns`")
+            raise ValueError("; ".join(f"{f} names column {c!r}, which the asset does not declare in `columns`"
+                                       + _did_you_mean(c, self.columns) for c, f in missing))
         for hold in self.retention.legal_holds if self.retention else ():
             if hold.where and self.columns:
                 try:
@@ -400,6 +407,13 @@ class AssetGovernance(_Model):
     @property
     def legal_basis_article(self) -> str | None:
         return taxonomy.LEGAL_BASES.get(self.legal_basis) if self.legal_basis else None
+
+
+def _did_you_mean(name: str, candidates) -> str:
+    import difflib
+
+    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {found[0]!r}?)" if found else f" (declared: {', '.join(candidates)})"
 
 
 def _check_key_template(name: str, template: str, placeholder: str) -> None:

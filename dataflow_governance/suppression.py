@@ -22,19 +22,20 @@ from .keys import keyed_hash
 from .ledger import Ledger
 from .manifest import Project
 from .matching import Condition, record_canonical, sql_canonical_text
-from .objectstore import ObjectStore, purge_prefix, s3_errors, split_s3_uri
-from .records import purge_records
+from .objectstore import ObjectStore, object_versions, purge_prefix, s3_errors, split_s3_uri
+from .records import count_records, purge_records
 from .spec import AssetGovernance
-from .warehouse import Warehouse
+from .warehouse import Warehouse, table_expr
 
 _CHUNK = 500  # hashes per IN list
 
 
 def apply_suppression(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
-                      warehouse: Warehouse, store: ObjectStore | None, now: datetime) -> dict[str, int]:
+                      warehouse: Warehouse, store: ObjectStore | None, now: datetime,
+                      dry_run: bool = False) -> dict[str, int]:
     """Erase again whatever of an erased subject — or of an offboarded tenant — is stored now;
-    asset → records removed."""
-    removed = returned_tenant_data(project, governance, graph, warehouse, store, now)
+    asset → records removed (with `dry_run`: what would be, nothing changed)."""
+    removed = returned_tenant_data(project, governance, graph, warehouse, store, now, dry_run)
     suppressed = suppression_list(Ledger(warehouse))
     if not suppressed:
         return removed
@@ -50,14 +51,15 @@ def apply_suppression(project: Project, governance: dict[str, AssetGovernance], 
             column_type = warehouse.columns(target.target).get(target.column)
             for chunk in _chunks(sorted(hashes)) if column_type is not None else []:
                 match = _hashed_match(target, column_type, warehouse, key, chunk)
-                count += erase_matching_rows(target, project, warehouse, match, now)
+                count += _count_rows(target, warehouse, match) if dry_run else \
+                    erase_matching_rows(target, project, warehouse, match, now)
         elif target.system == "s3" and store is not None:
             bucket, template = split_s3_uri(target.target)
+            is_gone = lambda value: _hash_of(key, record_canonical(value)) in subjects  # noqa: E731
             if target.action == "delete":
-                count = _purge_subject_prefixes(store, bucket, template, key, subjects)
+                count = _purge_subject_prefixes(store, bucket, template, key, subjects, dry_run)
             else:
-                count = purge_records(store, bucket, template, target.column,
-                                      lambda value: _hash_of(key, record_canonical(value)) in subjects)
+                count = (count_records if dry_run else purge_records)(store, bucket, template, target.column, is_gone)
         if count:
             removed[target.asset] = removed.get(target.asset, 0) + count
     return removed
@@ -80,7 +82,15 @@ def _hashed_match(target: Target, column_type: str, warehouse: Warehouse, key: b
     return Condition(where, (*anonymize.key_parameters(warehouse, key), *hashes))
 
 
-def _purge_subject_prefixes(store: ObjectStore, bucket: str, template: str, key: bytes, subjects: set[str]) -> int:
+def _count_rows(target: Target, warehouse: Warehouse, match: Condition) -> int:
+    query = exp.select(exp.func("count", exp.Star())).from_(table_expr(target.target)).where(match.where)
+    with warehouse.connect() as con:
+        anonymize.prepare(warehouse, con)  # (the match uses the keyed hash)
+        return int(con.execute(warehouse.render_bound(query), list(match.params)).fetchall()[0][0])
+
+
+def _purge_subject_prefixes(store: ObjectStore, bucket: str, template: str, key: bytes, subjects: set[str],
+                            dry_run: bool = False) -> int:
     """Folders `<base>{subject_id}/…` whose segment hashes to an erased subject: every version goes.
 
     Folders are found among object versions, not current objects: a folder whose objects were
@@ -90,5 +100,7 @@ def _purge_subject_prefixes(store: ObjectStore, bucket: str, template: str, key:
         pages = list(store.client().get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=base,
                                                                                    Delimiter="/"))
     segments = {common["Prefix"][len(base):].rstrip("/") for page in pages for common in page.get("CommonPrefixes", [])}
-    return sum(purge_prefix(store, bucket, base + segment + rest)
-               for segment in sorted(segments) if keyed_hash(key, segment) in subjects)
+    doomed = [base + segment + rest for segment in sorted(segments) if keyed_hash(key, segment) in subjects]
+    if dry_run:
+        return sum(len(object_versions(store, bucket, prefix)) for prefix in doomed)
+    return sum(purge_prefix(store, bucket, prefix) for prefix in doomed)

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", parents=[common], help="materialize the example project, run checks, write reports")
     p.set_defaults(handler="demo:cmd_demo")
     p = sub.add_parser("check", parents=[common], help="static policy rules; exit 1 on any error finding")
+    p.add_argument("--live", action="store_true",
+                   help="also confirm every declared table, column, bucket and Delta folder in the live stores")
     p.set_defaults(handler="governance:cmd_check")
     p = sub.add_parser("ropa", parents=[common], help="GDPR Art. 30 record (md, html, csv, json)")
     p.add_argument("--out", help="output folder (default: the manifest's output_dir)")

@@ -11,9 +11,23 @@ from .common import build_catalog, emit, policy
 def cmd_check(args, project) -> int:
     from ..policy import run_policy
 
-    findings = run_policy(policy(project))
+    ctx = policy(project)
+    findings = run_policy(ctx)
+    if args.live:
+        findings = sorted([*findings, *live_findings(project, ctx)])
     emit(args, {"findings": [f.to_dict() for f in findings]}, render.findings(findings))
     return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def live_findings(project, ctx) -> list:
+    """Every declared place confirmed in the live warehouse, object store and state folder."""
+    from ..findings import Finding
+    from ..places import declared_place_problems
+    from .common import object_store, uses_s3
+
+    problems = declared_place_problems(dict(ctx.governance), project.open_warehouse(),
+                                       object_store(project) if uses_s3(ctx) else None, project.state_dir)
+    return [Finding(p.asset, "declared-place-missing", "error", p.message, p.fix) for p in problems]
 
 
 def cmd_ropa(args, project) -> int:

@@ -78,7 +78,8 @@ def erasure(result) -> str:
              "outstanding": "  OUTSTANDING (an operator's step)", "confirmed": "  confirmed by an operator"}
     lines += [f"  {t.system:9} {t.target:45} {t.action:9} {t.count:>6} {t.unit}"
               + (f" ({t.retained} kept under a legal hold)" if t.retained else "")
-              + marks[t.outcome] + (f" — {t.pending}" if t.pending else "") for t in result.targets]
+              + marks[t.outcome] + (f" — {t.pending or t.problem}" if t.pending or t.problem else "")
+              for t in result.targets]
     lines += [f"  outstanding: {step}" for step in result.to_dict().get("outstanding", [])]
     lines.append(f"ledger head {result.ledger_head}")
     return "\n".join(lines)
@@ -88,8 +89,10 @@ def sweep(result: dict, dry_run: bool) -> str:
     lines = [f"{'plan' if dry_run else 'sweep'}{' (resumed)' if result['resumed'] else ''}:"]
     lines += [f"  {asset:24} {v['action']:9} {v['affected']:>8} rows/objects older than {v['cutoff']}"
               + (f", {v['held']} held" if v["held"] else "") + (f"  ({v['skipped']})" if v.get("skipped") else "")
+              + (f"  NOT APPLIED — {v['problem']}" if v.get("problem") else "")
               for asset, v in result["assets"].items()]
-    lines += [f"  {asset:24} suppressed {n:>6} record(s) of erased subjects that had come back"
+    verb = "would remove" if dry_run else "removed"
+    lines += [f"  {asset:24} suppression {verb} {n} record(s) of erased subjects or offboarded tenants that had come back"
               for asset, n in result["suppressed"].items()]
     lines.append(f"ledger head {result['ledger_head']}")
     return "\n".join(lines)

@@ -43,7 +43,7 @@ def cmd_sweep(args, project) -> int:
     governance, graph, warehouse, store = _inputs(project)
     result = run_sweep(project, governance, warehouse, store, graph=graph, dry_run=args.dry_run, now=as_of)
     emit(args, result, render.sweep(result, args.dry_run))
-    return 0
+    return 1 if result["problems"] else 0
 
 
 def cmd_access(args, project) -> int:

@@ -14,6 +14,7 @@ from ..datasets import dataset_records, verify_snapshot
 from ..detect import DETECTORS, select_detectors
 from ..graph import table_of
 from ..objectstore import bucket_region
+from ..places import needed_columns, table_problems
 from ..ledger import Ledger, NewEntry
 from ..residency import row_regions, storage_region
 from ..scan import ScanReport, absent_declarations, scan_s3, scan_table, undeclared_findings
@@ -31,6 +32,7 @@ TENANT_ROWS = "tenant_rows"
 TENANT_SCHEMAS = "tenant_schemas"
 TENANT_OBJECTS = "tenant_objects"
 CARD_DATA = "card_data_where_declared"
+DECLARED_PLACE = "declared_table_present"
 CARD_DETECTORS = ("credit_card", "track_data")
 
 
@@ -196,6 +198,12 @@ def _tenant_objects(asset: str, gov: AssetGovernance, services: Services) -> Eva
         "location": f"s3://{gov.storage.bucket}/{gov.tenant_prefix or gov.storage.prefix or ''}"}
 
 
+def _declared_place(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
+    problems = table_problems(asset, table_of(asset, gov), needed_columns(gov), services.warehouse.get())
+    return not problems, {"table": table_of(asset, gov), "columns_checked": len(needed_columns(gov)),
+                          "problems": dg.MetadataValue.text(" · ".join(map(str, problems)) or "none")}
+
+
 def _row_tenancy(gov: AssetGovernance) -> bool:
     return bool(gov.tenant_key) and gov.storage.kind == "warehouse" and not gov.per_tenant_table
 
@@ -205,6 +213,8 @@ def _declares_pii(gov: AssetGovernance) -> bool:
 
 
 CHECK_KINDS: tuple[CheckKind, ...] = (
+    CheckKind(DECLARED_PLACE, "the declared table and every column the governance names exist in the warehouse",
+              lambda g: g.storage.kind == "warehouse" and not g.per_tenant_table, _declared_place),
     CheckKind(NO_PII, "scan for personal data in an asset declared PII-free",
               lambda g: _scannable(g) and g.pii_free, _no_pii),
     CheckKind(DECLARED_PII, "personal data only in columns declared to hold it", _declares_pii, _declared_pii),

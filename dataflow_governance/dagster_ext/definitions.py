@@ -17,8 +17,8 @@ from .jobs import governance_jobs
 from .ledger import ledger_definitions
 from .access_audit import access_audit_sensors
 from .openlineage import openlineage_sensors
-from .governance import (DEFAULT_TRANSLATOR, GovernanceTranslator, apply_manifest_governance, flag_tags, read_governance,
-                         upstream_graph)
+from .governance import (DEFAULT_TRANSLATOR, GovernanceTranslator, apply_manifest_governance, apply_project_defaults,
+                         flag_tags, read_governance, upstream_graph)
 from .sql_asset import (DIALECT_KEY, INPUT_FILES_KEY, LINEAGE_KEY, SQL_KEY, SQL_PATH_KEY, lineage_markdown,
                         shared_indirect)
 from .resources import project_resources
@@ -190,6 +190,8 @@ def governed_definitions(
     `translator` decides how the facts appear on the assets (see `GovernanceTranslator`)."""
     translator = translator or DEFAULT_TRANSLATOR
     governed = apply_manifest_governance(assets, project.governance, translator)
+    # (Python-declared governance gets the manifest's defaults underneath, as the manifest's own does.)
+    governed = apply_project_defaults(governed, project.defaults, project.buckets, translator)
     specs = all_specs(governed)
     ctx = policy_context(specs, project)
     write_catalog(project, specs, ctx)

@@ -239,6 +239,45 @@ def apply_manifest_governance(assets: Iterable, governance: Mapping[str, AssetGo
     return dg.map_asset_specs(attach, assets)
 
 
+def with_project_defaults(facts: Mapping[str, Any], defaults: Mapping[str, Any], buckets: Mapping[str, Any]) -> dict:
+    """An asset's declared facts over the manifest's `defaults`, as the manifest's own groups get
+    them; an S3 asset lives where its bucket lives unless it says otherwise."""
+    merged = {**defaults, **facts}
+    storage = merged.get("storage") or {}
+    bucket = storage.get("bucket") if isinstance(storage, Mapping) else None
+    if storage.get("kind") == "s3" and bucket in buckets and "region" not in facts:
+        merged["region"] = getattr(buckets[bucket], "region", merged.get("region"))
+    return merged
+
+
+def apply_project_defaults(assets: Iterable, defaults: Mapping[str, Any], buckets: Mapping[str, Any],
+                           translator: GovernanceTranslator | None = None) -> list:
+    """Governance declared in Python (`governed_asset`, `governed_spec`, `sql_asset`) validated again
+    over the manifest's `defaults`: the same asset declared in the manifest or in code ends with
+    the same facts (data subjects, region, encryption, owner)."""
+    assets = list(assets)
+    if not defaults and not buckets:
+        return assets
+
+    def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
+        raw = spec.metadata.get(SPEC_KEY)
+        if raw is None:
+            return spec
+        declared = dict(raw.value if isinstance(raw, dg.JsonMetadataValue) else raw)
+        key = declared.pop("asset")
+        old = read_governance([spec])[key]
+        gov = build_governance(key, with_project_defaults(declared, defaults, buckets))
+        if gov == old:
+            return spec
+        # The code's own description, without the governance's that was merged into it.
+        own = (spec.description or "").removeprefix(old.description).strip() or None
+        return spec.replace_attributes(**governance_attributes(
+            gov, translator=translator, owners=spec.owners, tags=spec.tags, kinds=spec.kinds, metadata=spec.metadata,
+            description=own))
+
+    return dg.map_asset_specs(attach, assets)
+
+
 def _specs(assets: Iterable) -> Iterable[dg.AssetSpec]:
     for item in assets:
         if isinstance(item, dg.AssetSpec):

@@ -33,8 +33,9 @@ def _reported(context: dg.OpExecutionContext, result) -> dict:
     did not verify."""
     context.log.info(f"{result.kind} of {result.what} {result.subject}: {result.status}, "
                      f"{sum(t.count for t in result.targets)} records across {len(result.targets)} targets")
-    if result.status == "executed":
-        raise dg.Failure(f"{result.kind} of {result.what} {result.subject} did not verify", metadata=result.to_dict())
+    if result.status not in ("verified", "planned", "cancelled"):
+        raise dg.Failure(f"{result.kind} of {result.what} {result.subject} is {result.status}, not verified",
+                         metadata=result.to_dict())
     return result.to_dict()
 
 
@@ -49,6 +50,9 @@ def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, l
         result = run_sweep(project, governance, warehouse.get(), s3.get() if uses_s3 else None, graph=ctx.graph,
                            actor=f"dagster:{SWEEP_ASSET}")
         head = result["ledger_head"]
+        if result["problems"]:  # a rule that could not be applied fails the run, after the rest was swept
+            raise dg.Failure("retention rules not applied: " + " · ".join(result["problems"]),
+                             metadata={"ledger/head_hash": head})
         return dg.MaterializeResult(metadata={
             "affected": dg.MetadataValue.json({a: v["affected"] for a, v in result["assets"].items()}),
             "held": dg.MetadataValue.json({a: v["held"] for a, v in result["assets"].items() if v["held"]}),

@@ -83,6 +83,9 @@ def certificate_markdown(result: ErasureResult, project: Project) -> str:
                      "Until it is, a copy of the wrapped key kept in the database's WAL, a backup or a replica could "
                      "still be opened with it: this erasure is not verified before then (run it again after that "
                      "moment to certify it).\n")
+    problems = [t.problem for t in result.targets if t.problem]
+    if problems:
+        text += "\n## Not verified: declared places that are not there\n\n" + "".join(f"- {p}\n" for p in problems)
     outstanding = result.to_dict().get("outstanding", [])
     if outstanding:
         text += "\n## Outstanding operator steps\n\n" + "".join(f"- {step}\n" for step in outstanding)

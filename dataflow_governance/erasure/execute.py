@@ -20,6 +20,7 @@ from ..ledger import Ledger
 from ..manifest import Project
 from ..objectstore import ObjectStore, object_versions, purge_prefix, split_s3_uri
 from ..records import count_records, purge_records, subject_test
+from ..places import table_problems
 from ..warehouse import Warehouse, column_expr, table_expr
 from . import shredding
 from .plan import Target, pseudonym_of
@@ -34,10 +35,43 @@ def match_rows(target: Target, project: Project, warehouse: Warehouse, subject_i
     return column_matches(target.column, column_type, subject_id, pseudonym)
 
 
+def confirm_place(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None) -> str | None:
+    """Why the target's declared place cannot be searched (its table, a column it names, its bucket,
+    its Delta folder is not there), or None. Zero rows found in a place that does not exist proves
+    nothing: such a target is never verified."""
+    if target.system == "warehouse" and (target.column or target.action == "recompute"):
+        columns = [target.column] if target.column else []
+        columns += [c for c in target.held if c != target.column]
+        if target.hold_days and target.timestamp_column:
+            columns.append(target.timestamp_column)
+        problems = table_problems(target.asset, target.target, columns, warehouse)
+        return "; ".join(map(str, problems)) or None
+    if target.system == "s3" and store is not None and target.action in ("delete", "rewrite"):
+        bucket, _prefix = split_s3_uri(target.target)
+        if bucket not in _bucket_names(store):
+            return (f"asset {target.asset}: the declared bucket {bucket!r} does not exist at {store.describe()}; "
+                    "correct storage.bucket, or create it")
+        return None
+    if target.system == "delta" and not (project.state_dir / target.target / "_delta_log").is_dir():
+        return f"asset {target.asset}: no Delta table at {target.target!r}; materialize it or correct storage.path"
+    return None
+
+
+def _bucket_names(store: ObjectStore) -> set[str]:
+    from ..objectstore import s3_errors
+
+    with s3_errors("list buckets", store):
+        return {b["Name"] for b in store.client().list_buckets().get("Buckets", [])}
+
+
 def count_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str,
                  now: datetime | None = None) -> int:
     """What the target holds of the subject (or tenant) now; rows an offboarding keeps under a
-    legal hold are counted apart, in `target.retained`."""
+    legal hold are counted apart, in `target.retained`. A target whose place is not there counts
+    nothing and says why (`target.problem`)."""
+    target.problem = confirm_place(target, project, warehouse, store)
+    if target.problem:
+        return 0
     if target.system in ("model", "operator", "processor"):
         return 1  # one model version to flag; one step for an operator; one processor to tell
     if target.action == "drop-schema":
@@ -86,6 +120,8 @@ def subject_location(uri: str, subject_id: str) -> tuple[str, str | None]:
 def execute_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None,
                    subject_id: str, now: datetime) -> int:
     """Carry out one target; returns the count affected."""
+    if target.problem:
+        return 0
     if target.action == "shredded" or target.system == "processor":
         return target.count  # left in place: the key's destruction erases them; a processor is told by an operator
     if target.system == "keys":
@@ -183,6 +219,9 @@ def _recompute(target: Target, warehouse: Warehouse) -> int:
 
 def verify_target(target: Target, project: Project, warehouse: Warehouse, store: ObjectStore | None, subject_id: str,
                   now: datetime | None = None) -> bool:
+    target.problem = confirm_place(target, project, warehouse, store)
+    if target.problem:
+        return False
     if target.system == "model":
         return model_is_flagged(project.mlflow_tracking_uri, target.target)
     if target.action == "drop-schema":

@@ -137,7 +137,7 @@ def _models(warehouse: Warehouse, scoped: set[str]) -> list[Target]:
 
 
 def returned_tenant_data(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
-                         warehouse: Warehouse, store: ObjectStore | None, now) -> dict[str, int]:
+                         warehouse: Warehouse, store: ObjectStore | None, now, dry_run: bool = False) -> dict[str, int]:
     """Data of offboarded tenants stored again (a late batch, a replay, a restored backup), removed
     as their offboarding removed it, legal holds included; asset → records removed. Tenants are
     recognised by the keyed hash the ledger keeps, never by an id: the few distinct tenants of each
@@ -150,10 +150,12 @@ def returned_tenant_data(project: Project, governance: dict[str, AssetGovernance
         targets = plan_offboarding(project, governance, graph, warehouse, tenant_id)
         _keep_directory_while_held(targets, project, warehouse, tenant_id)
         for target in targets:
-            if target.system in ("warehouse", "s3") and target.action != "recompute" and \
-                    count_target(target, project, warehouse, store, tenant_id, now):
-                count = execute_target(target, project, warehouse, store, tenant_id, now)
-                removed[target.asset] = removed.get(target.asset, 0) + count
+            if target.system in ("warehouse", "s3") and target.action != "recompute":
+                found = count_target(target, project, warehouse, store, tenant_id, now)
+                count = found if dry_run or not found else execute_target(target, project, warehouse, store,
+                                                                          tenant_id, now)
+                if count:
+                    removed[target.asset] = removed.get(target.asset, 0) + count
     return removed
 
 

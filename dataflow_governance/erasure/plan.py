@@ -45,6 +45,7 @@ class Target:
     kek: str | None = None  # the key-encryption key that wrapped a shredded key (retired with it)
     kek_retired_at: str | None = None  # when that KEK was destroyed
     pending: str | None = None  # why the target is not verified yet though nothing is left to do now
+    problem: str | None = None  # its declared place is not there (a table, a column, a bucket): never verified
     personal: tuple[str, ...] = ()  # Delta: personal columns whose values must leave the log; sealed: the sealed fields
     values: tuple[str, ...] = ()  # Delta: the subject's values in them, in memory only, for verification
     notes: list[str] = field(default_factory=list)  # what was done to remnants, for the certificate
@@ -80,6 +81,8 @@ class Target:
             out["retained_under_legal_hold"] = self.retained
         if self.pending:
             out["pending"] = self.pending
+        if self.problem:
+            out["problem"] = self.problem
         if self.kek_retired_at:
             out["kek_retired_at"] = self.kek_retired_at
         if self.notified_at:
