@@ -14,6 +14,7 @@ asset modules, the SQL files, the plugin version). A catalog whose inputs change
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -137,6 +138,17 @@ def content_hash(body: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+MAC_FIELDS = ("dfg_catalog_version", "project", "fingerprint", "content_sha256", "inputs")
+
+
+def mac_of(data: dict, key: bytes) -> str:
+    """HMAC-SHA256 over the catalog's identity: its format, project, fingerprint, inputs and the hash
+    of its content. A plain checksum can be recomputed by whoever edits the file; this cannot be
+    without the project's key."""
+    text = json.dumps({k: data.get(k) for k in MAC_FIELDS}, sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
 def _class_dict(cls) -> dict:
     out = {"categories": sorted(cls.categories), "personal": cls.personal, "subject_linked": cls.subject_linked,
            "pseudonymized": cls.pseudonymized, "anonymous": cls.anonymous}
@@ -208,12 +220,26 @@ def input_hashes(project: Project, files: Iterable[Path]) -> dict[str, str]:
     hashes = {}
     for path in sorted(paths):
         name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-        hashes[name] = _file_hash(path)
+        hashes[name + ("/" if path.is_dir() else "")] = _file_hash(path)
     return hashes
 
 
+# What a folder input (a dbt project) holds that is not an input: build output, logs, caches.
+_NOT_INPUTS = {"target", "logs", "__pycache__", ".git"}
+
+
 def _file_hash(path: Path) -> str:
+    """sha256 of a file's bytes; of a folder (a dbt project: dbt_project.yml, sources, schema files,
+    profiles, packages and the installed packages' code), of every file's relative path and bytes."""
     try:
+        if path.is_dir():
+            digest = hashlib.sha256()
+            for item in sorted(path.rglob("*")):
+                relative = item.relative_to(path)
+                if item.is_file() and not _NOT_INPUTS & set(relative.parts) and not any(
+                        part.startswith(".") for part in relative.parts):
+                    digest.update(relative.as_posix().encode() + b"\0" + item.read_bytes() + b"\0")
+            return digest.hexdigest()
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return "missing"
@@ -234,7 +260,7 @@ def changed_inputs(project: Project, catalog: Catalog) -> list[str]:
     changed = [name for name, digest in current.items() if catalog.inputs.get(name) != digest]
     for name, digest in catalog.inputs.items():
         if name not in current:
-            path = Path(name) if Path(name).is_absolute() else root / name
+            path = Path(name.rstrip("/")) if Path(name).is_absolute() else root / name.rstrip("/")
             if _file_hash(path) != digest:
                 changed.append(name)
     return sorted(changed)
@@ -242,10 +268,14 @@ def changed_inputs(project: Project, catalog: Catalog) -> list[str]:
 
 # --- the file -------------------------------------------------------------------------------------
 
-def write(catalog: Catalog, path: Path) -> Path:
-    """Atomically (temporary file, rename): concurrent Definitions loads never leave half a file."""
+def write(catalog: Catalog, path: Path, mac_key: bytes | None = None) -> Path:
+    """Atomically (temporary file, rename): concurrent Definitions loads never leave half a file.
+    With `mac_key`, the file carries a MAC (`mac`) that readers holding the key check."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = json.dumps(catalog.to_dict(), indent=1, sort_keys=False, ensure_ascii=False)
+    data = catalog.to_dict()
+    if mac_key is not None:
+        data["mac"] = mac_of(data, mac_key)
+    text = json.dumps(data, indent=1, sort_keys=False, ensure_ascii=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".catalog-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -257,7 +287,12 @@ def write(catalog: Catalog, path: Path) -> Path:
     return path
 
 
-def read(path: Path) -> Catalog:
+class UnauthenticCatalog(CatalogError):
+    """The catalog's MAC is missing or wrong: edited by hand, or written without the project's key."""
+
+
+def read(path: Path, mac_key: bytes | None = None) -> Catalog:
+    """The catalog at `path`; with `mac_key`, only if its MAC says it was written with that key."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -265,6 +300,11 @@ def read(path: Path) -> Catalog:
     except (OSError, ValueError) as exc:
         raise CatalogError(f"governance catalog {path} cannot be read ({type(exc).__name__}): "
                            "run `dfg catalog build`") from None
+    if mac_key is not None and not (isinstance(data, dict) and isinstance(data.get("mac"), str)
+                                    and hmac.compare_digest(data["mac"], mac_of(data, mac_key))):
+        raise UnauthenticCatalog(f"governance catalog {path} is not authentic (its MAC is "
+                                 f"{'wrong' if isinstance(data, dict) and data.get('mac') else 'missing'}): it is "
+                                 "built from the manifest and the code, never edited; run `dfg catalog build`")
     try:
         return Catalog.from_dict(data)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:

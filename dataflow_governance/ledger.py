@@ -31,6 +31,7 @@ from typing import Any
 from sqlglot import exp, parse_one
 
 from .errors import DfgError
+from .text import unsafe_character
 from .warehouse import Warehouse, WarehouseError, table_expr
 
 LEDGER_TABLE = "governance_ledger"
@@ -111,8 +112,9 @@ def utc_now() -> str:
 
 
 def _check_text(name: str, value: str) -> str:
-    if not isinstance(value, str) or not _SAFE_TEXT.match(value):
-        raise LedgerError(f"ledger {name} must be 1–512 characters without quotes, backslashes or control characters")
+    if not isinstance(value, str) or not _SAFE_TEXT.match(value) or unsafe_character(value):
+        raise LedgerError(f"ledger {name} must be 1–512 characters without quotes, backslashes, control or "
+                          "invisible format characters")
     return value
 
 
@@ -318,6 +320,13 @@ class Ledger:
             return Anchor(0, GENESIS_HASH)
         rows = self.warehouse.fetch(exp.select("seq", "hash").from_(table_expr(self.table)).order_by("seq DESC").limit(1))
         return Anchor(int(rows[0][0]), rows[0][1], utc_now()) if rows else Anchor(0, GENESIS_HASH)
+
+    def guard_problems(self) -> list[dict]:
+        """What weakens the table's append-only guard in the database (disabled triggers, an owner
+        the pipeline writes as), each with a severity; none where the engine has no such guard."""
+        if not self.warehouse.table_exists(self.table):
+            return []
+        return self.warehouse.engine.ledger_guard_problems(table_expr(self.table))
 
     # verification ------------------------------------------------------------------------------
     def verify(self, anchors: Iterable[Anchor] = (), independent: bool = False) -> Verification:

@@ -44,6 +44,30 @@ class WarehouseConfig(_Section):
 class BucketConfig(_Section):
     region: str
     versioned: bool = False
+    object_lock: bool = Field(default=False, description="created with S3 Object Lock (versioned): objects written in "
+                              "compliance mode cannot be deleted or overwritten by anyone until their retention ends")
+
+
+class AnchorsConfig(_Section):
+    """Where ledger heads are anchored outside the operator's reach: an S3 bucket with Object Lock,
+    each anchor an object in compliance mode."""
+
+    bucket: str
+    prefix: str = "ledger-anchors/"
+    retain: str = Field(default="7 years", description="how long each anchor object is locked")
+
+    @field_validator("retain")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from .spec import parse_duration_days
+
+        if not 1 <= parse_duration_days(value) <= 36500:
+            raise ValueError(f"retain {value!r}: from 1 day to 100 years")
+        return value
+
+
+class LedgerConfig(_Section):
+    anchors: AnchorsConfig | None = None
 
 
 class ObjectStoreConfig(_Section):
@@ -79,6 +103,39 @@ class KeysConfig(_Section):
         if self.provider == "aws-kms" and not self.kms_key_id:
             raise ValueError("provider aws-kms needs kms_key_id")
         return self
+
+
+ROLE_NAME = r"^[a-z][a-z0-9_-]{0,31}$"
+
+
+class ReviewRole(_Section):
+    public_keys: tuple[str, ...] = Field(min_length=1, description="the role's reviewers' Ed25519 public keys, "
+                                         "'ed25519:<base64>' as `dfg review keygen` prints them")
+
+    @field_validator("public_keys")
+    @classmethod
+    def _keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from .crypto.approvals import load_public
+
+        for key in value:
+            load_public(key)
+        return value
+
+
+class ReviewConfig(_Section):
+    """Who signs off a change's data map: a role per sign-off, each with its reviewers' public keys."""
+
+    roles: dict[str, ReviewRole] = Field(default_factory=dict)
+
+    @field_validator("roles")
+    @classmethod
+    def _names(cls, value: dict[str, ReviewRole]) -> dict[str, ReviewRole]:
+        import re
+
+        for name in value:
+            if not re.match(ROLE_NAME, name):
+                raise ValueError(f"role {name!r}: lower-case letters, digits, _ and - only (at most 32)")
+        return value
 
 
 class SubjectConfig(_Section):
@@ -155,6 +212,8 @@ class Project:
     keys: KeysConfig = field(default_factory=KeysConfig)
     openlineage: OpenLineageSection | None = None
     defaults: dict = field(default_factory=dict)  # the project-wide facts; also under dbt's declarations
+    review: ReviewConfig = field(default_factory=ReviewConfig)
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
 
     @property
     def warehouse_path(self) -> Path:
@@ -282,7 +341,8 @@ def _section(model: type[BaseModel], raw, where: str, manifest: Path):
 
 def _build(manifest: Path, raw: dict) -> Project:
     known = {"project", "definitions", "state_dir", "output_dir", "warehouse", "object_store", "buckets",
-             "mlflow", "subjects", "processors", "defaults", "groups", "tenancy", "keys", "openlineage"}
+             "mlflow", "subjects", "processors", "defaults", "groups", "tenancy", "keys", "openlineage", "review",
+             "ledger"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
@@ -335,10 +395,16 @@ def _build(manifest: Path, raw: dict) -> Project:
         manifest_path=manifest,
         tenancy=_section(TenancyConfig, raw.get("tenancy"), "tenancy", manifest),
         keys=_section(KeysConfig, raw.get("keys"), "keys", manifest),
+        review=_section(ReviewConfig, raw.get("review"), "review", manifest),
+        ledger=_section(LedgerConfig, raw.get("ledger"), "ledger", manifest),
         openlineage=_section(OpenLineageSection, raw["openlineage"] or {}, "openlineage", manifest)
         if "openlineage" in raw else None,
         defaults=dict(raw.get("defaults") or {}),
     )
+    anchors = project.ledger.anchors
+    if anchors is not None and not (anchors.bucket in buckets and buckets[anchors.bucket].object_lock):
+        raise ManifestError(f"{manifest.name}: ledger.anchors.bucket: {anchors.bucket!r} must be a bucket declared under "
+                            "buckets: with `object_lock: true` (an anchor the operator can delete anchors nothing)")
     governance = _group_governance(manifest, raw, buckets)
     try:
         check_processor_references(governance, processors)

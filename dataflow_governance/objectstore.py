@@ -108,6 +108,8 @@ def ensure_buckets(store: ObjectStore, buckets: Mapping[str, object]) -> None:
             params: dict = {"Bucket": name}
             if region != "us-east-1":  # S3 rejects us-east-1 as an explicit LocationConstraint
                 params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            if getattr(config, "object_lock", False):
+                params["ObjectLockEnabledForBucket"] = True  # (only at creation; it turns on versioning)
             with s3_errors(f"create bucket {name}", store):
                 store.client(region).create_bucket(**params)
         if getattr(config, "versioned", False):

@@ -18,7 +18,8 @@ from sqlglot import exp
 
 from . import anonymize
 from .graph import ColumnGraph
-from .ledger import Ledger, record_anchor
+from .anchors import record_project_anchor
+from .ledger import Ledger
 from .locks import governance_lock
 from .manifest import Project
 from .objectstore import ObjectStore, delete_versions, s3_errors, split_s3_uri
@@ -255,7 +256,7 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
         ledger.append(actor, "sweep.completed", f"project:{project.name}",
                       {"affected": sum(i.affected for i in items), "suppressed": sum(suppressed.values()),
                        "storage": storage["done"]})
-        record_anchor(project.state_dir, ledger.head(), source=actor)
+        record_project_anchor(project, ledger.head(), source=actor)
     return {"assets": {i.asset: {"action": i.action, "affected": i.affected, "held": i.held, "cutoff": i.cutoff,
                                  **({"anonymized": i.anonymized} if i.anonymized else {}),
                                  **({"skipped": i.skipped} if i.skipped else {}),

@@ -112,16 +112,50 @@ def test_a_revision_whose_catalog_cannot_be_built_is_an_error_not_an_empty_map(r
     assert code == 2 and "the catalog of HEAD" in err and "cannot be built" in err and "emial" in err
 
 
-def test_approval_is_a_ledger_entry_with_the_catalog_fingerprint(repo):
+@pytest.fixture
+def reviewed(repo, tmp_path):
+    """A clone of the repository whose manifest declares the dpo role's public key (the reviewer
+    keeps the private key), and a key nobody declared."""
+    folder = tmp_path / "reviewed"
+    subprocess.run(["git", "clone", "-q", str(repo.parent), str(folder)], check=True)
+    git(folder, "config", "user.email", "reviewer@example.com")
+    manifest = folder / "dagster_project.yaml"
+    keys = {}
+    for who in ("dpo", "mallory"):
+        code, made, err = dfg_json("review", "keygen", "--as", "dpo", "--key", str(tmp_path / f"{who}.pem"),
+                                   project=manifest)
+        assert code == 0, err
+        keys[who] = (tmp_path / f"{who}.pem", made["public_key"])
+    manifest.write_text(manifest.read_text() + f"\nreview:\n  roles:\n    dpo: {{public_keys: [\"{keys['dpo'][1]}\"]}}\n")
+    return manifest, keys
+
+
+def test_approval_is_a_signed_ledger_entry_with_the_catalog_fingerprint(reviewed):
+    repo, keys = reviewed
+    dpo_key, mallory_key = str(keys["dpo"][0]), str(keys["mallory"][0])
     code, status, _err = dfg_json("review", "status", "--ref", "main", project=repo)
-    assert code == 1 and status["approvals"] == []
-    code, _out, err = run_dfg("review", "approve", "--ref", "main", project=repo)
+    assert code == 1 and status["approvals"] == [] and status["missing"] == ["dpo"]
+    code, _out, err = run_dfg("review", "approve", "--ref", "main", "--key", dpo_key, project=repo)
     assert code == 2 and "--as ROLE" in err
-    code, approved, _err = dfg_json("review", "approve", "--ref", "main", "--as", "dpo", project=repo)
+    code, _out, err = run_dfg("review", "approve", "--ref", "main", "--as", "dpo", project=repo)
+    assert code == 2 and "--key FILE" in err
+    code, _out, err = run_dfg("review", "approve", "--ref", "main", "--as", "dpo", "--key", mallory_key, project=repo)
+    assert code == 2 and "not one of the keys declared for role 'dpo'" in err
+    code, _out, err = run_dfg("review", "approve", "--ref", "main", "--as", "security", "--key", dpo_key, project=repo)
+    assert code == 2 and "not declared under review.roles" in err
+    for hostile in ("\x1b[31mdpo", "dpo\u202e", "a\u0085b"):
+        code, _out, err = run_dfg("review", "approve", "--ref", "main", "--as", "dpo", "--key", dpo_key, "--by",
+                                  hostile, project=repo)
+        assert code == 2 and "--by" in err and hostile not in err, hostile
+    code, _out, err = run_dfg("review", "approve", "--ref", "main", "--as", "dp\u202eo", "--key", dpo_key, project=repo)
+    assert code == 2 and "--as" in err
+
+    code, approved, _err = dfg_json("review", "approve", "--ref", "main", "--as", "dpo", "--key", dpo_key, project=repo)
     assert code == 0 and approved["approver"] == "reviewer@example.com"  # git's identity by default
+    assert approved["signature"] and approved["public_key"] == keys["dpo"][1]
     code, status, _err = dfg_json("review", "status", "--ref", "main", project=repo)
-    assert code == 0 and [(a["role"], a["commit"]) for a in status["approvals"]] == [
-        ("dpo", git(repo.parent, "rev-parse", "main"))]
+    assert code == 0 and [(a["role"], a["commit"], a["valid"]) for a in status["approvals"]] == [
+        ("dpo", git(repo.parent, "rev-parse", "main"), True)]
     assert status["fingerprint"] == approved["fingerprint"]
     # The base's data map is another catalog: not approved by that.
     code, _status, _err = dfg_json("review", "status", "--ref", "main~1", project=repo)
@@ -135,7 +169,40 @@ def test_approval_is_a_ledger_entry_with_the_catalog_fingerprint(repo):
     details = entry["details"] if isinstance(entry["details"], dict) else json.loads(entry["details"])
     assert details["fingerprint"] == approved["fingerprint"] and details["role"] == "dpo"
     code, verified, _err = dfg_json("audit", "verify", project=repo)
-    assert code == 0 and verified["ok"]
+    assert code == 0 and verified["ok"] and verified["approvals"] == {"checked": 1, "invalid": []}
+
+    # Whoever can write the ledger can no longer approve as the DPO: unsigned, or signed by another key.
+    from dataflow_governance import Ledger, load_project
+    from dataflow_governance.crypto import approvals as signing
+
+    ledger = Ledger(load_project(repo).open_warehouse())
+    forged = {**details, "signature": signing.sign(signing.load_private(keys["mallory"][0]), signing.message(
+        details["fingerprint"], "dpo", details["commit"]))}
+    ledger.append("review:dpo", "review.approved", entry["target"], {k: v for k, v in details.items() if k != "signature"})
+    ledger.append("review:dpo", "review.approved", entry["target"], {**forged, "public_key": keys["mallory"][1]})
+    ledger.append("review:dpo", "review.approved", entry["target"], forged)
+    code, status, _err = dfg_json("review", "status", "--ref", "main", project=repo)
+    assert [a.get("problem") for a in status["approvals"]] == [
+        None, "unsigned", "signed with a key not declared for role 'dpo'", "the signature does not verify"]
+    code, verified, _err = dfg_json("audit", "verify", project=repo)
+    assert code == 1 and not verified["ok"] and verified["chain_ok"] and len(verified["approvals"]["invalid"]) == 3
+
+
+def test_the_default_head_is_the_working_tree_and_a_dbt_sources_change_is_seen(reviewed):
+    repo, _keys = reviewed
+    code, clean, _err = dfg_json("diff", "--base", "main", project=repo)
+    assert code == 0 and clean["head"]["ref"] == "working tree" and clean["changes"] == []
+    sources = repo.parent / "assets" / "dbt" / "models" / "sources.yml"
+    sources.write_text(sources.read_text().replace("asset_key: [orders]", "asset_key: [card_captures]"))
+    code, changed, _err = dfg_json("diff", "--base", "main", project=repo)
+    assert changed["head"]["fingerprint"] != changed["base"]["fingerprint"] and changed["changes"], changed
+    assert any(c["subject"] == "order_facts" for c in changed["changes"])
+    code, status, _err = dfg_json("catalog", "status", project=repo)
+    assert status["fresh"]
+    assert any(name.endswith("assets/dbt/") for name in
+                                   __import__("json").loads((repo.parent / ".dfg" / "catalog.json").read_text())["inputs"])
+    code, same, _err = dfg_json("diff", "--base", "main", "--head", "main", project=repo)
+    assert code == 0 and same["changes"] == []
 
 
 # --- the comparison itself, on catalogs built in memory ---------------------------------------

@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", parents=[common], help="the governance ledger: verify the chain, export entries")
     p.add_argument("action", choices=["verify", "export"])
     p.add_argument("--anchor", action="append", help="an extra anchor SEQ:HASH to check against (repeatable)")
+    p.add_argument("--certificate", action="append", metavar="FILE",
+                   help="an erasure or offboarding certificate (JSON) whose ledger head to check against (repeatable)")
     p.add_argument("--independent", action="store_true", help="verify in Python instead of in the warehouse")
     p.add_argument("--since", help="export entries at or after this UTC time (ISO 8601)")
     p.add_argument("--until", help="export entries before this UTC time")
@@ -154,11 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 when a change is at least this severe (default: error)")
     p.add_argument("--approvals", action="store_true", help="also say who approved the head's data map")
     p.set_defaults(handler="review:cmd_diff")
-    p = sub.add_parser("review", parents=[common], help="sign off a revision's data map in the ledger; its status")
-    p.add_argument("action", choices=["approve", "status"])
-    p.add_argument("--ref", required=True, metavar="REF", help="the git revision whose data map is reviewed")
-    p.add_argument("--as", dest="role", metavar="ROLE", help="approve: the reviewer's role (e.g. dpo, security)")
+    p = sub.add_parser("review", parents=[common],
+                       help="sign off a revision's data map (signed, in the ledger); its status; a reviewer's key pair")
+    p.add_argument("action", choices=["approve", "status", "keygen"])
+    p.add_argument("--ref", metavar="REF", help="approve, status: the git revision whose data map is reviewed")
+    p.add_argument("--as", dest="role", metavar="ROLE", help="approve, keygen: the reviewer's role (e.g. dpo, security)")
     p.add_argument("--by", help="approve: who approves (default: git's user.email)")
+    p.add_argument("--key", metavar="FILE", help="approve: the reviewer's Ed25519 private key; keygen: where to write it")
     p.set_defaults(handler="review:cmd_review")
     p = sub.add_parser("openlineage", parents=[common],
                        help="OpenLineage: export the whole catalog's events; the governance facet's JSON schema")

@@ -1,22 +1,34 @@
-"""`dfg audit verify|export`: the governance ledger's chain, checked against its anchors; its entries."""
+"""`dfg audit verify|export`: the governance ledger's chain, checked against every anchor (the state
+folder's, an Object Lock bucket's, the certificates'), its signed approvals, and — on PostgreSQL —
+the guards that keep it append-only; its entries."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from . import render
 from .common import CliError, emit, utc_time
 
 
 def cmd_audit(args, project) -> int:
-    from ..ledger import Ledger, load_anchors, verify_entries
+    from ..anchors import project_anchors
+    from ..ledger import Ledger, verify_entries
 
     ledger = Ledger(project.open_warehouse())
-    anchors = [*load_anchors(project.state_dir), *(_anchor(a) for a in args.anchor or [])]
+    anchors = [*project_anchors(project, [Path(c) for c in args.certificate or []]),
+               *(_anchor(a) for a in args.anchor or [])]
     if args.action == "verify":
         result = ledger.verify(anchors, independent=args.independent)
-        emit(args, result.to_dict(), render.verification(result))
-        return 0 if result.ok else 1
+        approvals = _approvals(ledger, project)
+        guard = ledger.guard_problems()
+        ok = result.ok and not approvals["invalid"] and not any(g["severity"] == "error" for g in guard)
+        payload = {**result.to_dict(), "ok": ok, "chain_ok": result.ok, "approvals": approvals, "guard": guard}
+        emit(args, payload, render.verification(result) + "".join(
+            f"\nAPPROVAL INVALID at entry {a['seq']} ({a['role']}): {a['problem']}" for a in approvals["invalid"])
+            + (f"\n{approvals['checked']} signed approval(s) verified" if approvals["checked"] else "")
+            + "".join(f"\n{g['severity'].upper()}: {g['problem']}" for g in guard))
+        return 0 if ok else 1
     entries = ledger.entries(since=utc_time(args.since, "--since"), until=utc_time(args.until, "--until"),
                              target=args.target, actor=args.actor)
     result = verify_entries(ledger.entries(), anchors) if entries else ledger.verify(anchors)
@@ -25,10 +37,24 @@ def cmd_audit(args, project) -> int:
     return 0 if result.ok else 1
 
 
+def _approvals(ledger, project) -> dict:
+    """Every recorded approval's signature, checked against the keys declared for its role."""
+    from .review import APPROVED, approval_problem
+
+    checked, invalid = 0, []
+    for entry in ledger.entries(action=APPROVED):
+        details = entry.details_dict()
+        problem = approval_problem(details, project)
+        checked += 1
+        if problem:
+            invalid.append({"seq": entry.seq, "role": details.get("role"), "problem": problem})
+    return {"checked": checked, "invalid": invalid}
+
+
 def _anchor(text: str):
     from ..ledger import Anchor
 
     seq, _, digest = text.partition(":")
-    if not seq.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
+    if not seq.isdigit() or len(seq) > 18 or not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise CliError(f"--anchor {text!r}: expected SEQ:HASH (a sequence number and a 64-hex-digit hash)")
     return Anchor(int(seq), digest, source="--anchor")

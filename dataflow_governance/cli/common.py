@@ -120,24 +120,42 @@ def build_catalog(project: Project) -> Catalog:
     return write_catalog(project, specs, policy_context(specs, project), force=True)
 
 
-def project_catalog(project: Project) -> Catalog:
-    """The governance catalog; rebuilt (with a note on stderr) when missing or when an input changed."""
+def catalog_key(project: Project, checked: bool) -> bytes | None:
+    """The key of the catalog's MAC: checked against the ledger's fingerprint (for commands that
+    change or export data), or as it is on disk (for the others; None before the project has one)."""
+    from ..crypto.keyring import peek_derived
+
+    if checked:
+        from ..crypto import open_keyring
+
+        return open_keyring(project).derived("catalog")
+    return peek_derived(project.state_dir, "catalog")
+
+
+def project_catalog(project: Project, checked: bool = False) -> Catalog:
+    """The governance catalog; rebuilt (with a note on stderr) when missing, when an input changed,
+    or when it is not authentic (its MAC does not verify with the project's key: edited by hand).
+    `checked`: the key is checked against its fingerprint in the ledger first (commands that change
+    or export data may not rest on a catalog the key on disk vouches for, if the key was swapped)."""
     from .. import catalog
 
     path = catalog.catalog_path(project)
+    key = catalog_key(project, checked)
     if not path.exists():  # a first run: built quietly, as any later Definitions load would
         return build_catalog(project)
     try:
-        current = catalog.read(path)
+        current = catalog.read(path, key)
         changed = catalog.changed_inputs(project, current)
         if not changed:
             return current
         reason = f"stale ({', '.join(changed[:3])}{' …' if len(changed) > 3 else ''} changed)"
+    except catalog.UnauthenticCatalog:
+        reason = "not authentic (its MAC does not verify: edited, or written without the project's key)"
     except catalog.CatalogError as exc:
         reason = f"unreadable ({str(exc).split(' (')[0]})"
     print(f"governance catalog {reason}: rebuilding it from the Definitions", file=sys.stderr)
     return build_catalog(project)
 
 
-def policy(project: Project) -> PolicyContext:
-    return project_catalog(project).context
+def policy(project: Project, checked: bool = False) -> PolicyContext:
+    return project_catalog(project, checked).context

@@ -16,7 +16,8 @@ import dagster as dg
 from ..dagster_ext import policy_context, project_resources
 from ..dagster_ext.access_audit import LAUNCHED_BY_TAG, record_run
 from ..dagster_ext.openlineage import emit_run
-from ..ledger import Ledger, NewEntry, record_anchor
+from ..anchors import record_project_anchor
+from ..ledger import Ledger, NewEntry
 from ..manifest import Project
 from ..model_registry import registered_models
 from ..openlineage import OpenLineageError
@@ -77,7 +78,7 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
                  {"findings": len(findings), "errors": sum(f.severity == "error" for f in findings),
                   "rules": sorted({f.rule for f in findings})}),
     ])
-    head = record_anchor(project.state_dir, ledger.head(), source="dfg:demo")
+    head = record_project_anchor(project, ledger.head(), source="dfg:demo")
     trained_now = {str(getattr(e.event_specific_data.materialization.metadata.get("mlflow/run_id"), "value", ""))
                    for e in result.get_asset_materialization_events()}
     out = project.output_dir

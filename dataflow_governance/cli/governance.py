@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import render
-from .common import build_catalog, emit, policy
+from .common import build_catalog, catalog_key, emit, policy
 
 
 def cmd_check(args, project) -> int:
@@ -78,9 +78,14 @@ def cmd_catalog(args, project) -> int:
         emit(args, {"path": str(path), "fingerprint": built.fingerprint, "assets": len(built.governance)},
              f"governance catalog of {len(built.governance)} governed assets → {path}\nfingerprint {built.fingerprint}")
         return 0
-    current = catalog.read(path)
+    key = catalog_key(project, checked=False)
+    try:
+        current, authentic = catalog.read(path, key), (True if key is not None else None)
+    except catalog.UnauthenticCatalog:
+        current, authentic = catalog.read(path), False
     changed = catalog.changed_inputs(project, current)
     payload = {"path": str(path), "fingerprint": current.fingerprint, "generated_at": current.generated_at,
-               "assets": len(current.governance), "fresh": not changed, "changed": changed}
+               "assets": len(current.governance), "fresh": not changed and authentic is not False,
+               "authentic": authentic, "changed": changed}
     emit(args, payload, render.catalog_status(payload))
-    return 0 if not changed else 1
+    return 0 if payload["fresh"] else 1

@@ -11,7 +11,7 @@ def cmd_incident(args, project) -> int:
     from ..ledger import Ledger
     from ..retention import run_sweep
 
-    ctx = policy(project)
+    ctx = policy(project, checked=True)
     warehouse = project.open_warehouse()
     store = object_store(project) if uses_s3(ctx) else None
     with warehouse.session():  # one connection for the trace, the sweep's dry run and the ledger

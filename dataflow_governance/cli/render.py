@@ -167,9 +167,13 @@ def demo(summary: dict) -> str:
 
 
 def catalog_status(payload: dict) -> str:
-    return (f"{payload['path']}: {payload['assets']} governed assets, built {payload['generated_at']}, "
-            + ("fresh" if payload["fresh"] else "STALE: changed " + ", ".join(payload["changed"])
-               + "; run `dfg catalog build`"))
+    if payload.get("authentic") is False:
+        state = "NOT AUTHENTIC: its MAC does not verify (edited by hand?); run `dfg catalog build`"
+    elif payload["changed"]:
+        state = "STALE: changed " + ", ".join(payload["changed"]) + "; run `dfg catalog build`"
+    else:
+        state = "fresh" + ("" if payload.get("authentic") else " (unauthenticated: the project has no subject key yet)")
+    return f"{payload['path']}: {payload['assets']} governed assets, built {payload['generated_at']}, {state}"
 
 
 def key_values(payload: dict) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -46,35 +47,109 @@ def cmd_diff(args, project) -> int:
 
 
 def cmd_review(args, project) -> int:
-    from ..ledger import Ledger
-
-    if args.action == "approve" and not (args.role or "").strip():
-        raise CliError("approving needs the reviewer's role: --as ROLE (e.g. --as dpo)")
+    if args.action == "keygen":
+        return _keygen(args, project)
+    role = _role(args, project) if args.action == "approve" else None
+    if not args.ref:
+        raise CliError(f"`dfg review {args.action}` needs --ref REF: the git revision whose data map is reviewed")
     built, commit = catalog_at(project, args.ref)
     if args.action == "approve":
-        approver = args.by or _git_identity(project) or os.environ.get("USER") or "unknown"
-        details = {"commit": commit, "ref": args.ref, "fingerprint": built.fingerprint, "role": args.role,
-                   "approver": approver}
-        entry = Ledger(project.open_warehouse()).append(f"review:{args.role}", APPROVED,
-                                                        f"catalog:{built.fingerprint}", details)
-        emit(args, {**details, "ledger_seq": entry.seq, "ledger_hash": entry.hash},
-             f"approved the data map of {args.ref} ({commit[:12]}, catalog {built.fingerprint[:19]}…) as "
-             f"{args.role} ({approver}); ledger entry {entry.seq}")
-        return 0
+        return _approve(args, project, role, built, commit)
     approvals = _approvals(project, built.fingerprint)
-    payload = {"ref": args.ref, "commit": commit, "fingerprint": built.fingerprint, "approvals": approvals}
+    roles = sorted(project.review.roles)
+    signed = {a["role"] for a in approvals if a["valid"]}
+    payload = {"ref": args.ref, "commit": commit, "fingerprint": built.fingerprint, "approvals": approvals,
+               "roles": roles, "missing": [r for r in roles if r not in signed],
+               "approved": bool(roles) and signed >= set(roles)}
     lines = [f"data map of {args.ref} ({commit[:12]}), catalog {built.fingerprint}:"]
-    lines += [f"  approved by {a['approver']} as {a['role']} at {a['at']} (ledger entry {a['seq']})" for a in approvals]
-    emit(args, payload, "\n".join(lines if approvals else lines + ["  not approved"]))
-    return 0 if approvals else 1
+    lines += [f"  {'approved' if a['valid'] else 'INVALID'} by {a['approver']} as {a['role']} at {a['at']} (ledger entry "
+              f"{a['seq']})" + ("" if a["valid"] else f": {a['problem']}") for a in approvals]
+    if not roles:
+        lines.append("  no review roles are declared (review.roles in the manifest): nothing can be approved")
+    lines += [f"  waiting for {r}" for r in payload["missing"]]
+    emit(args, payload, "\n".join(lines))
+    return 0 if payload["approved"] else 1
+
+
+def _role(args, project) -> str:
+    from ..manifest import ROLE_NAME
+
+    role = (args.role or "").strip()
+    if not role:
+        raise CliError("this needs the reviewer's role: --as ROLE (e.g. --as dpo)")
+    if not re.match(ROLE_NAME, role):
+        raise CliError("--as: a role is lower-case letters, digits, _ and - (at most 32)")
+    if args.action == "approve" and role not in project.review.roles:
+        raise CliError(f"role {role!r} is not declared under review.roles in the manifest (declared: "
+                       f"{', '.join(sorted(project.review.roles)) or 'none'}); an approval is signed with a key "
+                       "declared for its role")
+    return role
+
+
+def _keygen(args, project) -> int:
+    from ..crypto.approvals import generate
+
+    role = _role(args, project)
+    if not args.key:
+        raise CliError("keygen needs --key FILE: where the new private key goes (kept by the reviewer, never committed)")
+    public = generate(Path(args.key))
+    emit(args, {"role": role, "public_key": public, "private_key": args.key},
+         f"private key → {args.key} (owner-only; keep it off the repository)\ndeclare in the manifest:\n"
+         f"review:\n  roles:\n    {role}:\n      public_keys: [\"{public}\"]")
+    return 0
+
+
+def _approve(args, project, role: str, built: Catalog, commit: str) -> int:
+    from ..crypto import approvals as signing
+    from ..ledger import Ledger
+    from ..text import unsafe_character
+
+    if not args.key:
+        raise CliError("approving needs --key FILE: the reviewer's Ed25519 private key (`dfg review keygen`)")
+    approver = args.by or _git_identity(project) or os.environ.get("USER") or "unknown"
+    problem = unsafe_character(approver)
+    if problem or not approver.strip() or len(approver) > 200:
+        raise CliError(f"--by: the approver's name may not hold {problem or 'nothing, or more than 200 characters'}")
+    key = signing.load_private(Path(args.key))
+    public = signing.public_text(key.public_key())
+    if public not in project.review.roles[role].public_keys:
+        raise CliError(f"the key in {args.key} is not one of the keys declared for role {role!r}: refusing to sign")
+    details = {"commit": commit, "ref": args.ref, "fingerprint": built.fingerprint, "role": role, "approver": approver,
+               "public_key": public, "signature": signing.sign(key, signing.message(built.fingerprint, role, commit))}
+    entry = Ledger(project.open_warehouse()).append(f"review:{role}", APPROVED, f"catalog:{built.fingerprint}", details)
+    emit(args, {**details, "ledger_seq": entry.seq, "ledger_hash": entry.hash},
+         f"approved the data map of {args.ref} ({commit[:12]}, catalog {built.fingerprint[:19]}…) as "
+         f"{role} ({approver}), signed; ledger entry {entry.seq}")
+    return 0
+
+
+def approval_problem(details: dict, project) -> str | None:
+    """Why a recorded approval proves nothing (None when its signature verifies with a key declared
+    for its role)."""
+    from ..crypto import approvals as signing
+
+    role, public = details.get("role"), details.get("public_key")
+    if not details.get("signature") or not public:
+        return "unsigned"
+    if role not in project.review.roles or public not in project.review.roles[role].public_keys:
+        return f"signed with a key not declared for role {role!r}"
+    payload = signing.message(str(details.get("fingerprint")), str(role), str(details.get("commit")))
+    return None if signing.verifies(public, payload, details["signature"]) else "the signature does not verify"
 
 
 def _approvals(project, fingerprint: str) -> list[dict]:
     from ..ledger import Ledger
 
     entries = Ledger(project.open_warehouse()).entries(target=f"catalog:{fingerprint}", action=APPROVED)
-    return [{"seq": e.seq, "at": e.ts, "role": e.details_dict().get("role"), "approver": e.details_dict().get("approver"),
-             "commit": e.details_dict().get("commit")} for e in entries]
+    found = []
+    for e in entries:
+        details = e.details_dict()
+        problem = approval_problem(details, project) if details.get("fingerprint") == fingerprint else \
+            "names another fingerprint than its target"
+        found.append({"seq": e.seq, "at": e.ts, "role": details.get("role"), "approver": details.get("approver"),
+                      "commit": details.get("commit"), "valid": problem is None,
+                      **({"problem": problem} if problem else {})})
+    return found
 
 
 # --- the catalog of a revision ----------------------------------------------------------------

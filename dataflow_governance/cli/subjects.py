@@ -7,7 +7,7 @@ from .common import CliError, emit, object_store, policy, utc_time, uses_s3
 
 
 def _inputs(project, ctx=None):
-    ctx = ctx or policy(project)
+    ctx = ctx or policy(project, checked=True)
     return dict(ctx.governance), ctx.graph, project.open_warehouse(), (object_store(project) if uses_s3(ctx) else None)
 
 
@@ -51,7 +51,7 @@ def cmd_access(args, project) -> int:
     from ..ledger import Ledger
     from ..phi_access import record_command
 
-    ctx = policy(project)
+    ctx = policy(project, checked=True)
     governance, graph, warehouse, store = _inputs(project, ctx)
     export = access_export(project, governance, graph, args.subject_id, warehouse, store)
     # The export read the subject's PHI: ledgered as an access, for the subject's own request.
@@ -73,7 +73,7 @@ def cmd_disclosures(args, project) -> int:
     except SubjectIdError as exc:
         raise CliError(str(exc)) from None
     since = utc_time(args.since, "--since")
-    ctx = policy(project)
+    ctx = policy(project, checked=True)
     under = hipaa_assets(ctx)
     disclosing = {a for a in under if (access_of(ctx, a, under) or {}).get("disclosed_to")}
     warehouse = project.open_warehouse()

@@ -10,7 +10,7 @@ from .common import CliError, emit, object_store, policy, uses_s3
 def cmd_tenant(args, project) -> int:
     from ..erasure.offboard import offboard
 
-    ctx = policy(project)
+    ctx = policy(project, checked=True)
     result = offboard(project, dict(ctx.governance), ctx.graph, args.tenant, warehouse=project.open_warehouse(),
                       store=object_store(project) if uses_s3(ctx) else None, immediately=args.now,
                       dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days,
@@ -24,7 +24,7 @@ def cmd_tenancy(args, project) -> int:
     from ..ledger import Ledger
 
     warehouse = project.open_warehouse()
-    isolation = tenant_isolation.plan(dict(policy(project).governance), warehouse, project.tenancy)
+    isolation = tenant_isolation.plan(dict(policy(project, checked=True).governance), warehouse, project.tenancy)
     ledger = Ledger(warehouse)
     if args.action == "apply":
         payload = {"tables": sorted(isolation.scoped), "reporting_readable": isolation.readable,

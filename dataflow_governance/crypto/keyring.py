@@ -92,6 +92,21 @@ def describe_record(record: KeyRecord) -> str:
     return f"recorded at {record.at} (ledger entry {record.seq}, fingerprint {str(record.fingerprint)[:12]}…)"
 
 
+def derive(key: bytes, purpose: str) -> bytes:
+    return keyed_hash(key, f"dataflow-governance derived key: {purpose}", 64).encode()
+
+
+def peek_derived(state_dir: Path, purpose: str) -> bytes | None:
+    """The derived key as the subject key on disk (or in DFG_SUBJECT_KEY) gives it, without the
+    ledger's check and never making a key: for writing and reading the catalog's MAC where the
+    ledger is not at hand. Commands that change data check the key first (`Keyring.derived`)."""
+    env = os.environ.get("DFG_SUBJECT_KEY")
+    if env:
+        return derive(env.encode(), purpose) if len(env.strip()) >= MIN_ENV_KEY else None
+    key, _state = read_key_file(Path(state_dir) / "keys" / "subject.key", _HEX_DIGITS, hex_text=True)
+    return derive(key, purpose) if key is not None else None
+
+
 class Keyring:
     """The project's hashing keys, checked on every use against the ledger's fingerprints."""
 
@@ -180,6 +195,10 @@ class Keyring:
                 f"truly lost, `dfg keys recreate --key {name} --reason …` makes a new one, ledgered — "
                 + ("data pseudonymized with the old key will then match no subject" if name == "pseudonym" else
                    "erasures recorded under the old key will then no longer be recognized"))
+
+    def derived(self, purpose: str) -> bytes:
+        """A key for one purpose (the catalog's MAC), derived from the checked subject key."""
+        return derive(self.key("subject"), purpose)
 
     def hash(self, name: str, value: object) -> str:
         return keyed_hash(self.key(name), value)

@@ -46,7 +46,7 @@ from .resources import WarehouseResource
 from .sql_asset import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY
 
 NORMALIZED_FILE = "dfg_lineage_sql.json"  # beside dbt's manifest.json
-SKIPPED_DIRS = {"target", "logs", "dbt_packages", "dbt_modules", ".venv", "__pycache__"}
+SKIPPED_DIRS = {"target", "logs", ".venv", "__pycache__"}  # (installed packages are code: they count)
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "redshift": "redshift", "snowflake": "snowflake",
             "bigquery": "bigquery", "databricks": "databricks", "spark": "spark", "trino": "trino"}
 
@@ -159,7 +159,9 @@ class GovernedDbtTranslator(DagsterDbtTranslator):
 
     def _extra_metadata(self, props: Mapping[str, Any]) -> dict[str, Any]:
         where = props.get("original_file_path") or props["unique_id"]
-        files = [self.project_dir / where]
+        # The whole project is an input of every model's facts and lineage: dbt_project.yml, sources,
+        # schema files, macros, packages (the catalog hashes the folder as one input).
+        files = [self.project_dir / where, self.project_dir]
         if props.get("patch_path"):
             files.append(self.project_dir / str(props["patch_path"]).split("://", 1)[-1])
         extra: dict[str, Any] = {INPUT_FILES_KEY: dg.MetadataValue.json(sorted({str(f) for f in files}))}
@@ -377,6 +379,7 @@ def governed_dbt_sources(project: Project, project_dir: str | os.PathLike,
         except GovernanceError as exc:
             raise GovernanceError(f"dbt source {props['source_name']}.{props['name']} "
                                   f"({props.get('original_file_path')}): {exc}") from None
-        spec = dg.AssetSpec(key, description=props.get("description") or None, kinds={"dbt"})
+        spec = dg.AssetSpec(key, description=props.get("description") or None, kinds={"dbt"},
+                            metadata={INPUT_FILES_KEY: dg.MetadataValue.json([str(dbt.project_dir)])})
         specs.append(with_governance(spec, gov, translator))
     return specs

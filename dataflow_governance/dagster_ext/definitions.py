@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from .. import catalog, taxonomy
+from ..crypto.keyring import peek_derived
 
 from ..manifest import Project, check_processor_references
 from ..graph import ColumnGraph, SqlDefinition, build_column_graph
@@ -54,6 +55,12 @@ def policy_context(specs: Sequence[dg.AssetSpec], project: Project) -> PolicyCon
                          tenancy=project.tenancy)
 
 
+def catalog_mac_key(state_dir: Path) -> bytes | None:
+    """The key of the catalog's MAC, from the subject key as it is on disk (a Definitions load never
+    makes or records a key; the commands that change data check the key before trusting a catalog)."""
+    return peek_derived(state_dir, "catalog")
+
+
 def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyContext,
                   force: bool = False) -> catalog.Catalog:
     """The governance catalog of these Definitions, written unless one of the same fingerprint is
@@ -70,7 +77,7 @@ def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyCo
     path = catalog.catalog_path(project)
     if force or catalog.written_fingerprint(path) != built.fingerprint:
         try:
-            catalog.write(built, path)
+            catalog.write(built, path, catalog_mac_key(project.state_dir))
         except OSError as exc:
             warnings.warn(f"governance catalog not written to {path}: {exc.strerror}", stacklevel=2)
     return built

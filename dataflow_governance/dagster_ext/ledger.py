@@ -4,7 +4,8 @@ from typing import Any
 
 import dagster as dg
 
-from ..ledger import LEDGER_TABLE, Anchor, Ledger, load_anchors, record_anchor
+from ..anchors import project_anchors, record_project_anchor
+from ..ledger import LEDGER_TABLE, Anchor, Ledger
 from ..manifest import Project
 from .resources import WarehouseResource
 
@@ -31,9 +32,9 @@ def ledger_definitions(project: Project) -> tuple[dg.AssetSpec, dg.AssetChecksDe
                     description="recompute the whole chain and compare it with the recorded anchors")
     def chain_intact(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         ledger = Ledger(warehouse.get())
-        result = ledger.verify(load_anchors(project.state_dir))
+        result = ledger.verify(project_anchors(project))
         if result.ok:
-            record_anchor(project.state_dir, Anchor(result.head_seq, result.head_hash), source=f"dagster:{LEDGER_CHECK}")
+            record_project_anchor(project, Anchor(result.head_seq, result.head_hash), source=f"dagster:{LEDGER_CHECK}")
         metadata = {**ledger_metadata(Anchor(result.head_seq, result.head_hash)), "entries": result.entries,
                     "anchors_checked": result.anchors_checked}
         if not result.ok:

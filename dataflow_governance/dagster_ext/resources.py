@@ -36,12 +36,14 @@ class S3Resource(dg.ConfigurableResource):
     use_local: bool = True
     buckets: dict[str, str] = Field(default_factory=dict, description="bucket → region, created if missing")
     versioned_buckets: list[str] = Field(default_factory=list)
+    locked_buckets: list[str] = Field(default_factory=list, description="buckets created with S3 Object Lock")
 
     def get(self) -> ObjectStore:
         store = open_object_store(self.endpoint_url, self.region, Path(self.state_dir), self.use_local)
         if self.buckets:
             ensure_buckets(store, {
-                name: BucketConfig(region=region, versioned=name in self.versioned_buckets)
+                name: BucketConfig(region=region, versioned=name in self.versioned_buckets,
+                                   object_lock=name in self.locked_buckets)
                 for name, region in self.buckets.items()
             })
         return store
@@ -118,6 +120,7 @@ def project_resources(project: Project) -> dict[str, dg.ConfigurableResource]:
             state_dir=str(project.state_dir),
             buckets={name: bucket.region for name, bucket in project.buckets.items()},
             versioned_buckets=[name for name, bucket in project.buckets.items() if bucket.versioned],
+            locked_buckets=[name for name, bucket in project.buckets.items() if bucket.object_lock],
         ),
         "keys": KeysResource(warehouse=warehouse, state_dir=str(project.state_dir), provider=project.keys.provider,
                              kms_key_id=project.keys.kms_key_id, kms_endpoint_url=project.keys.kms_endpoint_url,

@@ -183,6 +183,10 @@ class Engine:
         """`create` (the ledger table) plus whatever makes it append-only in the database itself."""
         return [create]
 
+    def ledger_guard_problems(self, table: exp.Table) -> list[dict]:
+        """[{"severity": "error"|"warning", "problem": …}] of the ledger's append-only guard."""
+        return []
+
     def grant_append(self, con: Any, table: exp.Table, role: str) -> None:
         raise WarehouseError(f"{self.name} has no roles to grant; protect the database file instead")
 

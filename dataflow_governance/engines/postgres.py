@@ -164,6 +164,34 @@ class PostgresEngine(Engine):
             f"REVOKE UPDATE, DELETE, TRUNCATE ON {target} FROM PUBLIC",
         ]
 
+    def ledger_guard_problems(self, table: exp.Table) -> list[dict]:
+        """Triggers missing or disabled (`ALTER TABLE … DISABLE TRIGGER`: then rows can be changed or
+        deleted), and an owner the pipeline itself connects as (the owner can disable them)."""
+        target = self.render(table)
+        with self.connect() as con:
+            triggers = dict(con.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = to_regclass(%s) "
+                                        "AND tgname IN ('ledger_no_update', 'ledger_no_truncate')", (target,)).fetchall())
+            owner, me, superuser, member = con.execute(
+                "SELECT pg_get_userbyid(c.relowner), current_user, r.rolsuper, "
+                "pg_has_role(current_user, c.relowner, 'MEMBER') FROM pg_class c, pg_roles r "
+                "WHERE c.oid = to_regclass(%s) AND r.rolname = current_user", (target,)).fetchone()
+        problems = []
+        for name in ("ledger_no_update", "ledger_no_truncate"):
+            state = triggers.get(name)
+            if state is None:
+                problems.append({"severity": "error", "problem": f"trigger {name} is missing from {target}: the "
+                                 "ledger is not append-only in the database"})
+            elif state == "D":
+                problems.append({"severity": "error", "problem": f"trigger {name} on {target} is DISABLED: rows may "
+                                 "have been changed or deleted meanwhile; check against every anchor and re-enable it"})
+        if member or superuser:
+            who = "a superuser" if superuser else f"the owner ({owner}) or a member of it"
+            problems.append({"severity": "warning", "problem": f"the pipeline connects as {me}, {who}: it can disable "
+                             f"the ledger's triggers. Make {target} owned by a role the pipeline does not use and "
+                             "grant the pipeline SELECT, INSERT only (Ledger.grant_writer); keep anchors in an "
+                             "Object Lock bucket (ledger.anchors)"})
+        return problems
+
     def grant_append(self, con: Any, table: exp.Table, role: str) -> None:
         target, ident = self.render(table), self.render(exp.to_identifier(role, quoted=True))
         con.execute(f"REVOKE ALL ON {target} FROM {ident}")

@@ -38,7 +38,7 @@ class ErasureResult:
         if self.ledger_seq is not None:
             out["ledger_seq"] = self.ledger_seq
         outstanding = [t for t in self.targets if t.outstanding and not t.notified_at]
-        if outstanding:
+        if outstanding and self.status != "planned":
             command = "dfg tenant offboard --tenant …" if self.kind == "offboarding" else "dfg erase --subject-id …"
             out["outstanding"] = [f"tell processor {t.target} to erase what it received of this {self.what} (from "
                                   f"{t.asset}), then record that it was told: {command} --notified {t.target}"

@@ -15,7 +15,8 @@ from functools import partial
 from ..errors import DfgError
 from ..graph import ColumnGraph
 from ..crypto import open_keyring
-from ..ledger import Ledger, record_anchor
+from ..anchors import record_project_anchor
+from ..ledger import Ledger
 from ..locks import governance_lock
 from ..manifest import Project
 from ..matching import SubjectIdError, check_subject_id
@@ -258,7 +259,7 @@ def _certify(project: Project, request: Request, targets: list[Target], ledger: 
         details["pending"] = [t.pending for t in pending]
     action = {"verified": "verified", PENDING_KEK: "pending_kek_retirement"}.get(status, "verification_failed")
     entry = ledger.append(actor, f"{request.kind}.{action}", request.target, details)
-    record_anchor(project.state_dir, ledger.head(), source=actor)
+    record_project_anchor(project, ledger.head(), source=actor)
     done = result(status, targets, entry.hash, ledger_seq=entry.seq, **outcome)
     write_certificate(done, project)
     return done
