@@ -9,7 +9,7 @@ variables override connection settings so one manifest serves laptop, CI and pro
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Annotated, Literal
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -109,17 +109,9 @@ ROLE_NAME = r"^[a-z][a-z0-9_-]{0,31}$"
 
 
 class ReviewRole(_Section):
-    public_keys: tuple[str, ...] = Field(min_length=1, description="the role's reviewers' Ed25519 public keys, "
-                                         "'ed25519:<base64>' as `dfg review keygen` prints them")
-
-    @field_validator("public_keys")
-    @classmethod
-    def _keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from .crypto.approvals import load_public
-
-        for key in value:
-            load_public(key)
-        return value
+    public_keys: tuple[Annotated[str, Field(pattern=r"^ed25519:[A-Za-z0-9+/]{43}=$")], ...] = Field(
+        min_length=1, description="the role's reviewers' Ed25519 public keys, 'ed25519:<base64 of 32 bytes>' as "
+        "`dfg review keygen` prints them")
 
 
 class ReviewConfig(_Section):

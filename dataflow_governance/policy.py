@@ -45,6 +45,22 @@ def retention_missing(ctx: PolicyContext) -> Iterator[Finding]:
             )
 
 
+def retention_unenforceable(ctx: PolicyContext) -> Iterator[Finding]:
+    """A table's retention without the column that dates its rows: the sweep could never find a row
+    past its time, and would say "0 rows older than …" forever."""
+    for asset, facts in sorted(ctx.governance.items()):
+        rule = facts.retention
+        if rule is not None and facts.storage.kind in ("warehouse", "delta") and not rule.timestamp_column:
+            columns = [c for c, spec in facts.columns.items() if (spec.type or "").lower().startswith(("timestamp", "date"))]
+            yield Finding(
+                asset, "retention-unenforceable", "error",
+                f"{asset} declares retention ({rule.keep}) but no retention.timestamp_column: no row can ever be "
+                "found past its time, so the sweep would remove nothing",
+                "declare retention.timestamp_column" + (f" (e.g. {columns[0]})" if columns else
+                                                        ", the column that dates each row"),
+            )
+
+
 def processor_without_dpa(ctx: PolicyContext) -> Iterator[Finding]:
     for asset, facts in sorted(ctx.governance.items()):
         if not facts.is_personal:
@@ -171,6 +187,7 @@ def immutable_personal_unencrypted(ctx: PolicyContext) -> Iterator[Finding]:
 RULES: tuple[Rule, ...] = (
     legal_basis_missing,
     retention_missing,
+    retention_unenforceable,
     processor_without_dpa,
     transfer_without_safeguard,
     pii_free_reads_personal,

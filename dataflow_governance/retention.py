@@ -60,13 +60,18 @@ def plan_sweep(governance: dict[str, AssetGovernance], now: datetime) -> list[Sw
             continue
         cutoff = _ts(now - timedelta(days=rule.keep_days))
         if gov.storage.kind == "warehouse":
-            items.append(SweepItem(asset, "warehouse", gov.storage.table or asset, rule.action, cutoff))
+            item = SweepItem(asset, "warehouse", gov.storage.table or asset, rule.action, cutoff)
+            if not rule.timestamp_column:  # (the retention-unenforceable rule says so too)
+                item.problem = f"asset {asset}: retention.timestamp_column is not declared, so no row can be found past its time"
+            items.append(item)
         elif gov.storage.kind == "s3" and gov.storage.bucket:
             items.append(SweepItem(asset, "s3", f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}", "delete", cutoff))
         elif gov.storage.kind == "delta":
             item = SweepItem(asset, "delta", gov.storage.path or asset, rule.action, cutoff)
             # Said, not silently passed over: what a Delta sweep cannot do yet.
-            if rule.action != "delete" or rule.anonymize_after or rule.legal_holds:
+            if not rule.timestamp_column:
+                item.problem = f"asset {asset}: retention.timestamp_column is not declared, so no row can be found past its time"
+            elif rule.action != "delete" or rule.anonymize_after or rule.legal_holds:
                 item.skipped = "Delta tables are swept by delete only (no anonymize, aggregate or legal holds yet)"
             items.append(item)
     return items
@@ -113,7 +118,7 @@ def _affected(con, warehouse: Warehouse, sql: str, params: list | None = None) -
 
 def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse, key: bytes | None, now: datetime,
                     dry_run: bool) -> None:
-    if item.skipped:
+    if item.skipped or item.problem:
         return
     rule = gov.retention
     needed = [rule.timestamp_column, *rule.anonymize, *(c for h in rule.legal_holds for c in h.anonymize)]
@@ -231,7 +236,7 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
             sweep_warehouse(item, governance[item.asset], warehouse, key, current, dry_run)
         elif item.system == "s3" and store is not None:
             sweep_s3(item, store, dry_run)
-        elif item.system == "delta" and not item.skipped:
+        elif item.system == "delta" and not item.skipped and not item.problem:
             sweep_delta(item, governance[item.asset], project.state_dir, dry_run)
         if not dry_run:
             ledger.append(actor, "sweep.asset_done", f"asset:{item.asset}",

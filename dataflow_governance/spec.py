@@ -313,11 +313,6 @@ class AssetGovernance(_Model):
                 "holds special-category data (Art. 9) but has no art9_condition; allowed: "
                 + ", ".join(taxonomy.ART9_CONDITIONS)
             )
-        if self.retention and self.storage.kind in ("warehouse", "delta") and not self.retention.timestamp_column:
-            # Without the column that dates each row no row is ever past its time: the rule would
-            # sweep nothing, forever, while saying "0 rows older than …".
-            raise ValueError("retention.timestamp_column: a table's retention needs the column that dates each row "
-                             "(e.g. created_at); without it no row is ever swept")
         named = {c: f for c, f in ((self.tenant_key, "tenant_key"), (self.region_column, "region_column")) if c}
         if self.retention:
             named.update({c: "retention.anonymize" for c in self.retention.anonymize})

@@ -66,9 +66,24 @@ def test_a_renamed_id_column_fails_verification_and_the_runtime_check(demo_copy)
     assert not evaluation.passed and "has no column 'user_id'" in evaluation.metadata["problems"].value
 
 
-def test_a_retention_without_a_timestamp_column_is_an_error_and_a_misspelt_one_is_named():
-    with pytest.raises(GovernanceError, match="retention.timestamp_column: a table's retention needs"):
-        build_governance("events", {"storage": {"kind": "warehouse"}, "retention": {"keep": "30 days"}})
+def test_a_retention_without_a_timestamp_column_is_an_error_and_a_misspelt_one_is_named(tmp_path):
+    from dataflow_governance.policy import PolicyContext, run_policy
+
+    events = build_governance("events", {"storage": {"kind": "warehouse"}, "retention": {"keep": "30 days"},
+                                         "columns": {"kind": {}, "at": {"type": "timestamp"}}})
+    [finding] = [f for f in run_policy(PolicyContext({"events": events}, {"events": frozenset()}, {}))
+                 if f.rule == "retention-unenforceable"]
+    assert finding.severity == "error" and "declare retention.timestamp_column (e.g. at)" == finding.fix
+    manifest = tmp_path / "dagster_project.yaml"
+    manifest.write_text("project: p\ngroups: {g: {assets: {events: {storage: {kind: warehouse}, "
+                        "retention: {keep: 30 days}}}}}\n")
+    from dataflow_governance import Warehouse
+    from dataflow_governance.retention import run_sweep
+
+    project = load_project(manifest)
+    result = run_sweep(project, project.governance, Warehouse("duckdb", path=str(tmp_path / "w.duckdb")), None,
+                       dry_run=True)
+    assert "retention.timestamp_column is not declared" in result["assets"]["events"]["problem"]
     with pytest.raises(GovernanceError, match=r"retention.timestamp_column names column 'creatd_at'.*did you mean "
                                               r"'created_at'"):
         build_governance("events", {"retention": {"keep": "30 days", "timestamp_column": "creatd_at"},

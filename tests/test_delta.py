@@ -98,5 +98,7 @@ def test_a_retention_sweep_removes_expired_rows_from_every_version_and_says_what
              "columns": {"user_id": {"identity": True, "categories": ["user.unique_id"]}, "at": {}}}
     swept = plan_sweep({"a": build_governance("a", {**facts, "retention": {"keep": "1y", "timestamp_column": "at"}}),
                         "b": build_governance("b", {**facts, "retention": {"keep": "1y"}})}, datetime(2026, 7, 1))
-    assert [(i.asset, i.system, i.skipped) for i in swept] == [("a", "delta", None),
-                                                               ("b", "delta", "no timestamp_column declared")]
+    # A rule with nothing to date rows by is a problem (the sweep fails on it), never a quiet skip.
+    assert [(i.asset, i.system, i.skipped, bool(i.problem)) for i in swept] == [("a", "delta", None, False),
+                                                                              ("b", "delta", None, True)]
+    assert "timestamp_column is not declared" in swept[1].problem

@@ -17,7 +17,8 @@ from dataflow_governance.policy import (
 ENC = {"encryption": {"at_rest": "AES-256", "in_transit": "TLS"}}
 USERS = {
     "legal_basis": "contract", "purposes": ["essential.service"], "region": "eu-central-1",
-    "columns": {"email": {"categories": ["user.contact.email"]}}, "retention": {"keep": "2y"}, **ENC,
+    "columns": {"email": {"categories": ["user.contact.email"]}, "created_at": {"type": "timestamp"}},
+    "retention": {"keep": "2y", "timestamp_column": "created_at"}, **ENC,
 }
 
 

@@ -20,19 +20,21 @@ from dataflow_governance.pci import (
 from dataflow_governance.spec import GovernanceError
 
 BASE = {"legal_basis": "contract", "purposes": ["essential.service"], "region": "eu-central-1",
-        "retention": {"keep": "1y"}, "encryption": {"at_rest": "AES-256", "in_transit": "TLS"}}
+        "retention": {"keep": "1y", "timestamp_column": "created_at"},
+        "encryption": {"at_rest": "AES-256", "in_transit": "TLS"}}
+AT = {"created_at": {"type": "timestamp"}}
 CAPTURES = {**BASE, "regime": "pci", "columns": {
     "capture_id": {"type": "bigint"}, "user_id": {"type": "bigint", "identity": True, "categories": ["user.unique_id"]},
     "pan": {"type": "varchar", "categories": ["user.financial.credit_card"], "card_data": "pan"},
-    "amount": {"type": "double"}}}
+    "amount": {"type": "double"}, **AT}}
 TOKENS = {**BASE, "regime": "pci", "tokenized": True, "columns": {
     "capture_id": {"type": "bigint"},
     "card_token": {"type": "varchar", "categories": ["user.financial.credit_card"], "card_data": "token"},
-    "last4": {"type": "varchar", "categories": ["user.financial.credit_card"], "card_data": "truncated"}}}
+    "last4": {"type": "varchar", "categories": ["user.financial.credit_card"], "card_data": "truncated"}, **AT}}
 NOTES = {**BASE, "regime": ["hipaa"], "art9_condition": "explicit_consent", "columns": {
     "ticket_id": {"type": "bigint"}, "user_id": {"type": "bigint", "identity": True, "categories": ["user.unique_id"]},
     "note": {"type": "varchar", "categories": ["user.health_and_medical"]},
-    "diagnosis": {"type": "varchar", "categories": ["user.health_and_medical.genetic"]}}}
+    "diagnosis": {"type": "varchar", "categories": ["user.health_and_medical.genetic"]}, **AT}}
 
 
 def context(assets: dict, sql: dict | None = None, upstream: dict | None = None,
@@ -53,7 +55,7 @@ def fired(ctx: PolicyContext, rule) -> list[tuple[str, str]]:
 
 def test_tokenized_asset_cannot_declare_a_card_number():
     with pytest.raises(GovernanceError, match="declared tokenized .* pan"):
-        build_governance("t", {**TOKENS, "columns": {"pan": {"categories": ["user.financial.credit_card"]}}})
+        build_governance("t", {**TOKENS, "columns": {"pan": {"categories": ["user.financial.credit_card"]}, **AT}})
 
 
 def test_unknown_card_data_and_regime_are_clear_errors():
@@ -66,7 +68,7 @@ def test_unknown_card_data_and_regime_are_clear_errors():
 def test_a_card_category_without_card_data_counts_as_a_full_number():
     gov = build_governance("c", {**BASE, "columns": {"card": {"categories": ["user.financial.credit_card"]},
                                                       "brand": {"categories": ["user.financial.credit_card"],
-                                                                "card_data": "brand"}}})
+                                                                "card_data": "brand"}, **AT}})
     assert gov.pan_columns == ("card",)
 
 

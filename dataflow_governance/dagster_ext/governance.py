@@ -19,6 +19,7 @@ from .. import taxonomy
 from ..spec import AssetGovernance, GovernanceError, build_governance
 
 SPEC_KEY = "dataflow_governance/spec"
+DECLARED_KEY = "dataflow_governance/declared"  # governance declared in Python, as written: defaults go under it
 GOVERNANCE_KEY = "governance"  # the readable summary
 
 
@@ -172,8 +173,15 @@ def governance_metadata(gov: AssetGovernance) -> dict[str, Any]:
     return DEFAULT_TRANSLATOR.attributes(gov)["metadata"]
 
 
-def governance_attributes(gov: AssetGovernance, *, translator: GovernanceTranslator | None = None, **given) -> dict:
-    return (translator or DEFAULT_TRANSLATOR).attributes(gov, **given)
+def governance_attributes(gov: AssetGovernance, *, translator: GovernanceTranslator | None = None,
+                          declared: bool = False, **given) -> dict:
+    """`declared`: governance written in Python next to the asset, which `governed_definitions` later
+    puts the manifest's defaults under (what was written, explicit nulls included, is kept)."""
+    attributes = (translator or DEFAULT_TRANSLATOR).attributes(gov, **given)
+    if declared:
+        attributes["metadata"][DECLARED_KEY] = dg.MetadataValue.json(
+            gov.model_dump(mode="json", exclude_unset=True, exclude={"asset"}))
+    return attributes
 
 
 def with_governance(spec: dg.AssetSpec, gov: AssetGovernance, translator: GovernanceTranslator | None = None) -> dg.AssetSpec:
@@ -187,7 +195,10 @@ def governed_spec(key: str, governance: Mapping[str, Any] | AssetGovernance, *,
                   translator: GovernanceTranslator | None = None, **spec_kwargs) -> dg.AssetSpec:
     """An AssetSpec carrying validated governance (for assets materialized elsewhere)."""
     gov = governance if isinstance(governance, AssetGovernance) else build_governance(key, dict(governance))
-    return with_governance(dg.AssetSpec(key, **spec_kwargs), gov, translator)
+    spec = dg.AssetSpec(key, **spec_kwargs)
+    return spec.replace_attributes(**governance_attributes(
+        gov, translator=translator, declared=True, owners=spec.owners, tags=spec.tags, kinds=spec.kinds,
+        metadata=spec.metadata, description=spec.description))
 
 
 def governed_asset(*, governance: Mapping[str, Any] | AssetGovernance, translator: GovernanceTranslator | None = None,
@@ -198,7 +209,8 @@ def governed_asset(*, governance: Mapping[str, Any] | AssetGovernance, translato
         key = _decorated_key(fn, asset_kwargs).to_user_string()
         gov = governance if isinstance(governance, AssetGovernance) else build_governance(key, dict(governance))
         attributes = governance_attributes(
-            gov, translator=translator, owners=asset_kwargs.pop("owners", None), tags=asset_kwargs.pop("tags", None),
+            gov, translator=translator, declared=True, owners=asset_kwargs.pop("owners", None),
+            tags=asset_kwargs.pop("tags", None),
             kinds=asset_kwargs.pop("kinds", None), metadata=asset_kwargs.pop("metadata", None),
             description=asset_kwargs.pop("description", None) or inspect.cleandoc(fn.__doc__ or ""),
         )
@@ -260,19 +272,20 @@ def apply_project_defaults(assets: Iterable, defaults: Mapping[str, Any], bucket
         return assets
 
     def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
-        raw = spec.metadata.get(SPEC_KEY)
-        if raw is None:
+        raw = spec.metadata.get(DECLARED_KEY)
+        if raw is None:  # (the manifest's and dbt's governance has its defaults already)
             return spec
         declared = dict(raw.value if isinstance(raw, dg.JsonMetadataValue) else raw)
-        key = declared.pop("asset")
+        key = spec.key.to_user_string()
         old = read_governance([spec])[key]
         gov = build_governance(key, with_project_defaults(declared, defaults, buckets))
+        metadata = {k: v for k, v in spec.metadata.items() if k != DECLARED_KEY}
         if gov == old:
-            return spec
+            return spec.replace_attributes(metadata=metadata)
         # The code's own description, without the governance's that was merged into it.
         own = (spec.description or "").removeprefix(old.description).strip() or None
         return spec.replace_attributes(**governance_attributes(
-            gov, translator=translator, owners=spec.owners, tags=spec.tags, kinds=spec.kinds, metadata=spec.metadata,
+            gov, translator=translator, owners=spec.owners, tags=spec.tags, kinds=spec.kinds, metadata=metadata,
             description=own))
 
     return dg.map_asset_specs(attach, assets)

@@ -96,7 +96,8 @@ def sql_asset(
         from ..spec import build_governance
 
         gov = governance if isinstance(governance, AssetGovernance) else build_governance(name, dict(governance))
-        attributes = governance_attributes(gov, translator=translator, tags=asset_kwargs.pop("tags", None), kinds=kinds,
+        attributes = governance_attributes(gov, translator=translator, declared=True, tags=asset_kwargs.pop("tags", None),
+                                           kinds=kinds,
                                            metadata=metadata,
                                            owners=asset_kwargs.pop("owners", None),
                                            description=asset_kwargs.pop("description", None))
