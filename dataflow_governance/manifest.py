@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import DfgError
 from . import engines, taxonomy
-from .spec import AssetGovernance, GovernanceError, Processor, build_governance
+from .spec import REGION, AssetGovernance, GovernanceError, Processor, build_governance
 from .warehouse import IDENTIFIER
 
 DEFAULT_MANIFEST = "dagster_project.yaml"
@@ -38,11 +38,11 @@ class WarehouseConfig(_Section):
                        "DuckDB file of the ledger and the project's other own tables")
     schema_name: str | None = Field(default=None, alias="schema", pattern=IDENTIFIER,
                                     description="a plain identifier (letters, digits, _ and $)")
-    region: str = "eu-central-1"
+    region: str = Field(default="eu-central-1", pattern=REGION)
 
 
 class BucketConfig(_Section):
-    region: str
+    region: str = Field(pattern=REGION)
     versioned: bool = False
     object_lock: bool = Field(default=False, description="created with S3 Object Lock (versioned): objects written in "
                               "compliance mode cannot be deleted or overwritten by anyone until their retention ends")
@@ -70,9 +70,25 @@ class LedgerConfig(_Section):
     anchors: AnchorsConfig | None = None
 
 
+def _http_url(value: str | None, what: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} {value!r} is not an http(s) URL with a host (e.g. https://s3.amazonaws.com)")
+    return value
+
+
 class ObjectStoreConfig(_Section):
     endpoint_url: str | None = None
-    region: str = "eu-central-1"
+    region: str = Field(default="eu-central-1", pattern=REGION)
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _http_url(value, "endpoint_url")
 
 
 class MlflowConfig(_Section):
@@ -96,7 +112,12 @@ class KeysConfig(_Section):
         default="local", description="local: a KEK file in the state directory; aws-kms: a KMS key")
     kms_key_id: str | None = Field(default=None, description="aws-kms: the KMS key (id, ARN or alias/…)")
     kms_endpoint_url: str | None = Field(default=None, description="aws-kms: another endpoint than AWS's")
-    kms_region: str = "eu-central-1"
+    kms_region: str = Field(default="eu-central-1", pattern=REGION)
+
+    @field_validator("kms_endpoint_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _http_url(value, "kms_endpoint_url")
 
     @model_validator(mode="after")
     def _kms_key(self) -> KeysConfig:
@@ -163,7 +184,7 @@ class SubjectConfig(_Section):
 
 
 class TenantConfig(_Section):
-    region: str = Field(description="where this tenant's data must stay (a region code, e.g. eu-central-1)")
+    region: str = Field(pattern=REGION, description="where this tenant's data must stay (a region code, e.g. eu-central-1)")
 
 
 class TenancyConfig(_Section):
@@ -264,15 +285,50 @@ def load_project(path: str | os.PathLike | None = None) -> Project:
         manifest_path = manifest_path / DEFAULT_MANIFEST  # --project may name the project's folder
     if not manifest_path.is_file():
         raise ManifestError(f"{manifest_path.name}: no such manifest (looked at {manifest_path}); pass --project PATH")
+    from .files import FileProblem, read_bounded
+
     try:
-        raw = yaml.load(manifest_path.read_text(encoding="utf-8"), Loader=_StrictLoader) or {}
+        text = read_bounded(manifest_path, "manifest", MANIFEST_LIMIT).decode("utf-8")
+        raw = yaml.load(text, Loader=_StrictLoader) or {}
+    except FileProblem as exc:
+        raise ManifestError(str(exc)) from None
     except UnicodeDecodeError:
         raise ManifestError(f"{manifest_path.name}: not a text file (expected UTF-8 YAML)") from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"{manifest_path.name}: not valid YAML: {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise ManifestError(f"{manifest_path.name}: nested too deeply to be a manifest") from None
     if not isinstance(raw, dict):
         raise ManifestError(f"{manifest_path.name}: the top level must be a mapping")
+    if _expanded_size(raw, MANIFEST_VALUES) > MANIFEST_VALUES:
+        raise ManifestError(f"{manifest_path.name}: expands to more than {MANIFEST_VALUES:,} values (YAML aliases "
+                            "that repeat each other?); a manifest is refused rather than expanded")
     return _build(manifest_path, raw)
+
+
+MANIFEST_LIMIT = 10 << 20  # bytes
+MANIFEST_VALUES = 1_000_000  # values once YAML aliases are expanded
+
+
+def _expanded_size(value, limit: int, memo: dict | None = None) -> int:
+    """How many values the document holds with every alias expanded, counted without expanding
+    (an alias is the same object as its anchor: its size is counted once and reused)."""
+    memo = {} if memo is None else memo
+    if id(value) in memo:
+        return memo[id(value)]
+    size = 1
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        items = []
+    for item in items:
+        size += _expanded_size(item, limit, memo)
+        if size > limit:
+            break
+    memo[id(value)] = size
+    return size
 
 
 def _mapping(raw: dict, field_name: str, manifest: Path) -> dict:
@@ -360,9 +416,11 @@ def _build(manifest: Path, raw: dict) -> Project:
     problem = _engine_problem(warehouse)
     if problem:
         raise ManifestError(f"{manifest.name}: warehouse: {problem}")
-    object_store = _section(ObjectStoreConfig, raw.get("object_store"), "object_store", manifest)
-    if os.environ.get("DFG_S3_ENDPOINT_URL"):
-        object_store = object_store.model_copy(update={"endpoint_url": os.environ["DFG_S3_ENDPOINT_URL"]})
+    object_store_raw = raw.get("object_store") or {}
+    if os.environ.get("DFG_S3_ENDPOINT_URL"):  # validated like the manifest's own value
+        object_store_raw = {**(object_store_raw if isinstance(object_store_raw, dict) else {}),
+                            "endpoint_url": os.environ["DFG_S3_ENDPOINT_URL"]}
+    object_store = _section(ObjectStoreConfig, object_store_raw, "object_store (with DFG_S3_ENDPOINT_URL)", manifest)
     mlflow = _section(MlflowConfig, raw.get("mlflow"), "mlflow", manifest)
     if os.environ.get("MLFLOW_TRACKING_URI"):
         mlflow = mlflow.model_copy(update={"tracking_uri": os.environ["MLFLOW_TRACKING_URI"]})

@@ -13,7 +13,6 @@ def mermaid_id(name: str) -> str:
 
 def write_mermaid(out_dir: Path, name: str, title: str, diagram: str) -> Path:
     """A Mermaid diagram in a Markdown file of its own."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}.md"
-    path.write_text(f"# {title}\n\n```mermaid\n{diagram}```\n", encoding="utf-8")
-    return path
+    from .files import check_output_folder, write_safely
+
+    return write_safely(check_output_folder(out_dir) / f"{name}.md", f"# {title}\n\n```mermaid\n{diagram}```\n")

@@ -267,6 +267,10 @@ def client_for(project: Project) -> OpenLineageClient:
     OPENLINEAGE_URL, OPENLINEAGE__TRANSPORT__*) first, else the manifest's `openlineage.config`.
     A relative file transport path in that file is relative to the file."""
     section = project.openlineage
+    named = os.environ.get("OPENLINEAGE_CONFIG")
+    if named and not Path(named).is_file():
+        # The client would fall back to another transport without a word: events would go elsewhere.
+        raise OpenLineageError(f"OPENLINEAGE_CONFIG names {named}, which is not a file; fix or unset it")
     own = any(os.environ.get(k) for k in CLIENT_SETTINGS) or any(k.startswith("OPENLINEAGE__") for k in os.environ)
     if own or section is None or not section.config:
         return OpenLineageClient()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import taxonomy
 from .findings import PolicyContext
+from .files import check_output_folder, write_safely
 from .mermaid import mermaid_id, write_mermaid
 
 
@@ -105,13 +106,8 @@ def render_ropa(activities: list[dict], fmt: str) -> str:
 
 
 def write_ropa(activities: list[dict], out_dir: Path) -> dict[str, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for fmt in ("md", "html", "csv", "json"):
-        path = out_dir / f"ropa.{fmt}"
-        path.write_text(render_ropa(activities, fmt))
-        written[fmt] = path
-    return written
+    out_dir = check_output_folder(out_dir)
+    return {fmt: write_safely(out_dir / f"ropa.{fmt}", render_ropa(activities, fmt)) for fmt in ("md", "html", "csv", "json")}
 
 
 def data_map(ctx: PolicyContext) -> str:
@@ -152,10 +148,8 @@ def write_data_map(ctx: PolicyContext, out_dir: Path) -> Path:
 
 
 def findings_report(findings: list, out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "findings.json"
-    path.write_text(json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2))
-    return path
+    return write_safely(check_output_folder(out_dir) / "findings.json",
+                        json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2))
 
 
 __all__ = ["ropa_activities", "render_ropa", "write_ropa", "data_map", "write_data_map", "findings_report"]

@@ -34,18 +34,32 @@ _ISO = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$", re.IGNOREC
 @cache  # the same few durations, parsed for every asset at each load
 def parse_duration_days(text: str) -> int:
     """`30d`, `18 months`, `7 years` or ISO 8601 `P2Y6M` → days (a month is 30, a year 365)."""
-    match = _SHORT.match(str(text))
+    match = _SHORT.match(str(text)) if len(str(text)) <= 40 else None
     if match:
         unit = match.group(2).lower().rstrip("s") if len(match.group(2)) > 1 else match.group(2).lower()
-        return int(match.group(1)) * _DURATION_UNITS[unit]
-    iso = _ISO.match(str(text).strip())
+        return _bounded(text, int(match.group(1)) * _DURATION_UNITS[unit])
+    iso = _ISO.match(str(text).strip()) if len(str(text)) <= 40 else None
     if iso and any(iso.groups()):
         years, months, weeks, days = (int(g or 0) for g in iso.groups())
-        return years * 365 + months * 30 + weeks * 7 + days
+        return _bounded(text, years * 365 + months * 30 + weeks * 7 + days)
     raise ValueError(
         f"retention duration {text!r} is not a duration; write e.g. '30 days', '18 months', "
         "'7 years', '90d' or ISO 8601 'P2Y'"
     )
+
+
+MAX_DURATION_DAYS = 1000 * 365  # past this no date arithmetic is meaningful (nor possible before year 1)
+
+
+def _bounded(text: str, days: int) -> int:
+    if days > MAX_DURATION_DAYS:
+        raise ValueError(f"duration {text!r} is longer than 1000 years")
+    return days
+
+
+# A region as clouds name them (eu-central-1, us-east-1, europe-west1): lower-case words and digits
+# joined by hyphens. It names buckets and folders and appears in reports: nothing else gets through.
+REGION = r"^[a-z]{2,}[a-z0-9]*(-[a-z0-9]+){0,4}$"
 
 
 # PCI DSS card data elements: the PAN (and what stands in for it) and sensitive authentication data,
@@ -133,7 +147,7 @@ class Processor(_Model):
 
     name: str
     purpose: str = ""
-    region: str
+    region: str = Field(pattern=REGION)
     dpa: bool = Field(default=False, description="a data processing agreement is signed")
     transfer_mechanism: Literal["adequacy", "scc", "bcr", "derogation"] | None = None
     kind: Literal["processor", "recipient", "controller"] = "processor"
@@ -232,7 +246,7 @@ class AssetGovernance(_Model):
     art9_condition: str | None = None
     data_subjects: tuple[str, ...] = ()
     data_categories: tuple[str, ...] = Field(default=(), description="asset-level categories, for data without columns")
-    region: str | None = None
+    region: str | None = Field(default=None, pattern=REGION)
     storage: Storage = Storage()
     retention: Retention | None = None
     processors: tuple[str, ...] = ()

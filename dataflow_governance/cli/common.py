@@ -29,27 +29,30 @@ def emit(args, payload: dict, text: str) -> None:
     print(json.dumps(payload, indent=2, default=str) if args.json else text)
 
 
-def read_text(path: str, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise CliError(f"cannot read {what} {path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise CliError(f"cannot read {what} {path}: {exc.strerror}") from None
+def read_text(path: str, what: str, limit: int = 10 << 20) -> str:
+    """A regular file's UTF-8 text, at most `limit` bytes (never a device, FIFO or folder)."""
+    from ..files import read_text_bounded
+
+    return read_text_bounded(path, what, limit)
 
 
 def utc_time(text: str | None, flag: str) -> str | None:
-    """An ISO 8601 time as the ledger writes it (UTC, seconds); garbage is an error, not 'no entries'."""
+    """An ISO 8601 time as the ledger writes it (UTC, seconds), from 1900 to 9999; garbage is an
+    error, not 'no entries'."""
     from datetime import datetime, timezone
 
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     except ValueError:
         raise CliError(f"{flag} {text!r}: expected an ISO 8601 time such as 2026-01-31 or 2026-01-31T12:00:00Z") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except OverflowError:
+        raise CliError(f"{flag} {text!r}: outside the range of dates this can compare (1900 to 9999)") from None
+    if moment.year < 1900:
+        raise CliError(f"{flag} {text!r}: before 1900, outside the range of dates this compares")
     return moment.isoformat(timespec="seconds")
 
 

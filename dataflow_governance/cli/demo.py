@@ -13,7 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..dagster_ext import policy_context, project_resources
+from ..crypto import open_keyring
+from ..dagster_ext import policy_context, project_resources, write_catalog
 from ..dagster_ext.access_audit import LAUNCHED_BY_TAG, record_run
 from ..dagster_ext.openlineage import emit_run
 from ..anchors import record_project_anchor
@@ -28,14 +29,39 @@ from ..pci import pci_scope, scope_mermaid
 from ..policy import run_policy
 from ..reports import findings_report, ropa_activities, write_data_map, write_ropa
 from . import render
-from .common import emit, load_definitions
+from .common import CliError, emit, load_definitions
 
 
 def cmd_demo(args, project: Project) -> int:
-    summary = run_demo(project, load_definitions(project))
+    with one_at_a_time(project, "dfg demo"):
+        summary = run_demo(project, load_definitions(project))
     emit(args, summary, render.demo(summary))
     ok = summary["run_success"] and not summary["checks_failed"] and not summary["finding_errors"]
     return 0 if ok and not summary.get("openlineage_error") else 1
+
+
+@contextlib.contextmanager
+def one_at_a_time(project: Project, what: str):
+    """One materialization of the whole project at a time in a state folder: a second one says so and
+    stops, instead of racing the first one for its buckets, tables and run storage."""
+    import fcntl
+    import os
+
+    locks = project.state_dir / "locks"
+    locks.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(locks / "materialize.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise CliError(f"{holder} is already materializing this project (state folder {project.state_dir}); "
+                           "wait for it to finish") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{what} (pid {os.getpid()})".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def run_demo(project: Project, defs: dg.Definitions) -> dict:
@@ -68,6 +94,9 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
               if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     specs = list(defs.resolve_all_asset_specs())
     ctx = policy_context(specs, project)
+    # The catalog again, now with its MAC: the Definitions load wrote it before the project had keys.
+    open_keyring(project).key("subject")
+    write_catalog(project, specs, ctx, force=True)
     findings = run_policy(ctx)
     ledger = Ledger(project.open_warehouse())
     ledger.append_many([

@@ -57,9 +57,11 @@ def _sql_lineage(args) -> int:
 
 def _schema(path: str) -> dict:
     try:
-        schema = json.loads(read_text(path, "schema file"))
+        schema = json.loads(read_text(path, "schema file", limit=50 << 20))
     except json.JSONDecodeError as exc:
         raise CliError(f"schema file {path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise CliError(f"schema file {path}: nested too deeply (a schema is at most catalog.db.table.column)") from None
     if not _is_schema(schema):
         raise CliError(f"schema file {path}: expected {{table: {{column: type}}}} "
                        "(optionally nested by schema and catalog), with text types")

@@ -4,8 +4,6 @@ into a lineage catalog (Marquez, DataHub, OpenMetadata, …); the governance fac
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from .common import CliError, emit, project_catalog
@@ -34,16 +32,7 @@ def cmd_openlineage(args, project) -> int:
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
-    """Atomically: a reader never sees half an export."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".openlineage-", suffix=".ndjson")
-    except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(line + "\n" for line in lines)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomically (a reader never sees half an export), to a regular file or a new path only."""
+    from ..files import write_safely
+
+    write_safely(path, "".join(line + "\n" for line in lines), "OpenLineage export")

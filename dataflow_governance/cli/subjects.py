@@ -11,10 +11,26 @@ def _inputs(project, ctx=None):
     return dict(ctx.governance), ctx.graph, project.open_warehouse(), (object_store(project) if uses_s3(ctx) else None)
 
 
+def check_flags(args, flags: tuple[str, ...]) -> None:
+    """Flags that ask for opposite things are refused, not silently ranked."""
+    given = [f for f in flags if getattr(args, f.lstrip("-").replace("-", "_"), None)]
+    clashing = [("--cancel", "--now"), ("--cancel", "--dry-run"), ("--cancel", "--notified"), ("--dry-run", "--notified"),
+                ("--queue", "--now"), ("--queue", "--cancel"), ("--queue", "--dry-run"), ("--queue", "--notified")]
+    for a, b in clashing:
+        if a in given and b in given:
+            raise CliError(f"{a} and {b} ask for different things: give one")
+
+
 def cmd_erase(args, project) -> int:
+    check_flags(args, ("--cancel", "--now", "--dry-run", "--notified", "--queue"))
     if args.queue:
+        from ..erasure import erase
         from ..requests import file_request
 
+        # A request for nobody would run, find nothing and say so weeks later: say it now.
+        governance, graph, warehouse, store = _inputs(project)
+        erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store, dry_run=True,
+              unknown_is_error=True)
         request_id = file_request(project.open_warehouse(), args.subject_id)
         emit(args, {"request_id": request_id},
              f"erasure request {request_id} filed; run erase_subject_job with ops.erase_subject.config.request_id")

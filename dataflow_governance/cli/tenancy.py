@@ -9,7 +9,9 @@ from .common import CliError, emit, object_store, policy, uses_s3
 
 def cmd_tenant(args, project) -> int:
     from ..erasure.offboard import offboard
+    from .subjects import check_flags
 
+    check_flags(args, ("--cancel", "--now", "--dry-run", "--notified"))
     ctx = policy(project, checked=True)
     result = offboard(project, dict(ctx.governance), ctx.graph, args.tenant, warehouse=project.open_warehouse(),
                       store=object_store(project) if uses_s3(ctx) else None, immediately=args.now,

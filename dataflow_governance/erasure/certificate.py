@@ -96,9 +96,8 @@ def certificate_markdown(result: ErasureResult, project: Project) -> str:
 
 
 def write_certificate(result: ErasureResult, project: Project) -> list[Path]:
-    out = project.output_dir / ("offboarding" if result.kind == "offboarding" else "erasures")
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{result.subject}.json", out / f"{result.subject}.md"]
-    paths[0].write_text(json.dumps(result.to_dict(), indent=2))
-    paths[1].write_text(certificate_markdown(result, project))
-    return paths
+    from ..files import check_output_folder, write_safely
+
+    out = check_output_folder(project.output_dir / ("offboarding" if result.kind == "offboarding" else "erasures"))
+    return [write_safely(out / f"{result.subject}.json", json.dumps(result.to_dict(), indent=2), "certificate"),
+            write_safely(out / f"{result.subject}.md", certificate_markdown(result, project), "certificate")]

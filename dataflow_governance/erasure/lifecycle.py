@@ -50,7 +50,8 @@ def check_grace_days(grace_days: int) -> int:
 def erase(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None, subject_id: str, *,
           warehouse: Warehouse, store: ObjectStore | None, immediately: bool = False, dry_run: bool = False,
           cancel: bool = False, grace_days: int = DEFAULT_GRACE_DAYS, actor: str = "dfg:erase",
-          now: datetime | None = None, vacuum_full: bool = False, notified: Sequence[str] = ()) -> ErasureResult:
+          now: datetime | None = None, vacuum_full: bool = False, notified: Sequence[str] = (),
+          unknown_is_error: bool = False) -> ErasureResult:
     """Request, execute (after the grace period, or `immediately`), verify and certify an erasure;
     `notified`: processors an operator has told to erase the subject (recorded, then shown as confirmed).
 
@@ -68,6 +69,8 @@ def erase(project: Project, governance: dict[str, AssetGovernance], graph: Colum
             targets = with_provenance(plan_erasure(project, governance, graph, warehouse), warehouse, subject)
             for target in targets:
                 target.count = count_target(target, project, warehouse, store, subject_id)
+            if unknown_is_error or not request_state(Ledger(warehouse), f"subject:{subject}", "erasure")["executed"]:
+                refuse_unknown(targets, "subject")  # (an erased subject's plan is all zeros, and says so)
             return ErasureResult(subject, "planned", targets, Ledger(warehouse).head().hash)
     with governance_lock(project.state_dir, warehouse, f"erasure of subject {subject[:12]}…"), warehouse.session():
         return _erase_locked(project, governance, graph, subject_id, subject, warehouse=warehouse, store=store,
@@ -100,6 +103,12 @@ def _erase_locked(project: Project, governance: dict[str, AssetGovernance], grap
 
 
 DATA_SYSTEMS = ("warehouse", "s3", "keys", "delta")
+
+
+def refuse_unknown(targets: list[Target], what: str) -> None:
+    """Nothing of them anywhere the plan reaches: an unknown id, said as such (nothing was changed)."""
+    if not any(t.count for t in targets if t.system in DATA_SYSTEMS):
+        raise ErasureError(f"unknown {what}: no record of it in any planned target; nothing was changed")
 PENDING_KEK = "shredded, pending KEK retirement"
 
 
@@ -143,8 +152,8 @@ def run_request(project: Project, request: Request, targets: list[Target], detai
     original = state["executed"]
     reappeared = sum(t.count for t in targets if _back(t)) if original else 0
     fresh = state["requested"] is None or state["cancelled"]
-    if fresh and not any(t.count for t in targets if t.system in DATA_SYSTEMS):
-        raise ErasureError(f"unknown {request.what}: no record of it in any planned target; nothing was changed")
+    if fresh:
+        refuse_unknown(targets, request.what)
     if fresh:
         state = _file(ledger, request, targets, details, immediately, grace_days, actor, current)
     due = state["requested"]["due"]

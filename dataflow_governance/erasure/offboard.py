@@ -29,8 +29,8 @@ from ..tenant_scan import stored_object_tenants, tenant_tables
 from ..warehouse import Warehouse, column_expr, table_expr
 from .certificate import ErasureResult
 from .execute import count_target, execute_target
-from .state import offboarded_tenants
-from .lifecycle import DEFAULT_GRACE_DAYS, ErasureError, Request, check_grace_days, run_request, utc
+from .state import offboarded_tenants, request_state
+from .lifecycle import DEFAULT_GRACE_DAYS, ErasureError, Request, check_grace_days, refuse_unknown, run_request, utc
 from .plan import Target
 
 NAME_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,48}$")  # a tenant id that may become part of a schema name
@@ -193,6 +193,8 @@ def offboard(project: Project, governance: dict[str, AssetGovernance], graph: Co
             _keep_directory_while_held(targets, project, warehouse, tenant_id)
             for target in targets:
                 target.count = count_target(target, project, warehouse, store, tenant_id)
+            if not request_state(Ledger(warehouse), request.target, "offboarding")["executed"]:
+                refuse_unknown(targets, "tenant")
             return ErasureResult(request.key, "planned", targets, Ledger(warehouse).head().hash, kind="offboarding")
     with governance_lock(project.state_dir, warehouse, f"offboarding of tenant {request.key[:12]}…"), \
             warehouse.session():
