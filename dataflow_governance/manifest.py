@@ -193,7 +193,11 @@ class TenancyConfig(_Section):
     region_column: str | None = Field(default=None, description="column of the tenant asset holding each tenant's region")
     tenants: dict[str, TenantConfig] = Field(default_factory=dict, description="tenant id → its pinning")
     role: str = Field(default="dfg_tenant", pattern=IDENTIFIER,
-                      description="the database role row-level isolation confines to one tenant")
+                      description="the database role row-level isolation confines to one tenant (with isolation: "
+                      "role, the prefix of one role per tenant, <role>_<tenant>)")
+    isolation: Literal["session", "role"] = Field(
+        default="session", description="session: the application sets app.tenant_id (safe only when no "
+        "tenant-supplied SQL runs under the role); role: a database role per tenant, which no session can change")
     reporting_role: str = Field(default="dfg_reporting", pattern=IDENTIFIER,
                                 description="the role for cross-tenant reports: reads PII-free assets only")
 

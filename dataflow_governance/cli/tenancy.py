@@ -30,15 +30,20 @@ def cmd_tenancy(args, project) -> int:
     ledger = Ledger(warehouse)
     if args.action == "apply":
         payload = {"tables": sorted(isolation.scoped), "reporting_readable": isolation.readable,
-                   "statements": isolation.statements, "applied": not args.dry_run}
+                   "statements": isolation.statements, "applied": not args.dry_run,
+                   "strategy": project.tenancy.isolation, "removed_policies": isolation.removed,
+                   "tenant_roles": sorted((isolation.tenant_roles or {}).values())}
         if not args.dry_run:
             tenant_isolation.apply(isolation, warehouse)
             ledger.append("dfg:tenancy", "tenancy.isolation_applied", f"project:{project.name}",
                           {"tables": sorted(isolation.scoped), "role": project.tenancy.role,
-                           "reporting_role": project.tenancy.reporting_role})
+                           "reporting_role": project.tenancy.reporting_role, "strategy": project.tenancy.isolation,
+                           "tenant_roles": len(isolation.tenant_roles or {}),
+                           "removed_policies": isolation.removed})
         text = "\n".join(f"{s};" for s in isolation.statements) if args.dry_run else (
-            f"row-level isolation on {len(isolation.scoped)} table(s) for role {project.tenancy.role}; "
-            f"{project.tenancy.reporting_role} reads {len(isolation.readable)} table(s)")
+            f"row-level isolation ({project.tenancy.isolation} strategy) on {len(isolation.scoped)} table(s) for role "
+            f"{project.tenancy.role}; {project.tenancy.reporting_role} reads {len(isolation.readable)} table(s)"
+            + "".join(f"\nremoved a policy the project did not write: {p}" for p in isolation.removed))
         emit(args, payload, text)
         return 0
     if not args.tenant or not args.other or args.tenant == args.other:
@@ -46,13 +51,18 @@ def cmd_tenancy(args, project) -> int:
     result = tenant_isolation.verify(isolation, warehouse, project.tenancy, args.tenant, args.other)
     ledger.append("dfg:tenancy", "tenancy.isolation_verified", f"project:{project.name}",
                   {"ok": result["ok"], "tables": {t: {k: v for k, v in r.items()} for t, r in result["tables"].items()},
-                   "reporting": result["reporting"]})
-    lines = [f"{'ok  ' if not r['rows_of_other_tenants'] and r['insert_for_other_tenant_refused'] else 'LEAK'} {t}: "
-             f"{r['rows_visible']} row(s) visible, {r['rows_of_other_tenants']} of other tenants; insert for another "
-             f"tenant {'refused' if r['insert_for_other_tenant_refused'] else 'ACCEPTED'}"
-             + ("" if r["reads_proven"] else " (no other tenant's rows stored: reads not proven)")
+                   "reporting": result["reporting"], "leaks": len(result["leaks"])})
+    lines = [f"{'ok  ' if not r['rows_of_other_tenants'] and r['insert_for_other_tenant_refused'] and r['reads_proven'] else 'LEAK' if r['reads_proven'] else 'UNPROVEN'} "
+             f"{t}: {r['rows_visible']} row(s) visible, {r['rows_of_other_tenants']} of other tenants; insert for "
+             f"another tenant {'refused' if r['insert_for_other_tenant_refused'] else 'ACCEPTED'}"
+             + ("" if r["reads_proven"] else f" (no row of the other tenant could be written: {r['canary']}; reads "
+                "NOT proven)")
              for t, r in result["tables"].items()]
+    lines += [f"{leak['severity'].upper()}: {leak['problem']}" for leak in result["leaks"]]
     lines += [f"reporting role: {t} {state}" for t, state in result["reporting"].items()]
+    if result["tenant_chooses_tenant"]:
+        lines.append("note: with the session strategy a session chooses its tenant (app.tenant_id); safe only when no "
+                     "tenant-supplied SQL runs under the role (tenancy.isolation: role takes the choice away)")
     lines.append("tenant isolation verified" if result["ok"] else "TENANT ISOLATION BROKEN")
     emit(args, result, "\n".join(lines))
     return 0 if result["ok"] else 1

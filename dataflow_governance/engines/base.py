@@ -204,10 +204,23 @@ class Engine:
 
     # tenant isolation in the database ------------------------------------------------------------
     def row_security_statements(self, tables: list[tuple[exp.Table, str, str]], role: str, reporting_role: str,
-                                readable: list[exp.Table], setting: str) -> list[str]:
-        """Statements that confine `role` to the rows of the tenant in `setting` on each (table,
-        tenant column, its type), and let `reporting_role` read only the `readable` tables."""
+                                readable: list[exp.Table], setting: str,
+                                tenant_roles: dict[str, str] | None = None) -> list[str]:
+        """Statements that confine `role` to the rows of the tenant in `setting` (or each tenant's
+        role in `tenant_roles` to its own tenant's rows) on each (table, tenant column, its type),
+        and let `reporting_role` read only the `readable` tables."""
         raise WarehouseError(f"{self.name} has no row-level security; use the schema or database strategy")
+
+    def foreign_policies(self, tables: list[exp.Table]) -> list[tuple[str, str, bool]]:
+        """(table, policy, permissive) of row policies on these tables the project did not write."""
+        return []
+
+    def drop_policy_statement(self, table: str, name: str) -> str:
+        raise WarehouseError(f"{self.name} has no row policies")
+
+    def isolation_leaks(self, con: Any, scoped: list[exp.Table], roles: list[str], unguarded: list[exp.Table]) -> list[dict]:
+        """Ways the tenant `roles` reach tenant rows past row-level security ([{severity, via, problem}])."""
+        return []
 
     @contextmanager
     def acting_as(self, con: Any, role: str, settings: dict[str, str]) -> Iterator[None]:

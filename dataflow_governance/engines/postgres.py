@@ -213,18 +213,31 @@ class PostgresEngine(Engine):
     PIPELINE_POLICY = "dfg_pipeline_all_tenants"
 
     def row_security_statements(self, tables: list[tuple[exp.Table, str, str]], role: str, reporting_role: str,
-                                readable: list[exp.Table], setting: str) -> list[str]:
-        """ENABLE and FORCE row-level security; one policy keeps every role to the tenant in the
-        session setting, another lets the role applying it (the pipeline's) keep every row."""
+                                readable: list[exp.Table], setting: str,
+                                tenant_roles: dict[str, str] | None = None) -> list[str]:
+        """ENABLE and FORCE row-level security; one policy keeps every role to its tenant, another
+        lets the role applying it (the pipeline's) keep every row.
+
+        A role's tenant is the session setting `setting` (one tenant role, the application sets the
+        tenant), or — with `tenant_roles` (tenant → role) — the role itself: a row is visible to the
+        members of the role named `<role>_<tenant>`, so no session can choose another tenant."""
         tenant_role, reporter = (self.render(exp.to_identifier(r, quoted=True)) for r in (role, reporting_role))
         statements = [self._create_role(role, tenant_role), self._create_role(reporting_role, reporter)]
+        for name in (tenant_roles or {}).values():
+            ident = self.render(exp.to_identifier(name, quoted=True))
+            statements += [self._create_role(name, ident), f"GRANT {tenant_role} TO {ident}"]
         schema = self._schema_sql()
         if schema:
             statements.append(f"GRANT USAGE ON SCHEMA {schema} TO {tenant_role}, {reporter}")
         current = f"NULLIF(current_setting({exp.Literal.string(setting).sql('postgres')}, true), '')"
+        prefix = exp.Literal.string(f"{role}_").sql("postgres")
         for table, column, kind in tables:
             target, col = self.render(table), self.render(exp.to_identifier(column, quoted=True))
-            mine = f"{col} = CAST({current} AS {kind})"
+            if tenant_roles is None:
+                mine = f"{col} = CAST({current} AS {kind})"
+            else:  # (pg_roles is readable by every role; pg_has_role on a missing name would fail the query)
+                mine = (f"EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS r WHERE r.rolname = {prefix} || CAST({col} AS TEXT) "
+                        "AND pg_has_role(current_user, r.oid, 'MEMBER'))")
             statements += [
                 f"ALTER TABLE {target} ENABLE ROW LEVEL SECURITY",
                 f"ALTER TABLE {target} FORCE ROW LEVEL SECURITY",
@@ -237,6 +250,78 @@ class PostgresEngine(Engine):
             ]
         statements += [f"GRANT SELECT ON {self.render(table)} TO {reporter}" for table in readable]
         return statements
+
+    def foreign_policies(self, tables: list[exp.Table]) -> list[tuple[str, str, bool]]:
+        """(table, policy, permissive) of every row policy on these tables that the project did not write."""
+        found = []
+        with self.connect() as con:
+            for table in tables:
+                target = self.render(table)
+                for name, permissive in con.execute(
+                        "SELECT polname, polpermissive FROM pg_policy WHERE polrelid = to_regclass(%s)", (target,)):
+                    if name not in (self.POLICY, self.PIPELINE_POLICY):
+                        found.append((target, name, bool(permissive)))
+        return found
+
+    def drop_policy_statement(self, table: str, name: str) -> str:
+        return f"DROP POLICY IF EXISTS {self.render(exp.to_identifier(name, quoted=True))} ON {table}"
+
+    def isolation_leaks(self, con: Any, scoped: list[exp.Table], roles: list[str], unguarded: list[exp.Table]) -> list[dict]:
+        """Ways a tenant role reaches tenant rows past row-level security, read from the catalog:
+        row security off or not forced, permissive policies besides the project's, views and
+        materialized views over a scoped table that the role may read (a view runs as its owner),
+        SECURITY DEFINER functions it may call, the role bypassing RLS or owning a table, and
+        `unguarded` tables (personal data without row security) it may read."""
+        leaks: list[dict] = []
+        oids = {self.render(t): con.execute("SELECT to_regclass(%s)::oid", (self.render(t),)).fetchone()[0] for t in scoped}
+        for target, oid in oids.items():
+            enabled, forced = con.execute("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = %s",
+                                          (oid,)).fetchone()
+            if not enabled or not forced:
+                leaks.append({"severity": "error", "via": target,
+                              "problem": f"row-level security is {'not forced' if enabled else 'off'} on {target}"})
+            for name, permissive in con.execute("SELECT polname, polpermissive FROM pg_policy WHERE polrelid = %s",
+                                                (oid,)):
+                if name not in (self.POLICY, self.PIPELINE_POLICY) and permissive:
+                    leaks.append({"severity": "error", "via": f"{target} policy {name}",
+                                  "problem": f"permissive policy {name} on {target} is ORed with the tenant policy: it "
+                                             "widens what a tenant sees (`dfg tenancy apply` removes it)"})
+        for role in roles:
+            attributes = con.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            if attributes and (attributes[0] or attributes[1]):
+                leaks.append({"severity": "error", "via": role, "problem": f"role {role} bypasses row-level security"})
+            for target, oid in oids.items():
+                owner = con.execute("SELECT pg_has_role(%s, relowner, 'MEMBER') FROM pg_class WHERE oid = %s",
+                                    (role, oid)).fetchone()[0]
+                if owner:
+                    leaks.append({"severity": "error", "via": target,
+                                  "problem": f"role {role} owns {target} (or is a member of its owner)"})
+            views = con.execute(
+                "SELECT DISTINCT v.oid::regclass::text, v.relkind, coalesce(v.reloptions, '{}')::text "
+                "FROM pg_depend d JOIN pg_rewrite w ON w.oid = d.objid JOIN pg_class v ON v.oid = w.ev_class "
+                "WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = ANY(%s) AND v.oid <> d.refobjid "
+                "AND has_table_privilege(%s, v.oid, 'SELECT')", (list(oids.values()), role)).fetchall()
+            for name, kind, options in views:
+                if kind == "m" or "security_invoker=true" not in options:
+                    leaks.append({"severity": "error", "via": name,
+                                  "problem": f"{'materialized view' if kind == 'm' else 'view'} {name} reads a tenant "
+                                             f"table and {role} may read it: it runs as its owner, past the tenant "
+                                             "policy (drop the grant, or make it security_invoker)"})
+            definers = con.execute(
+                "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                "AND has_function_privilege(%s, p.oid, 'EXECUTE')", (role,)).fetchall()
+            for (name,) in definers:
+                leaks.append({"severity": "warning", "via": name,
+                              "problem": f"SECURITY DEFINER function {name} may be called by {role}: it runs as its "
+                                         "owner and may read tenant tables past the policy (review it, or revoke EXECUTE)"})
+            for table in unguarded:
+                target = self.render(table)
+                if con.execute("SELECT has_table_privilege(%s, to_regclass(%s), 'SELECT')", (role, target)).fetchone()[0]:
+                    leaks.append({"severity": "error", "via": target,
+                                  "problem": f"{role} may read {target}, which holds personal data and has no "
+                                             "row-level security"})
+        return leaks
 
     def _create_role(self, name: str, ident: str) -> str:
         literal = exp.Literal.string(name).sql("postgres")
