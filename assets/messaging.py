@@ -5,8 +5,8 @@ import pandas as pd
 
 import pyarrow as pa
 
-from dataflow_governance import write_delta
-from dataflow_governance.dagster_ext import ProjectResource, WarehouseResource, table_metadata
+from dataflow_governance import put_object, write_delta
+from dataflow_governance.dagster_ext import ProjectResource, S3Resource, WarehouseResource, table_metadata
 
 from . import data
 from .registration import users
@@ -36,3 +36,15 @@ def marketing_audience(warehouse: WarehouseResource, project: ProjectResource) -
     write_delta(path, pa.Table.from_pandas(rows, preserve_index=False), personal=["user_id", "email", "country"],
                 mode="overwrite")
     return dg.MaterializeResult(metadata={"rows": len(rows), "format": "delta"})
+
+
+CRM_BUCKET = "deepwater-raw-eu"
+
+
+@dg.asset(group_name="messaging", kinds={"s3"}, deps=[users])
+def crm_contacts_export(warehouse: WarehouseResource, s3: S3Resource) -> dg.MaterializeResult:
+    """The opted-in contacts as a CSV file for the CRM team, one file per week, in the raw bucket."""
+    rows = warehouse.get().fetch_df("SELECT user_id, email, country FROM users WHERE marketing_consent ORDER BY user_id")
+    key = "exports/crm/contacts-2025-w40.csv"
+    put_object(s3.get(), CRM_BUCKET, key, rows.to_csv(index=False).encode())
+    return dg.MaterializeResult(metadata={"rows": len(rows), "location": f"s3://{CRM_BUCKET}/{key}"})

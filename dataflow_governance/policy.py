@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 
 from . import taxonomy
 from .findings import Finding, PolicyContext, Rule
+from .spec import ERASABLE_FORMATS
 from .hipaa import HIPAA_RULES
 from .pci import PCI_RULES
 from .tenancy import TENANCY_RULES
@@ -58,6 +59,21 @@ def retention_unenforceable(ctx: PolicyContext) -> Iterator[Finding]:
                 "found past its time, so the sweep would remove nothing",
                 "declare retention.timestamp_column" + (f" (e.g. {columns[0]})" if columns else
                                                         ", the column that dates each row"),
+            )
+
+
+def format_not_erasable(ctx: PolicyContext) -> Iterator[Finding]:
+    """Personal data in S3 objects of a format erasure cannot search: its erasures never verify."""
+    for asset, facts in sorted(ctx.governance.items()):
+        fmt = facts.storage.format
+        if facts.storage.kind == "s3" and facts.is_personal and fmt is not None and fmt not in ERASABLE_FORMATS \
+                and not facts.subject_prefix and not facts.storage.snapshots:
+            yield Finding(
+                asset, "format-not-erasable", "warning",
+                f"{asset} keeps personal data in {fmt} objects, which an erasure cannot search or rewrite: every "
+                "erasure reaching it stays unverified, naming the objects",
+                "store it as jsonl, csv or parquet, or keep one folder per subject (subject_prefix) so whole "
+                "objects can go",
             )
 
 
@@ -188,6 +204,7 @@ RULES: tuple[Rule, ...] = (
     legal_basis_missing,
     retention_missing,
     retention_unenforceable,
+    format_not_erasable,
     processor_without_dpa,
     transfer_without_safeguard,
     pii_free_reads_personal,

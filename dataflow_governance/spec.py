@@ -159,6 +159,9 @@ class Encryption(_Model):
     in_transit: str | None = Field(default=None, description="e.g. 'TLS 1.2+'")
 
 
+ERASABLE_FORMATS = ("jsonl", "csv", "parquet")  # the S3 object formats erasure searches and rewrites
+
+
 class Storage(_Model):
     kind: Literal["warehouse", "s3", "delta", "external", "model"] = "warehouse"
     table: str | None = None
@@ -167,6 +170,9 @@ class Storage(_Model):
     prefix: str | None = None
     snapshots: bool = Field(default=False, description="immutable, content-addressed dataset snapshots (S3); "
                             "erasure finds a subject in them through their membership index")
+    format: Literal["jsonl", "csv", "parquet", "text", "avro", "orc", "pdf", "binary", "other"] | None = Field(
+        default=None, description="S3: the objects' format where their keys do not say it (.jsonl, .csv, .parquet); "
+        "erasure searches and rewrites jsonl, csv and parquet only")
 
 
 class ColumnSpec(_Model):

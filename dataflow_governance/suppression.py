@@ -59,7 +59,8 @@ def apply_suppression(project: Project, governance: dict[str, AssetGovernance], 
             if target.action == "delete":
                 count = _purge_subject_prefixes(store, bucket, template, key, subjects, dry_run)
             else:
-                count = (count_records if dry_run else purge_records)(store, bucket, template, target.column, is_gone)
+                count = (count_records if dry_run else purge_records)(store, bucket, template, target.column, is_gone,
+                                                                      target.fmt).count
         if count:
             removed[target.asset] = removed.get(target.asset, 0) + count
     return removed

@@ -79,6 +79,8 @@ def erasure(result) -> str:
     lines += [f"  {t.system:9} {t.target:45} {t.action:9} {t.count:>6} {t.unit}"
               + (f" ({t.retained} kept under a legal hold)" if t.retained else "")
               + marks[t.outcome] + (f" — {t.pending or t.problem}" if t.pending or t.problem else "")
+              + (f" — {len(t.unsearched)} object(s) not searched: {', '.join(t.unsearched[:3])}"
+                 + (" …" if len(t.unsearched) > 3 else "") if t.unsearched else "")
               for t in result.targets]
     lines += [f"  outstanding: {step}" for step in result.to_dict().get("outstanding", [])]
     lines.append(f"ledger head {result.ledger_head}")

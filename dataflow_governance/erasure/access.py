@@ -31,6 +31,7 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
     except SubjectIdError as exc:
         raise ErasureError(str(exc)) from None
     assets: dict[str, dict] = {}
+    not_searched: dict[str, int] = {}  # asset → objects in a format that could not be searched
     with warehouse.session():
         for target in plan_erasure(project, governance, graph, warehouse):
             if target.action == "shredded":
@@ -49,7 +50,10 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
                 elif target.action == "delete":
                     records = [{"object": f"s3://{bucket}/{key}"} for key in list_keys(store, bucket, prefix)]
                 else:
-                    records = matching_records(store, bucket, prefix, target.column, subject_test(subject_id))
+                    records, unsearched = matching_records(store, bucket, prefix, target.column,
+                                                           subject_test(subject_id), target.fmt)
+                    if unsearched:
+                        not_searched[target.asset] = len(unsearched)
             else:
                 continue
             sealed = governance[target.asset].subject_encrypted
@@ -66,4 +70,5 @@ def access_export(project: Project, governance: dict[str, AssetGovernance], grap
         raise ErasureError("unknown subject: no record of it in any asset")
     # Art. 15(1)(c): also the training sets that held the subject and the models trained on them.
     return {"subject": subject_id, "assets": assets,
-            "training": {"datasets": training["datasets"], "models": training["models"]}}
+            "training": {"datasets": training["datasets"], "models": training["models"]},
+            **({"not_searched": not_searched} if not_searched else {})}

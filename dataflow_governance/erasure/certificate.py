@@ -83,6 +83,11 @@ def certificate_markdown(result: ErasureResult, project: Project) -> str:
                      "Until it is, a copy of the wrapped key kept in the database's WAL, a backup or a replica could "
                      "still be opened with it: this erasure is not verified before then (run it again after that "
                      "moment to certify it).\n")
+    unsearched = [f"{t.target}{key}" for t in result.targets for key in t.unsearched]
+    if unsearched:
+        text += ("\n## Not verified: objects that could not be searched\n\nThese objects under a governed prefix are "
+                 "in a format the project cannot search or could not be read whole; the subject may be in them:\n\n"
+                 + "".join(f"- {u}\n" for u in unsearched))
     problems = [t.problem for t in result.targets if t.problem]
     if problems:
         text += "\n## Not verified: declared places that are not there\n\n" + "".join(f"- {p}\n" for p in problems)

@@ -54,6 +54,8 @@ class Target:
     timestamp_column: str | None = None
     sql: str | None = None  # for a recompute: the SQL that rebuilds the aggregate
     dialect: str = "duckdb"
+    fmt: str | None = None  # S3: the objects' declared format, for keys whose suffix does not say it
+    unsearched: list[str] = field(default_factory=list)  # S3: objects that could not be searched (by key)
 
     @property
     def outstanding(self) -> bool:
@@ -83,6 +85,8 @@ class Target:
             out["pending"] = self.pending
         if self.problem:
             out["problem"] = self.problem
+        if self.unsearched:
+            out["unsearched"] = list(self.unsearched)
         if self.kek_retired_at:
             out["kek_retired_at"] = self.kek_retired_at
         if self.notified_at:
@@ -158,7 +162,8 @@ def plan_erasure(project: Project, governance: dict[str, AssetGovernance], graph
         elif gov.storage.kind == "s3" and identity and not gov.storage.snapshots:
             # (Snapshots are found through their membership index: see `with_provenance`.)
             targets.append(Target("s3", f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}", "rewrite", asset,
-                                  column=identity[0][0], lineage=[f"{asset}: records whose {identity[0][0]} is the subject"]))
+                                  column=identity[0][0], fmt=gov.storage.format,
+                                  lineage=[f"{asset}: records whose {identity[0][0]} is the subject"]))
     sealed = sorted(a for a, g in governance.items() if g.subject_encrypted)
     if sealed:
         targets.append(Target("keys", KEYS_TABLE, "shred", ", ".join(sealed),
