@@ -52,13 +52,14 @@ store = object_store(project)
 start = time.perf_counter()
 result = erase(project, dict(ctx.governance), ctx.graph, {subject!r}, warehouse=project.open_warehouse(), store=store,
                immediately=True)
-print(time.perf_counter() - start, result.status)
+print(time.perf_counter() - start)
+print(result.status)
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=manifest.parent,
                           env={**os.environ, "DFG_PROJECT": str(manifest)})
     if done.returncode != 0:
         raise SystemExit(done.stderr[-2000:])
-    elapsed, status = done.stdout.split()[-2:]
+    elapsed, status = done.stdout.strip().splitlines()[-2:]
     if retire and status != "verified":
         raise SystemExit(f"the erasure ended {status}")
     return float(elapsed)
