@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataflow_governance.datasets import parquet_bytes
-from dataflow_governance.digest import table_digest
+from dataflow_governance.ml.datasets import parquet_bytes
+from dataflow_governance.ml.digest import table_digest
 from lineage import timed  # this folder's timing helper (median of repeats)
 
 WORDS = ["refund", "order", "late", "parcel", "login", "email", "charged", "twice", "wrong", "item", "delivered",

@@ -24,7 +24,7 @@ import time
 import dagster as dg
 
 from dataflow_governance.dagster_ext import governed_asset, policy_checks, policy_context
-from dataflow_governance.manifest import Project, WarehouseConfig, ObjectStoreConfig, MlflowConfig
+from dataflow_governance.model.manifest import Project, WarehouseConfig, ObjectStoreConfig, MlflowConfig
 from pathlib import Path
 
 FACTS = {

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
-from dataflow_governance.delta import erase_rows, verify_erased
+from dataflow_governance.storage.delta import erase_rows, verify_erased
 
 
 def main() -> None:

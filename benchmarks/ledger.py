@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from dataflow_governance import Warehouse
-from dataflow_governance.ledger import Ledger, NewEntry
+from dataflow_governance.ledger.chain import Ledger, NewEntry
 
 
 def main() -> None:

@@ -25,8 +25,8 @@ from sqlglot.lineage import lineage as sqlglot_lineage
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
-from dataflow_governance.lineage import LineageAnalyzer
-from dataflow_governance.scripts import script_lineage
+from dataflow_governance.lineage.sql import LineageAnalyzer
+from dataflow_governance.lineage.scripts import script_lineage
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus" / "tpc"
 

@@ -34,7 +34,8 @@ def main() -> None:
         os.environ["DFG_PROJECT"] = str(root / "dagster_project.yaml")
         import dagster as dg
 
-        from dataflow_governance import load_project, local_s3
+        from dataflow_governance import load_project
+        from dataflow_governance.local import s3 as local_s3
         from dataflow_governance.cli.common import load_definitions
         from dataflow_governance.dagster_ext import project_resources
         from dataflow_governance.dagster_ext.openlineage import emit_run, run_events

@@ -37,8 +37,8 @@ import sqlglot  # noqa: E402
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to parsing as a Command" is counted, not printed
 
-from dataflow_governance.lineage import LineageError  # noqa: E402
-from dataflow_governance.scripts import script_lineage  # noqa: E402
+from dataflow_governance.lineage.sql import LineageError  # noqa: E402
+from dataflow_governance.lineage.scripts import script_lineage  # noqa: E402
 
 # sqlfluff dialect names the peer's tests use → sqlglot's.
 DIALECTS = {"ansi": None, "non-validating": None, "sparksql": "spark", "hive": "hive", "tsql": "tsql",

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from dataflow_governance import Warehouse
-from dataflow_governance.detect import DETECTORS
-from dataflow_governance.scan import scan_table
+from dataflow_governance.detection.detectors import DETECTORS
+from dataflow_governance.detection.scan import scan_table
 
 
 def make_frame(rows: int, pool: int = 50_000) -> pd.DataFrame:

@@ -27,10 +27,10 @@ from pathlib import Path
 from sqlglot import exp
 
 from dataflow_governance import Warehouse, build_governance, load_project
-from dataflow_governance.detect import DETECTORS
-from dataflow_governance.retention import run_sweep
-from dataflow_governance.scan import scan_table
-from dataflow_governance.warehouse import table_expr
+from dataflow_governance.detection.detectors import DETECTORS
+from dataflow_governance.retention.sweep import run_sweep
+from dataflow_governance.detection.scan import scan_table
+from dataflow_governance.storage.warehouse import table_expr
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 GOVERNANCE = {
@@ -120,7 +120,7 @@ def main() -> None:
                 drop = "DROP DATABASE IF EXISTS" if args.engine == "spark" else "DROP SCHEMA IF EXISTS"
                 warehouse.execute(f"{drop} {warehouse.render(exp.to_identifier(schema, quoted=True))} CASCADE")
             if args.engine == "spark" and not args.remote:
-                from dataflow_governance import local_spark
+                from dataflow_governance.local import spark as local_spark
 
                 local_spark.stop(tmp / "spark")
 

@@ -22,13 +22,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dataflow_governance import Warehouse, build_governance, load_project
-from dataflow_governance import local_s3
-from dataflow_governance.anonymize import key_parameters
-from dataflow_governance.objectstore import delete_versions
+from dataflow_governance.local import s3 as local_s3
+from dataflow_governance.storage.anonymize import key_parameters
+from dataflow_governance.storage.objectstore import delete_versions
 from dataflow_governance.crypto import open_keyring
-from dataflow_governance.manifest import BucketConfig
-from dataflow_governance.objectstore import ObjectStore, ensure_buckets
-from dataflow_governance.retention import run_sweep
+from dataflow_governance.model.manifest import BucketConfig
+from dataflow_governance.storage.objectstore import ObjectStore, ensure_buckets
+from dataflow_governance.retention.sweep import run_sweep
 
 NOW = datetime(2026, 11, 27)
 GOV = build_governance("events", {

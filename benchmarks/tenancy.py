@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from dataflow_governance import Warehouse
-from dataflow_governance.manifest import TenancyConfig
-from dataflow_governance.tenant_scan import tenant_census
+from dataflow_governance.model.manifest import TenancyConfig
+from dataflow_governance.tenancy.census import tenant_census
 
 
 def main() -> None:

@@ -44,13 +44,14 @@ from dataflow_governance import load_project
 from dataflow_governance.cli.common import object_store, policy
 from dataflow_governance.crypto.subject_keys import KeyStore
 from dataflow_governance.erasure import erase
+from dataflow_governance.storage.warehouse import open_warehouse
 if not {retire}:
     KeyStore.retire_kek = lambda self: {{"kek": self.kek.current_id(), "rewrapped": 0, "retired": []}}
 project = load_project({str(manifest)!r})
 ctx = policy(project, checked=True)
 store = object_store(project)
 start = time.perf_counter()
-result = erase(project, dict(ctx.governance), ctx.graph, {subject!r}, warehouse=project.open_warehouse(), store=store,
+result = erase(project, dict(ctx.governance), ctx.graph, {subject!r}, warehouse=open_warehouse(project), store=store,
                immediately=True)
 print(time.perf_counter() - start)
 print(result.status)

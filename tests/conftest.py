@@ -65,7 +65,8 @@ def copy_demo(demo_project, dest: Path) -> Path:
 @pytest.fixture
 def demo_copy(demo_project, tmp_path):
     """The example after `dfg demo`, for a test that changes it (copied, not run again)."""
-    from dataflow_governance import load_project, local_s3
+    from dataflow_governance import load_project
+    from dataflow_governance.local import s3 as local_s3
 
     manifest = copy_demo(demo_project, tmp_path / "copy")
     yield manifest
@@ -98,7 +99,7 @@ def spark_home(request, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def spark_remote(spark_home):
     """One Spark Connect server for the whole test session (shared by the workers; stopped at the end)."""
-    from dataflow_governance import local_spark
+    from dataflow_governance.local import spark as local_spark
 
     return local_spark.ensure_running(spark_home).url
 
@@ -139,7 +140,7 @@ def project_servers(under: Path) -> list[int]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        ours = b"dataflow_governance.local_s3" in argv or any(a.endswith(b"SparkConnectServer") for a in argv)
+        ours = b"dataflow_governance.local.s3" in argv or any(a.endswith(b"SparkConnectServer") for a in argv)
         if ours and any(str(under).encode() in a for a in argv):
             pids.append(int(proc.name))
     return pids
@@ -147,7 +148,7 @@ def project_servers(under: Path) -> list[int]:
 
 def pytest_sessionfinish(session, exitstatus):
     """Stop every endpoint the tests started, then fail the run if any process is still there."""
-    from dataflow_governance import local_s3, local_spark
+    from dataflow_governance.local import s3 as local_s3, spark as local_spark
 
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is None or hasattr(session.config, "workerinput"):

@@ -10,7 +10,9 @@ import boto3
 import pytest
 
 from conftest import PG_DSN, dfg_json, run_dfg
-from dataflow_governance import Ledger, Warehouse, load_project, local_s3
+from dataflow_governance import Ledger, Warehouse, load_project
+from dataflow_governance.local import s3 as local_s3
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def s3(project):
@@ -34,7 +36,7 @@ def test_a_cut_off_ledger_is_caught_by_object_lock_anchors_and_certificates_with
         client.delete_object(Bucket="deepwater-audit-eu", Key=locked["Key"], VersionId=locked["VersionId"])
 
     # The operator cuts the tail off and removes every anchor they can reach.
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     warehouse.execute(f"DELETE FROM governance_ledger WHERE seq >= {result['ledger_seq'] - 3}")
     (project.state_dir / "ledger" / "anchors.jsonl").unlink()
     shutil.rmtree(project.output_dir / "erasures")
@@ -79,7 +81,7 @@ def test_postgres_audit_verify_fails_on_a_disabled_trigger(tmp_path, pg_schema):
 
 def test_a_catalog_edited_into_a_blind_spot_is_refused_and_rebuilt(demo_copy):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     subject = warehouse.fetch("SELECT min(user_id) FROM email_campaign_sends")[0][0]
     path = project.state_dir / "catalog.json"
     data = json.loads(path.read_text())

@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from conftest import copy_project, run_dfg
-from dataflow_governance import catalog, load_project
-from dataflow_governance.policy import run_policy
+from dataflow_governance.catalog import artifact as catalog
+from dataflow_governance import load_project
+from dataflow_governance.policy.rules import run_policy
 
 
 @pytest.fixture(scope="module")

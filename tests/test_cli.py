@@ -6,6 +6,7 @@ from pathlib import Path
 import yaml
 
 from conftest import copy_project, dfg_json, run_dfg
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def test_demo_materializes_everything_and_writes_reports(demo_project):
@@ -115,10 +116,10 @@ def test_missing_manifest(tmp_path):
 
 def test_audit_verify_contract_and_tampering(tmp_path):
     from dataflow_governance import load_project
-    from dataflow_governance.ledger import Ledger, NewEntry
+    from dataflow_governance.ledger.chain import Ledger, NewEntry
 
     manifest = copy_project(tmp_path / "audited")
-    ledger = Ledger(load_project(manifest).open_warehouse())
+    ledger = Ledger(open_warehouse(load_project(manifest)))
     ledger.append_many([NewEntry("job:sweep", "sweep.result", f"table:t{i}", {"deleted": i}) for i in range(20)])
     code, out, _ = run_dfg("audit", "verify", project=manifest)
     assert code == 0 and out.startswith(f"20 entries verified, head {ledger.head().hash}")
@@ -137,11 +138,11 @@ def test_ledger_check_in_dagster_fails_on_tampering(tmp_path):
     from assets.definitions import ALL_ASSETS
     from dataflow_governance import load_project
     from dataflow_governance.dagster_ext import governed_definitions
-    from dataflow_governance.ledger import Ledger
+    from dataflow_governance.ledger.chain import Ledger
 
     project = load_project(copy_project(tmp_path / "checked"))
     defs = governed_definitions(project, ALL_ASSETS)
-    ledger = Ledger(project.open_warehouse())
+    ledger = Ledger(open_warehouse(project))
     for i in range(5):
         ledger.append("job:test", "event", f"t{i}")
     job = defs.resolve_job_def("verify_governance_ledger")

@@ -10,11 +10,20 @@ import pandas as pd
 import pytest
 
 from conftest import PG_DSN
-from dataflow_governance import (GovernanceError, Ledger, PolicyContext, Warehouse, build_governance, local_s3,
-                                 run_policy)
+from dataflow_governance import GovernanceError, Ledger, PolicyContext, Warehouse, build_governance, run_policy
+from dataflow_governance.local import s3 as local_s3
 from dataflow_governance.crypto import AwsKmsKek, KeyStore, KeyStoreError, LocalKek, keyring_for
-from dataflow_governance.crypto.fields import (ERASED, SHREDDED, FieldCryptoError, decrypt_frame, decrypt_records,
-                                               encrypt_frame, encrypt_records, key_id_of, unseal)
+from dataflow_governance.crypto.fields import (
+    ERASED,
+    SHREDDED,
+    FieldCryptoError,
+    decrypt_frame,
+    decrypt_records,
+    encrypt_frame,
+    encrypt_records,
+    key_id_of,
+    unseal,
+)
 
 
 def key_store(warehouse: Warehouse, state, kek=None) -> KeyStore:
@@ -197,7 +206,7 @@ def test_sealed_columns_and_immutability_are_visible_in_dagster():
 
 
 def test_crypto_shredding_is_a_security_measure_in_the_art30_record():
-    from dataflow_governance.reports import ropa_activities
+    from dataflow_governance.reports.ropa import ropa_activities
 
     gov = build_governance("log", {"immutable": True, "legal_basis": "contract", "columns": {
         "customer_id": {"identity": True, "categories": ["user.unique_id"], "encryption": "subject_key"}}})

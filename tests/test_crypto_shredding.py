@@ -9,9 +9,11 @@ import sys
 import boto3
 
 from conftest import dfg_json
-from dataflow_governance import load_project, local_s3
+from dataflow_governance import load_project
+from dataflow_governance.local import s3 as local_s3
 from dataflow_governance.crypto import open_key_store
 from dataflow_governance.crypto.fields import SHREDDED, key_id_of, unseal
+from dataflow_governance.storage.warehouse import open_warehouse
 
 BUCKET, PREFIX = "deepwater-raw-eu", "order-events/"
 
@@ -45,7 +47,7 @@ def test_erasing_a_customer_shreds_their_key_and_leaves_the_event_log_byte_for_b
     from assets import data
 
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     endpoint = local_s3.ensure_running(project.state_dir)
     client = boto3.client("s3", endpoint_url=endpoint.url, region_name="eu-central-1",
                           aws_access_key_id="x", aws_secret_access_key="x")

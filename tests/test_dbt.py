@@ -12,8 +12,9 @@ from dataflow_governance.dagster_ext import project_resources, read_governance, 
 from dataflow_governance.dagster_ext.dbt import DbtProjectError, governed_dbt_assets, lineage_sql
 from dataflow_governance.dagster_ext.definitions import all_specs, sql_definitions
 from dataflow_governance.dagster_ext.sql_asset import SQL_KEY
-from dataflow_governance.graph import build_column_graph
-from dataflow_governance.spec import GovernanceError
+from dataflow_governance.lineage.graph import build_column_graph
+from dataflow_governance.model.spec import GovernanceError
+from dataflow_governance.storage.warehouse import open_warehouse
 
 # The example's two dbt models, written by hand as a sql_asset would be.
 BY_HAND = {
@@ -65,7 +66,7 @@ def test_dbt_lineage_matches_the_same_sql_written_as_a_sql_asset(example):
     manifest, _project, _specs = example
     code, _out, err = run_dfg("catalog", "build", project=manifest)
     assert code == 0, err
-    from dataflow_governance.catalog import catalog_path, read
+    from dataflow_governance.catalog.artifact import catalog_path, read
 
     built = read(catalog_path(load_project(manifest)))
     by_hand = sql_definitions(all_specs([sql_asset(name, sql=sql) for name, sql in BY_HAND.items()]))
@@ -110,7 +111,7 @@ def test_broken_dbt_projects_fail_clearly(example, tmp_path):
 def test_the_incremental_model_adds_new_rows_and_erasure_and_sweeps_reach_dbt_models(demo_project, tmp_path):
     manifest = copy_demo(demo_project, tmp_path / "copy")
     project = load_project(manifest)
-    wh = project.open_warehouse()
+    wh = open_warehouse(project)
     try:
         before = wh.row_count("order_facts")
         assert before == wh.fetch("SELECT count(*) FROM orders JOIN users USING (user_id)")[0][0]

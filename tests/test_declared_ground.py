@@ -9,6 +9,7 @@ import pytest
 from conftest import dfg_json, run_dfg
 from dataflow_governance import GovernanceError, build_governance, load_project
 from dataflow_governance.dagster_ext import governed_definitions, governed_spec, read_governance
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def retype(manifest, old: str, new: str) -> None:
@@ -19,7 +20,7 @@ def retype(manifest, old: str, new: str) -> None:
 
 def test_a_typod_table_fails_the_erasure_the_sweep_and_the_live_check(demo_copy):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     subject = warehouse.fetch("SELECT min(user_id) FROM email_campaign_sends")[0][0]
     retype(demo_copy, "table: email_campaign_sends}", "table: email_campaign_sendz}")
 
@@ -48,7 +49,7 @@ def test_a_typod_table_fails_the_erasure_the_sweep_and_the_live_check(demo_copy)
 
 def test_a_renamed_id_column_fails_verification_and_the_runtime_check(demo_copy):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     subject = warehouse.fetch("SELECT min(user_id) FROM email_campaign_sends")[0][0]
     warehouse.execute("ALTER TABLE email_campaign_sends RENAME COLUMN user_id TO customer_ref")
     code, result, _ = dfg_json("erase", "--subject-id", str(subject), "--now", project=demo_copy)
@@ -67,7 +68,8 @@ def test_a_renamed_id_column_fails_verification_and_the_runtime_check(demo_copy)
 
 
 def test_a_retention_without_a_timestamp_column_is_an_error_and_a_misspelt_one_is_named(tmp_path):
-    from dataflow_governance.policy import PolicyContext, run_policy
+    from dataflow_governance.policy.context import PolicyContext
+    from dataflow_governance.policy.rules import run_policy
 
     events = build_governance("events", {"storage": {"kind": "warehouse"}, "retention": {"keep": "30 days"},
                                          "columns": {"kind": {}, "at": {"type": "timestamp"}}})
@@ -78,7 +80,7 @@ def test_a_retention_without_a_timestamp_column_is_an_error_and_a_misspelt_one_i
     manifest.write_text("project: p\ngroups: {g: {assets: {events: {storage: {kind: warehouse}, "
                         "retention: {keep: 30 days}}}}}\n")
     from dataflow_governance import Warehouse
-    from dataflow_governance.retention import run_sweep
+    from dataflow_governance.retention.sweep import run_sweep
 
     project = load_project(manifest)
     result = run_sweep(project, project.governance, Warehouse("duckdb", path=str(tmp_path / "w.duckdb")), None,
@@ -94,7 +96,7 @@ def test_a_retention_without_a_timestamp_column_is_an_error_and_a_misspelt_one_i
 
 def test_a_misspelt_timestamp_column_of_a_python_asset_fails_the_sweep_naming_the_column(demo_copy):
     project = load_project(demo_copy)
-    project.open_warehouse().execute("ALTER TABLE ticket_features RENAME COLUMN created_at TO created")
+    open_warehouse(project).execute("ALTER TABLE ticket_features RENAME COLUMN created_at TO created")
     code, sweep, _ = dfg_json("sweep", "--dry-run", project=demo_copy)
     assert code == 1 and "has no column 'created_at'" in sweep["assets"]["ticket_features"]["problem"]
     assert "did you mean 'created'" in sweep["assets"]["ticket_features"]["problem"]
@@ -102,7 +104,7 @@ def test_a_misspelt_timestamp_column_of_a_python_asset_fails_the_sweep_naming_th
 
 def test_the_sweep_dry_run_previews_the_suppression_list(demo_copy):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     code, result, err = dfg_json("erase", "--subject-id", "8", "--now", project=demo_copy)
     assert code == 0, err
     warehouse.execute("INSERT INTO email_campaign_sends VALUES (8, 'late@example.com', 'late', now())")

@@ -7,7 +7,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from conftest import dfg_json
 from dataflow_governance import load_project
-from dataflow_governance.delta import count_rows, erase_rows, verify_erased, write_delta
+from dataflow_governance.storage.delta import count_rows, erase_rows, verify_erased, write_delta
 
 OTHERS = pa.table({"user_id": [2, 3], "email": ["b@x.io", "c@x.io"]})
 SUBJECT = pa.table({"user_id": [1, 4], "email": ["a@x.io", "d@x.io"]})
@@ -82,8 +82,8 @@ def test_a_retention_sweep_removes_expired_rows_from_every_version_and_says_what
     from datetime import datetime
 
     from dataflow_governance import build_governance
-    from dataflow_governance.delta import count_older, delete_older
-    from dataflow_governance.retention import plan_sweep
+    from dataflow_governance.storage.delta import count_older, delete_older
+    from dataflow_governance.retention.sweep import plan_sweep
 
     path = tmp_path / "t"
     times = pa.array([datetime(2020, 1, 1), datetime(2026, 1, 1), datetime(2026, 6, 1)], pa.timestamp("us"))

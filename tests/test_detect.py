@@ -2,7 +2,7 @@
 
 import pytest
 
-from dataflow_governance.detect import BY_NAME, DETECTOR_NAMES, detect_value
+from dataflow_governance.detection.detectors import BY_NAME, DETECTOR_NAMES, detect_value
 
 TRUE_VALUES = {
     "email": ["anna.muller@example.com", "j.doe+news@mail.example.org", "élodie@exemple.fr".replace("é", "e"),
@@ -91,8 +91,8 @@ def test_a_real_world_export_is_found_and_its_decoys_are_not(tmp_path):
     """Recall ≥ 0.95 per detector, ≤ 1% findings on decoys — in Python and pushed down to DuckDB."""
     import pandas as pd
 
-    from dataflow_governance.scan import scan_dataframe, scan_table
-    from dataflow_governance.warehouse import Warehouse
+    from dataflow_governance.detection.scan import scan_dataframe, scan_table
+    from dataflow_governance.storage.warehouse import Warehouse
 
     personal, decoys = customer_export()
     frame = pd.DataFrame({**personal, **decoys})

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dataflow_governance.digest import table_digest
+from dataflow_governance.ml.digest import table_digest
 
 
 def independent_digest(columns: dict[str, tuple[str, list]]) -> str:

@@ -4,12 +4,13 @@ import pytest
 
 from conftest import dfg_json, run_dfg
 from dataflow_governance import ManifestError, load_project
-from dataflow_governance import engines
-from dataflow_governance.anonymize import update_statement
-from dataflow_governance.engines.duckdb import DuckDBEngine
-from dataflow_governance.keys import keyed_hash
-from dataflow_governance.ledger import Ledger
+from dataflow_governance.storage import engines
+from dataflow_governance.storage.anonymize import update_statement
+from dataflow_governance.storage.engines.duckdb import DuckDBEngine
+from dataflow_governance.crypto.hashing import keyed_hash
+from dataflow_governance.ledger.chain import Ledger
 from sqlglot import exp
+from dataflow_governance.storage.warehouse import WarehouseError, open_warehouse
 
 
 class CountingEngine(DuckDBEngine):
@@ -32,13 +33,16 @@ def counting():
 
 def test_an_unknown_engine_in_the_manifest_names_the_registered_ones(tmp_path):
     (tmp_path / "dagster_project.yaml").write_text("warehouse: {kind: oracle}\n")
-    with pytest.raises(ManifestError, match=r"unknown warehouse kind 'oracle'; engines: duckdb, postgres"):
-        load_project(tmp_path / "dagster_project.yaml")
+    # The model declares the warehouse; storage opens it, and says which engines there are.
+    with pytest.raises(WarehouseError, match=r"unknown warehouse kind 'oracle'; engines: duckdb, postgres"):
+        open_warehouse(load_project(tmp_path / "dagster_project.yaml"))
+    code, _out, err = run_dfg("check", project=tmp_path / "dagster_project.yaml")  # every command, before anything
+    assert code == 2 and "unknown warehouse kind 'oracle'" in err
 
 
 def test_a_registered_engine_serves_the_manifest_the_ledger_and_sql_hashing(tmp_path, counting):
     (tmp_path / "dagster_project.yaml").write_text("warehouse: {kind: counting, path: w.duckdb}\n")
-    warehouse = load_project(tmp_path / "dagster_project.yaml").open_warehouse()
+    warehouse = open_warehouse(load_project(tmp_path / "dagster_project.yaml"))
     assert isinstance(warehouse.engine, CountingEngine)
     before = CountingEngine.opened
     ledger = Ledger(warehouse)
@@ -79,8 +83,8 @@ def test_a_session_lets_go_of_the_file_while_it_is_rewritten_and_writes_to_the_n
     import os
     from pathlib import Path
 
-    from dataflow_governance.reclaim import reclaim_storage
-    from dataflow_governance.warehouse import Warehouse
+    from dataflow_governance.storage.reclaim import reclaim_storage
+    from dataflow_governance.storage.warehouse import Warehouse
 
     warehouse = Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
     warehouse.execute("CREATE TABLE t (id INTEGER, email TEXT)")

@@ -8,10 +8,11 @@ import boto3
 
 from conftest import dfg_json, kill_when_logged, run_dfg
 from dataflow_governance import load_project
-from dataflow_governance import local_s3
+from dataflow_governance.local import s3 as local_s3
 from dataflow_governance.crypto import open_keyring
-from dataflow_governance.keys import keyed_hash
-from dataflow_governance.ledger import Ledger
+from dataflow_governance.crypto.hashing import keyed_hash
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def identifiers(project, subject_id: int) -> dict[str, str]:
@@ -25,7 +26,7 @@ def remnants(project, subject_id: int) -> list[str]:
     """An independent search of every table, every object version and the endpoint's own files."""
     ids = identifiers(project, subject_id)
     found = []
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     for schema, table in warehouse.fetch("SELECT table_schema, table_name FROM information_schema.tables"):
         if table == "governance_ledger":
             continue
@@ -65,7 +66,7 @@ def test_erase_everywhere_with_holds_and_a_certificate(demo_copy):
     project = load_project(demo_copy)
     subject = 42
     assert remnants(project, subject)  # the search finds the subject before
-    ledger = Ledger(project.open_warehouse())
+    ledger = Ledger(open_warehouse(project))
     before = ledger.head().seq
 
     code, plan, _ = dfg_json("erase", "--subject-id", str(subject), "--dry-run", project=demo_copy)
@@ -75,22 +76,22 @@ def test_erase_everywhere_with_holds_and_a_certificate(demo_copy):
     assert planned["s3://deepwater-raw-eu/signups/"]["action"] == "rewrite"
     assert {t["system"] for t in plan["targets"]} >= {"warehouse", "s3", "processor"}
 
-    held_before = project.open_warehouse().fetch("SELECT count(*) FROM orders WHERE user_id IS NULL")[0][0]
+    held_before = open_warehouse(project).fetch("SELECT count(*) FROM orders WHERE user_id IS NULL")[0][0]
     code, result, err = dfg_json("erase", "--subject-id", str(subject), "--now", project=demo_copy)
     assert code == 0, err
     assert result["status"] == "verified" and all(t["verified"] for t in result["targets"] if t["system"] != "processor")
     # Telling a processor is an operator's step: outstanding, never shown as verified.
     assert all(t["outcome"] == "outstanding" and not t["verified"] for t in result["targets"] if t["system"] == "processor")
     assert remnants(project, subject) == []
-    held_after = project.open_warehouse().fetch("SELECT count(*) FROM orders WHERE user_id IS NULL")[0][0]
+    held_after = open_warehouse(project).fetch("SELECT count(*) FROM orders WHERE user_id IS NULL")[0][0]
     assert held_after > held_before  # tax-held orders stay, without the person
     code, verified, _ = dfg_json("audit", "verify", project=demo_copy)
     assert code == 0 and verified["ok"]
 
-    head = Ledger(project.open_warehouse()).head()
+    head = Ledger(open_warehouse(project)).head()
     code, again, _ = dfg_json("erase", "--subject-id", str(subject), "--now", project=demo_copy)
     assert code == 0 and again["status"] == "verified"
-    assert Ledger(project.open_warehouse()).head().hash == head.hash  # a second run is a no-op
+    assert Ledger(open_warehouse(project)).head().hash == head.hash  # a second run is a no-op
     # A rerun reports what it did (nothing came back: zeros) and refers to the original execution.
     assert all(t["count"] == 0 for t in again["targets"]) and again["reappeared"] == 0
     assert again["original"]["counts"]["users"] == 1
@@ -108,7 +109,7 @@ def test_erase_everywhere_with_holds_and_a_certificate(demo_copy):
 
 def test_access_grace_cancel_and_unknown(demo_copy):
     project = load_project(demo_copy)
-    subject = project.open_warehouse().fetch("SELECT min(user_id) FROM tickets")[0][0]  # one with tickets
+    subject = open_warehouse(project).fetch("SELECT min(user_id) FROM tickets")[0][0]  # one with tickets
     code, export, _ = dfg_json("access", "--subject-id", str(subject), project=demo_copy)
     assert code == 0 and export["subject"] == str(subject)
     assert export["assets"]["users"]["records"][0]["email"] == identifiers(project, subject)["email"]
@@ -118,14 +119,14 @@ def test_access_grace_cancel_and_unknown(demo_copy):
 
     code, pending, _ = dfg_json("erase", "--subject-id", str(subject), project=demo_copy)
     assert code == 0 and pending["status"] == "planned" and pending["due"]
-    assert project.open_warehouse().fetch(f"SELECT count(*) FROM users WHERE user_id = {subject}")[0][0] == 1
+    assert open_warehouse(project).fetch(f"SELECT count(*) FROM users WHERE user_id = {subject}")[0][0] == 1
     code, cancelled, _ = dfg_json("erase", "--subject-id", str(subject), "--cancel", project=demo_copy)
     assert code == 0 and cancelled["status"] == "cancelled"
 
-    head = Ledger(project.open_warehouse()).head()
+    head = Ledger(open_warehouse(project)).head()
     code, _out, err = run_dfg("erase", "--subject-id", "no-such-customer", "--now", project=demo_copy)
     assert code == 2 and "unknown subject" in err and "Traceback" not in err
-    assert Ledger(project.open_warehouse()).head().hash == head.hash
+    assert Ledger(open_warehouse(project)).head().hash == head.hash
 
 
 def test_killed_erasure_resumes_to_the_same_state(demo_copy):
@@ -135,16 +136,16 @@ def test_killed_erasure_resumes_to_the_same_state(demo_copy):
     killed = kill_when_logged(demo_copy, ["erase", "--subject-id", str(subject), "--now"],
                               b'"method":"PUT","url":"/deepwater-raw-eu/signups/')
     assert killed, "the erasure finished before it could be killed"
-    done_before = [e for e in Ledger(project.open_warehouse()).entries() if e.action == "erasure.target_done"]
-    assert done_before and not any(e.action == "erasure.executed" for e in Ledger(project.open_warehouse()).entries())
-    assert Ledger(project.open_warehouse()).verify().ok
+    done_before = [e for e in Ledger(open_warehouse(project)).entries() if e.action == "erasure.target_done"]
+    assert done_before and not any(e.action == "erasure.executed" for e in Ledger(open_warehouse(project)).entries())
+    assert Ledger(open_warehouse(project)).verify().ok
 
     code, result, err = dfg_json("erase", "--subject-id", str(subject), "--now", project=demo_copy)
     assert code == 0, err
     assert result["status"] == "verified" and remnants(project, subject) == []
-    done = [e.details_dict()["target"] for e in Ledger(project.open_warehouse()).entries() if e.action == "erasure.target_done"]
+    done = [e.details_dict()["target"] for e in Ledger(open_warehouse(project)).entries() if e.action == "erasure.target_done"]
     assert len(done) == len(set(done))  # no target was done twice
-    assert Ledger(project.open_warehouse()).verify().ok
+    assert Ledger(open_warehouse(project)).verify().ok
 
 
 def test_dagster_erasure_job_and_sweep_asset(demo_copy):
@@ -155,35 +156,35 @@ def test_dagster_erasure_job_and_sweep_asset(demo_copy):
     project = load_project(demo_copy)
     defs = governed_definitions(project, ALL_ASSETS)
     job = defs.resolve_job_def("erase_subject_job")
-    from dataflow_governance.requests import REQUESTS_TABLE, file_request
+    from dataflow_governance.subjects.queue import REQUESTS_TABLE, file_request
 
-    request_id = file_request(project.open_warehouse(), "5")
+    request_id = file_request(open_warehouse(project), "5")
     result = job.execute_in_process(run_config={"ops": {"erase_subject": {"config": {"request_id": request_id, "now": True}}}})
     assert result.success
     assert "5" not in json.dumps(result.dagster_run.run_config).replace(request_id, "")  # run storage never holds the id
-    assert project.open_warehouse().row_count(REQUESTS_TABLE) == 0  # the request is gone once carried out
+    assert open_warehouse(project).row_count(REQUESTS_TABLE) == 0  # the request is gone once carried out
     again = job.execute_in_process(run_config={"ops": {"erase_subject": {"config": {"request_id": request_id}}}},
                                    raise_on_error=False)
     assert not again.success
     output = result.output_for_node("erase_subject")
     assert output["status"] == "verified" and output["subject"] != "5"
-    assert project.open_warehouse().fetch("SELECT count(*) FROM users WHERE user_id = 5")[0][0] == 0
+    assert open_warehouse(project).fetch("SELECT count(*) FROM users WHERE user_id = 5")[0][0] == 0
 
     sweep = defs.resolve_job_def("retention_sweep_job").execute_in_process()
     event = sweep.get_asset_materialization_events()[0].event_specific_data.materialization
     assert event.metadata["affected"].value["analytics_events"] > 0
-    assert event.metadata["ledger/head_hash"].value == Ledger(project.open_warehouse()).head().hash
-    assert Ledger(project.open_warehouse()).verify().ok
+    assert event.metadata["ledger/head_hash"].value == Ledger(open_warehouse(project)).head().hash
+    assert Ledger(open_warehouse(project)).verify().ok
 
 
 def test_s3_unreachable_stops_cleanly_and_the_rerun_completes(demo_copy):
     project = load_project(demo_copy)
-    head = Ledger(project.open_warehouse()).head()
+    head = Ledger(open_warehouse(project)).head()
     code, _out, err = run_dfg("erase", "--subject-id", "9", "--now", project=demo_copy,
                               env={"DFG_S3_ENDPOINT_URL": "http://127.0.0.1:9"})
     assert code == 2 and "unreachable" in err and "Traceback" not in err
-    assert Ledger(project.open_warehouse()).head().hash == head.hash  # nothing was done, nothing recorded
-    assert project.open_warehouse().fetch("SELECT count(*) FROM users WHERE user_id = 9")[0][0] == 1
+    assert Ledger(open_warehouse(project)).head().hash == head.hash  # nothing was done, nothing recorded
+    assert open_warehouse(project).fetch("SELECT count(*) FROM users WHERE user_id = 9")[0][0] == 1
     code, result, err = dfg_json("erase", "--subject-id", "9", "--now", project=demo_copy)
     assert code == 0 and result["status"] == "verified", err
     assert remnants(project, 9) == []
@@ -198,8 +199,8 @@ def test_one_rerun_finishes_an_erasure_whose_endpoint_replayed_its_log(demo_copy
     import signal
 
     from dataflow_governance.cli.common import object_store, policy
-    from dataflow_governance.erasure import erase
-    from dataflow_governance.objectstore import ObjectStore
+    from dataflow_governance.subjects import erase
+    from dataflow_governance.storage.objectstore import ObjectStore
 
     project = load_project(demo_copy)
     subject = 14
@@ -210,7 +211,7 @@ def test_one_rerun_finishes_an_erasure_whose_endpoint_replayed_its_log(demo_copy
 
     monkeypatch.setattr(ObjectStore, "reclaim", crash)
     try:
-        erase(project, dict(ctx.governance), ctx.graph, str(subject), warehouse=project.open_warehouse(),
+        erase(project, dict(ctx.governance), ctx.graph, str(subject), warehouse=open_warehouse(project),
               store=object_store(project), immediately=True)
     except KeyboardInterrupt:
         pass

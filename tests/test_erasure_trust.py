@@ -10,13 +10,15 @@ import boto3
 import pytest
 
 from conftest import PG_DSN, copy_demo, dfg_json, run_dfg
-from dataflow_governance import load_project, local_s3
-from dataflow_governance.catalog import catalog_path, read
-from dataflow_governance.erasure import erase
-from dataflow_governance.graph import table_of
-from dataflow_governance.ledger import Ledger
-from dataflow_governance.spec import GovernanceError, build_governance
+from dataflow_governance import load_project
+from dataflow_governance.local import s3 as local_s3
+from dataflow_governance.catalog.artifact import catalog_path, read
+from dataflow_governance.subjects import erase
+from dataflow_governance.model.spec import table_of
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.model.spec import GovernanceError, build_governance
 from test_erasure import identifiers, remnants
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def s3_client(project):
@@ -31,7 +33,7 @@ def final_state(manifest) -> dict:
     Aggregates are left out: an erasure rebuilds them from what is there at that moment, so whether
     a sweep ran before or after is visible in them by design."""
     project = load_project(manifest)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     aggregates = {table_of(asset, gov) for asset, gov in read(catalog_path(project)).governance.items()
                   if gov.pii_free and gov.anonymization}
     state = {}
@@ -73,7 +75,7 @@ def test_parallel_erasures_and_a_sweep_equal_the_same_work_done_one_by_one(demo_
         project = load_project(parallel)
         for subject in subjects:
             assert remnants(project, int(subject)) == []
-        assert Ledger(project.open_warehouse()).verify().ok
+        assert Ledger(open_warehouse(project)).verify().ok
         local_s3.stop(project.state_dir)
         assert final_state(parallel) == final_state(serial)  # and the store restarts to the same state
     finally:
@@ -83,7 +85,7 @@ def test_parallel_erasures_and_a_sweep_equal_the_same_work_done_one_by_one(demo_
 
 def test_data_that_comes_back_is_erased_by_the_rerun_and_by_every_sweep(demo_copy):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     code, first, err = dfg_json("erase", "--subject-id", "42", "--now", project=demo_copy)
     assert code == 0 and first["status"] == "verified", err
     ids = identifiers(project, 42)
@@ -127,7 +129,7 @@ def first_count(result, target):
 
 def test_ids_stored_as_doubles_or_json_floats_are_found_and_verified(demo_copy):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     warehouse.execute('ALTER TABLE email_campaign_sends ALTER COLUMN user_id TYPE DOUBLE')
     sends = warehouse.fetch("SELECT count(*) FROM email_campaign_sends WHERE user_id = 8")[0][0]
     code, plan, _ = dfg_json("erase", "--subject-id", "8", "--dry-run", project=demo_copy)
@@ -176,11 +178,11 @@ def test_empty_or_none_ids_match_no_record_with_a_null_id(demo_copy):
 
 def test_a_hostile_schema_setting_is_refused_before_any_sql(demo_copy):
     project = load_project(demo_copy)
-    users = project.open_warehouse().row_count("users")
+    users = open_warehouse(project).row_count("users")
     code, _out, err = run_dfg("check", project=demo_copy,
                               env={"DFG_WAREHOUSE_SCHEMA": "main'; DROP TABLE main.users; --"})
     assert code == 2 and "schema" in err and "Traceback" not in err
-    assert project.open_warehouse().row_count("users") == users
+    assert open_warehouse(project).row_count("users") == users
 
 
 def test_postgres_hostile_subject_id_erases_nobody(tmp_path, pg_schema, monkeypatch):
@@ -193,13 +195,13 @@ def test_postgres_hostile_subject_id_erases_nobody(tmp_path, pg_schema, monkeypa
     monkeypatch.setenv("DFG_WAREHOUSE_DSN", dsn)
     monkeypatch.setenv("DFG_WAREHOUSE_SCHEMA", pg_schema)
     project = load_project(copy_project(tmp_path / "pg"))
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     assert warehouse.fetch("SHOW standard_conforming_strings")[0][0] == "off"
     warehouse.replace_table("users", pd.DataFrame({"user_id": ["1", "2", "3"], "email": ["a@x.io", "b@x.io", "c@x.io"],
                                                    "created_at": pd.to_datetime(["2026-01-01"] * 3)}))
     governance = {"users": project.governance["users"]}
     hostile = "\\' OR 1=1 --"
-    from dataflow_governance.erasure import ErasureError, access_export
+    from dataflow_governance.subjects import ErasureError, access_export
 
     with pytest.raises(ErasureError, match="unknown subject"):
         erase(project, governance, None, hostile, warehouse=warehouse, store=None, immediately=True)

@@ -6,7 +6,7 @@ import dagster as dg
 
 from conftest import copy_project, dfg_json
 from dataflow_governance import PolicyContext, build_governance, run_policy
-from dataflow_governance.graph import SqlDefinition, build_column_graph
+from dataflow_governance.lineage.graph import SqlDefinition, build_column_graph
 
 PEOPLE = build_governance("people", {
     "legal_basis": "contract",

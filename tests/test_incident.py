@@ -7,7 +7,7 @@ import pytest
 from conftest import dfg_json, run_dfg
 
 from dataflow_governance import load_project, put_object
-from dataflow_governance.objectstore import open_object_store
+from dataflow_governance.storage.objectstore import open_object_store
 
 LEAKED = ["anna.muller@example.com", "ben.schmidt@mail.example.org", "chloe.dubois@posteo.example"]
 
@@ -80,8 +80,8 @@ def test_the_first_detection_comes_from_the_pii_checks_ledgered_results(tmp_path
     from dataflow_governance import PolicyContext, Warehouse, build_governance
     from dataflow_governance.dagster_ext import S3Resource, WarehouseResource
     from dataflow_governance.dagster_ext.checks import Services, _no_pii
-    from dataflow_governance.incident import first_detected
-    from dataflow_governance.ledger import Ledger
+    from dataflow_governance.incident.trace import first_detected
+    from dataflow_governance.ledger.chain import Ledger
 
     path = str(tmp_path / "w.duckdb")
     wh = Warehouse(kind="duckdb", path=path)

@@ -14,11 +14,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlglot import exp
 
 from conftest import PG_DSN, dfg_json, run_dfg
-from dataflow_governance import Ledger, Warehouse, build_governance, load_project, local_s3
+from dataflow_governance import Ledger, Warehouse, build_governance, load_project
+from dataflow_governance.local import s3 as local_s3
 from dataflow_governance.crypto import KeyStoreError, LocalKek, open_key_store, open_keyring
 from dataflow_governance.crypto.fields import SHREDDED, encrypt_frame, key_id_of, unseal
 from dataflow_governance.crypto.kek import WRAP_CONTEXT
-from dataflow_governance.erasure import erase
+from dataflow_governance.subjects import erase
+from dataflow_governance.storage.warehouse import open_warehouse
 
 SEALED = ["customer_id", "email"]
 EVENTS = build_governance("events", {
@@ -33,7 +35,7 @@ def sealed_project(tmp_path, warehouse_yaml: str, keys_yaml: str = ""):
     manifest.write_text(f"project: shred\n{warehouse_yaml}\n{keys_yaml}\n"
                         "subjects:\n  customer: {identity: events.customer_id}\n")
     project = load_project(manifest)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     frame = pd.DataFrame({"customer_id": [1, 2, 2, 3], "email": ["a@x.io", "b@x.io", "b@x.io", "c@x.io"],
                           "kind": ["placed", "placed", "paid", "placed"]})
     warehouse.replace_table("events", encrypt_frame(frame, "events", SEALED, "customer_id",
@@ -67,7 +69,7 @@ def opens_with_anything_left(state_dir, kek_id: str, wrapped: bytes) -> bool:
 
 def test_a_backup_taken_before_the_erasure_opens_nothing_after_it(demo_copy, tmp_path):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     subject = warehouse.fetch("SELECT min(user_id) FROM orders WHERE user_id IS NOT NULL")[0][0]
     backup = tmp_path / "backup"
     shutil.copytree(project.state_dir, backup, ignore=shutil.ignore_patterns("s3"))  # the warehouse and keys/
@@ -158,7 +160,7 @@ def test_with_kms_the_erasure_is_pending_until_the_old_key_is_deleted(tmp_path, 
 
 def test_a_deleted_empty_or_foreign_pseudonym_key_stops_the_erasure_before_it_changes_anything(demo_copy):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     path = project.state_dir / "keys" / "pseudonym.key"
     original = path.read_bytes()
     rows = warehouse.fetch("SELECT count(*) FROM tickets_clean")[0][0]
@@ -207,14 +209,14 @@ def test_a_truncated_kek_is_reported_and_refused(demo_copy):
     kek.write_bytes(kek.read_bytes()[:16])
     code, status, _ = dfg_json("keys", "status", project=demo_copy)
     assert code == 1 and status["keks"][-1]["state"] == "truncated"
-    subject = project.open_warehouse().fetch("SELECT min(user_id) FROM orders")[0][0]
+    subject = open_warehouse(project).fetch("SELECT min(user_id) FROM orders")[0][0]
     code, _out, err = run_dfg("access", "--subject-id", str(subject), project=demo_copy)
     assert code == 2 and "is truncated" in err and "Traceback" not in err
 
 
 def test_a_key_row_gone_without_a_shred_is_an_error_not_zero_events(demo_copy):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     subject = warehouse.fetch("SELECT min(user_id) FROM orders")[0][0]
     owner = open_key_store(project, warehouse).subject_owner(subject)
     warehouse.execute("DELETE FROM governance_subject_keys WHERE owner = ?", [owner])

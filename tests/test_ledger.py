@@ -9,7 +9,7 @@ import pytest
 
 from conftest import PG_DSN
 from dataflow_governance import Warehouse
-from dataflow_governance.ledger import (
+from dataflow_governance.ledger.chain import (
     GENESIS_HASH,
     LEDGER_TABLE,
     Anchor,
@@ -21,6 +21,7 @@ from dataflow_governance.ledger import (
     load_anchors,
     record_anchor,
 )
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -212,7 +213,7 @@ def test_readme_auditor_script_verifies_an_export(tmp_path):
     script = re.search(r"<!-- auditor-script -->\n```python\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
     (tmp_path / "audit.py").write_text(script)
     manifest = copy_project(tmp_path / "p")
-    ledger = Ledger(load_project(manifest).open_warehouse())
+    ledger = Ledger(open_warehouse(load_project(manifest)))
     ledger.append_many([NewEntry("job:sweep", "sweep.result", f"table:t{i}", {"deleted": i, "note": "Grüße"}) for i in range(30)])
     code, out, _ = run_dfg("audit", "export", "--json", project=manifest)
     (tmp_path / "ledger.json").write_text(out)

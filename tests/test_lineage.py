@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_dfg
-from dataflow_governance.lineage import LineageError, column_lineage, table_dependencies
+from dataflow_governance.lineage.sql import LineageError, column_lineage, table_dependencies
 
 SCHEMA = {
     "users": {"user_id": "int", "email": "varchar", "country": "varchar", "created_at": "timestamp"},

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from conftest import run_dfg
-from dataflow_governance.lineage import LineageError, column_lineage
-from dataflow_governance.scripts import script_lineage
+from dataflow_governance.lineage.sql import LineageError, column_lineage
+from dataflow_governance.lineage.scripts import script_lineage
 
 
 def sources(result, column):
@@ -137,8 +137,8 @@ def test_the_example_merge_asset_carries_lineage_propagation_and_erasure(demo_pr
 
 
 def test_struct_fields_are_column_paths_and_classed_as_their_column():
-    from dataflow_governance.graph import SqlDefinition, build_column_graph
-    from dataflow_governance.spec import build_governance
+    from dataflow_governance.lineage.graph import SqlDefinition, build_column_graph
+    from dataflow_governance.model.spec import build_governance
 
     result = column_lineage("SELECT w.address.city AS city, w.address AS a FROM widgets w",
                             {"widgets": {"address": "STRUCT(city TEXT, zip TEXT)"}}, "duckdb")

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from dataflow_governance import local_s3
-from dataflow_governance.manifest import BucketConfig
-from dataflow_governance.objectstore import (
+from dataflow_governance.local import s3 as local_s3
+from dataflow_governance.model.manifest import BucketConfig
+from dataflow_governance.storage.objectstore import (
     ObjectStore,
     ObjectStoreError,
     bucket_region,

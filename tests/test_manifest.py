@@ -53,8 +53,11 @@ def test_unknown_processor(tmp_path):
 
 
 def test_postgres_needs_dsn_and_env_overrides(tmp_path, monkeypatch):
-    with pytest.raises(ManifestError, match="dsn"):
-        load_project(write(tmp_path, "warehouse: {kind: postgres}\n"))
+    from dataflow_governance import WarehouseError, open_warehouse
+
+    # The model declares the warehouse; storage opens it and says what the engine lacks.
+    with pytest.raises(WarehouseError, match="dsn"):
+        open_warehouse(load_project(write(tmp_path, "warehouse: {kind: postgres}\n")))
     monkeypatch.setenv("DFG_WAREHOUSE_DSN", "postgresql://u:secret@db/x")
     monkeypatch.setenv("DFG_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
     project = load_project(write(tmp_path, "{}\n"))

@@ -10,8 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from conftest import dfg_json
-from dataflow_governance import build_governance, load_project, local_s3
-from dataflow_governance.policy import PolicyContext, run_policy
+from dataflow_governance import build_governance, load_project
+from dataflow_governance.local import s3 as local_s3
+from dataflow_governance.policy.context import PolicyContext
+from dataflow_governance.policy.rules import run_policy
+from dataflow_governance.storage.warehouse import open_warehouse
 
 BUCKET, PREFIX = "deepwater-raw-eu", "exports/crm/"
 
@@ -30,7 +33,7 @@ def every_version(client, prefix=PREFIX) -> bytes:
 
 def test_a_csv_export_and_a_parquet_file_lose_the_subject_and_an_unknown_format_keeps_it_unverified(demo_copy):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     client = client_of(project)
     (subject, email), (other, other_email) = warehouse.fetch(
         "SELECT user_id, email FROM users WHERE marketing_consent ORDER BY user_id LIMIT 2")
@@ -62,7 +65,7 @@ def test_a_csv_export_and_a_parquet_file_lose_the_subject_and_an_unknown_format_
 
 def test_a_late_csv_line_of_an_erased_subject_is_removed_by_the_sweep(demo_copy):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     subject, email = warehouse.fetch("SELECT user_id, email FROM users WHERE marketing_consent ORDER BY user_id")[2]
     code, _result, err = dfg_json("erase", "--subject-id", str(subject), "--now", project=demo_copy)
     assert code == 0, err

@@ -17,8 +17,14 @@ from conftest import copy_project, dfg_json, run_dfg
 from dataflow_governance import load_project
 from dataflow_governance.dagster_ext import governed_definitions
 from dataflow_governance.dagster_ext.openlineage import openlineage_sensors, run_events
-from dataflow_governance.openlineage import (GOVERNANCE_FACET, GOVERNANCE_FACET_FILE, OpenLineageError, client_for,
-                                             emit, to_json)
+from dataflow_governance.reports.openlineage import (
+    GOVERNANCE_FACET,
+    GOVERNANCE_FACET_FILE,
+    OpenLineageError,
+    client_for,
+    emit,
+    to_json,
+)
 
 SPEC = Path(__file__).parent / "openlineage_spec"
 
@@ -118,8 +124,8 @@ def test_the_governance_facet_carries_the_declared_facts(exported):
 def test_events_round_trip_through_the_client(exported, tmp_path):
     """The client's own file transport writes exactly the JSON the project builds."""
     manifest, events = exported
-    from dataflow_governance.catalog import catalog_path, read
-    from dataflow_governance.openlineage import catalog_events
+    from dataflow_governance.catalog.artifact import catalog_path, read
+    from dataflow_governance.reports.openlineage import catalog_events
 
     project = load_project(manifest)
     built = catalog_events(read(catalog_path(project)), project)

@@ -8,8 +8,8 @@ import pytest
 from conftest import dfg_json, run_dfg
 
 from dataflow_governance import PolicyContext, build_governance
-from dataflow_governance.graph import SqlDefinition, build_column_graph
-from dataflow_governance.phi_access import RunInfo, access_of, run_entries
+from dataflow_governance.lineage.graph import SqlDefinition, build_column_graph
+from dataflow_governance.subjects.disclosures import RunInfo, access_of, run_entries
 
 from assets.data import HEALTH_NOTES
 
@@ -120,7 +120,7 @@ def test_a_subject_is_found_in_phi_kept_in_s3_through_the_erasure_plan(demo_copy
     """PHI in S3 (here: the support attachments, declared health data sent to the care partner)
     is located by the same plan erasure uses: the subject's own prefix."""
     from dataflow_governance import load_project
-    from dataflow_governance.objectstore import list_keys, open_object_store
+    from dataflow_governance.storage.objectstore import list_keys, open_object_store
 
     text = demo_copy.read_text()
     old = "        data_categories: [user.content.private]\n        retention: {keep: 2 years, action: delete}\n"
@@ -140,8 +140,8 @@ def test_a_subject_is_found_in_phi_kept_in_s3_through_the_erasure_plan(demo_copy
 def test_a_run_recorded_twice_is_one_disclosure(tmp_path):
     """The sensor and `dfg demo` (or two sensor ticks) may both record a run: it counts once."""
     from dataflow_governance import Warehouse
-    from dataflow_governance.ledger import Ledger
-    from dataflow_governance.phi_access import disclosures
+    from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.subjects.disclosures import disclosures
 
     ctx = context({}, {})
     governance = {**ctx.governance, "notes": build_governance("notes", {**NOTES, "processors": ["care"]})}

@@ -3,7 +3,7 @@
 import pytest
 
 from dataflow_governance import PolicyContext, Processor, build_governance, run_policy
-from dataflow_governance.policy import (
+from dataflow_governance.policy.gdpr import (
     encryption_missing,
     legal_basis_missing,
     pii_free_reads_personal,

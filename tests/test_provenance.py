@@ -19,21 +19,35 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dataflow_governance.datasets import (
-    MEMBERS_TABLE, DatasetError, DatasetSpec, _subject_permissions, dataset_records, materialize_dataset, members_of,
-    parquet_bytes, read_snapshot, verify_snapshot,
+from dataflow_governance.ml.datasets import (
+    MEMBERS_TABLE,
+    DatasetError,
+    DatasetSpec,
+    _subject_permissions,
+    dataset_records,
+    materialize_dataset,
+    members_of,
+    parquet_bytes,
+    read_snapshot,
+    verify_snapshot,
 )
-from dataflow_governance.digest import table_digest
+from dataflow_governance.ml.digest import table_digest
 from dataflow_governance.crypto import open_keyring
-from dataflow_governance.keys import keyed_hash
-from dataflow_governance.ledger import Ledger
-from dataflow_governance.manifest import load_project
-from dataflow_governance.objectstore import (
-    ObjectStore, ObjectStoreError, ensure_buckets, get_object, open_object_store, split_s3_uri,
+from dataflow_governance.crypto.hashing import keyed_hash
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.model.manifest import load_project
+from dataflow_governance.storage.objectstore import (
+    ObjectStore,
+    ObjectStoreError,
+    ensure_buckets,
+    get_object,
+    open_object_store,
+    split_s3_uri,
 )
-from dataflow_governance.warehouse import Warehouse
+from dataflow_governance.storage.warehouse import Warehouse
 
 from conftest import PG_DSN, copy_project, dfg_json, run_dfg
+from dataflow_governance.storage.warehouse import open_warehouse
 
 DATASET, MODEL = "ticket_training_set", "ticket_classifier"
 DATASET_SQL = "SELECT ticket_id, user_pseudo_id, text, label FROM ticket_features"
@@ -78,7 +92,7 @@ def dataset_spec(project) -> DatasetSpec:
 
 
 def consenting_ticket_writers(project) -> list[int]:
-    wh = project.open_warehouse()
+    wh = open_warehouse(project)
     rows = wh.fetch("SELECT DISTINCT t.user_id FROM tickets t JOIN users u USING (user_id) "
                     "WHERE u.analytics_consent ORDER BY 1")
     return [int(r[0]) for r in rows]
@@ -126,7 +140,7 @@ def test_demo_registers_the_model_with_the_dataset_as_recorded_everywhere(traine
     evaluation = execution.event.dagster_event.event_specific_data
     assert evaluation.passed and evaluation.metadata["snapshots"].value == 1
     # The ledger holds both facts; artifacts stay in the project's state dir.
-    ledger = Ledger(project.open_warehouse())
+    ledger = Ledger(open_warehouse(project))
     assert ledger.entries(action="dataset.materialized")[-1].details_dict()["digest"] == digest
     assert ledger.entries(action="model.registered")[-1].details_dict()["mlflow_run_id"] == run.info.run_id
     assert client.get_experiment(run.info.experiment_id).artifact_location.startswith(project.state_dir.as_uri())
@@ -156,14 +170,14 @@ def test_provenance_contracts_answer_in_both_directions(trained):
     assert by_subject["subject"] == open_keyring(project).subject_hash(inside)  # never the id itself
     code, access, _ = dfg_json("access", "--subject-id", str(inside), project=manifest)  # Art. 15 names them too
     assert code == 0 and access["training"] == {"datasets": by_subject["datasets"], "models": by_subject["models"]}
-    outside = project.open_warehouse().fetch("SELECT max(user_id) + 1000 FROM users")[0][0]
+    outside = open_warehouse(project).fetch("SELECT max(user_id) + 1000 FROM users")[0][0]
     code, nobody, _ = dfg_json("provenance", "--subject-id", str(outside), project=manifest)
     assert code == 0 and nobody["datasets"] == [] and nobody["models"] == []
 
 
 def test_membership_index_holds_keyed_hashes_of_exactly_the_dataset_subjects(trained):
     _, project, _ = trained
-    wh = project.open_warehouse()
+    wh = open_warehouse(project)
     record = dataset_records(Ledger(wh), DATASET)[-1]
     members = members_of(wh, record.digest)
     table = pq.read_table(io.BytesIO(snapshot_bytes(project, record.snapshot_uri)))
@@ -181,12 +195,12 @@ def test_reproduction_verifies_the_digest_and_retrains_the_identical_model(train
     assert code == 0, err
     assert result["datasets"][0]["digest_verified"] and result["metrics_match"] and result["identical"]
     assert result["model_fingerprint"] == result["recorded_model_fingerprint"]
-    assert Ledger(project.open_warehouse()).entries(action="model.reproduced")
+    assert Ledger(open_warehouse(project)).entries(action="model.reproduced")
 
 
 def test_rematerializing_the_same_inputs_gives_the_same_digest_and_reuses_the_snapshot(trained):
     _, project, _ = trained
-    wh = project.open_warehouse()
+    wh = open_warehouse(project)
     before = dataset_records(Ledger(wh), DATASET)[-1]
     again = materialize_dataset(project, dataset_spec(project), wh, store_of(project))
     assert again.digest == before.digest and again.snapshot_uri == before.snapshot_uri
@@ -195,7 +209,7 @@ def test_rematerializing_the_same_inputs_gives_the_same_digest_and_reuses_the_sn
 
 def test_a_tampered_snapshot_is_detected(trained):
     manifest, project, _ = trained
-    record = dataset_records(Ledger(project.open_warehouse()), DATASET)[-1]
+    record = dataset_records(Ledger(open_warehouse(project)), DATASET)[-1]
     table = pq.read_table(io.BytesIO(snapshot_bytes(project, record.snapshot_uri)))
     labels = table.column("label").to_pylist()
     labels[0] = "billing" if labels[0] != "billing" else "account"  # one label flipped
@@ -235,7 +249,7 @@ def test_unknown_model_or_version_is_a_clear_error(trained):
 
 def test_no_personal_value_reaches_metadata_ledger_or_mlflow(trained):
     _, project, _ = trained
-    wh = project.open_warehouse()
+    wh = open_warehouse(project)
     # Contact details, pseudonyms and the customers' own words (ids are short numbers that any
     # count could equal, so they are checked as the subject hashes the index holds instead).
     values = {str(v) for row in wh.fetch("SELECT email, password_hash FROM users") for v in row}
@@ -259,11 +273,11 @@ def test_withdrawn_consent_and_erasure_keep_subjects_out_and_flag_the_earlier_mo
     assert code == 0, err[-3000:]
     project = load_project(manifest)
     withdrawn, erased, pending, *others = consenting_ticket_writers(project)
-    first = dataset_records(Ledger(project.open_warehouse()), DATASET)[-1]
+    first = dataset_records(Ledger(open_warehouse(project)), DATASET)[-1]
     snapshot = pq.read_table(io.BytesIO(snapshot_bytes(project, first.snapshot_uri)))
     assert pseudonyms_in(snapshot, project, [withdrawn, erased, pending]) == {withdrawn, erased, pending}
 
-    project.open_warehouse().execute(f"UPDATE users SET analytics_consent = false WHERE user_id = {withdrawn}")
+    open_warehouse(project).execute(f"UPDATE users SET analytics_consent = false WHERE user_id = {withdrawn}")
     code, plan, _ = dfg_json("erase", "--subject-id", str(erased), "--dry-run", project=manifest)
     assert {"system": "model", "target": f"models:/{MODEL}/1", "action": "flag"}.items() <= \
         next(t for t in plan["targets"] if t["system"] == "model").items()
@@ -282,7 +296,7 @@ def test_withdrawn_consent_and_erasure_keep_subjects_out_and_flag_the_earlier_mo
     # The model trained before the erasure is flagged in MLflow and in the ledger.
     client = mlflow.MlflowClient(tracking_uri=project.mlflow_tracking_uri, registry_uri=project.mlflow_tracking_uri)
     assert client.get_model_version(MODEL, "1").tags["dfg.needs_retraining"] == "true"
-    assert Ledger(project.open_warehouse()).entries(action="model.flagged", target=f"model:{MODEL}/1")
+    assert Ledger(open_warehouse(project)).entries(action="model.flagged", target=f"model:{MODEL}/1")
     code, by_subject, _ = dfg_json("provenance", "--subject-id", str(erased), project=manifest)
     assert by_subject["models"][0]["needs_retraining"] and by_subject["datasets"][0]["deleted"]
     # Its snapshot is gone (every version), and reproduction says why it cannot.
@@ -292,7 +306,7 @@ def test_withdrawn_consent_and_erasure_keep_subjects_out_and_flag_the_earlier_mo
     assert code == 2 and "deleted by an erasure" in err
 
     # Materialized again, the dataset holds none of the three; everyone else is still there.
-    again = materialize_dataset(project, dataset_spec(project), project.open_warehouse(), store_of(project))
+    again = materialize_dataset(project, dataset_spec(project), open_warehouse(project), store_of(project))
     table = pq.read_table(io.BytesIO(snapshot_bytes(project, again.snapshot_uri)))
     assert pseudonyms_in(table, project, [withdrawn, erased, pending]) == set()
     assert pseudonyms_in(table, project, others) == set(others)
@@ -320,7 +334,7 @@ def test_unreachable_tracking_server_fails_the_model_cleanly_and_keeps_the_datas
             error = error.cause
     messages = " ".join(messages)
     assert f"MLflow tracking server at {dead} is unreachable" in messages
-    ledger = Ledger(project.open_warehouse())
+    ledger = Ledger(open_warehouse(project))
     assert ledger.entries(action="dataset.materialized") and not ledger.entries(action="model.registered")
     code, _, err = run_dfg("provenance", "--model", MODEL, project=manifest, env={"MLFLOW_TRACKING_URI": dead})
     assert code == 2 and "unreachable" in err
@@ -334,7 +348,7 @@ def test_consent_basis_without_a_covering_consent_is_refused(tmp_path):
     project = load_project(manifest)
     spec = DatasetSpec.from_governance(project.governance[DATASET], DATASET_SQL, ["ticket_id"])
     with pytest.raises(DatasetError, match="no consent of subjects.customer.consents covers purpose"):
-        _subject_permissions(project, spec, project.open_warehouse())
+        _subject_permissions(project, spec, open_warehouse(project))
     manifest.write_text(text.replace("analytics_consent: [analytics]", "analytics_consent: [analytics.nonsense]"))
     code, _, err = run_dfg("check", project=manifest)
     assert code == 2 and "unknown data use 'analytics.nonsense'" in err
@@ -359,7 +373,7 @@ def test_same_rows_give_the_same_digest_on_duckdb_and_postgres(tmp_path, pg_sche
     store = store_of(project)
     ensure_buckets(store, project.buckets)
     records = {}
-    for name, wh in {"duckdb": project.open_warehouse(),
+    for name, wh in {"duckdb": open_warehouse(project),
                      "postgres": Warehouse(kind="postgres", dsn=PG_DSN, schema=pg_schema)}.items():
         seed_tiny(project, wh)
         Ledger(wh).append("test", "erasure.requested", f"subject:{open_keyring(project).subject_hash(3)}", {"due": "2026-01-01"})
@@ -376,7 +390,7 @@ def test_same_rows_give_the_same_digest_on_duckdb_and_postgres(tmp_path, pg_sche
 
 def test_bad_sql_missing_tables_and_s3_failures_are_clear_and_record_nothing(tmp_path):
     project = load_project(copy_project(tmp_path / "p"))
-    wh = project.open_warehouse()
+    wh = open_warehouse(project)
     gov = project.governance[DATASET]
     missing = DatasetSpec.from_governance(gov, "SELECT ticket_id, user_pseudo_id FROM no_such_table", ["ticket_id"])
     with pytest.raises(DatasetError, match="no_such_table"):

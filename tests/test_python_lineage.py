@@ -5,8 +5,8 @@ import pytest
 
 from conftest import copy_project, run_dfg
 from dataflow_governance import PolicyContext, build_governance, run_policy
-from dataflow_governance.graph import TABLE_LEVEL, SqlDefinition, build_column_graph
-from dataflow_governance.spec import GovernanceError
+from dataflow_governance.lineage.graph import TABLE_LEVEL, SqlDefinition, build_column_graph
+from dataflow_governance.model.spec import GovernanceError
 
 PEOPLE = build_governance("people", {
     "legal_basis": "contract",

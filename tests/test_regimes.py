@@ -8,16 +8,21 @@ import pytest
 from conftest import copy_project, dfg_json, run_dfg
 
 from dataflow_governance import PolicyContext, Processor, build_governance, run_policy
-from dataflow_governance.graph import SqlDefinition, build_column_graph
-from dataflow_governance.hipaa import hipaa_assets, minimum_necessary, phi_use_needs_authorization, processor_without_baa
-from dataflow_governance.pci import (
+from dataflow_governance.lineage.graph import SqlDefinition, build_column_graph
+from dataflow_governance.policy.hipaa import (
+    hipaa_assets,
+    minimum_necessary,
+    phi_use_needs_authorization,
+    processor_without_baa,
+)
+from dataflow_governance.policy.pci import (
     cardholder_data_unencrypted,
     pan_past_tokenization,
     pci_scope,
-    scope_mermaid,
     sensitive_authentication_stored,
 )
-from dataflow_governance.spec import GovernanceError
+from dataflow_governance.reports.pci_scope import scope_mermaid
+from dataflow_governance.model.spec import GovernanceError
 
 BASE = {"legal_basis": "contract", "purposes": ["essential.service"], "region": "eu-central-1",
         "retention": {"keep": "1y", "timestamp_column": "created_at"},
@@ -234,7 +239,7 @@ def test_example_rules_fire_on_a_broken_copy(tmp_path):
 # --- PCI DSS at run time -----------------------------------------------------------------------
 
 def test_track_data_is_detected_and_masked():
-    from dataflow_governance.detect import BY_NAME
+    from dataflow_governance.detection.detectors import BY_NAME
 
     track = BY_NAME["track_data"]
     stripe2, stripe1 = ";4111111111111111=25121010000000000000?", "%B4111111111111111^DOE/JOHN^2512101000000000?"

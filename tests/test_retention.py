@@ -7,13 +7,13 @@ import pytest
 
 from conftest import ENGINES, make_warehouse
 from dataflow_governance import Warehouse, build_governance, load_project
-from dataflow_governance import local_s3
+from dataflow_governance.local import s3 as local_s3
 from dataflow_governance.crypto import open_keyring
-from dataflow_governance.keys import keyed_hash
-from dataflow_governance.ledger import Ledger
-from dataflow_governance.manifest import BucketConfig
-from dataflow_governance.objectstore import ObjectStore, ensure_buckets, put_object
-from dataflow_governance.retention import run_sweep
+from dataflow_governance.crypto.hashing import keyed_hash
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.model.manifest import BucketConfig
+from dataflow_governance.storage.objectstore import ObjectStore, ensure_buckets, put_object
+from dataflow_governance.retention.sweep import run_sweep
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 EVENTS = build_governance("events", {

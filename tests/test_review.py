@@ -9,10 +9,11 @@ import pytest
 
 from conftest import copy_project, dfg_json, run_dfg
 from dataflow_governance import build_governance
-from dataflow_governance.catalog import Catalog
-from dataflow_governance.graph import SqlDefinition, build_column_graph
-from dataflow_governance.review import diff_catalogs, fails
-from dataflow_governance.spec import Processor
+from dataflow_governance.catalog.artifact import Catalog
+from dataflow_governance.lineage.graph import SqlDefinition, build_column_graph
+from dataflow_governance.reports.review import diff_catalogs, fails
+from dataflow_governance.model.spec import Processor
+from dataflow_governance.storage.warehouse import open_warehouse
 
 GIT = ["git", "-c", "user.name=Reviewer", "-c", "user.email=reviewer@example.com"]
 
@@ -175,7 +176,7 @@ def test_approval_is_a_signed_ledger_entry_with_the_catalog_fingerprint(reviewed
     from dataflow_governance import Ledger, load_project
     from dataflow_governance.crypto import approvals as signing
 
-    ledger = Ledger(load_project(repo).open_warehouse())
+    ledger = Ledger(open_warehouse(load_project(repo)))
     forged = {**details, "signature": signing.sign(signing.load_private(keys["mallory"][0]), signing.message(
         details["fingerprint"], "dpo", details["commit"]))}
     ledger.append("review:dpo", "review.approved", entry["target"], {k: v for k, v in details.items() if k != "signature"})

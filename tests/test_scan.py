@@ -9,12 +9,12 @@ import pytest
 
 from conftest import ENGINES, copy_project, dfg_json, make_warehouse, run_dfg
 from dataflow_governance import load_project
-from dataflow_governance import local_s3
-from dataflow_governance.expectations import validate_dataframe
-from dataflow_governance.manifest import BucketConfig
-from dataflow_governance.objectstore import ObjectStore, ensure_buckets, put_object
-from dataflow_governance.residency import storage_region
-from dataflow_governance.scan import ScanError, scan_dataframe, scan_file, scan_s3, scan_table
+from dataflow_governance.local import s3 as local_s3
+from dataflow_governance.detection.expectations import validate_dataframe
+from dataflow_governance.model.manifest import BucketConfig
+from dataflow_governance.storage.objectstore import ObjectStore, ensure_buckets, put_object
+from dataflow_governance.detection.residency import storage_region
+from dataflow_governance.detection.scan import ScanError, scan_dataframe, scan_file, scan_s3, scan_table
 
 RAW = ["anna.muller@example.com", "+49 30 12345678", "4242 4242 4242 4242", "123-45-6789", "192.168.7.21",
        "DE89 3704 0044 0532 0130 00"]

@@ -7,11 +7,12 @@ from sqlglot import exp
 
 from conftest import make_warehouse
 from dataflow_governance import load_project
-from dataflow_governance.engines.spark import SparkConnection, staging_table
-from dataflow_governance.keys import keyed_hash
-from dataflow_governance.ledger import Ledger
-from dataflow_governance.manifest import ManifestError
-from dataflow_governance.warehouse import WarehouseError, table_expr
+from dataflow_governance.storage.engines.spark import SparkConnection, staging_table
+from dataflow_governance.crypto.hashing import keyed_hash
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.model.manifest import ManifestError
+from dataflow_governance.storage.warehouse import WarehouseError, table_expr
+from dataflow_governance.storage.warehouse import open_warehouse
 
 PEOPLE = pd.DataFrame({"user_id": [1, 2, 3, 4], "email": ["a@example.com", "b@example.com", None, "d@example.com"],
                        "country": ["DE", "FR", "DE", "IT"]})
@@ -115,7 +116,7 @@ def test_the_ledger_lives_in_the_projects_store_not_in_spark(spark):
 def test_a_spark_warehouse_in_the_manifest(tmp_path):
     manifest = tmp_path / "dagster_project.yaml"
     manifest.write_text("project: p\nwarehouse: {kind: spark, remote: 'sc://spark.internal:15002/;token=secret'}\n")
-    warehouse = load_project(manifest).open_warehouse()
+    warehouse = open_warehouse(load_project(manifest))
     assert warehouse.kind == "spark" and warehouse.dsn.startswith("sc://spark.internal:15002")
     assert "secret" not in warehouse.describe() and warehouse.store.path.endswith("governance.duckdb")
     manifest.write_text("project: p\nwarehouse: {kind: spark, remote: 'http://spark.internal'}\n")
@@ -221,7 +222,7 @@ def test_without_a_remote_the_project_runs_its_own_spark_server_and_stops_it(tmp
     manifest = tmp_path / "dagster_project.yaml"
     manifest.write_text("project: p\nwarehouse: {kind: spark, schema: local_mode}\n")
     project = load_project(manifest)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     assert warehouse.path == str(project.state_dir / "spark")
     warehouse.replace_table("people", PEOPLE)
     assert delete(warehouse, user_is(), [3]) == 1 and ids(warehouse) == [1, 2, 4]
@@ -231,6 +232,6 @@ def test_without_a_remote_the_project_runs_its_own_spark_server_and_stops_it(tmp
     assert code == 0 and stopped["spark_stopped"] is True
     assert project_servers(tmp_path) == []
     # Its tables and catalog persist: a new server (started on demand) has the table as it was.
-    again = load_project(manifest).open_warehouse()
+    again = open_warehouse(load_project(manifest))
     assert ids(again) == [1, 2, 4]
     dfg_json("local", "stop", project=manifest)

@@ -3,7 +3,7 @@
 import pytest
 
 from dataflow_governance import GovernanceError, build_governance
-from dataflow_governance.spec import parse_duration_days
+from dataflow_governance.model.spec import parse_duration_days
 
 PERSONAL = {
     "legal_basis": "contract",

@@ -2,7 +2,7 @@
 on the correct one."""
 
 from dataflow_governance import PolicyContext, build_governance, run_policy
-from dataflow_governance.graph import SqlDefinition, build_column_graph
+from dataflow_governance.lineage.graph import SqlDefinition, build_column_graph
 
 ENC = {"encryption": {"at_rest": "AES-256", "in_transit": "TLS"}}
 DOCUMENTS = {
@@ -138,7 +138,7 @@ def test_tenancy_is_visible_in_dagster():
 
 
 def test_pinned_tenants_and_the_tenant_entity_are_checked_statically():
-    from dataflow_governance.manifest import TenancyConfig
+    from dataflow_governance.model.manifest import TenancyConfig
 
     us_copy = {**SCOPED_OUT, "region": "us-east-1"}
     base = context("SELECT doc_id, workspace_id FROM documents", us_copy)
@@ -158,7 +158,7 @@ def test_pinned_tenants_and_the_tenant_entity_are_checked_statically():
 
 
 def test_tenant_isolation_is_a_security_measure_in_the_art30_record():
-    from dataflow_governance.reports import ropa_activities
+    from dataflow_governance.reports.ropa import ropa_activities
 
     governance = {"documents": build_governance("documents", DOCUMENTS),
                   "members": build_governance("members", {**MEMBERS, "tenants": ["7", "9"]})}

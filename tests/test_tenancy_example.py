@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from conftest import copy_project, dfg_json
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def findings_of(manifest) -> list[tuple[str, str]]:
@@ -66,10 +67,11 @@ def test_tenants_out_of_place_fail_the_runtime_checks(demo_copy):
 
     import boto3
 
-    from dataflow_governance import load_project, local_s3
+    from dataflow_governance import load_project
+    from dataflow_governance.local import s3 as local_s3
 
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
 
     def run() -> dict[str, str]:
         done = subprocess.run([sys.executable, "-c", CHECK_RUN], cwd=demo_copy.parent, capture_output=True, text=True,

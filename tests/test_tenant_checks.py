@@ -4,9 +4,9 @@ outside their jurisdiction, tenants an asset does not declare — counted in the
 import pytest
 
 from conftest import PG_DSN
-from dataflow_governance.manifest import TenancyConfig
-from dataflow_governance.tenant_scan import TenantCensus, tenant_census
-from dataflow_governance.warehouse import Warehouse
+from dataflow_governance.model.manifest import TenancyConfig
+from dataflow_governance.tenancy.census import TenantCensus, tenant_census
+from dataflow_governance.storage.warehouse import Warehouse
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

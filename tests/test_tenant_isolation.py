@@ -8,9 +8,9 @@ import pytest
 
 from conftest import PG_DSN, dfg_json, run_dfg
 from dataflow_governance import build_governance
-from dataflow_governance.manifest import TenancyConfig
-from dataflow_governance.tenant_isolation import IsolationError, apply, plan, verify
-from dataflow_governance.warehouse import Warehouse
+from dataflow_governance.model.manifest import TenancyConfig
+from dataflow_governance.tenancy.isolation import IsolationError, apply, plan, verify
+from dataflow_governance.storage.warehouse import Warehouse
 
 FACTS = {
     "documents": {"tenant_key": "workspace_id", "legal_basis": "contract", "retention": {"keep": "1y"},

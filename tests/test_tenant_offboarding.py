@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 
 from conftest import PG_DSN, copy_project, dfg_json, kill_when_logged, run_dfg
-from dataflow_governance import load_project, local_s3
-from dataflow_governance.erasure.offboard import offboard, tenant_hash
-from dataflow_governance.erasure.state import suppression_list
-from dataflow_governance.ledger import Ledger
+from dataflow_governance import load_project
+from dataflow_governance.local import s3 as local_s3
+from dataflow_governance.subjects.offboard import offboard, tenant_hash
+from dataflow_governance.ledger.erasures import suppression_list
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.storage.warehouse import open_warehouse
 
 US_BUCKET = "deepwater-bi-us"
 
@@ -37,7 +39,7 @@ def test_offboarding_the_eu_tenant_takes_its_rows_and_schema_keeps_held_invoices
     from assets import data
 
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     before = tenant_rows(warehouse)
     assert before["workspace_documents"][1] and warehouse.schema_exists("ws_1")
     head = Ledger(warehouse).head().hash
@@ -109,7 +111,7 @@ def test_offboarding_the_us_tenant_purges_every_version_of_its_prefix_and_a_kill
     # Kill it the moment the purge of its prefix is under way.
     killed = kill_when_logged(demo_copy, ["tenant", "offboard", "--tenant", "2", "--now"], f'"url":"/{US_BUCKET}'.encode())
     assert killed, "the offboarding finished before it could be killed"
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     assert not Ledger(warehouse).entries(action="offboarding.executed") and Ledger(warehouse).verify().ok
 
     code, result, err = dfg_json("tenant", "offboard", "--tenant", "2", "--now", project=demo_copy)
@@ -126,7 +128,7 @@ def test_offboarding_the_us_tenant_purges_every_version_of_its_prefix_and_a_kill
 @pytest.mark.parametrize("hostile", ["1 OR 1=1", "1'; DROP TABLE workspaces; --", "../2", "2/", ""])
 def test_hostile_tenant_ids_offboard_nobody(demo_copy, hostile):
     project = load_project(demo_copy)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     before, head = tenant_rows(warehouse), Ledger(warehouse).head().hash
     code, _out, err = run_dfg("tenant", "offboard", "--tenant", hostile, "--now", project=demo_copy)
     assert code == 2 and "Traceback" not in err and "error:" in err
@@ -139,13 +141,13 @@ def test_offboarding_on_postgres_drops_the_tenant_schema_and_rows_of_that_tenant
     monkeypatch.setenv("DFG_WAREHOUSE_SCHEMA", pg_schema)
     manifest = copy_project(tmp_path / "pg")
     project = load_project(manifest)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     warehouse.create_schema(pg_schema)
     warehouse.replace_table("workspaces", pd.DataFrame({"workspace_id": [1, 2], "name": ["a", "b"],
                                                         "region": ["eu-central-1", "eu-central-1"]}))
     warehouse.replace_table("workspace_documents", pd.DataFrame({"doc_id": [1, 2, 3], "workspace_id": [1, 2, 2],
                                                                  "title": ["x", "y", "z"], "words": [1, 2, 3]}))
-    from dataflow_governance.spec import build_governance
+    from dataflow_governance.model.spec import build_governance
 
     tickets = project.governance["workspace_tickets"].model_dump(mode="json", exclude_defaults=True, exclude={"asset", "group"})
     tickets["storage"]["table"] = f"{pg_schema}_t{{tenant_id}}.tickets"
@@ -174,7 +176,7 @@ def test_the_dagster_offboarding_job_offboards_and_fails_clearly_on_an_unknown_t
     job = governed_definitions(project, ALL_ASSETS).resolve_job_def("offboard_tenant_job")
     done = job.execute_in_process(run_config={"ops": {"offboard_tenant": {"config": {"tenant": "2", "now": True}}}})
     assert done.success and done.output_for_node("offboard_tenant")["status"] == "verified"
-    assert 2 not in tenant_rows(project.open_warehouse())["workspaces"]
+    assert 2 not in tenant_rows(open_warehouse(project))["workspaces"]
     unknown = job.execute_in_process(run_config={"ops": {"offboard_tenant": {"config": {"tenant": "77", "now": True}}}},
                                      raise_on_error=False)
     assert not unknown.success

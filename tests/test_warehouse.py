@@ -5,7 +5,7 @@ import pytest
 
 from conftest import ENGINES, PG_DSN, copy_project, dfg_json, make_warehouse
 from dataflow_governance import Warehouse, WarehouseError
-from dataflow_governance.warehouse import redact_dsn, table_expr
+from dataflow_governance.storage.warehouse import redact_dsn, table_expr
 
 
 @pytest.fixture(params=ENGINES)

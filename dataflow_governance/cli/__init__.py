@@ -18,8 +18,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import DfgError
-from .common import CliError, positive
+from dataflow_governance.errors import DfgError
+from dataflow_governance.cli.common import CliError, positive
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -189,12 +189,15 @@ def main(argv: list[str] | None = None) -> int:
             getattr(args, "sql", None) is not None or getattr(args, "file", None) is not None)
         project = None
         if not standalone:
-            from ..manifest import DEFAULT_MANIFEST, load_project
+            from dataflow_governance.model.manifest import DEFAULT_MANIFEST, load_project
 
             args.project = args.project or DEFAULT_MANIFEST
             # The project's own modules (and Dagster run processes) find the manifest through this.
             os.environ["DFG_PROJECT"] = str(Path(args.project).resolve())
             project = load_project(args.project)
+            from dataflow_governance.storage.warehouse import check_warehouse
+
+            check_warehouse(project.warehouse)  # (the model declares it; an unusable one stops every command)
         module, _, name = args.handler.partition(":")
         # Each command family is imported when it runs: `dfg lineage --sql` never loads pandas or Dagster.
         handler: Callable = getattr(importlib.import_module(f".{module}", __name__), name)

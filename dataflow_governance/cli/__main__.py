@@ -1,5 +1,5 @@
 import sys
 
-from . import main
+from dataflow_governance.cli import main
 
 sys.exit(main())

@@ -7,15 +7,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import render
-from .common import CliError, emit, utc_time
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import CliError, emit, utc_time
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def cmd_audit(args, project) -> int:
-    from ..anchors import project_anchors
-    from ..ledger import Ledger, verify_entries
+    from dataflow_governance.ledger.anchors import project_anchors
+    from dataflow_governance.ledger.chain import Ledger, verify_entries
 
-    ledger = Ledger(project.open_warehouse())
+    ledger = Ledger(open_warehouse(project))
     anchors = [*project_anchors(project, [Path(c) for c in args.certificate or []]),
                *(_anchor(a) for a in args.anchor or [])]
     if args.action == "verify":
@@ -39,7 +40,7 @@ def cmd_audit(args, project) -> int:
 
 def _approvals(ledger, project) -> dict:
     """Every recorded approval's signature, checked against the keys declared for its role."""
-    from .review import APPROVED, approval_problem
+    from dataflow_governance.cli.review import APPROVED, approval_problem
 
     checked, invalid = 0, []
     for entry in ledger.entries(action=APPROVED):
@@ -52,7 +53,7 @@ def _approvals(ledger, project) -> dict:
 
 
 def _anchor(text: str):
-    from ..ledger import Anchor
+    from dataflow_governance.ledger.chain import Anchor
 
     seq, _, digest = text.partition(":")
     if not seq.isdigit() or len(seq) > 18 or not re.fullmatch(r"[0-9a-f]{64}", digest):

@@ -11,13 +11,13 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import DfgError
+from dataflow_governance.errors import DfgError
 
 if TYPE_CHECKING:
-    from ..catalog import Catalog
-    from ..manifest import Project
-    from ..objectstore import ObjectStore
-    from ..policy import PolicyContext
+    from dataflow_governance.catalog.artifact import Catalog
+    from dataflow_governance.model.manifest import Project
+    from dataflow_governance.storage.objectstore import ObjectStore
+    from dataflow_governance.policy.context import PolicyContext
 
 
 class CliError(DfgError, RuntimeError):
@@ -31,7 +31,7 @@ def emit(args, payload: dict, text: str) -> None:
 
 def read_text(path: str, what: str, limit: int = 10 << 20) -> str:
     """A regular file's UTF-8 text, at most `limit` bytes (never a device, FIFO or folder)."""
-    from ..files import read_text_bounded
+    from dataflow_governance.local.files import read_text_bounded
 
     return read_text_bounded(path, what, limit)
 
@@ -63,7 +63,7 @@ def positive(text: str) -> int:
 
 
 def object_store(project: Project) -> ObjectStore:
-    from ..objectstore import open_object_store
+    from dataflow_governance.storage.objectstore import open_object_store
 
     return open_object_store(project.object_store.endpoint_url, project.object_store.region, project.state_dir, True)
 
@@ -100,7 +100,7 @@ def load_definitions(project: Project):
 
 def _located(exc: BaseException, root: Path) -> str:
     """The exception's type and first line, and the project file and line it came from."""
-    from ..warehouse import first_line_redacted
+    from dataflow_governance.storage.warehouse import first_line_redacted
 
     root = Path(root).resolve()
     if isinstance(exc, SyntaxError) and exc.filename:
@@ -117,7 +117,7 @@ def _located(exc: BaseException, root: Path) -> str:
 
 def build_catalog(project: Project) -> Catalog:
     """Load the project's Definitions (Dagster is the catalog's producer here) and write the catalog."""
-    from ..dagster_ext import policy_context, write_catalog
+    from dataflow_governance.dagster_ext import policy_context, write_catalog
 
     specs = list(load_definitions(project).resolve_all_asset_specs())
     return write_catalog(project, specs, policy_context(specs, project), force=True)
@@ -126,10 +126,10 @@ def build_catalog(project: Project) -> Catalog:
 def catalog_key(project: Project, checked: bool) -> bytes | None:
     """The key of the catalog's MAC: checked against the ledger's fingerprint (for commands that
     change or export data), or as it is on disk (for the others; None before the project has one)."""
-    from ..crypto.keyring import peek_derived
+    from dataflow_governance.crypto.keyring import peek_derived
 
     if checked:
-        from ..crypto import open_keyring
+        from dataflow_governance.crypto import open_keyring
 
         return open_keyring(project).derived("catalog")
     return peek_derived(project.state_dir, "catalog")
@@ -140,7 +140,7 @@ def project_catalog(project: Project, checked: bool = False) -> Catalog:
     or when it is not authentic (its MAC does not verify with the project's key: edited by hand).
     `checked`: the key is checked against its fingerprint in the ledger first (commands that change
     or export data may not rest on a catalog the key on disk vouches for, if the key was swapped)."""
-    from .. import catalog
+    from dataflow_governance.catalog import artifact as catalog
 
     path = catalog.catalog_path(project)
     key = catalog_key(project, checked)

@@ -13,23 +13,25 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..crypto import open_keyring
-from ..dagster_ext import policy_context, project_resources, write_catalog
-from ..dagster_ext.access_audit import LAUNCHED_BY_TAG, record_run
-from ..dagster_ext.openlineage import emit_run
-from ..anchors import record_project_anchor
-from ..ledger import Ledger, NewEntry
-from ..manifest import Project
-from ..model_registry import registered_models
-from ..openlineage import OpenLineageError
-from ..openlineage import enabled as openlineage_enabled
-from ..c4 import VIEWS
-from ..mermaid import write_mermaid
-from ..pci import pci_scope, scope_mermaid
-from ..policy import run_policy
-from ..reports import findings_report, ropa_activities, write_data_map, write_ropa
-from . import render
-from .common import CliError, emit, load_definitions
+from dataflow_governance.crypto import open_keyring
+from dataflow_governance.dagster_ext import policy_context, project_resources, write_catalog
+from dataflow_governance.dagster_ext.access_audit import LAUNCHED_BY_TAG, record_run
+from dataflow_governance.dagster_ext.openlineage import emit_run
+from dataflow_governance.ledger.anchors import record_project_anchor
+from dataflow_governance.ledger.chain import Ledger, NewEntry
+from dataflow_governance.model.manifest import Project
+from dataflow_governance.ml.model_registry import registered_models
+from dataflow_governance.reports.openlineage import OpenLineageError
+from dataflow_governance.reports.openlineage import enabled as openlineage_enabled
+from dataflow_governance.reports.c4 import VIEWS
+from dataflow_governance.reports.mermaid import write_mermaid
+from dataflow_governance.policy.pci import pci_scope
+from dataflow_governance.reports.pci_scope import scope_mermaid
+from dataflow_governance.policy.rules import run_policy
+from dataflow_governance.reports.ropa import findings_report, ropa_activities, write_data_map, write_ropa
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import CliError, emit, load_definitions
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def cmd_demo(args, project: Project) -> int:
@@ -98,7 +100,7 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
     open_keyring(project).key("subject")
     write_catalog(project, specs, ctx, force=True)
     findings = run_policy(ctx)
-    ledger = Ledger(project.open_warehouse())
+    ledger = Ledger(open_warehouse(project))
     ledger.append_many([
         NewEntry("dfg:demo", "run.completed", f"project:{project.name}",
                  {"run_id": result.run_id, "success": result.success, "materialized": len(materialized),

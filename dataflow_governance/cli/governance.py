@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import render
-from .common import build_catalog, catalog_key, emit, policy
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import build_catalog, catalog_key, emit, policy
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def cmd_check(args, project) -> int:
-    from ..policy import run_policy
+    from dataflow_governance.policy.rules import run_policy
 
     ctx = policy(project)
     findings = run_policy(ctx)
@@ -21,17 +22,17 @@ def cmd_check(args, project) -> int:
 
 def live_findings(project, ctx) -> list:
     """Every declared place confirmed in the live warehouse, object store and state folder."""
-    from ..findings import Finding
-    from ..places import declared_place_problems
-    from .common import object_store, uses_s3
+    from dataflow_governance.policy.context import Finding
+    from dataflow_governance.detection.places import declared_place_problems
+    from dataflow_governance.cli.common import object_store, uses_s3
 
-    problems = declared_place_problems(dict(ctx.governance), project.open_warehouse(),
+    problems = declared_place_problems(dict(ctx.governance), open_warehouse(project),
                                        object_store(project) if uses_s3(ctx) else None, project.state_dir)
     return [Finding(p.asset, "declared-place-missing", "error", p.message, p.fix) for p in problems]
 
 
 def cmd_ropa(args, project) -> int:
-    from ..reports import ropa_activities, write_ropa
+    from dataflow_governance.reports.ropa import ropa_activities, write_ropa
 
     activities = ropa_activities(policy(project))
     written = write_ropa(activities, Path(args.out) if args.out else project.output_dir)
@@ -41,9 +42,9 @@ def cmd_ropa(args, project) -> int:
 
 
 def cmd_map(args, project) -> int:
-    from ..c4 import VIEWS
-    from ..mermaid import write_mermaid
-    from ..reports import data_map, write_data_map
+    from dataflow_governance.reports.c4 import VIEWS
+    from dataflow_governance.reports.mermaid import write_mermaid
+    from dataflow_governance.reports.ropa import data_map, write_data_map
 
     ctx = policy(project)
     out = Path(args.out) if args.out else project.output_dir
@@ -58,8 +59,9 @@ def cmd_map(args, project) -> int:
 
 
 def cmd_scope(args, project) -> int:
-    from ..mermaid import write_mermaid
-    from ..pci import pci_scope, scope_mermaid
+    from dataflow_governance.reports.mermaid import write_mermaid
+    from dataflow_governance.policy.pci import pci_scope
+    from dataflow_governance.reports.pci_scope import scope_mermaid
 
     ctx = policy(project)
     scope = pci_scope(ctx)
@@ -70,7 +72,7 @@ def cmd_scope(args, project) -> int:
 
 
 def cmd_catalog(args, project) -> int:
-    from .. import catalog
+    from dataflow_governance.catalog import artifact as catalog
 
     path = catalog.catalog_path(project)
     if args.action == "build":

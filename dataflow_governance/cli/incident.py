@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from . import render
-from .common import CliError, emit, object_store, policy, uses_s3
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def cmd_incident(args, project) -> int:
-    from ..incident import IncidentError, first_detected, sweep_step, trace_incident
-    from ..ledger import Ledger
-    from ..retention import run_sweep
+    from dataflow_governance.incident.trace import IncidentError, first_detected, sweep_step, trace_incident
+    from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.retention.sweep import run_sweep
 
     ctx = policy(project, checked=True)
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     store = object_store(project) if uses_s3(ctx) else None
     with warehouse.session():  # one connection for the trace, the sweep's dry run and the ledger
         try:

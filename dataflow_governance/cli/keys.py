@@ -3,17 +3,18 @@ hashing key again, on purpose and ledgered."""
 
 from __future__ import annotations
 
-from .common import CliError, emit
+from dataflow_governance.cli.common import CliError, emit
+from dataflow_governance.storage.warehouse import open_warehouse
 
 PROBLEMS = {"missing", "empty", "truncated", "malformed", "unreadable", "different", "retired, still on disk"}
 
 
 def cmd_keys(args, project) -> int:
-    from ..crypto import HASHING_KEYS, LocalKek, open_key_store
-    from ..ledger import Ledger
-    from ..locks import governance_lock
+    from dataflow_governance.crypto import HASHING_KEYS, LocalKek, open_key_store
+    from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.storage.locks import governance_lock
 
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     store = open_key_store(project, warehouse)
     if args.action == "status":
         status = key_status(project, store)
@@ -49,7 +50,7 @@ def cmd_keys(args, project) -> int:
 
 def key_status(project, store) -> dict:
     """Every key's state (hashing keys, each KEK version) and every data key row's, by count and row."""
-    from ..crypto import HASHING_KEYS, LocalKek
+    from dataflow_governance.crypto import HASHING_KEYS, LocalKek
 
     keys = [store.keyring.state(name) for name in HASHING_KEYS]
     if isinstance(store.kek, LocalKek):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from . import render
-from .common import CliError, emit, policy, read_text
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import CliError, emit, policy, read_text
 
 
 def cmd_lineage(args, project) -> int:
@@ -41,8 +41,8 @@ def cmd_lineage(args, project) -> int:
 
 
 def _sql_lineage(args) -> int:
-    from ..lineage import column_lineage
-    from ..scripts import parse_script, script_lineage
+    from dataflow_governance.lineage.sql import column_lineage
+    from dataflow_governance.lineage.scripts import parse_script, script_lineage
 
     sql = args.sql if args.sql is not None else read_text(args.file, "SQL file")
     schema = _schema(args.schema) if args.schema else None

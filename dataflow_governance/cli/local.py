@@ -3,8 +3,9 @@ Spark server, when the warehouse is Spark without a remote)."""
 
 from __future__ import annotations
 
-from . import render
-from .common import emit
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import emit
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def _local_spark_home(project):
@@ -13,13 +14,13 @@ def _local_spark_home(project):
 
 
 def local_status(project) -> dict:
-    from .. import local_s3, local_spark
+    from dataflow_governance.local import s3 as local_s3, spark as local_spark
 
     endpoint = local_s3.read_endpoint(project.state_dir)
     home = _local_spark_home(project)
     spark = {"spark_local_running": local_spark.running(home) is not None} if home else {}
     return {
-        "warehouse": project.open_warehouse().describe(),
+        "warehouse": open_warehouse(project).describe(),
         "s3_endpoint_url": project.object_store.endpoint_url or (endpoint.url if endpoint else None),
         "s3_local_running": endpoint is not None,
         "mlflow_tracking_uri": project.mlflow_tracking_uri,
@@ -29,7 +30,7 @@ def local_status(project) -> dict:
 
 
 def cmd_local(args, project) -> int:
-    from .. import local_s3, local_spark
+    from dataflow_governance.local import s3 as local_s3, spark as local_spark
 
     home = _local_spark_home(project)
     if args.action == "stop":

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .common import CliError, emit, project_catalog
+from dataflow_governance.cli.common import CliError, emit, project_catalog
 
 
 def cmd_openlineage(args, project) -> int:
-    from .. import openlineage
+    from dataflow_governance.reports import openlineage
 
     if args.action == "schema":
         schema = openlineage.governance_facet_schema()
@@ -33,6 +33,6 @@ def cmd_openlineage(args, project) -> int:
 
 def _write_lines(path: Path, lines: list[str]) -> None:
     """Atomically (a reader never sees half an export), to a regular file or a new path only."""
-    from ..files import write_safely
+    from dataflow_governance.local.files import write_safely
 
     write_safely(path, "".join(line + "\n" for line in lines), "OpenLineage export")

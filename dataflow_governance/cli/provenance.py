@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from . import render
-from .common import CliError, emit, object_store, policy
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import CliError, emit, object_store, policy
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def cmd_provenance(args, project) -> int:
-    from .. import provenance
+    from dataflow_governance.ml import provenance
 
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     if args.reproduce and not args.model:
         raise CliError("--reproduce needs --model NAME:VERSION")
     if args.model and args.reproduce:
@@ -47,8 +48,8 @@ def _model_ref(text: str) -> tuple[str, str | None]:
 
 def _verify_snapshots(project, warehouse, datasets: list[dict]) -> list[str]:
     """Check each listed snapshot against its ledger record (an erased one is gone by design)."""
-    from ..datasets import records_by_digest, verify_snapshot
-    from ..ledger import Ledger
+    from dataflow_governance.ml.datasets import records_by_digest, verify_snapshot
+    from dataflow_governance.ledger.chain import Ledger
 
     records, store, problems = records_by_digest(Ledger(warehouse)), object_store(project), []
     for dataset in datasets:
@@ -60,7 +61,7 @@ def _verify_snapshots(project, warehouse, datasets: list[dict]) -> list[str]:
 
 
 def _reproduce(args, project, warehouse, name: str, version: str | None) -> int:
-    from ..provenance import reproduce
+    from dataflow_governance.ml.provenance import reproduce
 
     if str(project.root) not in sys.path:
         sys.path.insert(0, str(project.root))  # the recorded trainer is the project's own code

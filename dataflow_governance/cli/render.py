@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..graph import TABLE_LEVEL
+from dataflow_governance.lineage.graph import TABLE_LEVEL
 
 
 def findings(items) -> str:

@@ -19,17 +19,18 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from .. import catalog as catalog_file
-from ..catalog import Catalog
-from . import render
-from .common import CliError, emit, project_catalog
+from dataflow_governance.catalog import artifact as catalog_file
+from dataflow_governance.catalog.artifact import Catalog
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import CliError, emit, project_catalog
+from dataflow_governance.storage.warehouse import open_warehouse
 
 WORKING_TREE = "working tree"
 APPROVED = "review.approved"
 
 
 def cmd_diff(args, project) -> int:
-    from ..review import diff_catalogs, fails
+    from dataflow_governance.reports.review import diff_catalogs, fails
 
     base, base_label = catalog_at(project, args.base)
     head, head_label = catalog_at(project, args.head) if args.head else (project_catalog(project), WORKING_TREE)
@@ -72,7 +73,7 @@ def cmd_review(args, project) -> int:
 
 
 def _role(args, project) -> str:
-    from ..manifest import ROLE_NAME
+    from dataflow_governance.model.manifest import ROLE_NAME
 
     role = (args.role or "").strip()
     if not role:
@@ -87,7 +88,7 @@ def _role(args, project) -> str:
 
 
 def _keygen(args, project) -> int:
-    from ..crypto.approvals import generate
+    from dataflow_governance.crypto.approvals import generate
 
     role = _role(args, project)
     if not args.key:
@@ -100,9 +101,9 @@ def _keygen(args, project) -> int:
 
 
 def _approve(args, project, role: str, built: Catalog, commit: str) -> int:
-    from ..crypto import approvals as signing
-    from ..ledger import Ledger
-    from ..text import unsafe_character
+    from dataflow_governance.crypto import approvals as signing
+    from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.model.text import unsafe_character
 
     if not args.key:
         raise CliError("approving needs --key FILE: the reviewer's Ed25519 private key (`dfg review keygen`)")
@@ -116,7 +117,7 @@ def _approve(args, project, role: str, built: Catalog, commit: str) -> int:
         raise CliError(f"the key in {args.key} is not one of the keys declared for role {role!r}: refusing to sign")
     details = {"commit": commit, "ref": args.ref, "fingerprint": built.fingerprint, "role": role, "approver": approver,
                "public_key": public, "signature": signing.sign(key, signing.message(built.fingerprint, role, commit))}
-    entry = Ledger(project.open_warehouse()).append(f"review:{role}", APPROVED, f"catalog:{built.fingerprint}", details)
+    entry = Ledger(open_warehouse(project)).append(f"review:{role}", APPROVED, f"catalog:{built.fingerprint}", details)
     emit(args, {**details, "ledger_seq": entry.seq, "ledger_hash": entry.hash},
          f"approved the data map of {args.ref} ({commit[:12]}, catalog {built.fingerprint[:19]}…) as "
          f"{role} ({approver}), signed; ledger entry {entry.seq}")
@@ -126,7 +127,7 @@ def _approve(args, project, role: str, built: Catalog, commit: str) -> int:
 def approval_problem(details: dict, project) -> str | None:
     """Why a recorded approval proves nothing (None when its signature verifies with a key declared
     for its role)."""
-    from ..crypto import approvals as signing
+    from dataflow_governance.crypto import approvals as signing
 
     role, public = details.get("role"), details.get("public_key")
     if not details.get("signature") or not public:
@@ -138,9 +139,9 @@ def approval_problem(details: dict, project) -> str | None:
 
 
 def _approvals(project, fingerprint: str) -> list[dict]:
-    from ..ledger import Ledger
+    from dataflow_governance.ledger.chain import Ledger
 
-    entries = Ledger(project.open_warehouse()).entries(target=f"catalog:{fingerprint}", action=APPROVED)
+    entries = Ledger(open_warehouse(project)).entries(target=f"catalog:{fingerprint}", action=APPROVED)
     found = []
     for e in entries:
         details = e.details_dict()
@@ -158,8 +159,8 @@ def catalog_at(project, ref: str) -> tuple[Catalog, str]:
     """The governance catalog of the project as it is at git revision `ref`, and that commit.
     A commit's catalog never changes (for one plugin version): it is kept in the state folder's
     `revisions/` and read from there the next time."""
-    from .. import __version__
-    from ..catalog import CatalogError
+    from dataflow_governance import __version__
+    from dataflow_governance.catalog.artifact import CatalogError
 
     root = _git_root(Path(project.root))
     commit = _resolve(root, ref)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from . import render
-from .common import CliError, emit, object_store, policy, uses_s3
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def cmd_scan(args, project) -> int:
-    from ..objectstore import split_s3_uri
-    from ..scan import DEFAULT_VALIDATION_BUDGET, scan_file, scan_s3, scan_table
+    from dataflow_governance.storage.objectstore import split_s3_uri
+    from dataflow_governance.detection.scan import DEFAULT_VALIDATION_BUDGET, scan_file, scan_s3, scan_table
 
     if args.file:
         report = scan_file(args.file, sample=args.sample)
     elif args.table:
-        report = scan_table(project.open_warehouse(), args.table, sample=args.sample,
+        report = scan_table(open_warehouse(project), args.table, sample=args.sample,
                             budget=None if args.exact else DEFAULT_VALIDATION_BUDGET)
     else:
         if not args.s3.startswith("s3://"):
@@ -28,25 +29,25 @@ def cmd_scan(args, project) -> int:
 
 def _record_phi_read(project, args) -> None:
     """A scan reads every value of what it scans: on PHI, that is an access to ledger (HIPAA)."""
-    from ..hipaa import hipaa_assets
-    from ..ledger import Ledger
-    from ..objectstore import split_s3_uri
-    from ..phi_access import record_command
+    from dataflow_governance.policy.hipaa import hipaa_assets
+    from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.storage.objectstore import split_s3_uri
+    from dataflow_governance.subjects.disclosures import record_command
 
     ctx = policy(project)
     if not hipaa_assets(ctx):
         return
     scanned = ctx.assets_at(table=args.table) if args.table else ctx.assets_at(s3=split_s3_uri(args.s3))
-    record_command(Ledger(project.open_warehouse()), ctx, "scan", scanned, "a scan for personal data (dfg scan)")
+    record_command(Ledger(open_warehouse(project)), ctx, "scan", scanned, "a scan for personal data (dfg scan)")
 
 
 def cmd_residency(args, project) -> int:
-    from ..policy import region_crossing
-    from ..residency import residency_report
+    from dataflow_governance.policy.gdpr import region_crossing
+    from dataflow_governance.detection.residency import residency_report
 
     ctx = policy(project)
     results = residency_report(ctx.governance, object_store(project) if uses_s3(ctx) else None,
-                               project.open_warehouse(), project.warehouse.region)
+                               open_warehouse(project), project.warehouse.region)
     flows = [f.to_dict() for f in region_crossing(ctx)]
     payload = {"assets": [r.to_dict() for r in results], "flows": flows,
                "ok": all(r.passed for r in results) and not flows}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from . import render
-from .common import CliError, emit, object_store, policy, utc_time, uses_s3
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import CliError, emit, object_store, policy, utc_time, uses_s3
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def _inputs(project, ctx=None):
     ctx = ctx or policy(project, checked=True)
-    return dict(ctx.governance), ctx.graph, project.open_warehouse(), (object_store(project) if uses_s3(ctx) else None)
+    return dict(ctx.governance), ctx.graph, open_warehouse(project), (object_store(project) if uses_s3(ctx) else None)
 
 
 def check_flags(args, flags: tuple[str, ...]) -> None:
@@ -24,18 +25,18 @@ def check_flags(args, flags: tuple[str, ...]) -> None:
 def cmd_erase(args, project) -> int:
     check_flags(args, ("--cancel", "--now", "--dry-run", "--notified", "--queue"))
     if args.queue:
-        from ..erasure import erase
-        from ..requests import file_request
+        from dataflow_governance.subjects import erase
+        from dataflow_governance.subjects.queue import file_request
 
         # A request for nobody would run, find nothing and say so weeks later: say it now.
         governance, graph, warehouse, store = _inputs(project)
         erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store, dry_run=True,
               unknown_is_error=True)
-        request_id = file_request(project.open_warehouse(), args.subject_id)
+        request_id = file_request(open_warehouse(project), args.subject_id)
         emit(args, {"request_id": request_id},
              f"erasure request {request_id} filed; run erase_subject_job with ops.erase_subject.config.request_id")
         return 0
-    from ..erasure import erase
+    from dataflow_governance.subjects import erase
 
     governance, graph, warehouse, store = _inputs(project)
     result = erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store,
@@ -48,7 +49,7 @@ def cmd_erase(args, project) -> int:
 def cmd_sweep(args, project) -> int:
     from datetime import datetime, timezone
 
-    from ..retention import run_sweep
+    from dataflow_governance.retention.sweep import run_sweep
 
     as_of = None
     if args.as_of:
@@ -63,9 +64,9 @@ def cmd_sweep(args, project) -> int:
 
 
 def cmd_access(args, project) -> int:
-    from ..erasure import access_export
-    from ..ledger import Ledger
-    from ..phi_access import record_command
+    from dataflow_governance.subjects import access_export
+    from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.subjects.disclosures import record_command
 
     ctx = policy(project, checked=True)
     governance, graph, warehouse, store = _inputs(project, ctx)
@@ -79,10 +80,10 @@ def cmd_access(args, project) -> int:
 
 def cmd_disclosures(args, project) -> int:
     """HIPAA's accounting of disclosures (45 CFR 164.528) for one subject, from the ledger and lineage."""
-    from ..hipaa import hipaa_assets
-    from ..ledger import Ledger
-    from ..matching import SubjectIdError, check_subject_id
-    from ..phi_access import GAPS, access_of, disclosures, subject_holdings
+    from dataflow_governance.policy.hipaa import hipaa_assets
+    from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.model.ids import SubjectIdError, check_subject_id
+    from dataflow_governance.subjects.disclosures import GAPS, access_of, disclosures, subject_holdings
 
     try:
         subject_id = check_subject_id(args.subject_id)
@@ -92,7 +93,7 @@ def cmd_disclosures(args, project) -> int:
     ctx = policy(project, checked=True)
     under = hipaa_assets(ctx)
     disclosing = {a for a in under if (access_of(ctx, a, under) or {}).get("disclosed_to")}
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     with warehouse.session():
         holding = subject_holdings(project, ctx, warehouse, subject_id, disclosing,
                                    store=lambda: object_store(project) if uses_s3(ctx) else None)

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
-from . import render
-from .common import CliError, emit, object_store, policy, uses_s3
+from dataflow_governance.cli import render
+from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3
+from dataflow_governance.storage.warehouse import open_warehouse
 
 
 def cmd_tenant(args, project) -> int:
-    from ..erasure.offboard import offboard
-    from .subjects import check_flags
+    from dataflow_governance.subjects.offboard import offboard
+    from dataflow_governance.cli.subjects import check_flags
 
     check_flags(args, ("--cancel", "--now", "--dry-run", "--notified"))
     ctx = policy(project, checked=True)
-    result = offboard(project, dict(ctx.governance), ctx.graph, args.tenant, warehouse=project.open_warehouse(),
+    result = offboard(project, dict(ctx.governance), ctx.graph, args.tenant, warehouse=open_warehouse(project),
                       store=object_store(project) if uses_s3(ctx) else None, immediately=args.now,
                       dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days,
                       notified=args.notified or ())
@@ -22,10 +23,10 @@ def cmd_tenant(args, project) -> int:
 
 
 def cmd_tenancy(args, project) -> int:
-    from .. import tenant_isolation
-    from ..ledger import Ledger
+    from dataflow_governance.tenancy import isolation as tenant_isolation
+    from dataflow_governance.ledger.chain import Ledger
 
-    warehouse = project.open_warehouse()
+    warehouse = open_warehouse(project)
     isolation = tenant_isolation.plan(dict(policy(project, checked=True).governance), warehouse, project.tenancy)
     ledger = Ledger(warehouse)
     if args.action == "apply":

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..manifest import KeysConfig, Project
-from ..warehouse import Warehouse
-from .kek import AwsKmsKek, Kek, KeyStoreError, LocalKek
-from .keyring import HASHING_KEYS, Keyring, KeyringError, LedgerKeyBook
-from .subject_keys import KEYS_TABLE, DataKey, KeyStore
+from dataflow_governance.model.manifest import KeysConfig, Project
+from dataflow_governance.storage.warehouse import Warehouse
+from dataflow_governance.crypto.kek import AwsKmsKek, Kek, KeyStoreError, LocalKek
+from dataflow_governance.crypto.keyring import HASHING_KEYS, Keyring, KeyringError, LedgerKeyBook
+from dataflow_governance.crypto.data_keys import KEYS_TABLE, DataKey, KeyStore
+from dataflow_governance.storage.warehouse import open_warehouse
 
 __all__ = ["AwsKmsKek", "DataKey", "HASHING_KEYS", "KEYS_TABLE", "Kek", "KeyStore", "KeyStoreError", "Keyring",
            "KeyringError", "LocalKek", "keyring_for", "open_kek", "open_key_store", "open_keyring"]
@@ -25,7 +26,7 @@ _KEYRINGS: dict[tuple[Path, Warehouse], Keyring] = {}
 def keyring_for(state_dir: Path, warehouse: Warehouse) -> Keyring:
     """The keyring of a state folder, its fingerprints in the ledger of `warehouse`; one per process
     (it re-reads a key file when the file changes, so a deleted key is noticed at its next use)."""
-    from ..ledger import Ledger
+    from dataflow_governance.ledger.chain import Ledger
 
     place = (Path(state_dir).resolve(), warehouse.store)
     if place not in _KEYRINGS:
@@ -34,7 +35,7 @@ def keyring_for(state_dir: Path, warehouse: Warehouse) -> Keyring:
 
 
 def open_keyring(project: Project, warehouse: Warehouse | None = None) -> Keyring:
-    return keyring_for(project.state_dir, warehouse or project.open_warehouse())
+    return keyring_for(project.state_dir, warehouse or open_warehouse(project))
 
 
 def open_kek(state_dir: Path, config: KeysConfig, keyring: Keyring | None = None) -> Kek:
@@ -48,6 +49,6 @@ def open_kek(state_dir: Path, config: KeysConfig, keyring: Keyring | None = None
 
 
 def open_key_store(project: Project, warehouse: Warehouse | None = None) -> KeyStore:
-    warehouse = warehouse or project.open_warehouse()
+    warehouse = warehouse or open_warehouse(project)
     keyring = open_keyring(project, warehouse)
     return KeyStore(warehouse, open_kek(project.state_dir, project.keys, keyring), keyring)

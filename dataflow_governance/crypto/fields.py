@@ -23,9 +23,9 @@ import pandas as pd
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import DfgError
-from ..ledger import Ledger
-from .subject_keys import DataKey, KeyStore
+from dataflow_governance.errors import DfgError
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.crypto.data_keys import DataKey, KeyStore
 
 PREFIX = "dfg1:"
 ERASED = "dfg1:erased"  # written instead of a shredded subject's value

@@ -20,9 +20,9 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import DfgError
-from ..keys import create_key_file, destroy_key_file, fingerprint, read_key_file
-from .keyring import KeyBook, KeyRecord
+from dataflow_governance.errors import DfgError
+from dataflow_governance.crypto.hashing import create_key_file, destroy_key_file, fingerprint, read_key_file
+from dataflow_governance.crypto.keyring import KeyBook, KeyRecord
 
 WRAP_CONTEXT = b"dfg:data-key"  # associated data of every wrapped data key
 KEK_BYTES = 32  # AES-256

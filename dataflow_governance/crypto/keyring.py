@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import DfgError
-from ..keys import create_key_file, fingerprint, keyed_hash, read_key_file
-from ..matching import canonical_id
+from dataflow_governance.errors import DfgError
+from dataflow_governance.crypto.hashing import create_key_file, fingerprint, keyed_hash, read_key_file
+from dataflow_governance.model.ids import canonical_id
 
 HASHING_KEYS = ("pseudonym", "subject")
 _HEX_DIGITS = 64

@@ -3,8 +3,14 @@
 `governed_dbt_assets` (dbt projects, on dagster-dbt) is imported on first use: dbt is an extra.
 """
 
-from .definitions import all_specs, governed_definitions, policy_checks, policy_context, write_catalog
-from .governance import (
+from dataflow_governance.dagster_ext.definitions import (
+    all_specs,
+    governed_definitions,
+    policy_checks,
+    policy_context,
+    write_catalog,
+)
+from dataflow_governance.dagster_ext.governance import (
     SPEC_KEY,
     GovernanceTranslator,
     apply_manifest_governance,
@@ -16,11 +22,18 @@ from .governance import (
     read_governance,
     upstream_graph,
 )
-from .materialize import asset_governance, table_metadata
-from .sql_asset import column_lineage_metadata, lineage_markdown, sql_asset
-from .resources import KeysResource, MlflowResource, ProjectResource, S3Resource, WarehouseResource, project_resources
-from .training import dataset_metadata, model_asset, training_dataset
-from ..lazy import lazy_exports
+from dataflow_governance.dagster_ext.materialize import asset_governance, table_metadata
+from dataflow_governance.dagster_ext.sql_asset import column_lineage_metadata, lineage_markdown, sql_asset
+from dataflow_governance.dagster_ext.resources import (
+    KeysResource,
+    MlflowResource,
+    ProjectResource,
+    S3Resource,
+    WarehouseResource,
+    project_resources,
+)
+from dataflow_governance.dagster_ext.training import dataset_metadata, model_asset, training_dataset
+from dataflow_governance.lazy import lazy_exports
 
 __all__ = [
     "SPEC_KEY", "GovernanceTranslator", "KeysResource", "MlflowResource", "ProjectResource", "S3Resource", "WarehouseResource", "all_specs",

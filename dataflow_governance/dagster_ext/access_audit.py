@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from .. import catalog as catalog_file
-from ..hipaa import hipaa_assets
-from ..ledger import Ledger
-from ..manifest import Project
-from ..phi_access import RunInfo, run_entries
+from dataflow_governance.catalog import artifact as catalog_file
+from dataflow_governance.policy.hipaa import hipaa_assets
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.model.manifest import Project
+from dataflow_governance.subjects.disclosures import RunInfo, run_entries
+from dataflow_governance.storage.warehouse import open_warehouse
 
 LAUNCHED_BY_TAG = "dfg/launched_by"  # who launched a run where Dagster itself records no user (`dfg demo`)
 
@@ -33,7 +34,7 @@ def record_run(instance: dg.DagsterInstance, run_id: str, project: Project) -> i
     entries = run_entries(catalog.context, info, materialized)
     if not entries:
         return 0
-    ledger = Ledger(project.open_warehouse())
+    ledger = Ledger(open_warehouse(project))
     if ledger.entries(action=entries[0].action, target=entries[0].target, limit=1):
         return 0  # recorded already (a sensor tick retried, or the demo and the sensor both saw it)
     return len(ledger.append_many(entries))

@@ -37,13 +37,14 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
 
-from ..errors import DfgError
-from ..manifest import Project
-from ..spec import GovernanceError, build_governance
-from ..spec import AssetGovernance
-from .governance import DEFAULT_TRANSLATOR, GovernanceTranslator, with_governance
-from .resources import WarehouseResource
-from .sql_asset import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY
+from dataflow_governance.errors import DfgError
+from dataflow_governance.model.manifest import Project
+from dataflow_governance.model.spec import GovernanceError, build_governance
+from dataflow_governance.model.spec import AssetGovernance
+from dataflow_governance.dagster_ext.governance import DEFAULT_TRANSLATOR, GovernanceTranslator, with_governance
+from dataflow_governance.dagster_ext.resources import WarehouseResource
+from dataflow_governance.dagster_ext.sql_asset import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY
+from dataflow_governance.storage.warehouse import open_warehouse
 
 NORMALIZED_FILE = "dfg_lineage_sql.json"  # beside dbt's manifest.json
 SKIPPED_DIRS = {"target", "logs", ".venv", "__pycache__"}  # (installed packages are code: they count)
@@ -241,7 +242,7 @@ class GovernedDbtProject:
 
     @cached_property
     def warehouse(self):
-        return self.project.open_warehouse()
+        return open_warehouse(self.project)
 
     @property
     def profile(self) -> str:

@@ -6,23 +6,39 @@ from pathlib import Path
 
 import dagster as dg
 
-from .. import catalog, taxonomy
-from ..crypto.keyring import peek_derived
+from dataflow_governance.catalog import artifact as catalog
+from dataflow_governance.model import taxonomy
+from dataflow_governance.crypto.keyring import peek_derived
 
-from ..manifest import Project, check_processor_references
-from ..graph import ColumnGraph, SqlDefinition, build_column_graph
-from ..policy import PolicyContext, run_policy
-from ..spec import AssetGovernance
-from .checks import governance_checks
-from .jobs import governance_jobs
-from .ledger import ledger_definitions
-from .access_audit import access_audit_sensors
-from .openlineage import openlineage_sensors
-from .governance import (DEFAULT_TRANSLATOR, GovernanceTranslator, apply_manifest_governance, apply_project_defaults,
-                         flag_tags, read_governance, upstream_graph)
-from .sql_asset import (DIALECT_KEY, INPUT_FILES_KEY, LINEAGE_KEY, SQL_KEY, SQL_PATH_KEY, lineage_markdown,
-                        shared_indirect)
-from .resources import project_resources
+from dataflow_governance.model.manifest import Project, check_processor_references
+from dataflow_governance.lineage.graph import ColumnGraph, SqlDefinition, build_column_graph
+from dataflow_governance.policy.context import PolicyContext
+from dataflow_governance.policy.rules import run_policy
+from dataflow_governance.model.spec import AssetGovernance
+from dataflow_governance.dagster_ext.checks import governance_checks
+from dataflow_governance.dagster_ext.jobs import governance_jobs
+from dataflow_governance.dagster_ext.ledger import ledger_definitions
+from dataflow_governance.dagster_ext.access_audit import access_audit_sensors
+from dataflow_governance.dagster_ext.openlineage import openlineage_sensors
+from dataflow_governance.dagster_ext.governance import (
+    DEFAULT_TRANSLATOR,
+    GovernanceTranslator,
+    apply_manifest_governance,
+    apply_project_defaults,
+    flag_tags,
+    read_governance,
+    upstream_graph,
+)
+from dataflow_governance.dagster_ext.sql_asset import (
+    DIALECT_KEY,
+    INPUT_FILES_KEY,
+    LINEAGE_KEY,
+    SQL_KEY,
+    SQL_PATH_KEY,
+    lineage_markdown,
+    shared_indirect,
+)
+from dataflow_governance.dagster_ext.resources import project_resources
 
 POLICY_CHECK = "governance_policy"
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import dagster as dg
 
-from .. import taxonomy
-from ..spec import AssetGovernance, GovernanceError, build_governance
+from dataflow_governance.model import taxonomy
+from dataflow_governance.model.spec import AssetGovernance, GovernanceError, build_governance
 
 SPEC_KEY = "dataflow_governance/spec"
 DECLARED_KEY = "dataflow_governance/declared"  # governance declared in Python, as written: defaults go under it

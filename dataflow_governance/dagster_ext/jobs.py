@@ -3,13 +3,13 @@ offboarding of one tenant."""
 
 import dagster as dg
 
-from ..erasure import ErasureError, erase
-from ..erasure.offboard import offboard
-from ..manifest import Project
-from ..policy import PolicyContext
-from ..requests import RequestError, close_request, resolve_request
-from ..retention import run_sweep
-from .resources import S3Resource, WarehouseResource
+from dataflow_governance.subjects import ErasureError, erase
+from dataflow_governance.subjects.offboard import offboard
+from dataflow_governance.model.manifest import Project
+from dataflow_governance.policy.context import PolicyContext
+from dataflow_governance.subjects.queue import RequestError, close_request, resolve_request
+from dataflow_governance.retention.sweep import run_sweep
+from dataflow_governance.dagster_ext.resources import S3Resource, WarehouseResource
 
 SWEEP_ASSET = "retention_sweep"
 

@@ -4,10 +4,10 @@ from typing import Any
 
 import dagster as dg
 
-from ..anchors import project_anchors, record_project_anchor
-from ..ledger import LEDGER_TABLE, Anchor, Ledger
-from ..manifest import Project
-from .resources import WarehouseResource
+from dataflow_governance.ledger.anchors import project_anchors, record_project_anchor
+from dataflow_governance.ledger.chain import LEDGER_TABLE, Anchor, Ledger
+from dataflow_governance.model.manifest import Project
+from dataflow_governance.dagster_ext.resources import WarehouseResource
 
 LEDGER_ASSET = "governance_ledger"
 LEDGER_CHECK = "chain_intact"

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from .. import catalog as catalog_file
-from ..manifest import Project
-from ..openlineage import client_for, emit, enabled, run_event, step_run_id
+from dataflow_governance.catalog import artifact as catalog_file
+from dataflow_governance.model.manifest import Project
+from dataflow_governance.reports.openlineage import client_for, emit, enabled, run_event, step_run_id
 
 STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
                dg.DagsterEventType.ASSET_MATERIALIZATION}

@@ -7,10 +7,10 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from ..keys import keyed_hash
-from ..manifest import BucketConfig, KeysConfig, Project, load_project
-from ..objectstore import ObjectStore, ensure_buckets, open_object_store
-from ..warehouse import Warehouse
+from dataflow_governance.crypto.hashing import keyed_hash
+from dataflow_governance.model.manifest import BucketConfig, KeysConfig, Project, load_project
+from dataflow_governance.storage.objectstore import ObjectStore, ensure_buckets, open_object_store
+from dataflow_governance.storage.warehouse import Warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -81,13 +81,13 @@ class KeysResource(dg.ConfigurableResource):
 
     def keyring(self):
         """The project's keyring (`crypto.Keyring`)."""
-        from ..crypto import keyring_for
+        from dataflow_governance.crypto import keyring_for
 
         return keyring_for(Path(self.state_dir), self.warehouse.get())
 
     def store(self, warehouse: Warehouse):
         """The key store (`crypto.KeyStore`) in this warehouse."""
-        from ..crypto import KeyStore, open_kek
+        from dataflow_governance.crypto import KeyStore, open_kek
 
         config = KeysConfig(provider=self.provider, kms_key_id=self.kms_key_id,
                             kms_endpoint_url=self.kms_endpoint_url, kms_region=self.kms_region)

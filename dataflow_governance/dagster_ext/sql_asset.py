@@ -5,12 +5,12 @@ from typing import Any
 
 import dagster as dg
 
-from ..dml import Move, as_move
-from ..lineage import StatementLineage, column_lineage, parse_statement, table_dependencies
-from ..spec import AssetGovernance
-from .governance import GovernanceTranslator, governance_attributes, read_governance
-from .materialize import table_metadata
-from .resources import WarehouseResource
+from dataflow_governance.lineage.dml import Move, as_move
+from dataflow_governance.lineage.sql import StatementLineage, column_lineage, parse_statement, table_dependencies
+from dataflow_governance.model.spec import AssetGovernance
+from dataflow_governance.dagster_ext.governance import GovernanceTranslator, governance_attributes, read_governance
+from dataflow_governance.dagster_ext.materialize import table_metadata
+from dataflow_governance.dagster_ext.resources import WarehouseResource
 
 SQL_KEY = "dataflow_governance/sql"
 DIALECT_KEY = "dataflow_governance/sql_dialect"
@@ -93,7 +93,7 @@ def sql_asset(
                 **({SQL_PATH_KEY: str(Path(path).resolve())} if path is not None else {})}
     kinds = asset_kwargs.pop("kinds", None) or {"sql"}
     if governance is not None:
-        from ..spec import build_governance
+        from dataflow_governance.model.spec import build_governance
 
         gov = governance if isinstance(governance, AssetGovernance) else build_governance(name, dict(governance))
         attributes = governance_attributes(gov, translator=translator, declared=True, tags=asset_kwargs.pop("tags", None),

@@ -6,14 +6,20 @@ from typing import Any
 
 import dagster as dg
 
-from ..datasets import DatasetRecord, DatasetSpec, latest_record, materialize_dataset, read_snapshot
-from ..ledger import Ledger
-from ..lineage import table_dependencies
-from ..provenance import Trainer, train_and_register
-from ..warehouse import redact_dsn
-from .materialize import asset_governance
-from .resources import MlflowResource, ProjectResource, S3Resource, WarehouseResource
-from .sql_asset import DIALECT_KEY, SQL_KEY
+from dataflow_governance.ml.datasets import (
+    DatasetRecord,
+    DatasetSpec,
+    latest_record,
+    materialize_dataset,
+    read_snapshot,
+)
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.lineage.sql import table_dependencies
+from dataflow_governance.ml.provenance import Trainer, train_and_register
+from dataflow_governance.storage.warehouse import redact_dsn
+from dataflow_governance.dagster_ext.materialize import asset_governance
+from dataflow_governance.dagster_ext.resources import MlflowResource, ProjectResource, S3Resource, WarehouseResource
+from dataflow_governance.dagster_ext.sql_asset import DIALECT_KEY, SQL_KEY
 
 
 def dataset_metadata(record: DatasetRecord) -> dict[str, Any]:

@@ -1,0 +1,3 @@
+"""The embedded services a project starts by itself: the local S3 endpoint and the local Spark
+Connect server.
+"""

@@ -1,0 +1,152 @@
+"""C4 views of the data map, as Mermaid C4 diagrams, from the catalog alone.
+
+  - **context**: the platform as one system, the data subjects who provide personal data to it,
+    and the processors and recipients it sends personal data to, each inside its jurisdiction's
+    boundary; flows labelled with the categories they carry.
+  - **container**: inside the platform, the stores that hold the assets (the warehouse, each S3
+    bucket, Delta tables, the model registry) grouped by region — the trust boundaries — and the
+    flows between them, labelled with the personal categories that cross.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from dataflow_governance.model import taxonomy
+from dataflow_governance.policy.context import PolicyContext
+from dataflow_governance.model.manifest import Project
+from dataflow_governance.reports.mermaid import mermaid_id
+
+MAX_LABEL_CATEGORIES = 4
+
+
+def _label(categories) -> str:
+    shown = sorted(categories)
+    text = ", ".join(shown[:MAX_LABEL_CATEGORIES])
+    return text + (f" +{len(shown) - MAX_LABEL_CATEGORIES} more" if len(shown) > MAX_LABEL_CATEGORIES else "")
+
+
+def _personal(ctx: PolicyContext, asset: str) -> set[str]:
+    gov = ctx.governance.get(asset)
+    if gov is None or gov.pii_free:
+        return set()
+    return {c for c in gov.all_categories if taxonomy.is_personal_category(c)}
+
+
+def _quote(text: str) -> str:
+    return text.replace('"', "'")
+
+
+def c4_context(ctx: PolicyContext, project: Project) -> str:
+    platform = mermaid_id(project.name)
+    lines = ["C4Context", f'  title System context of {_quote(project.name)}: personal data in and out']
+    subjects: dict[str, set[str]] = defaultdict(set)
+    for asset, gov in ctx.governance.items():
+        for subject in gov.data_subjects:
+            subjects[subject] |= _personal(ctx, asset)
+    for subject in sorted(subjects):
+        lines.append(f'  Person(subject_{mermaid_id(subject)}, "{_quote(subject)}", "data subject")')
+    home = taxonomy.jurisdiction(project.warehouse.region)
+    lines.append(f'  Boundary(b_{mermaid_id(home)}, "{home}", "jurisdiction") {{')
+    lines.append(f'    System({platform}, "{_quote(project.name)}", "the data platform (Dagster over its warehouse and S3)")')
+    sent: dict[str, set[str]] = defaultdict(set)
+    for asset, gov in ctx.governance.items():
+        for name in gov.processors:
+            sent[name] |= _personal(ctx, asset)
+    by_area: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(sent):
+        by_area[taxonomy.jurisdiction(ctx.processors[name].region)].append(name)
+    for name in by_area.pop(home, []):
+        lines.append("    " + _external(ctx, name))
+    lines.append("  }")
+    for area, names in sorted(by_area.items()):
+        lines.append(f'  Boundary(b_{mermaid_id(area)}, "{area}", "jurisdiction") {{')
+        lines += ["    " + _external(ctx, name) for name in names]
+        lines.append("  }")
+    for subject, categories in sorted(subjects.items()):
+        lines.append(f'  Rel(subject_{mermaid_id(subject)}, {platform}, "provides", "{_quote(_label(categories)) or "no personal data"}")')
+    for name, categories in sorted(sent.items()):
+        lines.append(f'  Rel({platform}, proc_{mermaid_id(name)}, "sends", "{_quote(_label(categories)) or "no personal data"}")')
+    return "\n".join(lines) + "\n"
+
+
+def _external(ctx: PolicyContext, name: str) -> str:
+    processor = ctx.processors[name]
+    agreements = ", ".join(a for a, signed in (("DPA", processor.dpa), ("BAA", processor.baa)) if signed) or "no agreement"
+    return (f'System_Ext(proc_{mermaid_id(name)}, "{_quote(name)}", '
+            f'"{processor.kind} in {processor.region}; {agreements}; {_quote(processor.purpose)}")')
+
+
+def container_of(ctx: PolicyContext, project: Project, asset: str) -> tuple[str, str, str] | None:
+    """(id, label, region) of the store holding an asset; None for an asset with no declared storage."""
+    gov = ctx.governance.get(asset)
+    if gov is None:
+        return None
+    kind = gov.storage.kind
+    if kind == "s3" and gov.storage.bucket:
+        bucket = project.buckets.get(gov.storage.bucket)
+        region = bucket.region if bucket else (gov.region or project.object_store.region)
+        return f"s3_{mermaid_id(gov.storage.bucket)}", f"S3 bucket {gov.storage.bucket}", region
+    if kind == "warehouse":
+        return "warehouse", f"warehouse ({project.warehouse.kind})", project.warehouse.region
+    if kind == "delta":
+        return "delta", "Delta tables", gov.region or project.warehouse.region
+    if kind == "model":
+        return "models", "model registry (MLflow)", gov.region or project.warehouse.region
+    return f"ext_{mermaid_id(asset)}", f"{asset} (external)", gov.region or "undeclared"
+
+
+def c4_container(ctx: PolicyContext, project: Project) -> str:
+    lines = ["C4Container", f'  title Containers of {_quote(project.name)}: where personal data is stored and flows']
+    containers: dict[str, tuple[str, str, list[str]]] = {}
+    for asset in sorted(ctx.governance):
+        found = container_of(ctx, project, asset)
+        if found is not None:
+            cid, label, region = found
+            containers.setdefault(cid, (label, region, []))[2].append(asset)
+    by_region: dict[str, list[str]] = defaultdict(list)
+    for cid, (_label_text, region, _assets) in containers.items():
+        by_region[region].append(cid)
+    for region, ids in sorted(by_region.items()):
+        area = taxonomy.jurisdiction(region) if region != "undeclared" else "undeclared"
+        lines.append(f'  Boundary(r_{mermaid_id(region)}, "{area} · {region}", "region") {{')
+        for cid in sorted(ids):
+            label, _region, assets = containers[cid]
+            personal = sum(bool(_personal(ctx, a)) for a in assets)
+            lines.append(f'    ContainerDb({cid}, "{_quote(label)}", "{len(assets)} asset(s), {personal} personal", '
+                         f'"{_quote(", ".join(assets[:6]) + (" …" if len(assets) > 6 else ""))}")')
+        lines.append("  }")
+    flows: dict[tuple[str, str], set[str]] = defaultdict(set)
+    sends: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for asset, sources in ctx.upstream.items():
+        target = container_of(ctx, project, asset)
+        for source in sources:
+            origin = container_of(ctx, project, source)
+            if target and origin and target[0] != origin[0]:
+                flows[(origin[0], target[0])] |= _crossing(ctx, source, asset)
+    for asset, gov in ctx.governance.items():
+        store = container_of(ctx, project, asset)
+        for name in gov.processors:
+            if store:
+                sends[(store[0], name)] |= _personal(ctx, asset)
+    if sends:
+        lines.append('  Boundary(external, "outside the trust boundary", "processors") {')
+        lines += ["    " + _external(ctx, name) for name in sorted({n for _s, n in sends})]
+        lines.append("  }")
+    for (origin, target), categories in sorted(flows.items()):
+        lines.append(f'  Rel({origin}, {target}, "feeds", "{_quote(_label(categories)) or "no personal data"}")')
+    for (store, name), categories in sorted(sends.items()):
+        lines.append(f'  Rel({store}, proc_{mermaid_id(name)}, "sends", "{_quote(_label(categories)) or "no personal data"}")')
+    return "\n".join(lines) + "\n"
+
+
+def _crossing(ctx: PolicyContext, source: str, target: str) -> set[str]:
+    """The personal categories of `source` that `target` holds: all of them unless the target says."""
+    gov = ctx.governance.get(target)
+    if gov is not None and gov.pii_free:
+        return set()
+    carried = _personal(ctx, source)
+    return carried & set(gov.all_categories) if gov is not None and gov.all_categories else carried
+
+
+VIEWS = {"c4-context": c4_context, "c4-container": c4_container}
