@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import CatalogError, UnauthenticCatalog
 from dataflow_governance.model.spec import AssetGovernance, Processor, build_governance
 
 if TYPE_CHECKING:
@@ -37,10 +37,6 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 FILE_NAME = "catalog.json"
-
-
-class CatalogError(DfgError, RuntimeError):
-    """The catalog file cannot be read or written; the message says which and what to do."""
 
 
 def catalog_path(project: Project) -> Path:
@@ -285,10 +281,6 @@ def write(catalog: Catalog, path: Path, mac_key: bytes | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-class UnauthenticCatalog(CatalogError):
-    """The catalog's MAC is missing or wrong: edited by hand, or written without the project's key."""
 
 
 def read(path: Path, mac_key: bytes | None = None) -> Catalog:

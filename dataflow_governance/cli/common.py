@@ -11,17 +11,13 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import CliError
 
 if TYPE_CHECKING:
     from dataflow_governance.catalog.artifact import Catalog
     from dataflow_governance.model.manifest import Project
     from dataflow_governance.storage.objectstore import ObjectStore
     from dataflow_governance.policy.context import PolicyContext
-
-
-class CliError(DfgError, RuntimeError):
-    """A user-facing failure: printed as one line, exit 2."""
 
 
 def emit(args, payload: dict, text: str) -> None:

@@ -16,13 +16,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import SigningError
 
 PUBLIC_PREFIX = "ed25519:"
-
-
-class SigningError(DfgError, ValueError):
-    """A key that cannot be read or used for approvals; the message says which and why."""
 
 
 def message(fingerprint: str, role: str, commit: str) -> bytes:

@@ -23,17 +23,13 @@ import pandas as pd
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import FieldCryptoError
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.crypto.data_keys import DataKey, KeyStore
 
 PREFIX = "dfg1:"
 ERASED = "dfg1:erased"  # written instead of a shredded subject's value
 SHREDDED = None  # what a token of a shredded key decrypts to
-
-
-class FieldCryptoError(DfgError, ValueError):
-    """A token that is not one of ours, or that was altered or moved to another column."""
 
 
 def _aad(asset: str, column: str) -> bytes:

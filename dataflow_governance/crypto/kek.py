@@ -20,16 +20,12 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import KeyStoreError
 from dataflow_governance.crypto.hashing import create_key_file, destroy_key_file, fingerprint, read_key_file
 from dataflow_governance.crypto.keyring import KeyBook, KeyRecord
 
 WRAP_CONTEXT = b"dfg:data-key"  # associated data of every wrapped data key
 KEK_BYTES = 32  # AES-256
-
-
-class KeyStoreError(DfgError, RuntimeError):
-    """A key cannot be made, unwrapped or used; nothing was written with it."""
 
 
 class Kek(Protocol):

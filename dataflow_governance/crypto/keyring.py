@@ -22,17 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import KeyringError
 from dataflow_governance.crypto.hashing import create_key_file, fingerprint, keyed_hash, read_key_file
 from dataflow_governance.model.ids import canonical_id
 
 HASHING_KEYS = ("pseudonym", "subject")
 _HEX_DIGITS = 64
 MIN_ENV_KEY = 32  # characters of a DFG_<NAME>_KEY
-
-
-class KeyringError(DfgError, RuntimeError):
-    """A key is missing, damaged or not the one recorded; nothing was done with it."""
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import DbtProjectError
 from dataflow_governance.model.manifest import Project
 from dataflow_governance.model.spec import GovernanceError, build_governance
 from dataflow_governance.model.spec import AssetGovernance
@@ -50,10 +50,6 @@ NORMALIZED_FILE = "dfg_lineage_sql.json"  # beside dbt's manifest.json
 SKIPPED_DIRS = {"target", "logs", ".venv", "__pycache__"}  # (installed packages are code: they count)
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "redshift": "redshift", "snowflake": "snowflake",
             "bigquery": "bigquery", "databricks": "databricks", "spark": "spark", "trino": "trino"}
-
-
-class DbtProjectError(DfgError, RuntimeError):
-    """The dbt project cannot be compiled or its governance read; the message says where."""
 
 
 def governance_of(props: Mapping[str, Any]) -> dict | None:

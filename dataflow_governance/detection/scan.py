@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from sqlglot import exp
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import ScanError
 from dataflow_governance.detection.detectors import DETECTORS, Detector, combined_prefilter
 from dataflow_governance.storage.objectstore import ObjectStore, s3_errors
 from dataflow_governance.storage.warehouse import Warehouse, WarehouseError, column_expr, table_expr
@@ -181,10 +181,6 @@ def read_file(path: Path, limit: int | None = None) -> Iterator[pd.DataFrame]:
                         yield pd.DataFrame({"line": chunk})
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ScanError(f"cannot read {path}: {exc.__class__.__name__}") from None
-
-
-class ScanError(DfgError, RuntimeError):
-    """The target could not be scanned; the message names it (never a value from it)."""
 
 
 def _json_lines(lines: Iterable[str]) -> Iterator[dict]:

@@ -26,16 +26,12 @@ from sqlglot import exp
 
 from dataflow_governance.model import taxonomy
 from dataflow_governance.detection.detectors import DETECTOR_CATEGORY, DETECTORS, Detector, combined_prefilter
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import IncidentError
 from dataflow_governance.policy.context import PolicyContext
 from dataflow_governance.lineage.graph import TABLE_LEVEL
 from dataflow_governance.model.spec import table_of
 from dataflow_governance.storage.objectstore import ObjectStore, s3_errors, split_s3_uri
 from dataflow_governance.storage.warehouse import Warehouse, column_expr, table_expr
-
-
-class IncidentError(DfgError, ValueError):
-    """The incident cannot be traced as given (unknown category, unknown place)."""
 
 
 @dataclass

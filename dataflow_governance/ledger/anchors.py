@@ -22,15 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import AnchorError
 from dataflow_governance.ledger.chain import Anchor, load_anchors, record_anchor
 from dataflow_governance.storage.objectstore import ObjectStore, s3_errors
 
 _KEY = re.compile(r"(\d{12})-([0-9a-f]{64})\.json$")
-
-
-class AnchorError(DfgError, RuntimeError):
-    """An anchor could not be written or read where it is configured to go."""
 
 
 @dataclass(frozen=True)

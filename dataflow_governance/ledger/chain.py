@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlglot import exp, parse_one
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import LedgerError
 from dataflow_governance.model.text import unsafe_character
 from dataflow_governance.storage.warehouse import Warehouse, WarehouseError, table_expr
 
@@ -38,10 +38,6 @@ LEDGER_TABLE = "governance_ledger"
 GENESIS_HASH = "0" * 64
 _SAFE_TEXT = re.compile(r'^[^"\\\x00-\x1f\x7f]{1,512}$')
 DAMAGE_KINDS = ("modified", "deleted", "inserted", "reordered", "truncated")
-
-
-class LedgerError(DfgError, RuntimeError):
-    """The ledger could not be written or read; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import MappingSchema
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import LineageError
 from dataflow_governance.lineage.dml import Move, NotAMove, as_move, table_name
 
 _RANK = {"identity": 0, "transformation": 1, "aggregation": 2}
@@ -40,10 +40,6 @@ MASKED, REVEALS = 1, 2  # flags carried along a path
 _VALUE_KINDS = ("window", "conditional")  # influences on one value, not on which rows there are
 _HASH_NAMES = {"md5", "sha1", "sha2", "sha256", "sha512", "hash", "hmac", "xxhash64", "farm_fingerprint",
                "hash_md5", "keyed_hash", "md5_number", "sha256_hex"}
-
-
-class LineageError(DfgError, ValueError):
-    """The SQL cannot be analysed; the message names the line/column or the unknown table/column."""
 
 
 @dataclass(frozen=True, order=True)

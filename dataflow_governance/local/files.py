@@ -13,13 +13,9 @@ import stat
 import tempfile
 from pathlib import Path
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import FileProblem
 
 MiB = 1 << 20
-
-
-class FileProblem(DfgError, ValueError):
-    """An input that cannot be read, or an output that cannot be written, safely; nothing was done."""
 
 
 def read_bounded(path: str | os.PathLike, what: str, limit: int = 10 * MiB) -> bytes:

@@ -39,17 +39,13 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import LocalS3Error
 
 STARTUP_TIMEOUT_S = 120
 COMPACT_TIMEOUT_S = 900
 COMPACT_PATH = "/_dfg/compact"
 # Headers that describe one connection, not the request: the replay sets its own.
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "expect", "keep-alive"}
-
-
-class LocalS3Error(DfgError, RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import LocalSparkError
 from dataflow_governance.local.s3 import Endpoint, _free_port, _paths, read_endpoint, start_lock, stop as _stop
 
 STARTUP_TIMEOUT_S = 180
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
-
-
-class LocalSparkError(DfgError, RuntimeError):
-    pass
 
 
 def running(home: Path) -> Endpoint | None:

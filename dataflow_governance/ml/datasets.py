@@ -29,7 +29,7 @@ import sqlglot
 import sqlglot.errors
 from sqlglot import exp
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import DatasetError
 from dataflow_governance.ml.digest import PREFIX, canonical_schema, table_digest
 from dataflow_governance.ledger.erasures import erasure_statuses
 from dataflow_governance.model.spec import table_of
@@ -50,10 +50,6 @@ from dataflow_governance.model.spec import AssetGovernance
 from dataflow_governance.storage.warehouse import Warehouse, WarehouseError, column_expr, table_expr
 
 MEMBERS_TABLE = "governance_dataset_members"
-
-
-class DatasetError(DfgError, RuntimeError):
-    """The dataset cannot be materialized or read as recorded; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,12 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import ProvenanceError
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.model.manifest import Project
 from dataflow_governance.storage.warehouse import first_line_redacted, redact_dsn
 
 NEEDS_RETRAINING = "dfg.needs_retraining"
-
-
-class ProvenanceError(DfgError, RuntimeError):
-    """MLflow could not be reached, or a model, version or record is unknown; the message says which."""
 
 
 # --- MLflow ---------------------------------------------------------------------------------------

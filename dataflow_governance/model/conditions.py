@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import ConditionError
 
 MAX_LENGTH = 2000
 
@@ -24,10 +24,6 @@ _ALLOWED = (
 )
 _BOOLEAN = (exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In,
             exp.Between, exp.Like, exp.ILike, exp.Boolean, exp.Paren, exp.Column)
-
-
-class ConditionError(DfgError, ValueError):
-    """A configured condition that cannot be used; the message says what is wrong, not the data."""
 
 
 def check_condition(where: str, columns: set[str] | None) -> exp.Expression:

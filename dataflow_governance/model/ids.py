@@ -11,13 +11,9 @@ import math
 import re
 from decimal import Decimal, InvalidOperation
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import SubjectIdError
 
 MAX_SUBJECT_ID_LENGTH = 256
-
-
-class SubjectIdError(DfgError, ValueError):
-    """A subject id that cannot identify anyone (empty, too long, control characters)."""
 
 
 def check_subject_id(subject_id: object) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import ManifestError
 from dataflow_governance.model import taxonomy
 from dataflow_governance.model.spec import IDENTIFIER, REGION, AssetGovernance, GovernanceError, Processor, build_governance
 
@@ -245,10 +245,6 @@ class Project:
     @property
     def mlflow_tracking_uri(self) -> str:
         return self.mlflow.tracking_uri or f"sqlite:///{self.state_dir / 'mlflow.db'}"
-
-
-class ManifestError(DfgError, ValueError):
-    """The manifest cannot be loaded; the message names the file and the field."""
 
 
 class _StrictLoader(yaml.SafeLoader):

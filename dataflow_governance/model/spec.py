@@ -13,13 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import GovernanceError
 from dataflow_governance.model import taxonomy
 from dataflow_governance.model.conditions import ConditionError, check_condition
-
-
-class GovernanceError(DfgError, ValueError):
-    """A governance declaration that cannot be accepted; the message says where and why."""
 
 
 class _Model(BaseModel):

@@ -42,7 +42,7 @@ from openlineage.client.facet_v2 import (
 from dataflow_governance import __version__
 from dataflow_governance.model import taxonomy
 from dataflow_governance.catalog.artifact import Catalog
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import OpenLineageError
 from dataflow_governance.lineage.graph import TABLE_LEVEL
 from dataflow_governance.model.spec import table_of
 from dataflow_governance.model.manifest import Project
@@ -57,10 +57,6 @@ DIRECT_SUBTYPES = {"identity": "IDENTITY", "transformation": "TRANSFORMATION", "
 INDIRECT_SUBTYPES = {"join": "JOIN", "filter": "FILTER", "group_by": "GROUP_BY", "sort": "SORT",
                      "window": "WINDOW", "conditional": "CONDITIONAL"}
 CLIENT_SETTINGS = ("OPENLINEAGE_CONFIG", "OPENLINEAGE_URL", "OPENLINEAGE_DISABLED")
-
-
-class OpenLineageError(DfgError, RuntimeError):
-    """OpenLineage is misconfigured or its transport failed; the message says which."""
 
 
 @attr.define

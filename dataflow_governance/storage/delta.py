@@ -32,14 +32,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlglot import exp
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import DeltaError
 from dataflow_governance.model.ids import as_number, canonical_id
 
 LOG_RETENTION = "delta.logRetentionDuration"
-
-
-class DeltaError(DfgError, RuntimeError):
-    """A Delta table cannot be read or changed as asked; the message names the table."""
 
 
 def _table(path: Path, version: int | None = None):

@@ -18,19 +18,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import ObjectStoreError
 from dataflow_governance.local import s3 as local_s3
 
 # The local endpoint accepts any credentials; fixed dummy ones keep real ones from being sent to it.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "dfg-local", "aws_secret_access_key": "dfg-local"}
-
-
-class ObjectStoreError(DfgError, RuntimeError):
-    """An S3 call failed; the message names the bucket/key and the endpoint, `code` S3's error code."""
-
-    def __init__(self, message: str, code: str | None = None):
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import ErasureError
 from dataflow_governance.lineage.graph import ColumnGraph
 from dataflow_governance.crypto import open_keyring
 from dataflow_governance.ledger.anchors import record_project_anchor
@@ -31,10 +31,6 @@ from dataflow_governance.ledger.erasures import request_state
 
 DEFAULT_GRACE_DAYS = 30
 MAX_GRACE_DAYS = 3650  # ten years: past that a "grace period" is a refusal, and dates overflow
-
-
-class ErasureError(DfgError, RuntimeError):
-    """The erasure cannot proceed; nothing was changed by the step that raised it."""
 
 
 def utc(now: datetime | None = None) -> datetime:

@@ -14,15 +14,11 @@ from datetime import datetime, timezone
 import pandas as pd
 from sqlglot import exp
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import RequestError
 from dataflow_governance.model.ids import check_subject_id
 from dataflow_governance.storage.warehouse import Warehouse, table_expr
 
 REQUESTS_TABLE = "governance_erasure_requests"
-
-
-class RequestError(DfgError, LookupError):
-    """An unknown or malformed request id."""
 
 
 def file_request(warehouse: Warehouse, subject_id: str) -> str:

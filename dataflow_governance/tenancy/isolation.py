@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import IsolationError
 from dataflow_governance.model.spec import table_of
 from dataflow_governance.model.manifest import TenancyConfig
 from dataflow_governance.model.spec import AssetGovernance
@@ -39,10 +39,6 @@ from dataflow_governance.storage.warehouse import Warehouse, column_expr, first_
 
 SETTING = "app.tenant_id"
 _ROLE_SEGMENT = re.compile(r"^[A-Za-z0-9_]{1,40}$")
-
-
-class IsolationError(DfgError, RuntimeError):
-    """Tenant isolation cannot be applied or verified here; the message says why."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import UnknownEngineError
 from dataflow_governance.storage.engines.base import Engine
 
 _REGISTRY: dict[str, str] = {
@@ -22,10 +22,6 @@ _REGISTRY: dict[str, str] = {
     "postgres": "dataflow_governance.storage.engines.postgres:PostgresEngine",
     "spark": "dataflow_governance.storage.engines.spark:SparkEngine",
 }
-
-
-class UnknownEngineError(DfgError, ValueError):
-    """`warehouse.kind` names no registered engine."""
 
 
 def register(name: str, target: str | type[Engine]) -> None:

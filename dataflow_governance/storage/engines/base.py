@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sqlglot import exp
 
-from dataflow_governance.errors import DfgError
+from dataflow_governance.errors import WarehouseError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,10 +30,6 @@ class Settings(Protocol):
     schema: str | None
 
     def fetch(self, statement: exp.Expression | str, params: Sequence | None = None) -> list[tuple]: ...
-
-
-class WarehouseError(DfgError, RuntimeError):
-    """A warehouse operation failed; the message names the table or connection."""
 
 
 def table_expr(name: str, schema: str | None = None) -> exp.Table:
