@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataflow_governance.errors import CliError
+from dataflow_governance.errors import CliError, DfgError
 
 if TYPE_CHECKING:
     from dataflow_governance.catalog.artifact import Catalog
