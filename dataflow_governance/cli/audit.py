@@ -8,15 +8,29 @@ import re
 from pathlib import Path
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, utc_time
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import CliError, emit, utc_time, warehouse_of
+
+
+def register(subparsers, common) -> None:
+    """The `audit` family's commands and options."""
+    p = subparsers.add_parser("audit", parents=[common], help="the governance ledger: verify the chain, export entries")
+    p.add_argument("action", choices=["verify", "export"])
+    p.add_argument("--anchor", action="append", help="an extra anchor SEQ:HASH to check against (repeatable)")
+    p.add_argument("--certificate", action="append", metavar="FILE",
+                   help="an erasure or offboarding certificate (JSON) whose ledger head to check against (repeatable)")
+    p.add_argument("--independent", action="store_true", help="verify in Python instead of in the warehouse")
+    p.add_argument("--since", help="export entries at or after this UTC time (ISO 8601)")
+    p.add_argument("--until", help="export entries before this UTC time")
+    p.add_argument("--target", help="export only entries about this target")
+    p.add_argument("--actor", help="export only entries by this actor")
+    p.set_defaults(handler="audit:cmd_audit")
 
 
 def cmd_audit(args, project) -> int:
     from dataflow_governance.ledger.anchors import project_anchors
     from dataflow_governance.ledger.chain import Ledger, verify_entries
 
-    ledger = Ledger(open_warehouse(project))
+    ledger = Ledger(warehouse_of(project))
     anchors = [*project_anchors(project, [Path(c) for c in args.certificate or []]),
                *(_anchor(a) for a in args.anchor or [])]
     if args.action == "verify":

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from dataflow_governance.catalog.artifact import Catalog
     from dataflow_governance.model.manifest import Project
     from dataflow_governance.storage.objectstore import ObjectStore
+    from dataflow_governance.storage.warehouse import Warehouse
     from dataflow_governance.policy.context import PolicyContext
 
 
@@ -56,6 +57,13 @@ def positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return int(text)
+
+
+def warehouse_of(project: Project) -> Warehouse:
+    """The project's warehouse (storage is imported when a command needs it, not before)."""
+    from dataflow_governance.storage.warehouse import open_warehouse
+
+    return open_warehouse(project)
 
 
 def object_store(project: Project) -> ObjectStore:

@@ -10,28 +10,21 @@ import contextlib
 import getpass
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dagster as dg
-
-from dataflow_governance.crypto import open_keyring
-from dataflow_governance.dagster_ext import policy_context, project_resources, write_catalog
-from dataflow_governance.dagster_ext.access_audit import LAUNCHED_BY_TAG, record_run
-from dataflow_governance.dagster_ext.openlineage import emit_run
-from dataflow_governance.ledger.anchors import record_project_anchor
-from dataflow_governance.ledger.chain import Ledger, NewEntry
-from dataflow_governance.model.manifest import Project
-from dataflow_governance.ml.model_registry import registered_models
-from dataflow_governance.reports.openlineage import OpenLineageError
-from dataflow_governance.reports.openlineage import enabled as openlineage_enabled
-from dataflow_governance.reports.c4 import VIEWS
-from dataflow_governance.reports.mermaid import write_mermaid
-from dataflow_governance.policy.pci import pci_scope
-from dataflow_governance.reports.pci_scope import scope_mermaid
-from dataflow_governance.policy.rules import run_policy
-from dataflow_governance.reports.ropa import findings_report, ropa_activities, write_data_map, write_ropa
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, load_definitions
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import CliError, emit, load_definitions, warehouse_of
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from dataflow_governance.model.manifest import Project
+
+
+def register(subparsers, common) -> None:
+    """The `demo` family's commands and options."""
+    p = subparsers.add_parser("demo", parents=[common], help="materialize the example project, run checks, write reports")
+    p.set_defaults(handler="demo:cmd_demo")
 
 
 def cmd_demo(args, project: Project) -> int:
@@ -68,6 +61,24 @@ def one_at_a_time(project: Project, what: str):
 
 def run_demo(project: Project, defs: dg.Definitions) -> dict:
     """One run over every asset (and its checks) on the project's resources; reports under output_dir."""
+    import dagster as dg
+    
+    from dataflow_governance.crypto import open_keyring
+    from dataflow_governance.dagster_ext import policy_context, project_resources, write_catalog
+    from dataflow_governance.dagster_ext.access_audit import LAUNCHED_BY_TAG, record_run
+    from dataflow_governance.dagster_ext.openlineage import emit_run
+    from dataflow_governance.ledger.anchors import record_project_anchor
+    from dataflow_governance.ledger.chain import Ledger, NewEntry
+    from dataflow_governance.ml.model_registry import registered_models
+    from dataflow_governance.reports.openlineage import OpenLineageError
+    from dataflow_governance.reports.openlineage import enabled as openlineage_enabled
+    from dataflow_governance.reports.c4 import VIEWS
+    from dataflow_governance.reports.mermaid import write_mermaid
+    from dataflow_governance.policy.pci import pci_scope
+    from dataflow_governance.reports.pci_scope import scope_mermaid
+    from dataflow_governance.policy.rules import run_policy
+    from dataflow_governance.reports.ropa import findings_report, ropa_activities, write_data_map, write_ropa
+
     resources = project_resources(project)
     store = resources["s3"].get()  # starts the local endpoint and creates the buckets up front
     home = project.state_dir / "dagster_home"
@@ -100,7 +111,7 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
     open_keyring(project).key("subject")
     write_catalog(project, specs, ctx, force=True)
     findings = run_policy(ctx)
-    ledger = Ledger(open_warehouse(project))
+    ledger = Ledger(warehouse_of(project))
     ledger.append_many([
         NewEntry("dfg:demo", "run.completed", f"project:{project.name}",
                  {"run_id": result.run_id, "success": result.success, "materialized": len(materialized),

@@ -5,8 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import build_catalog, catalog_key, emit, policy
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import build_catalog, catalog_key, emit, policy, warehouse_of
+
+
+def register(subparsers, common) -> None:
+    """The `governance` family's commands and options."""
+    p = subparsers.add_parser("check", parents=[common], help="static policy rules; exit 1 on any error finding")
+    p.add_argument("--live", action="store_true",
+                   help="also confirm every declared table, column, bucket and Delta folder in the live stores")
+    p.set_defaults(handler="governance:cmd_check")
+    p = subparsers.add_parser("ropa", parents=[common], help="GDPR Art. 30 record (md, html, csv, json)")
+    p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
+    p.set_defaults(handler="governance:cmd_ropa")
+    p = subparsers.add_parser("map", parents=[common], help="Mermaid data map with regions and processors; C4 views")
+    p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
+    p.add_argument("--view", choices=["flow", "c4-context", "c4-container"], default="flow",
+                   help="flow: every asset and flow (default); c4-context / c4-container: the C4 levels")
+    p.set_defaults(handler="governance:cmd_map")
+    p = subparsers.add_parser("scope", parents=[common], help="PCI DSS scope from lineage: the cardholder data environment")
+    p.add_argument("--pci", action="store_true", required=True, help="the cardholder data environment (PCI DSS)")
+    p.add_argument("--out", help="folder for pci_scope.md, the Mermaid diagram (default: the manifest's output_dir)")
+    p.set_defaults(handler="governance:cmd_scope")
+    p = subparsers.add_parser("catalog", parents=[common], help="the governance catalog file every command reads: build, status")
+    p.add_argument("action", choices=["build", "status"])
+    p.set_defaults(handler="governance:cmd_catalog")
 
 
 def cmd_check(args, project) -> int:
@@ -26,7 +48,7 @@ def live_findings(project, ctx) -> list:
     from dataflow_governance.detection.places import declared_place_problems
     from dataflow_governance.cli.common import object_store, uses_s3
 
-    problems = declared_place_problems(dict(ctx.governance), open_warehouse(project),
+    problems = declared_place_problems(dict(ctx.governance), warehouse_of(project),
                                        object_store(project) if uses_s3(ctx) else None, project.state_dir)
     return [Finding(p.asset, "declared-place-missing", "error", p.message, p.fix) for p in problems]
 

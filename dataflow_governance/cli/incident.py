@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3, warehouse_of
+
+
+def register(subparsers, common) -> None:
+    """The `incident` family's commands and options."""
+    p = subparsers.add_parser("incident", parents=[common],
+                       help="personal data found where it should not be: trace it, measure it, plan the clean-up")
+    p.add_argument("--found", required=True, metavar="CATEGORY", help="the data category found, e.g. user.contact.email")
+    p.add_argument("--in", dest="location", required=True, metavar="ASSET|s3://BUCKET/PREFIX", help="where it was found")
+    p.set_defaults(handler="incident:cmd_incident")
 
 
 def cmd_incident(args, project) -> int:
@@ -13,7 +21,7 @@ def cmd_incident(args, project) -> int:
     from dataflow_governance.retention.sweep import run_sweep
 
     ctx = policy(project, checked=True)
-    warehouse = open_warehouse(project)
+    warehouse = warehouse_of(project)
     store = object_store(project) if uses_s3(ctx) else None
     with warehouse.session():  # one connection for the trace, the sweep's dry run and the ledger
         try:

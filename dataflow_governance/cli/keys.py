@@ -3,8 +3,17 @@ hashing key again, on purpose and ledgered."""
 
 from __future__ import annotations
 
-from dataflow_governance.cli.common import CliError, emit
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import CliError, emit, warehouse_of
+
+
+def register(subparsers, common) -> None:
+    """The `keys` family's commands and options."""
+    p = subparsers.add_parser("keys", parents=[common],
+                       help="the project's keys: status (each checked), rotate the KEK, recreate a lost hashing key")
+    p.add_argument("action", choices=["status", "rotate", "recreate"])
+    p.add_argument("--key", help="recreate: which hashing key (pseudonym or subject)")
+    p.add_argument("--reason", help="recreate: why, for the ledger")
+    p.set_defaults(handler="keys:cmd_keys")
 
 PROBLEMS = {"missing", "empty", "truncated", "malformed", "unreadable", "different", "retired, still on disk"}
 
@@ -14,7 +23,7 @@ def cmd_keys(args, project) -> int:
     from dataflow_governance.ledger.chain import Ledger
     from dataflow_governance.storage.locks import governance_lock
 
-    warehouse = open_warehouse(project)
+    warehouse = warehouse_of(project)
     store = open_key_store(project, warehouse)
     if args.action == "status":
         status = key_status(project, store)

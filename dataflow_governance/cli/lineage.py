@@ -8,6 +8,21 @@ from dataflow_governance.cli import render
 from dataflow_governance.cli.common import CliError, emit, policy, read_text
 
 
+def register(subparsers, common) -> None:
+    """The `lineage` family's commands and options."""
+    p = subparsers.add_parser("lineage", parents=[common], help="column lineage of SQL, an asset, or a column's impact")
+    p.add_argument("--sql", help="SQL: one statement, or a script of several")
+    p.add_argument("--file", help="a file of SQL: one statement, or a script (traced across its statements)")
+    p.add_argument("--strict", action="store_true",
+                   help="a table or column the --schema does not know is an error, not a warning")
+    p.add_argument("--schema", help="JSON: table → column → type (sqlglot's MappingSchema form)")
+    p.add_argument("--dialect", default=None, help="sqlglot dialect: duckdb, postgres, snowflake, bigquery, trino, spark, …")
+    p.add_argument("--asset", help="lineage of one of the project's SQL assets, with propagated categories")
+    p.add_argument("--upstream", metavar="ASSET.COLUMN", help="every column this one is derived from")
+    p.add_argument("--downstream", metavar="ASSET.COLUMN", help="every column derived from this one (impact)")
+    p.set_defaults(handler="lineage:cmd_lineage", needs_project=False)
+
+
 def cmd_lineage(args, project) -> int:
     if args.sql is not None or args.file is not None:
         return _sql_lineage(args)

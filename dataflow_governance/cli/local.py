@@ -4,8 +4,14 @@ Spark server, when the warehouse is Spark without a remote)."""
 from __future__ import annotations
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import emit
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import emit, warehouse_of
+
+
+def register(subparsers, common) -> None:
+    """The `local` family's commands and options."""
+    p = subparsers.add_parser("local", parents=[common], help="the embedded services: status, start, stop")
+    p.add_argument("action", choices=["status", "start", "stop"])
+    p.set_defaults(handler="local:cmd_local")
 
 
 def _local_spark_home(project):
@@ -20,7 +26,7 @@ def local_status(project) -> dict:
     home = _local_spark_home(project)
     spark = {"spark_local_running": local_spark.running(home) is not None} if home else {}
     return {
-        "warehouse": open_warehouse(project).describe(),
+        "warehouse": warehouse_of(project).describe(),
         "s3_endpoint_url": project.object_store.endpoint_url or (endpoint.url if endpoint else None),
         "s3_local_running": endpoint is not None,
         "mlflow_tracking_uri": project.mlflow_tracking_uri,

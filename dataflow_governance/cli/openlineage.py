@@ -9,6 +9,17 @@ from pathlib import Path
 from dataflow_governance.cli.common import CliError, emit, project_catalog
 
 
+def register(subparsers, common) -> None:
+    """The `openlineage` family's commands and options."""
+    p = subparsers.add_parser("openlineage", parents=[common],
+                       help="OpenLineage: export the whole catalog's events; the governance facet's JSON schema")
+    p.add_argument("action", choices=["export", "schema"])
+    p.add_argument("--out", help="export: the NDJSON file to write (default: <output_dir>/openlineage/catalog.ndjson)")
+    p.add_argument("--emit", action="store_true",
+                   help="export: send the events through the configured OpenLineage client instead of writing a file")
+    p.set_defaults(handler="openlineage:cmd_openlineage")
+
+
 def cmd_openlineage(args, project) -> int:
     from dataflow_governance.reports import openlineage
 

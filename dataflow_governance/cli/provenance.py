@@ -5,14 +5,25 @@ from __future__ import annotations
 import sys
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, object_store, policy
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import CliError, emit, object_store, policy, warehouse_of
+
+
+def register(subparsers, common) -> None:
+    """The `provenance` family's commands and options."""
+    p = subparsers.add_parser("provenance", parents=[common], help="which data trained a model; which models saw a dataset or subject")
+    asked = p.add_mutually_exclusive_group(required=True)
+    asked.add_argument("--model", metavar="NAME[:VERSION]", help="a registered model (latest version if none given)")
+    asked.add_argument("--dataset", metavar="ASSET", help="an audited training dataset")
+    asked.add_argument("--subject-id", help="a subject: the datasets and models that included them")
+    p.add_argument("--reproduce", action="store_true", help="with --model: verify the snapshot's digest and retrain")
+    p.add_argument("--verify", action="store_true", help="check the snapshots are intact (bytes, digest, version)")
+    p.set_defaults(handler="provenance:cmd_provenance")
 
 
 def cmd_provenance(args, project) -> int:
     from dataflow_governance.ml import provenance
 
-    warehouse = open_warehouse(project)
+    warehouse = warehouse_of(project)
     if args.reproduce and not args.model:
         raise CliError("--reproduce needs --model NAME:VERSION")
     if args.model and args.reproduce:

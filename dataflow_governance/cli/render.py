@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dataflow_governance.lineage.graph import TABLE_LEVEL
 
 
 def findings(items) -> str:
@@ -50,7 +49,8 @@ def asset_lineage(payload: dict) -> str:
 def column_walk(payload: dict, direction: str) -> str:
     nodes = payload[direction]
     def label(node: dict) -> str:
-        whole = " (the whole asset: its code declares no column lineage)" if node["column"] == TABLE_LEVEL else ""
+        # ("*": the column graph's node of an asset as a whole, `lineage.graph.TABLE_LEVEL`)
+        whole = " (the whole asset: its code declares no column lineage)" if node["column"] == "*" else ""
         return f"  {node['asset']}.{node['column']}{whole}"
 
     return f"{direction} of {payload['column']}:\n" + ("\n".join(label(n) for n in nodes) or "  (nothing)")

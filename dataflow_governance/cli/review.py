@@ -18,12 +18,33 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dataflow_governance.catalog import artifact as catalog_file
-from dataflow_governance.catalog.artifact import Catalog
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, project_catalog
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import CliError, emit, project_catalog, warehouse_of
+
+if TYPE_CHECKING:
+    from dataflow_governance.catalog.artifact import Catalog
+
+
+def register(subparsers, common) -> None:
+    """The `review` family's commands and options."""
+    p = subparsers.add_parser("diff", parents=[common],
+                       help="what a change does to personal data: the data maps of two git revisions compared")
+    p.add_argument("--base", required=True, metavar="REF", help="the revision before the change (e.g. origin/main)")
+    p.add_argument("--head", metavar="REF", help="the revision after it (default: the working tree)")
+    p.add_argument("--fail-on", choices=["error", "warning", "never"], default="error",
+                   help="exit 1 when a change is at least this severe (default: error)")
+    p.add_argument("--approvals", action="store_true", help="also say who approved the head's data map")
+    p.set_defaults(handler="review:cmd_diff")
+    p = subparsers.add_parser("review", parents=[common],
+                       help="sign off a revision's data map (signed, in the ledger); its status; a reviewer's key pair")
+    p.add_argument("action", choices=["approve", "status", "keygen"])
+    p.add_argument("--ref", metavar="REF", help="approve, status: the git revision whose data map is reviewed")
+    p.add_argument("--as", dest="role", metavar="ROLE", help="approve, keygen: the reviewer's role (e.g. dpo, security)")
+    p.add_argument("--by", help="approve: who approves (default: git's user.email)")
+    p.add_argument("--key", metavar="FILE", help="approve: the reviewer's Ed25519 private key; keygen: where to write it")
+    p.set_defaults(handler="review:cmd_review")
 
 WORKING_TREE = "working tree"
 APPROVED = "review.approved"
@@ -117,7 +138,7 @@ def _approve(args, project, role: str, built: Catalog, commit: str) -> int:
         raise CliError(f"the key in {args.key} is not one of the keys declared for role {role!r}: refusing to sign")
     details = {"commit": commit, "ref": args.ref, "fingerprint": built.fingerprint, "role": role, "approver": approver,
                "public_key": public, "signature": signing.sign(key, signing.message(built.fingerprint, role, commit))}
-    entry = Ledger(open_warehouse(project)).append(f"review:{role}", APPROVED, f"catalog:{built.fingerprint}", details)
+    entry = Ledger(warehouse_of(project)).append(f"review:{role}", APPROVED, f"catalog:{built.fingerprint}", details)
     emit(args, {**details, "ledger_seq": entry.seq, "ledger_hash": entry.hash},
          f"approved the data map of {args.ref} ({commit[:12]}, catalog {built.fingerprint[:19]}…) as "
          f"{role} ({approver}), signed; ledger entry {entry.seq}")
@@ -141,7 +162,7 @@ def approval_problem(details: dict, project) -> str | None:
 def _approvals(project, fingerprint: str) -> list[dict]:
     from dataflow_governance.ledger.chain import Ledger
 
-    entries = Ledger(open_warehouse(project)).entries(target=f"catalog:{fingerprint}", action=APPROVED)
+    entries = Ledger(warehouse_of(project)).entries(target=f"catalog:{fingerprint}", action=APPROVED)
     found = []
     for e in entries:
         details = e.details_dict()
@@ -165,6 +186,8 @@ def catalog_at(project, ref: str) -> tuple[Catalog, str]:
     root = _git_root(Path(project.root))
     commit = _resolve(root, ref)
     cached = Path(project.state_dir) / "revisions" / f"{commit}-{__version__}.json"
+    from dataflow_governance.catalog import artifact as catalog_file
+
     if cached.is_file():
         try:
             return catalog_file.read(cached), commit
@@ -179,6 +202,8 @@ def catalog_at(project, ref: str) -> tuple[Catalog, str]:
 
 
 def _build_at(project, root: Path, ref: str, commit: str) -> Catalog:
+    from dataflow_governance.catalog import artifact as catalog_file
+
     manifest = Path(project.manifest_path).resolve().relative_to(root)
     with tempfile.TemporaryDirectory(prefix="dfg-revision-") as folder:
         _export(root, commit, Path(folder) / "tree")

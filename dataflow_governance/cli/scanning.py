@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import CliError, emit, object_store, policy, positive, uses_s3, warehouse_of
+
+
+def register(subparsers, common) -> None:
+    """The `scanning` family's commands and options."""
+    p = subparsers.add_parser("scan", parents=[common], help="scan a file, table or S3 prefix for personal data")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--file", help="CSV, Parquet, JSON lines or text file")
+    target.add_argument("--table", help="a warehouse table (the prefilter runs in the warehouse)")
+    target.add_argument("--s3", help="s3://bucket/prefix (JSON lines, text logs, CSV, Parquet objects)")
+    p.add_argument("--sample", type=positive, help="scan at most N rows (files: the first N)")
+    p.add_argument("--exact", action="store_true",
+                   help="tables: validate every candidate instead of a budget of 2,000 per column")
+    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when anything is found")
+    p.set_defaults(handler="scanning:cmd_scan", needs_project=False)
+    p = subparsers.add_parser("residency", parents=[common], help="declared vs actual regions, per-row regions, crossings")
+    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 on any violation")
+    p.set_defaults(handler="scanning:cmd_residency")
 
 
 def cmd_scan(args, project) -> int:
@@ -14,7 +30,7 @@ def cmd_scan(args, project) -> int:
     if args.file:
         report = scan_file(args.file, sample=args.sample)
     elif args.table:
-        report = scan_table(open_warehouse(project), args.table, sample=args.sample,
+        report = scan_table(warehouse_of(project), args.table, sample=args.sample,
                             budget=None if args.exact else DEFAULT_VALIDATION_BUDGET)
     else:
         if not args.s3.startswith("s3://"):
@@ -38,7 +54,7 @@ def _record_phi_read(project, args) -> None:
     if not hipaa_assets(ctx):
         return
     scanned = ctx.assets_at(table=args.table) if args.table else ctx.assets_at(s3=split_s3_uri(args.s3))
-    record_command(Ledger(open_warehouse(project)), ctx, "scan", scanned, "a scan for personal data (dfg scan)")
+    record_command(Ledger(warehouse_of(project)), ctx, "scan", scanned, "a scan for personal data (dfg scan)")
 
 
 def cmd_residency(args, project) -> int:
@@ -47,7 +63,7 @@ def cmd_residency(args, project) -> int:
 
     ctx = policy(project)
     results = residency_report(ctx.governance, object_store(project) if uses_s3(ctx) else None,
-                               open_warehouse(project), project.warehouse.region)
+                               warehouse_of(project), project.warehouse.region)
     flows = [f.to_dict() for f in region_crossing(ctx)]
     payload = {"assets": [r.to_dict() for r in results], "flows": flows,
                "ok": all(r.passed for r in results) and not flows}

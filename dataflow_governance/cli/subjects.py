@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, object_store, policy, utc_time, uses_s3
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3, utc_time, warehouse_of
+
+
+def register(subparsers, common) -> None:
+    """The `subjects` family's commands and options."""
+    p = subparsers.add_parser("erase", parents=[common], help="erase a subject everywhere (GDPR Art. 17), verify, certify")
+    p.add_argument("--subject-id", required=True)
+    p.add_argument("--dry-run", action="store_true", help="print the exact plan with counts; change nothing")
+    p.add_argument("--now", action="store_true", help="skip the grace period")
+    p.add_argument("--cancel", action="store_true", help="cancel a pending request")
+    p.add_argument("--grace-days", type=int, default=30, help="days before a request is carried out (0 to 3650)")
+    p.add_argument("--vacuum-full", action="store_true",
+                   help="PostgreSQL: VACUUM FULL the touched tables, rewriting their files (locks them meanwhile)")
+    p.add_argument("--queue", action="store_true",
+                   help="file a request for the Dagster erase_subject_job instead (prints its request id)")
+    p.add_argument("--notified", action="append", metavar="PROCESSOR",
+                   help="record that this processor was told to erase the subject (after the erasure; repeatable)")
+    p.set_defaults(handler="subjects:cmd_erase")
+    p = subparsers.add_parser("sweep", parents=[common], help="apply every retention rule (warehouse and S3), ledgered")
+    p.add_argument("--dry-run", action="store_true", help="print the exact plan with counts; change nothing")
+    p.add_argument("--as-of", metavar="TIME", help="cut-offs as of this UTC time (ISO 8601), not now; never in the future")
+    p.set_defaults(handler="subjects:cmd_sweep")
+    p = subparsers.add_parser("access", parents=[common], help="export everything held about a subject (Art. 15/20)")
+    p.add_argument("--subject-id", required=True)
+    p.set_defaults(handler="subjects:cmd_access")
+    p = subparsers.add_parser("disclosures", parents=[common],
+                       help="HIPAA accounting of disclosures: who received a subject's PHI, when, why, by which run")
+    p.add_argument("--subject-id", required=True)
+    p.add_argument("--since", metavar="TIME", help="only disclosures at or after this UTC time (ISO 8601)")
+    p.set_defaults(handler="subjects:cmd_disclosures")
 
 
 def _inputs(project, ctx=None):
     ctx = ctx or policy(project, checked=True)
-    return dict(ctx.governance), ctx.graph, open_warehouse(project), (object_store(project) if uses_s3(ctx) else None)
+    return dict(ctx.governance), ctx.graph, warehouse_of(project), (object_store(project) if uses_s3(ctx) else None)
 
 
 def check_flags(args, flags: tuple[str, ...]) -> None:
@@ -32,7 +60,7 @@ def cmd_erase(args, project) -> int:
         governance, graph, warehouse, store = _inputs(project)
         erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store, dry_run=True,
               unknown_is_error=True)
-        request_id = file_request(open_warehouse(project), args.subject_id)
+        request_id = file_request(warehouse_of(project), args.subject_id)
         emit(args, {"request_id": request_id},
              f"erasure request {request_id} filed; run erase_subject_job with ops.erase_subject.config.request_id")
         return 0
@@ -93,7 +121,7 @@ def cmd_disclosures(args, project) -> int:
     ctx = policy(project, checked=True)
     under = hipaa_assets(ctx)
     disclosing = {a for a in under if (access_of(ctx, a, under) or {}).get("disclosed_to")}
-    warehouse = open_warehouse(project)
+    warehouse = warehouse_of(project)
     with warehouse.session():
         holding = subject_holdings(project, ctx, warehouse, subject_id, disclosing,
                                    store=lambda: object_store(project) if uses_s3(ctx) else None)

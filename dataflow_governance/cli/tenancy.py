@@ -4,8 +4,27 @@
 from __future__ import annotations
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3, warehouse_of
+
+
+def register(subparsers, common) -> None:
+    """The `tenancy` family's commands and options."""
+    p = subparsers.add_parser("tenancy", parents=[common], help="row-level tenant isolation in the database: apply, verify")
+    p.add_argument("action", choices=["apply", "verify"])
+    p.add_argument("--dry-run", action="store_true", help="apply: print the statements; change nothing")
+    p.add_argument("--tenant", help="verify: act as this tenant")
+    p.add_argument("--other", help="verify: another tenant, whose rows must stay invisible and unwritable")
+    p.set_defaults(handler="tenancy:cmd_tenancy")
+    p = subparsers.add_parser("tenant", parents=[common], help="offboard a tenant: all its data, verified, certified")
+    p.add_argument("action", choices=["offboard"])
+    p.add_argument("--tenant", required=True, help="the tenant's id, as its tenant column holds it")
+    p.add_argument("--dry-run", action="store_true", help="print the exact plan with counts; change nothing")
+    p.add_argument("--now", action="store_true", help="skip the grace period")
+    p.add_argument("--cancel", action="store_true", help="cancel a pending offboarding")
+    p.add_argument("--grace-days", type=int, default=30, help="days before a request is carried out (0 to 3650)")
+    p.add_argument("--notified", action="append", metavar="PROCESSOR",
+                   help="record that this processor was told to erase the tenant's data (repeatable)")
+    p.set_defaults(handler="tenancy:cmd_tenant")
 
 
 def cmd_tenant(args, project) -> int:
@@ -14,7 +33,7 @@ def cmd_tenant(args, project) -> int:
 
     check_flags(args, ("--cancel", "--now", "--dry-run", "--notified"))
     ctx = policy(project, checked=True)
-    result = offboard(project, dict(ctx.governance), ctx.graph, args.tenant, warehouse=open_warehouse(project),
+    result = offboard(project, dict(ctx.governance), ctx.graph, args.tenant, warehouse=warehouse_of(project),
                       store=object_store(project) if uses_s3(ctx) else None, immediately=args.now,
                       dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days,
                       notified=args.notified or ())
@@ -26,7 +45,7 @@ def cmd_tenancy(args, project) -> int:
     from dataflow_governance.tenancy import isolation as tenant_isolation
     from dataflow_governance.ledger.chain import Ledger
 
-    warehouse = open_warehouse(project)
+    warehouse = warehouse_of(project)
     isolation = tenant_isolation.plan(dict(policy(project, checked=True).governance), warehouse, project.tenancy)
     ledger = Ledger(warehouse)
     if args.action == "apply":
