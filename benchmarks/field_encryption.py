@@ -8,7 +8,7 @@ and shredding one subject beside rewriting the log without them.
   nothing else (no key lookup, no token, no ledger);
 - one key, same tokens: `encrypt_frame`/`decrypt_frame` with every row of one subject — the token
   format and the ledger without the per-subject keys, to show what the keys themselves cost.
-- shredding: `KeyStore.shred` of one subject (a key row) beside rewriting an N-event JSON-lines log
+- shredding: `DataKeyStore.shred` of one subject (a key row) beside rewriting an N-event JSON-lines log
   without that subject's events (what deletion from an immutable log would have to do).
 
     python benchmarks/field_encryption.py [--values N] [--subjects S] [--repeat R]
@@ -28,7 +28,7 @@ import pandas as pd
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dataflow_governance import Warehouse
-from dataflow_governance.crypto import KeyStore, LocalKek, keyring_for
+from dataflow_governance.crypto import DataKeyStore, LocalKek, keyring_for
 from dataflow_governance.crypto.fields import decrypt_frame, encrypt_frame
 
 
@@ -57,7 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         warehouse = Warehouse("duckdb", path=str(Path(tmp) / "bench.duckdb"))
         keyring = keyring_for(Path(tmp), warehouse)
-        store = KeyStore(warehouse, LocalKek(Path(tmp), keyring.book), keyring)
+        store = DataKeyStore(warehouse, LocalKek(Path(tmp), keyring.book), keyring)
         start = time.perf_counter()
         encrypt_frame(frame.head(1), "orders", ["email"], "customer_id", store)
         store.keys_for([store.subject_owner(s) for s in range(args.subjects)], create=True)
@@ -65,7 +65,7 @@ def main() -> None:
         ours_s, base_s, one_s = [], [], []
         single = frame.assign(customer_id=0)
         for _ in range(args.repeat):
-            fresh = KeyStore(store.warehouse, LocalKek(Path(tmp), keyring.book), keyring)  # keys unwrapped anew each run
+            fresh = DataKeyStore(store.warehouse, LocalKek(Path(tmp), keyring.book), keyring)  # keys unwrapped anew each run
             start = time.perf_counter()
             sealed = encrypt_frame(frame, "orders", ["email"], "customer_id", fresh)
             opened = decrypt_frame(sealed, "orders", ["email"], fresh, actor="benchmark", purpose="benchmark")

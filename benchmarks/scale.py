@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from dataflow_governance import Warehouse, build_governance, load_project
+from dataflow_governance.dagster_ext.parts import reach_of, scope_of
 from dataflow_governance.detection.detectors import DETECTORS
 from dataflow_governance.retention.sweep import run_sweep
 from dataflow_governance.detection.scan import scan_table
@@ -131,8 +132,8 @@ def run(warehouse: Warehouse, project, rows: int) -> None:
     floor_s, _ = timed(lambda: floor_scan(warehouse, "people_bl"))
     scan_s, report = timed(lambda: scan_table(warehouse, "people"))
     base_sweep_s, _ = timed(lambda: bare_delete(warehouse, "people_bl", "created_at < TIMESTAMP '2025-11-27 12:00:00'"))
-    sweep_s, sweep = timed(lambda: run_sweep(project, {"people": build_governance("people", GOVERNANCE)}, warehouse,
-                                             None, now=NOW))
+    scope = scope_of(project, {"people": build_governance("people", GOVERNANCE)}, None)
+    sweep_s, sweep = timed(lambda: run_sweep(reach_of(project, warehouse), scope, now=NOW))
     base_erase_s, _ = timed(lambda: bare_delete(warehouse, "people_bl", f"user_id = {subject}"))
     erase_s, erased = timed(lambda: ours_delete(warehouse, "people", subject))
     left = warehouse.row_count("people")

@@ -25,7 +25,7 @@ from dataflow_governance import Warehouse, build_governance, load_project
 from dataflow_governance.local import s3 as local_s3
 from dataflow_governance.storage.anonymize import key_parameters
 from dataflow_governance.storage.objectstore import delete_versions
-from dataflow_governance.crypto import open_keyring
+from dataflow_governance.dagster_ext.parts import open_keyring, reach_of, scope_of
 from dataflow_governance.model.manifest import BucketConfig
 from dataflow_governance.storage.objectstore import ObjectStore, ensure_buckets
 from dataflow_governance.retention.sweep import run_sweep
@@ -61,7 +61,7 @@ def main() -> None:
 
         fresh(warehouse)
         start = time.perf_counter()
-        result = run_sweep(project, {"events": GOV}, warehouse, None, now=NOW)
+        result = run_sweep(reach_of(project, warehouse), scope_of(project, {"events": GOV}, None), now=NOW)
         ours = time.perf_counter() - start
         expected = warehouse.fetch("SELECT count(*) FROM events")[0][0]
 

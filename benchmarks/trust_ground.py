@@ -41,18 +41,17 @@ def erase_in_process(manifest: Path, subject: str, retire: bool) -> float:
     code = f"""
 import sys, time
 from dataflow_governance import load_project
-from dataflow_governance.cli.common import object_store, policy
-from dataflow_governance.crypto.subject_keys import KeyStore
-from dataflow_governance.erasure import erase
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.cli.common import policy
+from dataflow_governance.dagster_ext.parts import object_store, reach_of, scope_of
+from dataflow_governance.crypto.data_keys import DataKeyStore
+from dataflow_governance.subjects import erase
 if not {retire}:
-    KeyStore.retire_kek = lambda self: {{"kek": self.kek.current_id(), "rewrapped": 0, "retired": []}}
+    DataKeyStore.retire_kek = lambda self: {{"kek": self.kek.current_id(), "rewrapped": 0, "retired": []}}
 project = load_project({str(manifest)!r})
 ctx = policy(project, checked=True)
-store = object_store(project)
+reach = reach_of(project, store=object_store(project))
 start = time.perf_counter()
-result = erase(project, dict(ctx.governance), ctx.graph, {subject!r}, warehouse=open_warehouse(project), store=store,
-               immediately=True)
+result = erase(reach, scope_of(project, dict(ctx.governance), ctx.graph), {subject!r}, immediately=True)
 print(time.perf_counter() - start)
 print(result.status)
 """
@@ -69,12 +68,12 @@ print(result.status)
 def retirement_at_scale(keys: int) -> tuple[float, float]:
     """(seconds to make `keys` data keys, seconds to retire the KEK over them) on a fresh DuckDB store."""
     from dataflow_governance import Warehouse
-    from dataflow_governance.crypto import KeyStore, LocalKek, keyring_for
+    from dataflow_governance.crypto import DataKeyStore, LocalKek, keyring_for
 
     with tempfile.TemporaryDirectory() as tmp:
         warehouse = Warehouse("duckdb", path=str(Path(tmp) / "keys.duckdb"))
         keyring = keyring_for(Path(tmp), warehouse)
-        store = KeyStore(warehouse, LocalKek(Path(tmp), keyring.book), keyring)
+        store = DataKeyStore(warehouse, LocalKek(Path(tmp), keyring.book), keyring)
         start = time.perf_counter()
         owners = [f"owner-{i}" for i in range(keys)]
         for i in range(0, keys, 5000):

@@ -14,14 +14,27 @@ def _module_name(path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node of the tree but those under `if TYPE_CHECKING:` (imports that never run)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING":
+            todo += node.orelse
+        else:
+            todo += ast.iter_child_nodes(node)
+
+
 def import_graph() -> dict[str, set[str]]:
-    """module → the project modules it imports (anywhere in its body), and the packages that
-    importing those runs first (`from .erasure.state import x` runs `erasure/__init__` too)."""
+    """module → the project modules it imports when it runs (anywhere in its body; not the
+    annotations-only imports under TYPE_CHECKING), and the packages that importing those runs
+    first (`from .subjects.plan import x` runs `subjects/__init__` too)."""
     files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph = {name: set() for name in files}
     for name, path in files.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in _runtime_nodes(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
                 target = ".".join([*base, node.module] if node.module else base) if node.level else node.module or ""
@@ -126,3 +139,58 @@ def test_the_example_project_uses_only_the_public_api():
     reached = sorted({match for p in [*(REPO / "assets").glob("*.py"), *(REPO / "resources").glob("*.py")]
                       for match in re.findall(r"^\s*from (dataflow_governance[\w.]*) import", p.read_text(), re.M)})
     assert reached == ["dataflow_governance", "dataflow_governance.dagster_ext"]
+
+
+ADAPTERS = ("cli", "dagster_ext")
+
+
+def _core_files():
+    """The modules outside the adapters and the model (which defines `Project`)."""
+    return [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in (*ADAPTERS, "model")]
+
+
+def _class_members(cls: ast.ClassDef) -> set[str]:
+    """A class's fields, methods, properties and `self.x = …` attributes."""
+    members = set()
+    for node in cls.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            members.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            members |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.FunctionDef):
+            members.add(node.name)
+            members |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
+                        and isinstance(n.value, ast.Name) and n.value.id == "self"}
+    return members
+
+
+def project_only_attributes() -> set[str]:
+    """What only a `Project` has: its members that no class of the core (nor the model's other
+    values) also has. Reading one of them in the core means a `Project` was passed in."""
+    project, others = set(), set()
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).parts[0] in ADAPTERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                (project if node.name == "Project" else others).update(_class_members(node))
+    return {name for name in project - others if not name.startswith("_")}
+
+
+def test_no_core_module_takes_a_project():
+    """Only the CLI and the Dagster adapter see a `Project`; they hand the core the values it uses
+    (a warehouse, a keyring, state paths, a tracking URI). Checked twice: no annotation names
+    `Project`, and no attribute only a `Project` has is read."""
+    only_project = project_only_attributes()
+    assert {"manifest_path", "mlflow_tracking_uri", "output_dir", "warehouse_path"} <= only_project  # the reader works
+    offenders = []
+    for path in _core_files():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.arg) and node.annotation is not None and "Project" in ast.unparse(node.annotation):
+                offenders.append(f"{_module_name(path)}: parameter {node.arg}: {ast.unparse(node.annotation)}")
+            elif isinstance(node, ast.Attribute) and node.attr in only_project:
+                offenders.append(f"{_module_name(path)}:{node.lineno}: reads .{node.attr}")
+            elif isinstance(node, ast.Name) and node.id in ("Project", "load_project"):
+                offenders.append(f"{_module_name(path)}:{node.lineno}: names {node.id}")
+    assert offenders == []

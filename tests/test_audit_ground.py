@@ -9,7 +9,7 @@ import shutil
 import boto3
 import pytest
 
-from conftest import PG_DSN, dfg_json, run_dfg
+from conftest import PG_DSN, dfg_json
 from dataflow_governance import Ledger, Warehouse, load_project
 from dataflow_governance.local import s3 as local_s3
 from dataflow_governance.storage.warehouse import open_warehouse

@@ -24,7 +24,7 @@ def built(tmp_path_factory):
 def test_the_catalog_round_trips_every_fact_lineage_and_classification(built):
     manifest, summary = built
     project = load_project(manifest)
-    path = catalog.catalog_path(project)
+    path = project.paths.catalog
     assert summary["path"] == str(path) and summary["assets"] >= len(project.governance) > 20  # (some declared in Python)
     first = catalog.read(path)
     again = catalog.Catalog.from_dict(json.loads(json.dumps(first.to_dict())))
@@ -71,7 +71,7 @@ def test_a_damaged_or_missing_catalog_is_rebuilt_and_status_says_what_to_do(tmp_
     assert code == 2 and "no governance catalog" in err and "dfg catalog build" in err
     code, out, err = run_dfg("check", project=manifest)
     assert code == 0 and err == ""  # a first run builds it quietly
-    path = catalog.catalog_path(load_project(manifest))
+    path = load_project(manifest).paths.catalog
     path.write_text(path.read_text()[:500])  # torn
     code, _, err = run_dfg("catalog", "status", project=manifest)
     assert code == 2 and "cannot be read" in err

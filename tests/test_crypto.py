@@ -12,7 +12,7 @@ import pytest
 from conftest import PG_DSN
 from dataflow_governance import GovernanceError, Ledger, PolicyContext, Warehouse, build_governance, run_policy
 from dataflow_governance.local import s3 as local_s3
-from dataflow_governance.crypto import AwsKmsKek, KeyStore, KeyStoreError, LocalKek, keyring_for
+from dataflow_governance.crypto import AwsKmsKek, DataKeyStore, KeyStoreError, LocalKek, keyring_for
 from dataflow_governance.crypto.fields import (
     ERASED,
     SHREDDED,
@@ -26,14 +26,14 @@ from dataflow_governance.crypto.fields import (
 )
 
 
-def key_store(warehouse: Warehouse, state, kek=None) -> KeyStore:
+def key_store(warehouse: Warehouse, state, kek=None) -> DataKeyStore:
     """A key store as a process opens it: its KEK and hashing keys checked against the ledger's fingerprints."""
     keyring = keyring_for(state, warehouse)
-    return KeyStore(warehouse, kek or LocalKek(state, keyring.book), keyring)
+    return DataKeyStore(warehouse, kek or LocalKek(state, keyring.book), keyring)
 
 
 @pytest.fixture
-def store(tmp_path) -> KeyStore:
+def store(tmp_path) -> DataKeyStore:
     return key_store(Warehouse("duckdb", path=str(tmp_path / "w.duckdb")), tmp_path)
 
 

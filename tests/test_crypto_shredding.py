@@ -11,7 +11,7 @@ import boto3
 from conftest import dfg_json
 from dataflow_governance import load_project
 from dataflow_governance.local import s3 as local_s3
-from dataflow_governance.crypto import open_key_store
+from dataflow_governance.dagster_ext.parts import open_key_store
 from dataflow_governance.crypto.fields import SHREDDED, key_id_of, unseal
 from dataflow_governance.storage.warehouse import open_warehouse
 

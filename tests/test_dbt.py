@@ -11,7 +11,7 @@ from dataflow_governance import Warehouse, load_project
 from dataflow_governance.dagster_ext import project_resources, read_governance, sql_asset
 from dataflow_governance.dagster_ext.dbt import DbtProjectError, governed_dbt_assets, lineage_sql
 from dataflow_governance.dagster_ext.definitions import all_specs, sql_definitions
-from dataflow_governance.dagster_ext.sql_asset import SQL_KEY
+from dataflow_governance.dagster_ext.sql_assets import SQL_KEY
 from dataflow_governance.lineage.graph import build_column_graph
 from dataflow_governance.model.spec import GovernanceError
 from dataflow_governance.storage.warehouse import open_warehouse
@@ -66,9 +66,9 @@ def test_dbt_lineage_matches_the_same_sql_written_as_a_sql_asset(example):
     manifest, _project, _specs = example
     code, _out, err = run_dfg("catalog", "build", project=manifest)
     assert code == 0, err
-    from dataflow_governance.catalog.artifact import catalog_path, read
+    from dataflow_governance.catalog.artifact import read
 
-    built = read(catalog_path(load_project(manifest)))
+    built = read(load_project(manifest).paths.catalog)
     by_hand = sql_definitions(all_specs([sql_asset(name, sql=sql) for name, sql in BY_HAND.items()]))
     others = [d for a, d in built.graph.sql.items() if a not in BY_HAND]
     hand_graph = build_column_graph(built.governance, [*others, *by_hand], built.upstream)

@@ -80,11 +80,12 @@ def test_a_retention_without_a_timestamp_column_is_an_error_and_a_misspelt_one_i
     manifest.write_text("project: p\ngroups: {g: {assets: {events: {storage: {kind: warehouse}, "
                         "retention: {keep: 30 days}}}}}\n")
     from dataflow_governance import Warehouse
+    from dataflow_governance.dagster_ext.parts import reach_of, scope_of
     from dataflow_governance.retention.sweep import run_sweep
 
     project = load_project(manifest)
-    result = run_sweep(project, project.governance, Warehouse("duckdb", path=str(tmp_path / "w.duckdb")), None,
-                       dry_run=True)
+    warehouse = Warehouse("duckdb", path=str(tmp_path / "w.duckdb"))
+    result = run_sweep(reach_of(project, warehouse), scope_of(project, project.governance, None), dry_run=True)
     assert "retention.timestamp_column is not declared" in result["assets"]["events"]["problem"]
     with pytest.raises(GovernanceError, match=r"retention.timestamp_column names column 'creatd_at'.*did you mean "
                                               r"'created_at'"):

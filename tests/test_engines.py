@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import dfg_json, run_dfg
-from dataflow_governance import ManifestError, load_project
+from dataflow_governance import load_project
 from dataflow_governance.storage import engines
 from dataflow_governance.storage.anonymize import update_statement
 from dataflow_governance.storage.engines.duckdb import DuckDBEngine

@@ -9,7 +9,7 @@ import boto3
 from conftest import dfg_json, kill_when_logged, run_dfg
 from dataflow_governance import load_project
 from dataflow_governance.local import s3 as local_s3
-from dataflow_governance.crypto import open_keyring
+from dataflow_governance.dagster_ext.parts import open_keyring, reach_of, scope_of
 from dataflow_governance.crypto.hashing import keyed_hash
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.storage.warehouse import open_warehouse
@@ -198,7 +198,8 @@ def test_one_rerun_finishes_an_erasure_whose_endpoint_replayed_its_log(demo_copy
     import os
     import signal
 
-    from dataflow_governance.cli.common import object_store, policy
+    from dataflow_governance.cli.common import policy
+    from dataflow_governance.dagster_ext.parts import object_store
     from dataflow_governance.subjects import erase
     from dataflow_governance.storage.objectstore import ObjectStore
 
@@ -211,8 +212,8 @@ def test_one_rerun_finishes_an_erasure_whose_endpoint_replayed_its_log(demo_copy
 
     monkeypatch.setattr(ObjectStore, "reclaim", crash)
     try:
-        erase(project, dict(ctx.governance), ctx.graph, str(subject), warehouse=open_warehouse(project),
-              store=object_store(project), immediately=True)
+        erase(reach_of(project, open_warehouse(project), object_store(project)),
+              scope_of(project, dict(ctx.governance), ctx.graph), str(subject), immediately=True)
     except KeyboardInterrupt:
         pass
     monkeypatch.undo()

@@ -12,7 +12,8 @@ import pytest
 from conftest import PG_DSN, copy_demo, dfg_json, run_dfg
 from dataflow_governance import load_project
 from dataflow_governance.local import s3 as local_s3
-from dataflow_governance.catalog.artifact import catalog_path, read
+from dataflow_governance.catalog.artifact import read
+from dataflow_governance.dagster_ext.parts import reach_of, scope_of
 from dataflow_governance.subjects import erase
 from dataflow_governance.model.spec import table_of
 from dataflow_governance.ledger.chain import Ledger
@@ -34,7 +35,7 @@ def final_state(manifest) -> dict:
     a sweep ran before or after is visible in them by design."""
     project = load_project(manifest)
     warehouse = open_warehouse(project)
-    aggregates = {table_of(asset, gov) for asset, gov in read(catalog_path(project)).governance.items()
+    aggregates = {table_of(asset, gov) for asset, gov in read(project.paths.catalog).governance.items()
                   if gov.pii_free and gov.anonymization}
     state = {}
     for schema, table in warehouse.fetch("SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"):
@@ -204,11 +205,12 @@ def test_postgres_hostile_subject_id_erases_nobody(tmp_path, pg_schema, monkeypa
     from dataflow_governance.subjects import ErasureError, access_export
 
     with pytest.raises(ErasureError, match="unknown subject"):
-        erase(project, governance, None, hostile, warehouse=warehouse, store=None, immediately=True)
+        erase(reach_of(project, warehouse), scope_of(project, governance, None), hostile, immediately=True)
     with pytest.raises(ErasureError, match="unknown subject"):
-        access_export(project, governance, None, hostile, warehouse, None)
+        access_export(reach_of(project, warehouse), scope_of(project, governance, None), hostile)
     assert warehouse.row_count("users") == 3
-    result = erase(project, governance, None, "2", warehouse=warehouse, store=None, immediately=True, vacuum_full=True)
+    result = erase(reach_of(project, warehouse), scope_of(project, governance, None), "2", immediately=True,
+                   vacuum_full=True)
     assert result.status == "verified" and warehouse.row_count("users") == 2
     assert "VACUUM FULL of users" in " ".join(result.storage["done"])
     assert any("WAL" in line for line in result.storage["operator"])

@@ -16,7 +16,8 @@ from sqlglot import exp
 from conftest import PG_DSN, dfg_json, run_dfg
 from dataflow_governance import Ledger, Warehouse, build_governance, load_project
 from dataflow_governance.local import s3 as local_s3
-from dataflow_governance.crypto import KeyStoreError, LocalKek, open_key_store, open_keyring
+from dataflow_governance.dagster_ext.parts import open_key_store, open_keyring, reach_of, scope_of
+from dataflow_governance.crypto import KeyStoreError, LocalKek
 from dataflow_governance.crypto.fields import SHREDDED, encrypt_frame, key_id_of, unseal
 from dataflow_governance.crypto.kek import WRAP_CONTEXT
 from dataflow_governance.subjects import erase
@@ -46,7 +47,7 @@ def sealed_project(tmp_path, warehouse_yaml: str, keys_yaml: str = ""):
 def key_row(warehouse: Warehouse, project, subject) -> tuple[bytes, str]:
     store = open_key_store(project, warehouse)
     query = exp.select("wrapped", "kek").from_("governance_subject_keys").where(exp.column("owner").eq(exp.Placeholder()))
-    wrapped, kek = warehouse.store.fetch(query, [store.subject_owner(subject)])[0]
+    wrapped, kek = warehouse.governance_store.fetch(query, [store.subject_owner(subject)])[0]
     return bytes(wrapped), kek
 
 
@@ -102,7 +103,7 @@ def test_a_shredded_key_left_in_postgres_wal_opens_nothing(tmp_path, pg_schema):
     backup = warehouse.fetch("SELECT owner, wrapped, kek FROM governance_subject_keys")  # a copy of the key store
     warehouse.execute("CHECKPOINT")
 
-    result = erase(project, {"events": EVENTS}, None, "2", warehouse=warehouse, store=None, immediately=True)
+    result = erase(reach_of(project, warehouse), scope_of(project, {"events": EVENTS}, None), "2", immediately=True)
     assert result.status == "verified", [t.public() for t in result.targets]
     assert next(t for t in result.targets if t.system == "keys").kek_retired_at
     warehouse.execute("CHECKPOINT")
@@ -136,7 +137,7 @@ def test_with_kms_the_erasure_is_pending_until_the_old_key_is_deleted(tmp_path, 
         kms.create_alias(AliasName="alias/dfg-shred", TargetKeyId=first["KeyId"])
         keys = (f"keys: {{provider: aws-kms, kms_key_id: alias/dfg-shred, kms_endpoint_url: '{endpoint.url}'}}")
         project, warehouse = sealed_project(tmp_path, "warehouse: {kind: duckdb}", keys)
-        result = erase(project, {"events": EVENTS}, None, "2", warehouse=warehouse, store=None, immediately=True)
+        result = erase(reach_of(project, warehouse), scope_of(project, {"events": EVENTS}, None), "2", immediately=True)
         key = next(t for t in result.targets if t.system == "keys")
         assert result.status == "shredded, pending KEK retirement" and key.outcome == "pending"
         deletion = kms.describe_key(KeyId=first["KeyId"])["KeyMetadata"]
@@ -146,7 +147,7 @@ def test_with_kms_the_erasure_is_pending_until_the_old_key_is_deleted(tmp_path, 
         keys_before = len(kms.list_keys()["Keys"])
 
         later = deletion["DeletionDate"].astimezone(timezone.utc).replace(tzinfo=None) + timedelta(days=1)
-        again = erase(project, {"events": EVENTS}, None, "2", warehouse=warehouse, store=None, immediately=True,
+        again = erase(reach_of(project, warehouse), scope_of(project, {"events": EVENTS}, None), "2", immediately=True,
                       now=later)
         assert again.status == "verified", [t.public() for t in again.targets]
         assert next(t for t in again.targets if t.system == "keys").kek_retired_at

@@ -18,9 +18,8 @@ from dataflow_governance.ledger.chain import (
     NewEntry,
     canonical_text,
     entry_hash,
-    load_anchors,
-    record_anchor,
 )
+from dataflow_governance.ledger.anchors import load_anchors, record_anchor
 from dataflow_governance.storage.warehouse import open_warehouse
 
 

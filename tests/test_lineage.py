@@ -1,7 +1,6 @@
 """Column lineage: every construct, exact direct and indirect sets, in several dialects."""
 
 import json
-from pathlib import Path
 
 import pytest
 

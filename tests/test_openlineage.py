@@ -124,11 +124,12 @@ def test_the_governance_facet_carries_the_declared_facts(exported):
 def test_events_round_trip_through_the_client(exported, tmp_path):
     """The client's own file transport writes exactly the JSON the project builds."""
     manifest, events = exported
-    from dataflow_governance.catalog.artifact import catalog_path, read
+    from dataflow_governance.catalog.artifact import read
+    from dataflow_governance.dagster_ext.parts import dataset_names
     from dataflow_governance.reports.openlineage import catalog_events
 
     project = load_project(manifest)
-    built = catalog_events(read(catalog_path(project)), project)
+    built = catalog_events(read(project.paths.catalog), dataset_names(project))
     target = tmp_path / "client.ndjson"
     client = OpenLineageClient(config={"transport": {"type": "file", "log_file_path": str(target), "append": True}})
     assert emit(client, built) == len(built)
@@ -232,18 +233,18 @@ def test_the_clients_own_settings_win_and_bad_config_is_a_clear_error(tmp_path, 
     (tmp_path / "dagster_project.yaml").write_text(MANIFEST)
     project = load_project(tmp_path / "dagster_project.yaml")
     with pytest.raises(OpenLineageError, match="cannot read ol.yml"):
-        client_for(project)
+        client_for(project.openlineage, project.root)
     (tmp_path / "ol.yml").write_text("transport: {url: http://x}\n")
     with pytest.raises(OpenLineageError, match="names no transport"):
-        client_for(project)
+        client_for(project.openlineage, project.root)
     (tmp_path / "ol.yml").write_text("transport: [unclosed\n")
     with pytest.raises(OpenLineageError, match="not valid YAML"):
-        client_for(project)
+        client_for(project.openlineage, project.root)
     monkeypatch.chdir(tmp_path)  # the client would read an openlineage.yml in the working directory first
     monkeypatch.setenv("OPENLINEAGE_URL", "http://127.0.0.1:9")
     before = {k for k in os.environ if k.startswith("OPENLINEAGE")}
     try:
-        assert client_for(project).transport.kind == "http"
+        assert client_for(project.openlineage, project.root).transport.kind == "http"
     finally:  # the client copies OPENLINEAGE_URL into OPENLINEAGE__TRANSPORT__… variables of the process
         for key in {k for k in os.environ if k.startswith("OPENLINEAGE")} - before:
             del os.environ[key]

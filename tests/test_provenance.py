@@ -32,7 +32,7 @@ from dataflow_governance.ml.datasets import (
     verify_snapshot,
 )
 from dataflow_governance.ml.digest import table_digest
-from dataflow_governance.crypto import open_keyring
+from dataflow_governance.dagster_ext.parts import open_keyring, subjects_of
 from dataflow_governance.crypto.hashing import keyed_hash
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.model.manifest import load_project
@@ -202,7 +202,7 @@ def test_rematerializing_the_same_inputs_gives_the_same_digest_and_reuses_the_sn
     _, project, _ = trained
     wh = open_warehouse(project)
     before = dataset_records(Ledger(wh), DATASET)[-1]
-    again = materialize_dataset(project, dataset_spec(project), wh, store_of(project))
+    again = materialize_dataset(dataset_spec(project), wh, store_of(project), subjects_of(project, wh))
     assert again.digest == before.digest and again.snapshot_uri == before.snapshot_uri
     assert again.reused and again.version_id == before.version_id
 
@@ -306,7 +306,8 @@ def test_withdrawn_consent_and_erasure_keep_subjects_out_and_flag_the_earlier_mo
     assert code == 2 and "deleted by an erasure" in err
 
     # Materialized again, the dataset holds none of the three; everyone else is still there.
-    again = materialize_dataset(project, dataset_spec(project), open_warehouse(project), store_of(project))
+    wh = open_warehouse(project)
+    again = materialize_dataset(dataset_spec(project), wh, store_of(project), subjects_of(project, wh))
     table = pq.read_table(io.BytesIO(snapshot_bytes(project, again.snapshot_uri)))
     assert pseudonyms_in(table, project, [withdrawn, erased, pending]) == set()
     assert pseudonyms_in(table, project, others) == set(others)
@@ -347,8 +348,9 @@ def test_consent_basis_without_a_covering_consent_is_refused(tmp_path):
     manifest.write_text(text)
     project = load_project(manifest)
     spec = DatasetSpec.from_governance(project.governance[DATASET], DATASET_SQL, ["ticket_id"])
+    warehouse = open_warehouse(project)
     with pytest.raises(DatasetError, match="no consent of subjects.customer.consents covers purpose"):
-        _subject_permissions(project, spec, open_warehouse(project))
+        _subject_permissions(spec, warehouse, subjects_of(project, warehouse))
     manifest.write_text(text.replace("analytics_consent: [analytics]", "analytics_consent: [analytics.nonsense]"))
     code, _, err = run_dfg("check", project=manifest)
     assert code == 2 and "unknown data use 'analytics.nonsense'" in err
@@ -377,7 +379,7 @@ def test_same_rows_give_the_same_digest_on_duckdb_and_postgres(tmp_path, pg_sche
                      "postgres": Warehouse(kind="postgres", dsn=PG_DSN, schema=pg_schema)}.items():
         seed_tiny(project, wh)
         Ledger(wh).append("test", "erasure.requested", f"subject:{open_keyring(project).subject_hash(3)}", {"due": "2026-01-01"})
-        records[name] = materialize_dataset(project, dataset_spec(project), wh, store)
+        records[name] = materialize_dataset(dataset_spec(project), wh, store, subjects_of(project, wh))
         assert wh.table_exists(MEMBERS_TABLE)
     duck, pg = records["duckdb"], records["postgres"]
     assert duck.digest == pg.digest and duck.rows == pg.rows == 2  # subject 1's two tickets
@@ -394,14 +396,14 @@ def test_bad_sql_missing_tables_and_s3_failures_are_clear_and_record_nothing(tmp
     gov = project.governance[DATASET]
     missing = DatasetSpec.from_governance(gov, "SELECT ticket_id, user_pseudo_id FROM no_such_table", ["ticket_id"])
     with pytest.raises(DatasetError, match="no_such_table"):
-        materialize_dataset(project, missing, wh, store_of(project))
+        materialize_dataset(missing, wh, store_of(project), subjects_of(project, wh))
     malformed = DatasetSpec.from_governance(gov, "SELECT ticket_id, FROM WHERE", ["ticket_id"])
     with pytest.raises(DatasetError, match="cannot trace its SELECT"):
-        materialize_dataset(project, malformed, wh, store_of(project))
+        materialize_dataset(malformed, wh, store_of(project), subjects_of(project, wh))
     seed_tiny(project, wh)
     dead = ObjectStore(endpoint_url=dead_tracking_uri(), region="eu-central-1", local=True)
     with pytest.raises(ObjectStoreError, match="unreachable"):
-        materialize_dataset(project, dataset_spec(project), wh, dead)
+        materialize_dataset(dataset_spec(project), wh, dead, subjects_of(project, wh))
     assert not Ledger(wh).entries(action_prefix="dataset.") and not wh.table_exists(MEMBERS_TABLE)
     with pytest.raises(DatasetError, match="storage"):
         DatasetSpec.from_governance(project.governance["tickets"], DATASET_SQL, ["ticket_id"])

@@ -8,7 +8,7 @@ import pytest
 from conftest import ENGINES, make_warehouse
 from dataflow_governance import Warehouse, build_governance, load_project
 from dataflow_governance.local import s3 as local_s3
-from dataflow_governance.crypto import open_keyring
+from dataflow_governance.dagster_ext.parts import open_keyring, reach_of, scope_of
 from dataflow_governance.crypto.hashing import keyed_hash
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.model.manifest import BucketConfig
@@ -62,13 +62,13 @@ def test_anonymize_and_delete_with_a_legal_hold(setup):
     warehouse.replace_table("purge", frame(days, kinds)[["email", "ts"]])
     governance = {"events": EVENTS, "purge": PURGE}
 
-    plan = run_sweep(project, governance, warehouse, None, dry_run=True, now=NOW)
+    plan = run_sweep(reach_of(project, warehouse, None), scope_of(project, governance, None), dry_run=True, now=NOW)
     assert plan["assets"]["events"]["affected"] == 3  # views at 400 and 800 days, the invoice past its hold
     assert plan["assets"]["events"]["held"] == 2       # invoices at 500 and 1000 days (3000 is past 7 years)
     assert plan["assets"]["purge"]["affected"] == 3    # 800, 1000 and 3000 days
     assert warehouse.row_count("purge") == 7 and Ledger(warehouse).head().seq == 0
 
-    result = run_sweep(project, governance, warehouse, None, now=NOW)
+    result = run_sweep(reach_of(project, warehouse, None), scope_of(project, governance, None), now=NOW)
     assert result["assets"]["events"] == plan["assets"]["events"]
     rows = dict(warehouse.fetch("SELECT event_id, email FROM events ORDER BY event_id"))
     key = open_keyring(project).key("pseudonym")
@@ -78,7 +78,7 @@ def test_anonymize_and_delete_with_a_legal_hold(setup):
     assert rows[6] == keyed_hash(key, "person6@example.com")  # an invoice past its hold is just old data
     assert warehouse.row_count("purge") == 4
 
-    again = run_sweep(project, governance, warehouse, None, now=NOW)
+    again = run_sweep(reach_of(project, warehouse, None), scope_of(project, governance, None), now=NOW)
     assert again["assets"]["events"]["affected"] == 0 and again["assets"]["purge"]["affected"] == 0
     assert dict(warehouse.fetch("SELECT event_id, email FROM events ORDER BY event_id")) == rows  # no double hashing
     ledger = Ledger(warehouse)
@@ -94,7 +94,8 @@ def test_interrupted_sweep_resumes_with_the_recorded_cutoffs(setup):
     # An intent recorded by a sweep that died before doing anything, 500 days ago.
     ledger.append("dfg:sweep", "sweep.intent", "project:sweep_test",
                   {"now": (NOW - timedelta(days=500)).isoformat(), "items": []})
-    result = run_sweep(project, {"purge": PURGE, "events": EVENTS}, warehouse, None, now=NOW)
+    result = run_sweep(reach_of(project, warehouse, None), scope_of(project, {"purge": PURGE, "events": EVENTS}, None),
+                       now=NOW)
     assert result["resumed"] and result["assets"]["purge"]["affected"] == 1  # only 3000 days was past then
     assert warehouse.row_count("purge") == 2
 
@@ -125,9 +126,11 @@ def test_s3_sweep_removes_versions_and_delete_markers(s3_logs):
         put_object(store, "logs", f"app/{i}.log", b"v2")
     store.client().delete_object(Bucket="logs", Key="app/2.log")  # a delete marker
     put_object(store, "logs", "keep/x.log", b"other prefix")
-    soon = run_sweep(project, {"logs": gov}, warehouse, store, now=datetime.utcnow() + timedelta(days=10))
+    soon = run_sweep(reach_of(project, warehouse, store), scope_of(project, {"logs": gov}, None),
+                     now=datetime.utcnow() + timedelta(days=10))
     assert soon["assets"]["logs"]["affected"] == 0
-    later = run_sweep(project, {"logs": gov}, warehouse, store, now=datetime.utcnow() + timedelta(days=40))
+    later = run_sweep(reach_of(project, warehouse, store), scope_of(project, {"logs": gov}, None),
+                      now=datetime.utcnow() + timedelta(days=40))
     assert later["assets"]["logs"]["affected"] == 3
     left = store.client().list_object_versions(Bucket="logs")
     assert [v["Key"] for v in left.get("Versions", [])] == ["keep/x.log"] and not left.get("DeleteMarkers")
@@ -145,7 +148,8 @@ def test_s3_sweep_removes_old_versions_behind_a_recent_one(s3_logs):
     boundary = datetime.utcnow()
     time.sleep(1.5)
     put_object(store, "logs", "app/a.log", b"new: nothing personal")
-    result = run_sweep(project, {"logs": gov}, warehouse, store, now=boundary + timedelta(days=30))
+    result = run_sweep(reach_of(project, warehouse, store), scope_of(project, {"logs": gov}, None),
+                       now=boundary + timedelta(days=30))
     assert result["assets"]["logs"]["affected"] == 1
     versions = store.client().list_object_versions(Bucket="logs")["Versions"]
     assert len(versions) == 1 and versions[0]["Key"] == "app/a.log"

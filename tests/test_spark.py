@@ -118,7 +118,7 @@ def test_a_spark_warehouse_in_the_manifest(tmp_path):
     manifest.write_text("project: p\nwarehouse: {kind: spark, remote: 'sc://spark.internal:15002/;token=secret'}\n")
     warehouse = open_warehouse(load_project(manifest))
     assert warehouse.kind == "spark" and warehouse.dsn.startswith("sc://spark.internal:15002")
-    assert "secret" not in warehouse.describe() and warehouse.store.path.endswith("governance.duckdb")
+    assert "secret" not in warehouse.describe() and warehouse.governance_store.path.endswith("governance.duckdb")
     manifest.write_text("project: p\nwarehouse: {kind: spark, remote: 'http://spark.internal'}\n")
     with pytest.raises(WarehouseError, match="Spark Connect URL"):  # (the engine checks its own settings)
         open_warehouse(load_project(manifest))

@@ -10,6 +10,7 @@ import pytest
 from conftest import PG_DSN, copy_project, dfg_json, kill_when_logged, run_dfg
 from dataflow_governance import load_project
 from dataflow_governance.local import s3 as local_s3
+from dataflow_governance.dagster_ext.parts import keyring_of, reach_of, scope_of
 from dataflow_governance.subjects.offboard import offboard, tenant_hash
 from dataflow_governance.ledger.erasures import suppression_list
 from dataflow_governance.ledger.chain import Ledger
@@ -75,7 +76,7 @@ def test_offboarding_the_eu_tenant_takes_its_rows_and_schema_keeps_held_invoices
     assert versions_under(s3_client(project), "workspaces/2/")  # the other tenant's objects stay
 
     ledger = Ledger(warehouse)
-    entries = ledger.entries(target=f"tenant:{tenant_hash(project, '1')}")
+    entries = ledger.entries(target=f"tenant:{tenant_hash(keyring_of(project), '1')}")
     assert [e.action for e in entries][-2:] == ["offboarding.executed", "offboarding.verified"]
     assert not ledger.entries(action_prefix="erasure.") and not suppression_list(ledger)  # no subject was erased
     certificate = (project.output_dir / "offboarding" / f"{result['tenant']}.md").read_text()
@@ -158,7 +159,7 @@ def test_offboarding_on_postgres_drops_the_tenant_schema_and_rows_of_that_tenant
         warehouse.replace_table(f"{pg_schema}_t{tenant}.tickets", pd.DataFrame({"ticket_id": [tenant],
                                 "workspace_id": [tenant], "status": ["open"], "priority": [1]}))
     try:
-        result = offboard(project, governance, None, "2", warehouse=warehouse, store=None, immediately=True)
+        result = offboard(reach_of(project, warehouse), scope_of(project, governance, None), "2", immediately=True)
         assert result.status == "verified"
         assert not warehouse.schema_exists(f"{pg_schema}_t2") and warehouse.schema_exists(f"{pg_schema}_t1")
         assert warehouse.fetch("SELECT workspace_id FROM workspace_documents") == [(1,)]

@@ -21,7 +21,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -32,15 +32,30 @@ from dataflow_governance.model.spec import AssetGovernance, Processor, build_gov
 
 if TYPE_CHECKING:
     from dataflow_governance.lineage.graph import ColumnGraph, SqlDefinition
-    from dataflow_governance.model.manifest import Project, TenancyConfig
+    from dataflow_governance.model.manifest import TenancyConfig
     from dataflow_governance.policy.context import PolicyContext
 
 FORMAT_VERSION = 1
-FILE_NAME = "catalog.json"
 
 
-def catalog_path(project: Project) -> Path:
-    return Path(project.state_dir) / FILE_NAME
+@dataclass(frozen=True)
+class Origin:
+    """What a catalog is built from besides the assets: the project's name and folder, its manifest
+    (an input), and the project-wide declarations the catalog carries.
+
+    Args:
+        project: the project's name.
+        root: the project's folder (input files are named relative to it).
+        manifest: the manifest file, hashed as an input (None: no manifest).
+        processors: the manifest's processors.
+        tenancy: the manifest's tenancy section.
+    """
+
+    project: str
+    root: Path
+    manifest: Path | None = None
+    processors: Mapping[str, Processor] = field(default_factory=dict)
+    tenancy: TenancyConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -165,20 +180,28 @@ def _class_from(value: dict):
 
 # --- building -----------------------------------------------------------------------------------
 
-def build(project: Project, governance: Mapping[str, AssetGovernance], upstream: Mapping[str, frozenset[str]],
+def build(origin: Origin, governance: Mapping[str, AssetGovernance], upstream: Mapping[str, frozenset[str]],
           sql: Iterable[SqlDefinition], source_files: Iterable[Path] = ()) -> Catalog:
-    """Trace the SQL, propagate classifications, fingerprint the inputs: what any producer calls."""
+    """Trace the SQL, propagate classifications, fingerprint the inputs: what any producer calls.
+
+    Args:
+        origin: the project's name, folder, manifest and project-wide declarations.
+        governance: asset → its validated governance.
+        upstream: asset → the assets it reads.
+        sql: the SQL assets' definitions, traced for column lineage.
+        source_files: the files the assets were read from (hashed as inputs).
+    """
     from dataflow_governance.lineage.graph import build_column_graph
 
-    return assemble(project, governance, upstream, build_column_graph(governance, sql, upstream), source_files)
+    return assemble(origin, governance, upstream, build_column_graph(governance, sql, upstream), source_files)
 
 
-def assemble(project: Project, governance: Mapping[str, AssetGovernance], upstream: Mapping[str, frozenset[str]],
+def assemble(origin: Origin, governance: Mapping[str, AssetGovernance], upstream: Mapping[str, frozenset[str]],
              graph: ColumnGraph, source_files: Iterable[Path] = ()) -> Catalog:
     """A catalog of an already traced graph (the Dagster producer traced it to build the Definitions)."""
-    inputs = input_hashes(project, source_files)
-    return Catalog(project.name, dict(governance), dict(upstream), dict(project.processors), graph, inputs,
-                   fingerprint_of(inputs), datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), project.tenancy)
+    inputs = input_hashes(origin, source_files)
+    return Catalog(origin.project, dict(governance), dict(upstream), dict(origin.processors), graph, inputs,
+                   fingerprint_of(inputs), datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), origin.tenancy)
 
 
 def written_fingerprint(path: Path) -> str | None:
@@ -208,10 +231,10 @@ def project_modules(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def input_hashes(project: Project, files: Iterable[Path]) -> dict[str, str]:
+def input_hashes(origin: Origin, files: Iterable[Path]) -> dict[str, str]:
     """sha256 of the manifest and each input file, keyed by its path relative to the project root."""
-    root = Path(project.root).resolve()
-    paths = {Path(project.manifest_path).resolve()} if project.manifest_path else set()
+    root = Path(origin.root).resolve()
+    paths = {Path(origin.manifest).resolve()} if origin.manifest else set()
     paths |= {Path(f).resolve() for f in files}
     hashes = {}
     for path in sorted(paths):
@@ -249,10 +272,10 @@ def fingerprint_of(inputs: Mapping[str, str]) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def changed_inputs(project: Project, catalog: Catalog) -> list[str]:
+def changed_inputs(origin: Origin, catalog: Catalog) -> list[str]:
     """Inputs whose content differs from when the catalog was built (the manifest included)."""
-    root = Path(project.root).resolve()
-    current = input_hashes(project, ())
+    root = Path(origin.root).resolve()
+    current = input_hashes(origin, ())
     changed = [name for name, digest in current.items() if catalog.inputs.get(name) != digest]
     for name, digest in catalog.inputs.items():
         if name not in current:

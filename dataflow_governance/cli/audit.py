@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, utc_time, warehouse_of
+from dataflow_governance.cli.common import CliError, emit, utc_time
+from dataflow_governance.dagster_ext.parts import warehouse_of
 
 
 def register(subparsers, common) -> None:
@@ -27,11 +28,11 @@ def register(subparsers, common) -> None:
 
 
 def cmd_audit(args, project) -> int:
-    from dataflow_governance.ledger.anchors import project_anchors
+    from dataflow_governance.dagster_ext.parts import anchors_of
     from dataflow_governance.ledger.chain import Ledger, verify_entries
 
     ledger = Ledger(warehouse_of(project))
-    anchors = [*project_anchors(project, [Path(c) for c in args.certificate or []]),
+    anchors = [*anchors_of(project).load([Path(c) for c in args.certificate or []]),
                *(_anchor(a) for a in args.anchor or [])]
     if args.action == "verify":
         result = ledger.verify(anchors, independent=args.independent)

@@ -16,8 +16,6 @@ from dataflow_governance.errors import CliError, DfgError
 if TYPE_CHECKING:
     from dataflow_governance.catalog.artifact import Catalog
     from dataflow_governance.model.manifest import Project
-    from dataflow_governance.storage.objectstore import ObjectStore
-    from dataflow_governance.storage.warehouse import Warehouse
     from dataflow_governance.policy.context import PolicyContext
 
 
@@ -57,19 +55,6 @@ def positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return int(text)
-
-
-def warehouse_of(project: Project) -> Warehouse:
-    """The project's warehouse (storage is imported when a command needs it, not before)."""
-    from dataflow_governance.storage.warehouse import open_warehouse
-
-    return open_warehouse(project)
-
-
-def object_store(project: Project) -> ObjectStore:
-    from dataflow_governance.storage.objectstore import open_object_store
-
-    return open_object_store(project.object_store.endpoint_url, project.object_store.region, project.state_dir, True)
 
 
 def uses_s3(ctx: PolicyContext) -> bool:
@@ -133,9 +118,9 @@ def catalog_key(project: Project, checked: bool) -> bytes | None:
     from dataflow_governance.crypto.keyring import peek_derived
 
     if checked:
-        from dataflow_governance.crypto import open_keyring
+        from dataflow_governance.dagster_ext.parts import keyring_of
 
-        return open_keyring(project).derived("catalog")
+        return keyring_of(project).derived("catalog")
     return peek_derived(project.state_dir, "catalog")
 
 
@@ -145,14 +130,15 @@ def project_catalog(project: Project, checked: bool = False) -> Catalog:
     `checked`: the key is checked against its fingerprint in the ledger first (commands that change
     or export data may not rest on a catalog the key on disk vouches for, if the key was swapped)."""
     from dataflow_governance.catalog import artifact as catalog
+    from dataflow_governance.dagster_ext.parts import origin_of
 
-    path = catalog.catalog_path(project)
+    path = project.paths.catalog
     key = catalog_key(project, checked)
     if not path.exists():  # a first run: built quietly, as any later Definitions load would
         return build_catalog(project)
     try:
         current = catalog.read(path, key)
-        changed = catalog.changed_inputs(project, current)
+        changed = catalog.changed_inputs(origin_of(project), current)
         if not changed:
             return current
         reason = f"stale ({', '.join(changed[:3])}{' …' if len(changed) > 3 else ''} changed)"

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, load_definitions, warehouse_of
+from dataflow_governance.cli.common import CliError, emit, load_definitions
+from dataflow_governance.dagster_ext.parts import warehouse_of
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -63,15 +64,13 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
     """One run over every asset (and its checks) on the project's resources; reports under output_dir."""
     import dagster as dg
     
-    from dataflow_governance.crypto import open_keyring
+    from dataflow_governance.dagster_ext.parts import anchors_of, keyring_of, openlineage_enabled, platform_of
     from dataflow_governance.dagster_ext import policy_context, project_resources, write_catalog
     from dataflow_governance.dagster_ext.access_audit import LAUNCHED_BY_TAG, record_run
     from dataflow_governance.dagster_ext.openlineage import emit_run
-    from dataflow_governance.ledger.anchors import record_project_anchor
     from dataflow_governance.ledger.chain import Ledger, NewEntry
     from dataflow_governance.ml.model_registry import registered_models
     from dataflow_governance.reports.openlineage import OpenLineageError
-    from dataflow_governance.reports.openlineage import enabled as openlineage_enabled
     from dataflow_governance.reports.c4 import VIEWS
     from dataflow_governance.reports.mermaid import write_mermaid
     from dataflow_governance.policy.pci import pci_scope
@@ -108,7 +107,7 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
     specs = list(defs.resolve_all_asset_specs())
     ctx = policy_context(specs, project)
     # The catalog again, now with its MAC: the Definitions load wrote it before the project had keys.
-    open_keyring(project).key("subject")
+    keyring_of(project).key("subject")
     write_catalog(project, specs, ctx, force=True)
     findings = run_policy(ctx)
     ledger = Ledger(warehouse_of(project))
@@ -120,12 +119,12 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
                  {"findings": len(findings), "errors": sum(f.severity == "error" for f in findings),
                   "rules": sorted({f.rule for f in findings})}),
     ])
-    head = record_project_anchor(project, ledger.head(), source="dfg:demo")
+    head = anchors_of(project).record(ledger.head(), source="dfg:demo")
     trained_now = {str(getattr(e.event_specific_data.materialization.metadata.get("mlflow/run_id"), "value", ""))
                    for e in result.get_asset_materialization_events()}
     out = project.output_dir
     views = [write_mermaid(out, "pci_scope", "PCI DSS scope", scope_mermaid(pci_scope(ctx), ctx)),
-             *(write_mermaid(out, name.replace("-", "_"), name, view(ctx, project)) for name, view in VIEWS.items())]
+             *(write_mermaid(out, name.replace("-", "_"), name, view(ctx, platform_of(project))) for name, view in VIEWS.items())]
     reports = [*write_ropa(ropa_activities(ctx), out).values(), write_data_map(ctx, out), *views,
                findings_report(findings, out)]
     return {

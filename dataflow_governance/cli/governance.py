@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import build_catalog, catalog_key, emit, policy, warehouse_of
+from dataflow_governance.cli.common import build_catalog, catalog_key, emit, policy
+from dataflow_governance.dagster_ext.parts import warehouse_of
 
 
 def register(subparsers, common) -> None:
@@ -46,7 +47,8 @@ def live_findings(project, ctx) -> list:
     """Every declared place confirmed in the live warehouse, object store and state folder."""
     from dataflow_governance.policy.context import Finding
     from dataflow_governance.detection.places import declared_place_problems
-    from dataflow_governance.cli.common import object_store, uses_s3
+    from dataflow_governance.cli.common import uses_s3
+    from dataflow_governance.dagster_ext.parts import object_store
 
     problems = declared_place_problems(dict(ctx.governance), warehouse_of(project),
                                        object_store(project) if uses_s3(ctx) else None, project.state_dir)
@@ -74,7 +76,9 @@ def cmd_map(args, project) -> int:
         path = write_data_map(ctx, out)
         emit(args, {"path": str(path), "mermaid": data_map(ctx)}, f"data map → {path}")
         return 0
-    diagram = VIEWS[args.view](ctx, project)
+    from dataflow_governance.dagster_ext.parts import platform_of
+
+    diagram = VIEWS[args.view](ctx, platform_of(project))
     path = write_mermaid(out, args.view.replace("-", "_"), args.view, diagram)
     emit(args, {"path": str(path), "view": args.view, "mermaid": diagram}, f"{args.view} view → {path}")
     return 0
@@ -95,8 +99,9 @@ def cmd_scope(args, project) -> int:
 
 def cmd_catalog(args, project) -> int:
     from dataflow_governance.catalog import artifact as catalog
+    from dataflow_governance.dagster_ext.parts import origin_of
 
-    path = catalog.catalog_path(project)
+    path = project.paths.catalog
     if args.action == "build":
         built = build_catalog(project)
         emit(args, {"path": str(path), "fingerprint": built.fingerprint, "assets": len(built.governance)},
@@ -107,7 +112,7 @@ def cmd_catalog(args, project) -> int:
         current, authentic = catalog.read(path, key), (True if key is not None else None)
     except catalog.UnauthenticCatalog:
         current, authentic = catalog.read(path), False
-    changed = catalog.changed_inputs(project, current)
+    changed = catalog.changed_inputs(origin_of(project), current)
     payload = {"path": str(path), "fingerprint": current.fingerprint, "generated_at": current.generated_at,
                "assets": len(current.governance), "fresh": not changed and authentic is not False,
                "authentic": authentic, "changed": changed}

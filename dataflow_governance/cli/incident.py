@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3, warehouse_of
+from dataflow_governance.cli.common import CliError, emit, policy, uses_s3
+from dataflow_governance.dagster_ext.parts import object_store, reach_of, scope_of, warehouse_of
 
 
 def register(subparsers, common) -> None:
@@ -30,7 +31,8 @@ def cmd_incident(args, project) -> int:
             raise CliError(str(exc)) from None
         # What the next retention sweep removes of the affected assets besides (a dry run over them only).
         affected = {a: ctx.governance[a] for a in [report["asset"], *report["forward"]["assets"]] if a in ctx.governance}
-        sweep = run_sweep(project, affected, warehouse, store, graph=ctx.graph, dry_run=True)["assets"]
+        sweep = run_sweep(reach_of(project, warehouse, store), scope_of(project, affected, ctx.graph),
+                          dry_run=True)["assets"]
         report["plan"] += sweep_step(sweep)
         ledger = Ledger(warehouse)
         exposure = report["exposure"]

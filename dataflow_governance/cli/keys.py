@@ -3,7 +3,8 @@ hashing key again, on purpose and ledgered."""
 
 from __future__ import annotations
 
-from dataflow_governance.cli.common import CliError, emit, warehouse_of
+from dataflow_governance.cli.common import CliError, emit
+from dataflow_governance.dagster_ext.parts import warehouse_of
 
 
 def register(subparsers, common) -> None:
@@ -19,7 +20,8 @@ PROBLEMS = {"missing", "empty", "truncated", "malformed", "unreadable", "differe
 
 
 def cmd_keys(args, project) -> int:
-    from dataflow_governance.crypto import HASHING_KEYS, LocalKek, open_key_store
+    from dataflow_governance.dagster_ext.parts import open_key_store
+    from dataflow_governance.crypto import HASHING_KEYS, LocalKek
     from dataflow_governance.ledger.chain import Ledger
     from dataflow_governance.storage.locks import governance_lock
 

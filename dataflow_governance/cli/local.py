@@ -4,7 +4,8 @@ Spark server, when the warehouse is Spark without a remote)."""
 from __future__ import annotations
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import emit, warehouse_of
+from dataflow_governance.cli.common import emit
+from dataflow_governance.dagster_ext.parts import warehouse_of
 
 
 def register(subparsers, common) -> None:

@@ -27,11 +27,13 @@ def cmd_openlineage(args, project) -> int:
         schema = openlineage.governance_facet_schema()
         print(json.dumps(schema, indent=2))
         return 0
-    events = openlineage.catalog_events(project_catalog(project), project)
+    from dataflow_governance.dagster_ext.parts import dataset_names
+
+    events = openlineage.catalog_events(project_catalog(project), dataset_names(project))
     if args.emit:
         if args.out:
             raise CliError("--emit sends the events through the OpenLineage client; --out writes them to a file: pick one")
-        client = openlineage.client_for(project)
+        client = openlineage.client_for(project.openlineage, project.root)
         sent = openlineage.emit(client, events)
         emit(args, {"events": sent, "transport": client.transport.kind},
              f"{sent} OpenLineage events sent through the {client.transport.kind} transport")

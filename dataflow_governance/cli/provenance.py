@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, object_store, policy, warehouse_of
+from dataflow_governance.cli.common import CliError, emit, policy
+from dataflow_governance.dagster_ext.parts import object_store, warehouse_of
+
+if TYPE_CHECKING:
+    from dataflow_governance.ml.provenance import Trainer
 
 
 def register(subparsers, common) -> None:
@@ -30,7 +38,7 @@ def cmd_provenance(args, project) -> int:
         return _reproduce(args, project, warehouse, *_model_ref(args.model))
     if args.model:
         name, version = _model_ref(args.model)
-        result = provenance.model_provenance(project, warehouse, name, version)
+        result = provenance.model_provenance(project.mlflow_tracking_uri, warehouse, name, version)
         graph = policy(project).graph
         for dataset in result["datasets"]:  # past the dataset's own SQL, back to where each column starts
             dataset["upstream"] = sorted({f"{a}.{c}" for source in dataset["sources"]
@@ -42,7 +50,9 @@ def cmd_provenance(args, project) -> int:
         result = provenance.dataset_models(warehouse, args.dataset)
         head = [f"dataset {args.dataset}: {len(result['datasets'])} materialization(s), {len(result['models'])} model(s)"]
     else:
-        result = provenance.subject_provenance(project, warehouse, args.subject_id)
+        from dataflow_governance.dagster_ext.parts import keyring_of
+
+        result = provenance.subject_provenance(warehouse, keyring_of(project, warehouse), args.subject_id)
         head = [f"subject {result['subject']}: in {len(result['datasets'])} dataset snapshot(s), "
                 f"{len(result['models'])} model(s) trained on them"]
     problems = _verify_snapshots(project, warehouse, result["datasets"]) if args.verify else None
@@ -71,11 +81,30 @@ def _verify_snapshots(project, warehouse, datasets: list[dict]) -> list[str]:
     return problems
 
 
-def _reproduce(args, project, warehouse, name: str, version: str | None) -> int:
-    from dataflow_governance.ml.provenance import reproduce
+def project_trainer(root: Path) -> Callable[[str], Trainer]:
+    """Finds a recorded trainer (`module:qualified.name`) in the project's own code, under `root`."""
+    from dataflow_governance.ml.model_registry import ProvenanceError
 
-    if str(project.root) not in sys.path:
-        sys.path.insert(0, str(project.root))  # the recorded trainer is the project's own code
-    result = reproduce(project, warehouse, object_store(project), name, version)
+    def resolve(path: str) -> Trainer:
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        module, _, name = path.partition(":")
+        try:
+            target: Any = importlib.import_module(module)
+            for part in name.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError) as exc:
+            raise ProvenanceError(f"cannot import the recorded trainer {path!r}: {exc}") from None
+        return target
+
+    return resolve
+
+
+def _reproduce(args, project, warehouse, name: str, version: str | None) -> int:
+    from dataflow_governance.dagster_ext.parts import registry_of
+    from dataflow_governance.ml.provenance import code_version, reproduce
+
+    result = reproduce(registry_of(project), warehouse, object_store(project), name, version,
+                       resolve_trainer=project_trainer(project.root), code=code_version(project.root))
     emit(args, result, render.reproduction(name, result))
     return 0 if result["identical"] and result["metrics_match"] else 1

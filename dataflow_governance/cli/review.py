@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, project_catalog, warehouse_of
+from dataflow_governance.cli.common import CliError, emit, project_catalog
+from dataflow_governance.dagster_ext.parts import warehouse_of
 
 if TYPE_CHECKING:
     from dataflow_governance.catalog.artifact import Catalog

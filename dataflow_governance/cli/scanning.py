@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, object_store, policy, positive, uses_s3, warehouse_of
+from dataflow_governance.cli.common import CliError, emit, policy, positive, uses_s3
+from dataflow_governance.dagster_ext.parts import object_store, warehouse_of
 
 
 def register(subparsers, common) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3, utc_time, warehouse_of
+from dataflow_governance.cli.common import CliError, emit, policy, uses_s3, utc_time
+from dataflow_governance.dagster_ext.parts import object_store, reach_of, scope_of, warehouse_of
 
 
 def register(subparsers, common) -> None:
@@ -36,8 +37,10 @@ def register(subparsers, common) -> None:
 
 
 def _inputs(project, ctx=None):
+    """What a request acts on (`Reach`) and plans from (`Scope`), from the checked catalog."""
     ctx = ctx or policy(project, checked=True)
-    return dict(ctx.governance), ctx.graph, warehouse_of(project), (object_store(project) if uses_s3(ctx) else None)
+    reach = reach_of(project, warehouse_of(project), object_store(project) if uses_s3(ctx) else None)
+    return reach, scope_of(project, dict(ctx.governance), ctx.graph)
 
 
 def check_flags(args, flags: tuple[str, ...]) -> None:
@@ -57,19 +60,17 @@ def cmd_erase(args, project) -> int:
         from dataflow_governance.subjects.queue import file_request
 
         # A request for nobody would run, find nothing and say so weeks later: say it now.
-        governance, graph, warehouse, store = _inputs(project)
-        erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store, dry_run=True,
-              unknown_is_error=True)
-        request_id = file_request(warehouse_of(project), args.subject_id)
+        reach, scope = _inputs(project)
+        erase(reach, scope, args.subject_id, dry_run=True, unknown_is_error=True)
+        request_id = file_request(reach.warehouse, args.subject_id)
         emit(args, {"request_id": request_id},
              f"erasure request {request_id} filed; run erase_subject_job with ops.erase_subject.config.request_id")
         return 0
     from dataflow_governance.subjects import erase
 
-    governance, graph, warehouse, store = _inputs(project)
-    result = erase(project, governance, graph, args.subject_id, warehouse=warehouse, store=store,
-                   immediately=args.now, dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days,
-                   vacuum_full=args.vacuum_full, notified=args.notified or ())
+    reach, scope = _inputs(project)
+    result = erase(reach, scope, args.subject_id, immediately=args.now, dry_run=args.dry_run, cancel=args.cancel,
+                   grace_days=args.grace_days, vacuum_full=args.vacuum_full, notified=args.notified or ())
     emit(args, result.to_dict(), render.erasure(result))
     return 0 if result.status in ("verified", "planned", "cancelled") else 1
 
@@ -85,8 +86,8 @@ def cmd_sweep(args, project) -> int:
         # An earlier moment keeps more; a later one would delete data before its time.
         if as_of > datetime.now(timezone.utc).replace(tzinfo=None):
             raise CliError(f"--as-of {args.as_of!r} is in the future: a sweep may not delete data before its time")
-    governance, graph, warehouse, store = _inputs(project)
-    result = run_sweep(project, governance, warehouse, store, graph=graph, dry_run=args.dry_run, now=as_of)
+    reach, scope = _inputs(project)
+    result = run_sweep(reach, scope, dry_run=args.dry_run, now=as_of)
     emit(args, result, render.sweep(result, args.dry_run))
     return 1 if result["problems"] else 0
 
@@ -97,10 +98,10 @@ def cmd_access(args, project) -> int:
     from dataflow_governance.subjects.disclosures import record_command
 
     ctx = policy(project, checked=True)
-    governance, graph, warehouse, store = _inputs(project, ctx)
-    export = access_export(project, governance, graph, args.subject_id, warehouse, store)
+    reach, scope = _inputs(project, ctx)
+    export = access_export(reach, scope, args.subject_id)
     # The export read the subject's PHI: ledgered as an access, for the subject's own request.
-    record_command(Ledger(warehouse), ctx, "access", [a.split(" (")[0] for a in export["assets"]],
+    record_command(Ledger(reach.warehouse), ctx, "access", [a.split(" (")[0] for a in export["assets"]],
                    "the subject's right of access (GDPR Art. 15; HIPAA 45 CFR 164.524)")
     emit(args, export, render.access(export))
     return 0
@@ -121,11 +122,12 @@ def cmd_disclosures(args, project) -> int:
     ctx = policy(project, checked=True)
     under = hipaa_assets(ctx)
     disclosing = {a for a in under if (access_of(ctx, a, under) or {}).get("disclosed_to")}
-    warehouse = warehouse_of(project)
-    with warehouse.session():
-        holding = subject_holdings(project, ctx, warehouse, subject_id, disclosing,
-                                   store=lambda: object_store(project) if uses_s3(ctx) else None)
-        found = disclosures(Ledger(warehouse), holding, since)
+    needs_store = uses_s3(ctx) and any(ctx.governance[a].storage.kind == "s3" for a in disclosing)
+    reach, scope = reach_of(project, store=object_store(project) if needs_store else None), \
+        scope_of(project, dict(ctx.governance), ctx.graph)
+    with reach.warehouse.session():
+        holding = subject_holdings(reach, scope, subject_id, disclosing)
+        found = disclosures(Ledger(reach.warehouse), holding, since)
     gaps = list(GAPS) + [f"{a}: disclosed, but the subject has no rows in it now; earlier disclosures of rows since "
                          "deleted cannot be attributed to the subject" for a in sorted(disclosing - set(holding))]
     payload = {"subject": subject_id, "since": since, "holding": holding, "disclosures": found, "gaps": gaps}

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import CliError, emit, object_store, policy, uses_s3, warehouse_of
+from dataflow_governance.cli.common import CliError, emit, policy, uses_s3
+from dataflow_governance.dagster_ext.parts import object_store, reach_of, scope_of, warehouse_of
 
 
 def register(subparsers, common) -> None:
@@ -33,8 +34,8 @@ def cmd_tenant(args, project) -> int:
 
     check_flags(args, ("--cancel", "--now", "--dry-run", "--notified"))
     ctx = policy(project, checked=True)
-    result = offboard(project, dict(ctx.governance), ctx.graph, args.tenant, warehouse=warehouse_of(project),
-                      store=object_store(project) if uses_s3(ctx) else None, immediately=args.now,
+    reach = reach_of(project, store=object_store(project) if uses_s3(ctx) else None)
+    result = offboard(reach, scope_of(project, dict(ctx.governance), ctx.graph), args.tenant, immediately=args.now,
                       dry_run=args.dry_run, cancel=args.cancel, grace_days=args.grace_days,
                       notified=args.notified or ())
     emit(args, result.to_dict(), render.erasure(result))

@@ -57,9 +57,11 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-class KeyStore:
+class DataKeyStore:
+    """The per-subject (and per-column) data keys of field-level encryption, in the governance store."""
+
     def __init__(self, warehouse: Warehouse, kek: Kek, keyring: Keyring):
-        self.warehouse, self.kek, self.keyring = warehouse.store, kek, keyring
+        self.warehouse, self.kek, self.keyring = warehouse.governance_store, kek, keyring
         self._ready = False
         self._opened: dict[str, bytes] = {}  # key id → data key, unwrapped once per store
 
@@ -270,3 +272,6 @@ class KeyStore:
             states.append({"owner": owner, "key_id": key_id, "kek": kek_id, "state": state,
                            **({"destroyed_at": str(destroyed)} if destroyed is not None else {})})
         return states
+
+
+KeyStore = DataKeyStore  # (its name before the hashing keys and the data keys were told apart)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dataflow_governance.errors import FieldCryptoError
 from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.crypto.data_keys import DataKey, KeyStore
+from dataflow_governance.crypto.data_keys import DataKey, DataKeyStore
 
 PREFIX = "dfg1:"
 ERASED = "dfg1:erased"  # written instead of a shredded subject's value
@@ -104,7 +104,7 @@ def _missing(value: object) -> bool:
     return value is None or value is pd.NaT or (type(value) is float and math.isnan(value))
 
 
-def subject_keys(store: KeyStore, subjects: Iterable[object]) -> dict[object, DataKey]:
+def subject_keys(store: DataKeyStore, subjects: Iterable[object]) -> dict[object, DataKey]:
     """subject id → its data key, made on first use (shredded subjects keep theirs shredded)."""
     owners = {subject: store.subject_owner(subject) for subject in set(subjects) if subject is not None}
     keys = store.keys_for(owners.values(), create=True)
@@ -112,7 +112,7 @@ def subject_keys(store: KeyStore, subjects: Iterable[object]) -> dict[object, Da
 
 
 def encrypt_frame(frame: pd.DataFrame, asset: str, columns: Sequence[str], subject_column: str,
-                  store: KeyStore) -> pd.DataFrame:
+                  store: DataKeyStore) -> pd.DataFrame:
     """A copy of the frame with `columns` sealed, each row with its subject's key (the subject is
     read from `subject_column`, which may itself be one of the sealed columns)."""
     subjects = frame[subject_column].tolist()
@@ -129,7 +129,7 @@ def encrypt_frame(frame: pd.DataFrame, asset: str, columns: Sequence[str], subje
 
 
 def encrypt_records(records: Sequence[dict], asset: str, fields: Sequence[str], subject_field: str,
-                    store: KeyStore) -> list[dict]:
+                    store: DataKeyStore) -> list[dict]:
     """JSON-serializable records with `fields` sealed with each record's subject's key."""
     keys = subject_keys(store, [r.get(subject_field) for r in records])
     ciphers = {k.key_id: AESGCM(k.key) for k in keys.values() if k.key is not None}
@@ -142,13 +142,13 @@ def encrypt_records(records: Sequence[dict], asset: str, fields: Sequence[str], 
     return sealed
 
 
-def column_key(store: KeyStore, asset: str, column: str) -> DataKey:
+def column_key(store: DataKeyStore, asset: str, column: str) -> DataKey:
     """The one data key of a `column_key` column (restricted data that belongs to no subject)."""
     owner = store.column_owner(asset, column)
     return store.keys_for([owner], create=True)[owner]
 
 
-def encrypt_column(frame: pd.DataFrame, asset: str, column: str, store: KeyStore) -> pd.DataFrame:
+def encrypt_column(frame: pd.DataFrame, asset: str, column: str, store: DataKeyStore) -> pd.DataFrame:
     """A copy with `column` sealed with the column's own key (`encryption: column_key`); it opens
     with `decrypt_frame` like any sealed column."""
     key = column_key(store, asset, column)
@@ -164,11 +164,11 @@ class Decryption:
     shredded: int = 0
 
 
-def _keys_for_tokens(store: KeyStore, tokens: Iterable[object]) -> dict[str, bytes | None]:
+def _keys_for_tokens(store: DataKeyStore, tokens: Iterable[object]) -> dict[str, bytes | None]:
     return store.keys_by_id({key_id for token in tokens if (key_id := key_id_of(token))})
 
 
-def decrypt_frame(frame: pd.DataFrame, asset: str, columns: Sequence[str], store: KeyStore, *, actor: str,
+def decrypt_frame(frame: pd.DataFrame, asset: str, columns: Sequence[str], store: DataKeyStore, *, actor: str,
                   purpose: str, ledger: Ledger | None = None) -> pd.DataFrame:
     """A copy with `columns` opened (None where the subject was shredded), ledgered: who, which
     asset and columns, why, and counts."""
@@ -192,7 +192,7 @@ def decrypt_frame(frame: pd.DataFrame, asset: str, columns: Sequence[str], store
     return out
 
 
-def decrypt_records(records: Sequence[dict], asset: str, fields: Sequence[str], store: KeyStore, *, actor: str,
+def decrypt_records(records: Sequence[dict], asset: str, fields: Sequence[str], store: DataKeyStore, *, actor: str,
                     purpose: str, ledger: Ledger | None = None) -> list[dict]:
     _require_purpose(purpose)
     keys = _keys_for_tokens(store, (r.get(f) for r in records for f in fields))

@@ -20,11 +20,15 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from dataflow_governance.errors import KeyringError
 from dataflow_governance.crypto.hashing import create_key_file, fingerprint, keyed_hash, read_key_file
 from dataflow_governance.model.ids import canonical_id
+
+if TYPE_CHECKING:
+    from dataflow_governance.crypto.data_keys import DataKeyStore
 
 HASHING_KEYS = ("pseudonym", "subject")
 _HEX_DIGITS = 64
@@ -104,12 +108,30 @@ def peek_derived(state_dir: Path, purpose: str) -> bytes | None:
 
 
 class Keyring:
-    """The project's hashing keys, checked on every use against the ledger's fingerprints."""
+    """The project's keys: the hashing keys (keyed hashes and pseudonyms), checked on every use
+    against the ledger's fingerprints, and — where it was opened with them — the per-subject data
+    keys of field-level encryption (`data_keys`), wrapped by the key-encryption key.
 
-    def __init__(self, state_dir: Path, book: KeyBook | None):
+    Args:
+        state_dir: the state folder whose `keys/` holds the key files.
+        book: where key fingerprints are recorded (the ledger); None only in tests of the files.
+        data_keys: opens a data key store for this keyring (see `crypto.opening.keyring_for`).
+    """
+
+    def __init__(self, state_dir: Path, book: KeyBook | None,
+                 data_keys: Callable[[Keyring], DataKeyStore] | None = None):
         self.state_dir = Path(state_dir)
         self.book = book
         self._checked: dict[str, tuple[object, bytes]] = {}  # name → (what was checked, the key)
+        self._open_data_keys = data_keys
+
+    def data_keys(self) -> DataKeyStore:
+        """The data key store (subjects' and columns' encryption keys), opened anew on each call:
+        the keys it unwraps live as long as that store, so a key shredded by another process is
+        not still open in this one at its next task."""
+        if self._open_data_keys is None:
+            raise KeyringError("this keyring was opened without a key store (no warehouse or KEK given)")
+        return self._open_data_keys(self)
 
     def path(self, name: str) -> Path:
         return self.state_dir / "keys" / f"{name}.key"

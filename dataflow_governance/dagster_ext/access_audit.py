@@ -22,7 +22,7 @@ def record_run(instance: dg.DagsterInstance, run_id: str, project: Project) -> i
     run = instance.get_run_by_id(run_id)
     if run is None:
         return 0
-    catalog = catalog_file.read(catalog_file.catalog_path(project))
+    catalog = catalog_file.read(project.paths.catalog)
     materialized = {r.dagster_event.asset_key.to_user_string()
                     for r in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
                     if r.dagster_event is not None and r.dagster_event.asset_key is not None}

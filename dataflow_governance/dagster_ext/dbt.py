@@ -43,7 +43,7 @@ from dataflow_governance.model.spec import GovernanceError, build_governance
 from dataflow_governance.model.spec import AssetGovernance
 from dataflow_governance.dagster_ext.governance import DEFAULT_TRANSLATOR, GovernanceTranslator, with_governance
 from dataflow_governance.dagster_ext.resources import WarehouseResource
-from dataflow_governance.dagster_ext.sql_asset import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY
+from dataflow_governance.dagster_ext.sql_assets import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY
 from dataflow_governance.storage.warehouse import open_warehouse
 
 NORMALIZED_FILE = "dfg_lineage_sql.json"  # beside dbt's manifest.json

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from dataflow_governance.catalog import artifact as catalog
+from dataflow_governance.dagster_ext.parts import origin_of
 from dataflow_governance.model import taxonomy
 from dataflow_governance.crypto.keyring import peek_derived
 
@@ -29,7 +30,7 @@ from dataflow_governance.dagster_ext.governance import (
     read_governance,
     upstream_graph,
 )
-from dataflow_governance.dagster_ext.sql_asset import (
+from dataflow_governance.dagster_ext.sql_assets import (
     DIALECT_KEY,
     INPUT_FILES_KEY,
     LINEAGE_KEY,
@@ -88,9 +89,9 @@ def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyCo
     """
     sql_files = [Path(str(_plain(s.metadata[SQL_PATH_KEY]))) for s in specs if SQL_PATH_KEY in s.metadata]
     sql_files += [Path(f) for s in specs if INPUT_FILES_KEY in s.metadata for f in _plain(s.metadata[INPUT_FILES_KEY])]
-    built = catalog.assemble(project, ctx.governance, ctx.upstream, ctx.graph,
+    built = catalog.assemble(origin_of(project), ctx.governance, ctx.upstream, ctx.graph,
                              [*catalog.project_modules(project.root), *sql_files])
-    path = catalog.catalog_path(project)
+    path = project.paths.catalog
     if force or catalog.written_fingerprint(path) != built.fingerprint:
         try:
             catalog.write(built, path, catalog_mac_key(project.state_dir))

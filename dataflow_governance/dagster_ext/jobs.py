@@ -3,6 +3,7 @@ offboarding of one tenant."""
 
 import dagster as dg
 
+from dataflow_governance.dagster_ext.parts import reach_of, scope_of
 from dataflow_governance.subjects import ErasureError, erase
 from dataflow_governance.subjects.offboard import offboard
 from dataflow_governance.model.manifest import Project
@@ -43,11 +44,12 @@ def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, l
     """(assets, jobs, schedules) for retention and erasure over the governed assets."""
     governance = dict(ctx.governance)
     uses_s3 = any(g.storage.kind == "s3" for g in governance.values())
+    scope = scope_of(project, governance, ctx.graph)
 
     @dg.asset(name=SWEEP_ASSET, group_name="governance", kinds={"python"},
               description="Applies every retention rule; records per-asset counts and the ledger head.")
     def retention_sweep(warehouse: WarehouseResource, s3: S3Resource) -> dg.MaterializeResult:
-        result = run_sweep(project, governance, warehouse.get(), s3.get() if uses_s3 else None, graph=ctx.graph,
+        result = run_sweep(reach_of(project, warehouse.get(), s3.get() if uses_s3 else None), scope,
                            actor=f"dagster:{SWEEP_ASSET}")
         head = result["ledger_head"]
         if result["problems"]:  # a rule that could not be applied fails the run, after the rest was swept
@@ -73,9 +75,8 @@ def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, l
             subject_id = resolve_request(wh, config.request_id)
         except RequestError as exc:
             raise dg.Failure(str(exc)) from None
-        result = erase(project, governance, ctx.graph, subject_id, warehouse=wh,
-                       store=s3.get() if uses_s3 else None, immediately=config.now, dry_run=config.dry_run,
-                       actor="dagster:erase_subject")
+        result = erase(reach_of(project, wh, s3.get() if uses_s3 else None), scope, subject_id,
+                       immediately=config.now, dry_run=config.dry_run, actor="dagster:erase_subject")
         if result.status == "verified":
             close_request(wh, config.request_id)
         return _reported(context, result)
@@ -88,8 +89,8 @@ def governance_jobs(project: Project, ctx: PolicyContext) -> tuple[list, list, l
     def offboard_tenant(context: dg.OpExecutionContext, config: OffboardingConfig, warehouse: WarehouseResource,
                         s3: S3Resource) -> dict:
         try:
-            result = offboard(project, governance, ctx.graph, config.tenant, warehouse=warehouse.get(),
-                              store=s3.get() if uses_s3 else None, immediately=config.now, dry_run=config.dry_run,
+            result = offboard(reach_of(project, warehouse.get(), s3.get() if uses_s3 else None), scope,
+                              config.tenant, immediately=config.now, dry_run=config.dry_run,
                               actor="dagster:offboard_tenant")
         except ErasureError as exc:
             raise dg.Failure(str(exc)) from None

@@ -4,7 +4,7 @@ from typing import Any
 
 import dagster as dg
 
-from dataflow_governance.ledger.anchors import project_anchors, record_project_anchor
+from dataflow_governance.dagster_ext.parts import anchors_of
 from dataflow_governance.ledger.chain import LEDGER_TABLE, Anchor, Ledger
 from dataflow_governance.model.manifest import Project
 from dataflow_governance.dagster_ext.resources import WarehouseResource
@@ -32,9 +32,10 @@ def ledger_definitions(project: Project) -> tuple[dg.AssetSpec, dg.AssetChecksDe
                     description="recompute the whole chain and compare it with the recorded anchors")
     def chain_intact(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         ledger = Ledger(warehouse.get())
-        result = ledger.verify(project_anchors(project))
+        anchors = anchors_of(project)
+        result = ledger.verify(anchors.load())
         if result.ok:
-            record_project_anchor(project, Anchor(result.head_seq, result.head_hash), source=f"dagster:{LEDGER_CHECK}")
+            anchors.record(Anchor(result.head_seq, result.head_hash), source=f"dagster:{LEDGER_CHECK}")
         metadata = {**ledger_metadata(Anchor(result.head_seq, result.head_hash)), "entries": result.entries,
                     "anchors_checked": result.anchors_checked}
         if not result.ok:

@@ -14,7 +14,8 @@ import dagster as dg
 
 from dataflow_governance.catalog import artifact as catalog_file
 from dataflow_governance.model.manifest import Project
-from dataflow_governance.reports.openlineage import client_for, emit, enabled, run_event, step_run_id
+from dataflow_governance.dagster_ext.parts import dataset_names, openlineage_enabled
+from dataflow_governance.reports.openlineage import client_for, emit, run_event, step_run_id
 
 STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
                dg.DagsterEventType.ASSET_MATERIALIZATION}
@@ -39,7 +40,8 @@ def run_events(instance: dg.DagsterInstance, run_id: str, project: Project) -> l
     run = instance.get_run_by_id(run_id)
     if run is None:
         return []
-    catalog = catalog_file.read(catalog_file.catalog_path(project))
+    catalog = catalog_file.read(project.paths.catalog)
+    names = dataset_names(project)
     known = set(catalog.upstream) | set(catalog.governance)
     planned = _planned_assets(instance, run)
     started, ended, materialized = {}, {}, {}
@@ -63,11 +65,11 @@ def run_events(instance: dg.DagsterInstance, run_id: str, project: Project) -> l
             continue  # a step of checks only, or of assets outside the catalog
         job = outputs[0] if len(outputs) == 1 else step
         common = {"run_id": step_run_id(run_id, step), "job": job, "parent": (run.job_name, run_id)}
-        events.append(run_event(catalog, project, state="START", when=_utc(start),
+        events.append(run_event(catalog, names, state="START", when=_utc(start),
                                 outputs=planned.get(step, outputs), **common))
         if step in ended:
             when, failure = ended[step]
-            events.append(run_event(catalog, project, state="FAIL" if failure else "COMPLETE", when=_utc(when),
+            events.append(run_event(catalog, names, state="FAIL" if failure else "COMPLETE", when=_utc(when),
                                     outputs=outputs, failure=failure, **common))
     return events
 
@@ -75,12 +77,12 @@ def run_events(instance: dg.DagsterInstance, run_id: str, project: Project) -> l
 def emit_run(instance: dg.DagsterInstance, run_id: str, project: Project) -> int:
     """Emit a finished run's events through the configured client; the number sent."""
     events = run_events(instance, run_id, project)
-    return emit(client_for(project), events) if events else 0
+    return emit(client_for(project.openlineage, project.root), events) if events else 0
 
 
 def openlineage_sensors(project: Project) -> list:
     """Sensors that emit every finished run's events (with `dagster dev` or the daemon running)."""
-    if not enabled(project):
+    if not openlineage_enabled(project):
         return []
 
     def emitter(status: dg.DagsterRunStatus):

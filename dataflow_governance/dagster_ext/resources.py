@@ -79,20 +79,17 @@ class KeysResource(dg.ConfigurableResource):
     kms_endpoint_url: str | None = None
     kms_region: str = "eu-central-1"
 
-    def keyring(self):
-        """The project's keyring (`crypto.Keyring`)."""
-        from dataflow_governance.crypto import keyring_for
-
-        return keyring_for(Path(self.state_dir), self.warehouse.get())
-
-    def store(self, warehouse: Warehouse):
-        """The key store (`crypto.KeyStore`) in this warehouse."""
-        from dataflow_governance.crypto import KeyStore, open_kek
+    def keyring(self, warehouse: Warehouse | None = None):
+        """The project's keyring (`crypto.Keyring`), its data keys in `warehouse` (this resource's by default)."""
+        from dataflow_governance.crypto.opening import keyring_for
 
         config = KeysConfig(provider=self.provider, kms_key_id=self.kms_key_id,
                             kms_endpoint_url=self.kms_endpoint_url, kms_region=self.kms_region)
-        keyring = self.keyring()
-        return KeyStore(warehouse, open_kek(Path(self.state_dir), config, keyring), keyring)
+        return keyring_for(Path(self.state_dir), warehouse or self.warehouse.get(), config)
+
+    def store(self, warehouse: Warehouse):
+        """The data key store (`crypto.DataKeyStore`) in this warehouse."""
+        return self.keyring(warehouse).data_keys()
 
     def key(self, name: str) -> bytes:
         return self.keyring().key(name)

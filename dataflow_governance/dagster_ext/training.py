@@ -15,11 +15,12 @@ from dataflow_governance.ml.datasets import (
 )
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.lineage.sql import table_dependencies
-from dataflow_governance.ml.provenance import Trainer, train_and_register
+from dataflow_governance.dagster_ext.parts import registry_of, subjects_of
+from dataflow_governance.ml.provenance import Trainer, code_version, train_and_register
 from dataflow_governance.storage.warehouse import redact_dsn
 from dataflow_governance.dagster_ext.materialize import asset_governance
 from dataflow_governance.dagster_ext.resources import MlflowResource, ProjectResource, S3Resource, WarehouseResource
-from dataflow_governance.dagster_ext.sql_asset import DIALECT_KEY, SQL_KEY
+from dataflow_governance.dagster_ext.sql_assets import DIALECT_KEY, SQL_KEY
 
 
 def dataset_metadata(record: DatasetRecord) -> dict[str, Any]:
@@ -71,7 +72,8 @@ def training_dataset(name: str, sql: str | None = None, *, path: str | Path | No
             raise dg.Failure(f"training dataset {name!r} has no governance: declare its purposes, legal basis, "
                              "identity column and snapshot storage")
         spec = DatasetSpec.from_governance(gov, text, order_by, subject=subject, dialect=dialect)
-        record = materialize_dataset(project.get(), spec, warehouse.get(), s3.get(), actor=f"dagster:{name}")
+        wh = warehouse.get()
+        record = materialize_dataset(spec, wh, s3.get(), subjects_of(project.get(), wh), actor=f"dagster:{name}")
         context.log.info(f"{name}: {record.rows} rows of {record.members} subjects, {record.digest}; "
                          f"left out: {record.excluded}")
         return dg.MaterializeResult(metadata=dataset_metadata(record))
@@ -99,10 +101,11 @@ def model_asset(name: str, *, dataset: str | dg.AssetsDefinition, trainer: Train
         ledger = Ledger(wh)
         record = latest_record(ledger, dataset_key.to_user_string())
         table = read_snapshot(s3.get(), record)  # refuses a snapshot that is gone or altered
-        trained = train_and_register(project.get(), model_name=model_name, trainer=trainer, params=params,
-                                     datasets=[(record, table)], ledger=ledger, features=features, target=target,
-                                     tracking_uri=mlflow.tracking_uri, experiment=mlflow.experiment,
-                                     actor=f"dagster:{name}")
+        governed = project.get()
+        trained = train_and_register(registry_of(governed, mlflow.tracking_uri, mlflow.experiment),
+                                     project=governed.name, code=code_version(governed.root), model_name=model_name,
+                                     trainer=trainer, params=params, datasets=[(record, table)], ledger=ledger,
+                                     features=features, target=target, actor=f"dagster:{name}")
         context.log.info(f"{model_name} version {trained.version} registered (run {trained.mlflow_run_id})")
         return dg.MaterializeResult(metadata={
             "mlflow/run_id": trained.mlflow_run_id,

@@ -18,23 +18,41 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dataflow_governance.errors import AnchorError
-from dataflow_governance.ledger.chain import Anchor, load_anchors, record_anchor
+from dataflow_governance.errors import AnchorError, LedgerError
+from dataflow_governance.ledger.chain import Anchor, utc_now
 from dataflow_governance.storage.objectstore import ObjectStore, s3_errors
+
+if TYPE_CHECKING:
+    from dataflow_governance.model.manifest import AnchorsConfig, BucketConfig
 
 _KEY = re.compile(r"(\d{12})-([0-9a-f]{64})\.json$")
 
 
-@dataclass(frozen=True)
 class AnchorBucket:
-    store: ObjectStore
-    bucket: str
-    prefix: str
-    retain_days: int
+    """An S3 bucket with Object Lock that anchors are written to; opened (and created, with Object
+    Lock, if missing) at its first use, so a command that records no anchor never reaches S3."""
+
+    def __init__(self, open_store: Callable[[], ObjectStore], bucket: str, settings: BucketConfig, prefix: str,
+                 retain_days: int):
+        self._open_store = open_store
+        self.bucket, self.settings, self.prefix, self.retain_days = bucket, settings, prefix, retain_days
+        self._store: ObjectStore | None = None
+
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            from dataflow_governance.storage.objectstore import ensure_buckets
+
+            store = self._open_store()
+            ensure_buckets(store, {self.bucket: self.settings})
+            self._store = store
+        return self._store
 
     def put(self, anchor: Anchor) -> None:
         until = datetime.now(timezone.utc) + timedelta(days=self.retain_days)
@@ -76,30 +94,75 @@ def certificate_anchors(output_dir: Path, extra: list[Path] = ()) -> list[Anchor
     return anchors
 
 
-def anchor_bucket(project) -> AnchorBucket | None:
-    """The project's Object Lock anchor bucket (`ledger.anchors`), or None."""
-    config = project.ledger.anchors
+def anchor_bucket(open_store: Callable[[], ObjectStore], config: AnchorsConfig | None,
+                  buckets: Mapping[str, BucketConfig]) -> AnchorBucket | None:
+    """The Object Lock anchor bucket `ledger.anchors` names, or None.
+
+    Args:
+        open_store: opens the S3 object store (called at the bucket's first use only).
+        config: the manifest's `ledger.anchors` section.
+        buckets: the manifest's buckets (the anchor bucket's settings are among them).
+    """
     if config is None:
         return None
-    from dataflow_governance.storage.objectstore import ensure_buckets, open_object_store
     from dataflow_governance.model.spec import parse_duration_days
 
-    store = open_object_store(project.object_store.endpoint_url, project.object_store.region, project.state_dir, True)
-    ensure_buckets(store, {config.bucket: project.buckets[config.bucket]})  # (created with Object Lock if missing)
-    return AnchorBucket(store, config.bucket, config.prefix, parse_duration_days(config.retain))
+    return AnchorBucket(open_store, config.bucket, buckets[config.bucket], config.prefix,
+                        parse_duration_days(config.retain))
 
 
-def record_project_anchor(project, anchor: Anchor, source: str) -> Anchor:
-    """The head a job leaves behind, in the state folder and (configured) the Object Lock bucket."""
-    stamped = record_anchor(project.state_dir, anchor, source)
-    bucket = anchor_bucket(project)
-    if bucket is not None and stamped.seq:
-        bucket.put(stamped)
+@dataclass(frozen=True)
+class Anchors:
+    """Every place a project anchors its ledger: the state folder's file, an Object Lock bucket (when
+    configured), and the certificates in the output folder."""
+
+    file: Path
+    output: Path
+    bucket: AnchorBucket | None = None
+
+    def record(self, anchor: Anchor, source: str) -> Anchor:
+        """The head a job leaves behind, in the state folder and (configured) the Object Lock bucket."""
+        stamped = append_anchor(self.file, anchor, source)
+        if self.bucket is not None and stamped.seq:
+            self.bucket.put(stamped)
+        return stamped
+
+    def load(self, certificates: list[Path] = ()) -> list[Anchor]:
+        """Every anchor there is: the state folder's, the bucket's, the certificates' (and those given)."""
+        return [*read_anchors(self.file), *(self.bucket.load() if self.bucket else []),
+                *certificate_anchors(self.output, list(certificates))]
+
+
+def append_anchor(path: Path, anchor: Anchor, source: str) -> Anchor:
+    """Remember the head a job saw, so a later truncation or rewrite of the table shows."""
+    if anchor.seq == 0:
+        return anchor
+    stamped = Anchor(anchor.seq, anchor.hash, anchor.recorded_at or utc_now(), source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        handle.write(json.dumps(asdict(stamped), sort_keys=True) + "\n")
     return stamped
 
 
-def project_anchors(project, certificates: list[Path] = ()) -> list[Anchor]:
-    """Every anchor the project has: the state folder's, the Object Lock bucket's, the certificates'."""
-    bucket = anchor_bucket(project)
-    return [*load_anchors(project.state_dir), *(bucket.load() if bucket else []),
-            *certificate_anchors(project.output_dir, list(certificates))]
+def read_anchors(path: Path) -> list[Anchor]:
+    if not path.exists():
+        return []
+    anchors = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            anchors.append(Anchor(**json.loads(line)))
+        except (ValueError, TypeError):
+            raise LedgerError(f"anchor file {path}, line {number}: not an anchor") from None
+    return anchors
+
+
+def record_anchor(state_dir: Path, anchor: Anchor, source: str) -> Anchor:
+    """`append_anchor` to a state folder's anchors file."""
+    return append_anchor(Path(state_dir) / "ledger" / "anchors.jsonl", anchor, source)
+
+
+def load_anchors(state_dir: Path) -> list[Anchor]:
+    """The anchors a state folder's anchors file holds."""
+    return read_anchors(Path(state_dir) / "ledger" / "anchors.jsonl")

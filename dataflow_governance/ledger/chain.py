@@ -25,7 +25,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from sqlglot import exp, parse_one
@@ -206,7 +205,7 @@ class Ledger:
     warehouse cannot keep it append-only (Spark: `Warehouse.store`)."""
 
     def __init__(self, warehouse: Warehouse, table: str = LEDGER_TABLE, lock_timeout_s: float = 60.0):
-        self.warehouse = warehouse.store
+        self.warehouse = warehouse.governance_store
         self.table = table
         self.lock_timeout_s = lock_timeout_s
         self._ready = False
@@ -369,36 +368,3 @@ class Ledger:
                             THEN a.seq END)
             FROM {table} AS a LEFT JOIN {table} AS b ON b.seq = a.seq - 1"""
         return parse_one(sql, read=self.warehouse.dialect)
-
-
-# --- anchors, kept outside the database ------------------------------------------------------
-
-def anchors_file(state_dir: Path) -> Path:
-    return Path(state_dir) / "ledger" / "anchors.jsonl"
-
-
-def record_anchor(state_dir: Path, anchor: Anchor, source: str) -> Anchor:
-    """Remember the head a job saw, so a later truncation or rewrite of the table shows."""
-    if anchor.seq == 0:
-        return anchor
-    stamped = Anchor(anchor.seq, anchor.hash, anchor.recorded_at or utc_now(), source)
-    path = anchors_file(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        handle.write(json.dumps(asdict(stamped), sort_keys=True) + "\n")
-    return stamped
-
-
-def load_anchors(state_dir: Path) -> list[Anchor]:
-    path = anchors_file(state_dir)
-    if not path.exists():
-        return []
-    anchors = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            anchors.append(Anchor(**json.loads(line)))
-        except (ValueError, TypeError):
-            raise LedgerError(f"anchor file {path}, line {number}: not an anchor") from None
-    return anchors

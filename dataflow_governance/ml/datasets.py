@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
@@ -37,7 +38,8 @@ from dataflow_governance.crypto.hashing import keyed_hash
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.model.ids import canonical_id
 from dataflow_governance.lineage.sql import LineageError, column_lineage, table_dependencies
-from dataflow_governance.model.manifest import Project
+from dataflow_governance.crypto.keyring import Keyring
+from dataflow_governance.model.manifest import SubjectConfig
 from dataflow_governance.storage.objectstore import (
     ObjectStore,
     ObjectStoreError,
@@ -124,12 +126,28 @@ class DatasetRecord:
 
 # --- selection --------------------------------------------------------------------------------
 
-def _subject_permissions(project: Project, spec: DatasetSpec, warehouse: Warehouse) -> dict[str, tuple[str, bool]]:
+@dataclass(frozen=True)
+class Subjects:
+    """Who a dataset's rows are about: the subject kinds the manifest declares (their identity and
+    consent columns), the governance of their identity assets, and the keys that name them.
+
+    Args:
+        kinds: subject kind → its identity column and consents (the manifest's `subjects:`).
+        governance: asset → governance (where each identity asset's table is).
+        keyring: the hashing keys (pseudonyms, subject hashes).
+    """
+
+    kinds: Mapping[str, SubjectConfig]
+    governance: Mapping[str, AssetGovernance]
+    keyring: Keyring
+
+
+def _subject_permissions(spec: DatasetSpec, warehouse: Warehouse, subjects: Subjects) -> dict[str, tuple[str, bool]]:
     """Row subject value (raw id or its pseudonym) → (subject hash, may be used for every purpose)."""
-    if spec.subject not in project.subjects:
+    if spec.subject not in subjects.kinds:
         raise DatasetError(f"training dataset {spec.asset!r}: unknown subject {spec.subject!r}; "
-                           f"the manifest declares {', '.join(project.subjects) or 'none'}")
-    config = project.subjects[spec.subject]
+                           f"the manifest declares {', '.join(subjects.kinds) or 'none'}")
+    config = subjects.kinds[spec.subject]
     consent_columns: list[str] = []
     if spec.legal_basis == "consent":
         for purpose in spec.purposes:
@@ -140,12 +158,10 @@ def _subject_permissions(project: Project, spec: DatasetSpec, warehouse: Warehou
                     f"{spec.subject}.consents covers purpose {purpose!r}; declared: "
                     + (", ".join(f"{c} → {list(u)}" for c, u in config.consents.items()) or "none"))
             consent_columns.extend(c for c in covering if c not in consent_columns)
-    table = table_of(config.identity_asset, project.governance.get(config.identity_asset))
+    table = table_of(config.identity_asset, subjects.governance.get(config.identity_asset))
     columns = [column_expr(c) for c in (config.identity_column, *consent_columns)]
     rows = warehouse.fetch(exp.select(*columns).from_(table_expr(table)))
-    from dataflow_governance.crypto import open_keyring
-
-    keyring = open_keyring(project, warehouse)
+    keyring = subjects.keyring
     pseudonym_key = keyring.key("pseudonym") if spec.pseudonymized else None
     subject_key = keyring.key("subject")
     permissions = {}
@@ -160,7 +176,7 @@ def _subject_permissions(project: Project, spec: DatasetSpec, warehouse: Warehou
     return permissions
 
 
-def select_rows(project: Project, spec: DatasetSpec, warehouse: Warehouse, ledger: Ledger
+def select_rows(spec: DatasetSpec, warehouse: Warehouse, ledger: Ledger, subjects: Subjects
                 ) -> tuple[pd.DataFrame, list[str], dict[str, int]]:
     """(rows that may be used, in key order; their subjects' hashes; rows left out, by reason)."""
     try:
@@ -171,7 +187,7 @@ def select_rows(project: Project, spec: DatasetSpec, warehouse: Warehouse, ledge
     missing = [c for c in (*spec.order_by, spec.subject_column) if c not in frame.columns]
     if missing:
         raise DatasetError(f"training dataset {spec.asset!r}: its SELECT returns no column(s) {', '.join(missing)}")
-    permissions = _subject_permissions(project, spec, warehouse)
+    permissions = _subject_permissions(spec, warehouse, subjects)
     blocked = {s for s, status in erasure_statuses(ledger).items() if status != "cancelled"}
     looked_up = frame[spec.subject_column].map(lambda v: permissions.get(str(v)) if pd.notna(v) else None)
     unknown = looked_up.isna()
@@ -269,7 +285,7 @@ def membership_digest(members: list[str]) -> str:
 
 
 def _members(warehouse: Warehouse, select: str, where: str, value: str) -> list[str]:
-    warehouse = warehouse.store
+    warehouse = warehouse.governance_store
     if not warehouse.table_exists(MEMBERS_TABLE):
         return []
     query = exp.select(select).distinct().from_(table_expr(MEMBERS_TABLE)).where(exp.column(where).eq(exp.Literal.string(value)))
@@ -277,7 +293,7 @@ def _members(warehouse: Warehouse, select: str, where: str, value: str) -> list[
 
 
 def store_membership(warehouse: Warehouse, digest: str, members: list[str]) -> None:
-    warehouse = warehouse.store
+    warehouse = warehouse.governance_store
     """Index once per digest (a re-materialization of the same rows adds nothing)."""
     if not _members(warehouse, "member", "digest", digest):
         warehouse.append_rows(MEMBERS_TABLE, pd.DataFrame({"digest": [digest] * len(members), "member": members}, dtype="object"))
@@ -304,12 +320,23 @@ def dataset_lineage(spec: DatasetSpec, warehouse: Warehouse) -> dict[str, list[s
     return {column: sorted(f"{d.table}.{d.column}" for d in item.direct) for column, item in lineage.columns.items()}
 
 
-def materialize_dataset(project: Project, spec: DatasetSpec, warehouse: Warehouse, store: ObjectStore,
+def materialize_dataset(spec: DatasetSpec, warehouse: Warehouse, store: ObjectStore, subjects: Subjects,
                         actor: str = "dfg:dataset") -> DatasetRecord:
-    """Select, order, digest, snapshot, index and ledger one audited dataset (module docstring)."""
+    """Select, order, digest, snapshot, index and ledger one audited dataset (module docstring).
+
+    Args:
+        spec: the dataset's SELECT, key order, subject column and purposes.
+        warehouse: where the SELECT runs, and whose governance store keeps the membership index.
+        store: the S3 object store snapshots are written to.
+        subjects: who the rows are about (consents, identity tables, keys).
+        actor: who the ledger says materialized it.
+
+    Returns:
+        The record ledgered as `dataset.materialized` (counts and digests, never values).
+    """
     ledger = Ledger(warehouse)
     lineage = dataset_lineage(spec, warehouse)
-    frame, members, excluded = select_rows(project, spec, warehouse, ledger)
+    frame, members, excluded = select_rows(spec, warehouse, ledger, subjects)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     digest = table_digest(table)
     uri, version, sha256, reused = write_snapshot(store, spec, table, digest)
@@ -352,6 +379,6 @@ def records_by_digest(ledger: Ledger) -> dict[str, DatasetRecord]:
     return {record.digest: record for record in dataset_records(ledger)}
 
 
-__all__ = ["DatasetError", "DatasetRecord", "DatasetSpec", "MEMBERS_TABLE", "dataset_records", "digests_holding",
+__all__ = ["DatasetError", "DatasetRecord", "DatasetSpec", "MEMBERS_TABLE", "Subjects", "dataset_records", "digests_holding",
            "latest_record", "materialize_dataset", "members_of", "read_snapshot", "records_by_digest", "select_rows",
            "verify_snapshot"]

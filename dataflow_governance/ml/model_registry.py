@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 
 from dataflow_governance.errors import ProvenanceError
 from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.model.manifest import Project
 from dataflow_governance.storage.warehouse import first_line_redacted, redact_dsn
 
 NEEDS_RETRAINING = "dfg.needs_retraining"
@@ -46,15 +47,29 @@ def mlflow_client(uri: str):
     return client
 
 
-def experiment_id(client, project: Project, uri: str, name: str | None = None) -> str:
-    """The experiment's id, creating it if needed; a local store keeps artifacts in the state dir
-    (MLflow's default would be ./mlruns wherever the command happens to run)."""
-    name = name or project.mlflow.experiment
-    found = client.get_experiment_by_name(name)
+@dataclass(frozen=True)
+class Registry:
+    """Where models are tracked and registered.
+
+    Args:
+        uri: the MLflow tracking (and registry) URI.
+        experiment: the experiment runs are logged under.
+        artifacts: where a local tracking store keeps artifacts (MLflow's default would be
+            ./mlruns wherever the command happens to run).
+    """
+
+    uri: str
+    experiment: str
+    artifacts: Path
+
+
+def experiment_id(client, registry: Registry) -> str:
+    """The experiment's id, creating it if needed."""
+    found = client.get_experiment_by_name(registry.experiment)
     if found is not None:
         return found.experiment_id
-    local = not uri.startswith(("http://", "https://", "databricks"))
-    return client.create_experiment(name, artifact_location=(project.state_dir / "mlartifacts").as_uri() if local else None)
+    local = not registry.uri.startswith(("http://", "https://", "databricks"))
+    return client.create_experiment(registry.experiment, artifact_location=registry.artifacts.as_uri() if local else None)
 
 
 # --- records of models in the ledger --------------------------------------------------------------

@@ -17,7 +17,6 @@ a tag on the model version and a ledger entry).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import subprocess
 import warnings
@@ -38,11 +37,12 @@ from dataflow_governance.ml.datasets import (
     records_by_digest,
 )
 from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.model.manifest import Project
+from dataflow_governance.crypto.keyring import Keyring
 from dataflow_governance.storage.objectstore import ObjectStore
 from dataflow_governance.ml.model_registry import (
     NEEDS_RETRAINING,
     ProvenanceError,
+    Registry,
     experiment_id,
     mlflow_client,
     model_summary,
@@ -69,18 +69,8 @@ def code_version(root: Path) -> str:
 
 
 def trainer_path(trainer: Trainer) -> str:
+    """How a trainer is recorded (`module:qualified.name`), for a resolver to find it again."""
     return f"{trainer.__module__}:{trainer.__qualname__}"
-
-
-def load_trainer(path: str) -> Trainer:
-    module, _, name = path.partition(":")
-    try:
-        target: Any = importlib.import_module(module)
-        for part in name.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise ProvenanceError(f"cannot import the recorded trainer {path!r}: {exc}") from None
-    return target
 
 
 @dataclass
@@ -147,23 +137,34 @@ def _log_run(mlflow, datasets: list[tuple[DatasetRecord, pa.Table]], trainer: Tr
     return info, metrics
 
 
-def train_and_register(project: Project, *, model_name: str, trainer: Trainer, params: dict,
-                       datasets: list[tuple[DatasetRecord, pa.Table]], ledger: Ledger, features: str | list[str],
-                       target: str | None = None, tracking_uri: str | None = None, experiment: str | None = None,
-                       actor: str = "dfg:train") -> TrainedModel:
-    """Train on verified snapshots, log everything to MLflow, register a version, then ledger it."""
+def train_and_register(registry: Registry, *, project: str, code: str, model_name: str, trainer: Trainer,
+                       params: dict, datasets: list[tuple[DatasetRecord, pa.Table]], ledger: Ledger,
+                       features: str | list[str], target: str | None = None, actor: str = "dfg:train") -> TrainedModel:
+    """Train on verified snapshots, log everything to MLflow, register a version, then ledger it.
+
+    Args:
+        registry: the MLflow tracking store and experiment.
+        project: the project's name (a tag of the run).
+        code: the code version trained with (`code_version` of the project's root).
+        trainer: `trainer(frame, params) -> (model, metrics)`, recorded by module and name.
+        datasets: the verified snapshots, with their ledger records.
+        features: the columns the model predicts from (its predictions over them fingerprint it).
+
+    Returns:
+        The registered version, its run, metrics and datasets (also ledgered as `model.registered`).
+    """
     import mlflow
 
-    uri = tracking_uri or project.mlflow_tracking_uri
+    uri = registry.uri
     client = mlflow_client(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    version_code = code_version(project.root)
-    tags = {"dfg.project": project.name, "dfg.code_version": version_code, "dfg.trainer": trainer_path(trainer),
+    version_code = code
+    tags = {"dfg.project": project, "dfg.code_version": version_code, "dfg.trainer": trainer_path(trainer),
             "dfg.params": json.dumps(params, sort_keys=True), "dfg.model": model_name,
             "dfg.features": json.dumps(features), "dfg.target": target or ""}
     try:
-        with mlflow.start_run(experiment_id=experiment_id(client, project, uri, experiment)) as run:
+        with mlflow.start_run(experiment_id=experiment_id(client, registry)) as run:
             # An exception ends the run FAILED, before anything is registered.
             info, metrics = _log_run(mlflow, datasets, trainer, params, target, features, tags)
             digests = [record.digest for record, _ in datasets]
@@ -190,10 +191,9 @@ def train_and_register(project: Project, *, model_name: str, trainer: Trainer, p
 
 # --- the three questions ----------------------------------------------------------------------------
 
-def model_provenance(project: Project, warehouse: Warehouse, name: str, version: str | None = None,
-                     tracking_uri: str | None = None) -> dict:
+def model_provenance(tracking_uri: str, warehouse: Warehouse, name: str, version: str | None = None) -> dict:
     """Which data trained this model version: the contract's JSON (model, version, datasets, …)."""
-    client = mlflow_client(tracking_uri or project.mlflow_tracking_uri)
+    client = mlflow_client(tracking_uri)
     model_version = resolve_version(client, name, version)
     run = client.get_run(model_version.run_id)
     records = records_by_digest(Ledger(warehouse))
@@ -236,12 +236,10 @@ def dataset_models(warehouse: Warehouse, asset: str) -> dict:
     return {"asset": asset, "datasets": [r.summary() for r in records], "models": models}
 
 
-def subject_provenance(project: Project, warehouse: Warehouse, subject_id: str) -> dict:
+def subject_provenance(warehouse: Warehouse, keyring: Keyring, subject_id: str) -> dict:
     """Datasets whose membership index holds the subject, and the models trained on them."""
     ledger = Ledger(warehouse)
-    from dataflow_governance.crypto import open_keyring
-
-    subject = open_keyring(project, warehouse).subject_hash(subject_id)
+    subject = keyring.subject_hash(subject_id)
     digests = set(digests_holding(warehouse, subject))
     latest = {d: r for d, r in records_by_digest(ledger).items() if d in digests}  # one entry per snapshot
     models = [model_summary(m) for m in models_trained_on(ledger, digests)]
@@ -250,14 +248,24 @@ def subject_provenance(project: Project, warehouse: Warehouse, subject_id: str) 
 
 # --- reproduction -------------------------------------------------------------------------------------
 
-def reproduce(project: Project, warehouse: Warehouse, store: ObjectStore, name: str, version: str | None = None,
-              tracking_uri: str | None = None, actor: str = "dfg:provenance") -> dict:
-    """Re-read the recorded snapshot(s), verify every digest, retrain with the recorded params and trainer;
-    `identical` says whether the fitted model is the recorded one, state for state."""
+def reproduce(registry: Registry, warehouse: Warehouse, store: ObjectStore, name: str, version: str | None = None, *,
+              resolve_trainer: Callable[[str], Trainer], code: str, actor: str = "dfg:provenance") -> dict:
+    """Re-read the recorded snapshot(s), verify every digest, retrain with the recorded params and trainer.
+
+    Args:
+        registry: the MLflow tracking store and experiment.
+        resolve_trainer: gives the trainer a run recorded (`module:qualified.name`), or raises
+            `ProvenanceError`; the project's own code, so its caller knows where to find it.
+        code: the code version retrained with.
+
+    Returns:
+        The reproduction: its run, metrics beside the recorded ones, and `identical` — whether the
+        fitted model is the recorded one, prediction for prediction.
+    """
     import mlflow
 
-    uri = tracking_uri or project.mlflow_tracking_uri
-    recorded = model_provenance(project, warehouse, name, version, tracking_uri=uri)
+    uri = registry.uri
+    recorded = model_provenance(uri, warehouse, name, version)
     ledger = Ledger(warehouse)
     records = records_by_digest(ledger)
     verified = []
@@ -273,12 +281,12 @@ def reproduce(project: Project, warehouse: Warehouse, store: ObjectStore, name: 
                                   f"{record.asset} again and train a new version") from None
     if not recorded.get("trainer") or not recorded.get("features"):
         raise ProvenanceError(f"cannot reproduce {name}:{recorded['version']}: its run records no trainer or features")
-    trainer = load_trainer(recorded["trainer"])
+    trainer = resolve_trainer(recorded["trainer"])
     client = mlflow_client(uri)
     mlflow.set_tracking_uri(uri)
-    tags = {"dfg.reproduction_of": recorded["mlflow_run_id"], "dfg.code_version": code_version(project.root),
+    tags = {"dfg.reproduction_of": recorded["mlflow_run_id"], "dfg.code_version": code,
             "dfg.trainer": recorded["trainer"], "dfg.params": json.dumps(recorded["params"], sort_keys=True)}
-    with mlflow.start_run(experiment_id=experiment_id(client, project, uri)) as run:
+    with mlflow.start_run(experiment_id=experiment_id(client, registry)) as run:
         _, metrics = _log_run(mlflow, verified, trainer, recorded["params"], None, recorded["features"], tags)
     fingerprint = client.get_run(run.info.run_id).data.tags.get(FINGERPRINT)
     metrics = {k: float(v) for k, v in metrics.items()}
@@ -294,5 +302,5 @@ def reproduce(project: Project, warehouse: Warehouse, store: ObjectStore, name: 
     return result
 
 
-__all__ = ["NEEDS_RETRAINING", "ProvenanceError", "TrainedModel", "code_version", "dataset_models", "model_provenance",
-           "reproduce", "subject_provenance", "train_and_register"]
+__all__ = ["NEEDS_RETRAINING", "ProvenanceError", "Registry", "TrainedModel", "code_version", "dataset_models",
+           "model_provenance", "reproduce", "subject_provenance", "train_and_register", "trainer_path"]

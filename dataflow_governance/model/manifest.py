@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dataflow_governance.errors import ManifestError
 from dataflow_governance.model import taxonomy
+from dataflow_governance.model.paths import StatePaths
 from dataflow_governance.model.spec import IDENTIFIER, REGION, AssetGovernance, GovernanceError, Processor, build_governance
 
 DEFAULT_MANIFEST = "dagster_project.yaml"
@@ -230,6 +231,16 @@ class Project:
     defaults: dict = field(default_factory=dict)  # the project-wide facts; also under dbt's declarations
     review: ReviewConfig = field(default_factory=ReviewConfig)
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
+
+    @property
+    def paths(self) -> StatePaths:
+        """The state and output folders, and what lives in them."""
+        return StatePaths(self.state_dir, self.output_dir)
+
+    @property
+    def identities(self) -> frozenset[str]:
+        """`asset.column` of each subject kind's identity column."""
+        return frozenset(s.identity for s in self.subjects.values())
 
     @property
     def warehouse_path(self) -> Path:

@@ -11,13 +11,33 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from dataflow_governance.model import taxonomy
 from dataflow_governance.policy.context import PolicyContext
-from dataflow_governance.model.manifest import Project
 from dataflow_governance.reports.mermaid import mermaid_id
 
 MAX_LABEL_CATEGORIES = 4
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The platform as the views draw it: its name and where its stores are.
+
+    Args:
+        name: the project's name.
+        warehouse_kind: the warehouse's engine (duckdb, postgres, spark).
+        warehouse_region: the region the warehouse's data is stored in.
+        object_store_region: the object store's default region.
+        bucket_regions: bucket → its declared region.
+    """
+
+    name: str
+    warehouse_kind: str
+    warehouse_region: str
+    object_store_region: str
+    bucket_regions: Mapping[str, str] = field(default_factory=dict)
 
 
 def _label(categories) -> str:
@@ -37,18 +57,19 @@ def _quote(text: str) -> str:
     return text.replace('"', "'")
 
 
-def c4_context(ctx: PolicyContext, project: Project) -> str:
-    platform = mermaid_id(project.name)
-    lines = ["C4Context", f'  title System context of {_quote(project.name)}: personal data in and out']
+def c4_context(ctx: PolicyContext, platform: Platform) -> str:
+    """The context view: subjects, the platform, processors, each in its jurisdiction."""
+    system = mermaid_id(platform.name)
+    lines = ["C4Context", f'  title System context of {_quote(platform.name)}: personal data in and out']
     subjects: dict[str, set[str]] = defaultdict(set)
     for asset, gov in ctx.governance.items():
         for subject in gov.data_subjects:
             subjects[subject] |= _personal(ctx, asset)
     for subject in sorted(subjects):
         lines.append(f'  Person(subject_{mermaid_id(subject)}, "{_quote(subject)}", "data subject")')
-    home = taxonomy.jurisdiction(project.warehouse.region)
+    home = taxonomy.jurisdiction(platform.warehouse_region)
     lines.append(f'  Boundary(b_{mermaid_id(home)}, "{home}", "jurisdiction") {{')
-    lines.append(f'    System({platform}, "{_quote(project.name)}", "the data platform (Dagster over its warehouse and S3)")')
+    lines.append(f'    System({system}, "{_quote(platform.name)}", "the data platform (Dagster over its warehouse and S3)")')
     sent: dict[str, set[str]] = defaultdict(set)
     for asset, gov in ctx.governance.items():
         for name in gov.processors:
@@ -64,9 +85,9 @@ def c4_context(ctx: PolicyContext, project: Project) -> str:
         lines += ["    " + _external(ctx, name) for name in names]
         lines.append("  }")
     for subject, categories in sorted(subjects.items()):
-        lines.append(f'  Rel(subject_{mermaid_id(subject)}, {platform}, "provides", "{_quote(_label(categories)) or "no personal data"}")')
+        lines.append(f'  Rel(subject_{mermaid_id(subject)}, {system}, "provides", "{_quote(_label(categories)) or "no personal data"}")')
     for name, categories in sorted(sent.items()):
-        lines.append(f'  Rel({platform}, proc_{mermaid_id(name)}, "sends", "{_quote(_label(categories)) or "no personal data"}")')
+        lines.append(f'  Rel({system}, proc_{mermaid_id(name)}, "sends", "{_quote(_label(categories)) or "no personal data"}")')
     return "\n".join(lines) + "\n"
 
 
@@ -77,30 +98,30 @@ def _external(ctx: PolicyContext, name: str) -> str:
             f'"{processor.kind} in {processor.region}; {agreements}; {_quote(processor.purpose)}")')
 
 
-def container_of(ctx: PolicyContext, project: Project, asset: str) -> tuple[str, str, str] | None:
+def container_of(ctx: PolicyContext, platform: Platform, asset: str) -> tuple[str, str, str] | None:
     """(id, label, region) of the store holding an asset; None for an asset with no declared storage."""
     gov = ctx.governance.get(asset)
     if gov is None:
         return None
     kind = gov.storage.kind
     if kind == "s3" and gov.storage.bucket:
-        bucket = project.buckets.get(gov.storage.bucket)
-        region = bucket.region if bucket else (gov.region or project.object_store.region)
+        region = platform.bucket_regions.get(gov.storage.bucket) or gov.region or platform.object_store_region
         return f"s3_{mermaid_id(gov.storage.bucket)}", f"S3 bucket {gov.storage.bucket}", region
     if kind == "warehouse":
-        return "warehouse", f"warehouse ({project.warehouse.kind})", project.warehouse.region
+        return "warehouse", f"warehouse ({platform.warehouse_kind})", platform.warehouse_region
     if kind == "delta":
-        return "delta", "Delta tables", gov.region or project.warehouse.region
+        return "delta", "Delta tables", gov.region or platform.warehouse_region
     if kind == "model":
-        return "models", "model registry (MLflow)", gov.region or project.warehouse.region
+        return "models", "model registry (MLflow)", gov.region or platform.warehouse_region
     return f"ext_{mermaid_id(asset)}", f"{asset} (external)", gov.region or "undeclared"
 
 
-def c4_container(ctx: PolicyContext, project: Project) -> str:
-    lines = ["C4Container", f'  title Containers of {_quote(project.name)}: where personal data is stored and flows']
+def c4_container(ctx: PolicyContext, platform: Platform) -> str:
+    """The container view: the stores holding the assets, grouped by region, and the flows between them."""
+    lines = ["C4Container", f'  title Containers of {_quote(platform.name)}: where personal data is stored and flows']
     containers: dict[str, tuple[str, str, list[str]]] = {}
     for asset in sorted(ctx.governance):
-        found = container_of(ctx, project, asset)
+        found = container_of(ctx, platform, asset)
         if found is not None:
             cid, label, region = found
             containers.setdefault(cid, (label, region, []))[2].append(asset)
@@ -119,13 +140,13 @@ def c4_container(ctx: PolicyContext, project: Project) -> str:
     flows: dict[tuple[str, str], set[str]] = defaultdict(set)
     sends: dict[tuple[str, str], set[str]] = defaultdict(set)
     for asset, sources in ctx.upstream.items():
-        target = container_of(ctx, project, asset)
+        target = container_of(ctx, platform, asset)
         for source in sources:
-            origin = container_of(ctx, project, source)
+            origin = container_of(ctx, platform, source)
             if target and origin and target[0] != origin[0]:
                 flows[(origin[0], target[0])] |= _crossing(ctx, source, asset)
     for asset, gov in ctx.governance.items():
-        store = container_of(ctx, project, asset)
+        store = container_of(ctx, platform, asset)
         for name in gov.processors:
             if store:
                 sends[(store[0], name)] |= _personal(ctx, asset)

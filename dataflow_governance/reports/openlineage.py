@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attr
 import yaml
@@ -44,10 +44,10 @@ from dataflow_governance.model import taxonomy
 from dataflow_governance.catalog.artifact import Catalog
 from dataflow_governance.errors import OpenLineageError
 from dataflow_governance.lineage.graph import TABLE_LEVEL
-from dataflow_governance.model.spec import table_of
-from dataflow_governance.model.manifest import Project
-from dataflow_governance.model.spec import AssetGovernance
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.model.spec import AssetGovernance, table_of
+
+if TYPE_CHECKING:
+    from dataflow_governance.model.manifest import OpenLineageSection
 
 PRODUCER = f"https://pypi.org/project/dataflow-governance/{__version__}/"
 GOVERNANCE_FACET = "dataflowGovernance"  # prefixed, as the spec asks of custom facets
@@ -112,15 +112,22 @@ def governance_facet(gov: AssetGovernance, catalog: Catalog, asset: str) -> Gove
 @dataclass(frozen=True)
 class DatasetNames:
     """Where each asset lives, as an OpenLineage (namespace, name), following the spec's naming:
-    `postgres://host:port` + `db.schema.table`, `s3://bucket` + key prefix, `file` + a path."""
+    `postgres://host:port` + `db.schema.table`, `s3://bucket` + key prefix, `file` + a path.
 
-    project: Project
+    Args:
+        namespace: the project's namespace (jobs, and assets with no store of their own).
+        warehouse_names: gives (namespace, name prefix) of warehouse tables, as the engine names
+            them (`Engine.dataset_namespace`); asked only when a warehouse table is named.
+        delta_root: the folder Delta tables' paths are relative to (the state folder).
+    """
+
     namespace: str
+    warehouse_names: Callable[[], tuple[str, str]]
+    delta_root: Path
 
     @cached_property
     def warehouse(self) -> tuple[str, str]:
-        """(namespace, name prefix) of warehouse tables, as the engine names them."""
-        return open_warehouse(self.project).engine.dataset_namespace()
+        return self.warehouse_names()
 
     def of(self, asset: str, gov: AssetGovernance | None) -> tuple[str, str]:
         storage = gov.storage if gov is not None else None
@@ -130,7 +137,7 @@ class DatasetNames:
         if storage.kind == "s3" and storage.bucket:
             return f"s3://{storage.bucket}", (storage.prefix or "").strip("/") or asset
         if storage.kind == "delta" and storage.path:
-            return "file", (self.project.state_dir / storage.path).as_posix()
+            return "file", (self.delta_root / storage.path).as_posix()
         return self.namespace, asset  # external systems and models: named in the project's namespace
 
 
@@ -203,11 +210,10 @@ def step_run_id(dagster_run_id: str, step: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dagster-run:{dagster_run_id}/{step}"))
 
 
-def run_event(catalog: Catalog, project: Project, *, state: str, when: datetime, run_id: str, job: str,
+def run_event(catalog: Catalog, names: DatasetNames, *, state: str, when: datetime, run_id: str, job: str,
               outputs: Iterable[str], parent: tuple[str, str] | None = None, failure: str | None = None) -> RunEvent:
     """One RunEvent of a job that materializes `outputs` (asset keys) from what they read.
     `parent`: (job name, run id) of the orchestrator's run; `failure`: the error's type, never its text."""
-    names = DatasetNames(project, namespace_of(project))
     produced = sorted(set(outputs))
     read = {up for asset in produced for up in catalog.upstream.get(asset, ())} - set(produced)
     run_facets: dict[str, Any] = {}
@@ -231,7 +237,7 @@ def run_event(catalog: Catalog, project: Project, *, state: str, when: datetime,
         outputs=datasets(catalog, produced, names, output=state != "START"), producer=PRODUCER)
 
 
-def catalog_events(catalog: Catalog, project: Project, when: datetime | None = None) -> list[RunEvent]:
+def catalog_events(catalog: Catalog, names: DatasetNames, when: datetime | None = None) -> list[RunEvent]:
     """A COMPLETE event per asset that reads something or has lineage: the whole data map, for a
     one-off import into a lineage catalog. Run ids derive from the catalog's fingerprint, so a
     re-export of the same catalog is the same events."""
@@ -241,7 +247,7 @@ def catalog_events(catalog: Catalog, project: Project, when: datetime | None = N
         if not catalog.upstream.get(asset) and asset not in catalog.graph.lineage and asset not in catalog.governance:
             continue
         run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"catalog:{catalog.fingerprint}/{asset}"))
-        events.append(run_event(catalog, project, state="COMPLETE", when=when, run_id=run_id, job=asset,
+        events.append(run_event(catalog, names, state="COMPLETE", when=when, run_id=run_id, job=asset,
                                 outputs=[asset]))
     return events
 
@@ -252,20 +258,16 @@ def to_json(event: RunEvent) -> str:
     return Serde.to_json(event)
 
 
-def namespace_of(project: Project) -> str:
-    section = project.openlineage
-    return (section.namespace if section is not None and section.namespace else None) or project.name
+def namespace_of(section: OpenLineageSection | None, project: str) -> str:
+    """The manifest's `openlineage.namespace`, else the project's name."""
+    return (section.namespace if section is not None and section.namespace else None) or project
 
 
-def enabled(project: Project) -> bool:
-    return project.openlineage is not None and project.openlineage.enabled
-
-
-def client_for(project: Project) -> OpenLineageClient:
+def client_for(section: OpenLineageSection | None, root: Path) -> OpenLineageClient:
     """The client as OpenLineage configures it: its own settings (OPENLINEAGE_CONFIG,
-    OPENLINEAGE_URL, OPENLINEAGE__TRANSPORT__*) first, else the manifest's `openlineage.config`.
-    A relative file transport path in that file is relative to the file."""
-    section = project.openlineage
+    OPENLINEAGE_URL, OPENLINEAGE__TRANSPORT__*) first, else the manifest's `openlineage.config`
+    (relative to the project's `root`). A relative file transport path in that file is relative
+    to the file."""
     named = os.environ.get("OPENLINEAGE_CONFIG")
     if named and not Path(named).is_file():
         # The client would fall back to another transport without a word: events would go elsewhere.
@@ -273,7 +275,7 @@ def client_for(project: Project) -> OpenLineageClient:
     own = any(os.environ.get(k) for k in CLIENT_SETTINGS) or any(k.startswith("OPENLINEAGE__") for k in os.environ)
     if own or section is None or not section.config:
         return OpenLineageClient()
-    path = (Path(project.root) / section.config).resolve()
+    path = (Path(root) / section.config).resolve()
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:

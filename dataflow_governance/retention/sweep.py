@@ -11,22 +11,21 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
 
-from dataflow_governance.storage import anonymize
-from dataflow_governance.lineage.graph import ColumnGraph
-from dataflow_governance.ledger.anchors import record_project_anchor
-from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.storage.locks import governance_lock
-from dataflow_governance.model.manifest import Project
-from dataflow_governance.storage.objectstore import ObjectStore, delete_versions, s3_errors, split_s3_uri
 from dataflow_governance.detection.places import table_problems
-from dataflow_governance.storage.reclaim import reclaim_storage
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.model.paths import StatePaths
 from dataflow_governance.model.spec import AssetGovernance, parse_duration_days
+from dataflow_governance.storage import anonymize
+from dataflow_governance.storage.locks import governance_lock
+from dataflow_governance.storage.objectstore import ObjectStore, delete_versions, s3_errors, split_s3_uri
+from dataflow_governance.storage.reclaim import reclaim_storage
 from dataflow_governance.storage.warehouse import Warehouse, column_expr, table_expr
+from dataflow_governance.subjects.reach import Reach
+from dataflow_governance.subjects.scope import Scope
 
 _HASHED = "^[0-9a-f]{32}$"  # what a keyed hash writes: a second sweep must not hash it again
 
@@ -166,12 +165,12 @@ def _anonymize(con, warehouse: Warehouse, table: str, methods: dict[str, str], w
     con.execute(sql, params)
 
 
-def sweep_delta(item: SweepItem, gov: AssetGovernance, state_dir: Path, dry_run: bool) -> None:
+def sweep_delta(item: SweepItem, gov: AssetGovernance, paths: StatePaths, dry_run: bool) -> None:
     """Rows past retention leave the Delta table, and with them the data files and log statistics
     that still held them (see `delta`): time travel does not keep what retention removed."""
     from dataflow_governance.storage import delta  # (deltalake and pandas: only where a Delta table is swept)
 
-    path, cutoff = state_dir / item.target, datetime.strptime(item.cutoff, "%Y-%m-%d %H:%M:%S")
+    path, cutoff = paths.delta(item.target), datetime.strptime(item.cutoff, "%Y-%m-%d %H:%M:%S")
     if dry_run:
         item.affected = delta.count_older(path, gov.retention.timestamp_column, cutoff)
     else:
@@ -201,31 +200,39 @@ def sweep_s3(item: SweepItem, store: ObjectStore, dry_run: bool) -> None:
         delete_versions(store, bucket, [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in doomed])
 
 
-def run_sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: Warehouse, store: ObjectStore | None,
-              *, graph: ColumnGraph | None = None, dry_run: bool = False, actor: str = "dfg:sweep",
+def run_sweep(reach: Reach, scope: Scope, *, dry_run: bool = False, actor: str = "dfg:sweep",
               now: datetime | None = None) -> dict[str, Any]:
     """Plan, ledger and execute one sweep over every asset with a rule (or resume an interrupted one),
-    then re-apply the suppression list of erased subjects."""
+    then re-apply the suppression list of erased subjects.
+
+    Args:
+        reach: the warehouse, the object store, the keys and the folders to sweep with.
+        scope: the assets to sweep (their governance) and the graph the suppression list plans from.
+        dry_run: count what each rule would do; change nothing.
+        now: the sweep's time (cut-offs are measured from it); the current time when None.
+
+    Returns:
+        Per asset: the action, what it affected, rows held, the cut-off (and any problem); the
+        suppression counts; the ledger head.
+    """
     if dry_run:
-        with warehouse.session():
-            return _sweep(project, governance, warehouse, store, graph, dry_run, actor, now)
-    with governance_lock(project.state_dir, warehouse, "a retention sweep"), warehouse.session():
-        return _sweep(project, governance, warehouse, store, graph, dry_run, actor, now)
+        with reach.warehouse.session():
+            return _sweep(reach, scope, dry_run, actor, now)
+    with governance_lock(reach.paths.state, reach.warehouse, "a retention sweep"), reach.warehouse.session():
+        return _sweep(reach, scope, dry_run, actor, now)
 
 
-def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: Warehouse, store: ObjectStore | None,
-           graph: ColumnGraph | None, dry_run: bool, actor: str, now: datetime | None) -> dict[str, Any]:
+def _sweep(reach: Reach, scope: Scope, dry_run: bool, actor: str, now: datetime | None) -> dict[str, Any]:
+    warehouse, store, governance = reach.warehouse, reach.object_store, scope.governance
     ledger = Ledger(warehouse)
     resumed = None if dry_run else _unfinished(ledger)
     current = datetime.fromisoformat(resumed["now"]) if resumed else (now or datetime.now(timezone.utc).replace(tzinfo=None))
     items = plan_sweep(governance, current)
     done = resumed["done"] if resumed else {}
-    from dataflow_governance.crypto import open_keyring
-
     # Checked before anything is done (a damaged key stops the sweep); a dry run needs no key.
-    key = None if dry_run else open_keyring(project, warehouse).key("pseudonym")
+    key = None if dry_run else reach.keyring.key("pseudonym")
     if not dry_run and not resumed:
-        ledger.append(actor, "sweep.intent", f"project:{project.name}",
+        ledger.append(actor, "sweep.intent", f"project:{reach.project}",
                       {"now": current.isoformat(), "items": [{"asset": i.asset, "action": i.action, "cutoff": i.cutoff}
                                                             for i in items]})
     for item in items:
@@ -237,7 +244,7 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
         elif item.system == "s3" and store is not None:
             sweep_s3(item, store, dry_run)
         elif item.system == "delta" and not item.skipped and not item.problem:
-            sweep_delta(item, governance[item.asset], project.state_dir, dry_run)
+            sweep_delta(item, governance[item.asset], reach.paths, dry_run)
         if not dry_run:
             ledger.append(actor, "sweep.asset_done", f"asset:{item.asset}",
                           {"asset": item.asset, "action": item.action, "affected": item.affected, "held": item.held,
@@ -245,10 +252,10 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
                            **({"problem": item.problem} if item.problem else {})})
     from dataflow_governance.subjects.suppression import apply_suppression  # (the erasure machinery: only when a sweep runs)
 
-    suppressed = apply_suppression(project, governance, graph, warehouse, store, current, dry_run=dry_run)
+    suppressed = apply_suppression(reach, scope, current, dry_run=dry_run)
     if not dry_run:
         if suppressed:
-            ledger.append(actor, "sweep.suppressed", f"project:{project.name}", {"removed": suppressed})
+            ledger.append(actor, "sweep.suppressed", f"project:{reach.project}", {"removed": suppressed})
         touched_s3 = any(i.system == "s3" and i.affected for i in items) or any(
             governance[a].storage.kind == "s3" for a in suppressed)
         if store is not None and touched_s3:
@@ -258,10 +265,10 @@ def _sweep(project: Project, governance: dict[str, AssetGovernance], warehouse: 
                             if governance[a].storage.kind == "warehouse" and not governance[a].per_tenant_table})
         dropped = [f"{a} (per tenant)" for a in suppressed if governance[a].per_tenant_table]
         storage = reclaim_storage(warehouse, touched, dropped=dropped)
-        ledger.append(actor, "sweep.completed", f"project:{project.name}",
+        ledger.append(actor, "sweep.completed", f"project:{reach.project}",
                       {"affected": sum(i.affected for i in items), "suppressed": sum(suppressed.values()),
                        "storage": storage["done"]})
-        record_project_anchor(project, ledger.head(), source=actor)
+        reach.anchors.record(ledger.head(), source=actor)
     return {"assets": {i.asset: {"action": i.action, "affected": i.affected, "held": i.held, "cutoff": i.cutoff,
                                  **({"anonymized": i.anonymized} if i.anonymized else {}),
                                  **({"skipped": i.skipped} if i.skipped else {}),

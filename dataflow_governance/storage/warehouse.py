@@ -52,14 +52,14 @@ class Warehouse:
         return engine_class(self.kind)(self)
 
     @cached_property
-    def store(self) -> Warehouse:
-        """Where the ledger and the project's other own tables (requests, subject keys, dataset
+    def governance_store(self) -> Warehouse:
+        """The governance store: where the ledger and the project's other own tables (requests, subject keys, dataset
         members) live: this warehouse, or — for an engine that cannot keep a table append-only
         (Spark) — a DuckDB file of the project's."""
         if self.engine.holds_project_tables:
             return self
         if not self.store_path:
-            raise WarehouseError(f"warehouse kind {self.kind} keeps the ledger in the project's store: set warehouse.store")
+            raise WarehouseError(f"warehouse kind {self.kind} keeps the ledger in a governance store of its own: set warehouse.store (a DuckDB file)")
         return Warehouse(kind="duckdb", path=self.store_path)
 
     @property

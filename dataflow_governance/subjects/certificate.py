@@ -11,15 +11,15 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataflow_governance.model.manifest import Project
-from dataflow_governance.subjects.plan import Target
+from dataflow_governance.model.paths import StatePaths
+from dataflow_governance.subjects.targets import Outcome
 
 
 @dataclass
 class ErasureResult:
     subject: str
     status: str  # planned | requested | cancelled | executed | verified
-    targets: list[Target]  # counts are what *this* run found or did
+    targets: list[Outcome]  # each target of the plan, with what *this* run found or did there
     ledger_head: str
     due: str | None = None
     original: dict | None = None  # the first execution (ledger seq, time, counts) when this is a rerun
@@ -53,12 +53,12 @@ class ErasureResult:
         return out
 
 
-def certificate_markdown(result: ErasureResult, project: Project) -> str:
+def certificate_markdown(result: ErasureResult, project: str) -> str:
     rows = "\n".join(f"| {t.system} | {t.target} | {t.action} | {t.count} {t.unit} | {t.retained} | {t.outcome} |"
                      for t in result.targets)
     title = "Tenant offboarding certificate" if result.kind == "offboarding" else "Erasure certificate"
     head = f"`{result.ledger_head}`" + (f" (entry {result.ledger_seq})" if result.ledger_seq is not None else "")
-    text = (f"# {title}\n\nProject: {project.name}  \n{result.what.capitalize()} (keyed hash): `{result.subject}`  \n"
+    text = (f"# {title}\n\nProject: {project}  \n{result.what.capitalize()} (keyed hash): `{result.subject}`  \n"
             f"Status: **{result.status}**  \nLedger head: {head} — keep this certificate: the ledger must still "
             "hold this entry with this hash (`dfg audit verify --certificate FILE`)\n\n")
     if result.original:
@@ -100,9 +100,19 @@ def certificate_markdown(result: ErasureResult, project: Project) -> str:
     return text
 
 
-def write_certificate(result: ErasureResult, project: Project) -> list[Path]:
+def write_certificate(result: ErasureResult, paths: StatePaths, project: str) -> list[Path]:
+    """The certificate, as JSON and Markdown, in the output folder (`erasures/` or `offboarding/`).
+
+    Args:
+        result: a carried-out request's result.
+        paths: the project's folders.
+        project: the project's name, as the certificate states it.
+
+    Returns:
+        The two files written.
+    """
     from dataflow_governance.local.files import check_output_folder, write_safely
 
-    out = check_output_folder(project.output_dir / ("offboarding" if result.kind == "offboarding" else "erasures"))
+    out = check_output_folder(paths.certificates(result.kind))
     return [write_safely(out / f"{result.subject}.json", json.dumps(result.to_dict(), indent=2), "certificate"),
             write_safely(out / f"{result.subject}.md", certificate_markdown(result, project), "certificate")]

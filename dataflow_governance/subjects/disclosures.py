@@ -16,12 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from dataflow_governance.policy.context import PolicyContext
-from dataflow_governance.lineage.graph import TABLE_LEVEL
-from dataflow_governance.model.spec import table_of
-from dataflow_governance.storage.warehouse import table_expr
-from dataflow_governance.policy.hipaa import hipaa_assets, phi_columns
+from dataflow_governance.crypto.keyring import Keyring
 from dataflow_governance.ledger.chain import Ledger, NewEntry
+from dataflow_governance.lineage.graph import TABLE_LEVEL
+from dataflow_governance.model.spec import AssetGovernance, table_of
+from dataflow_governance.policy.context import PolicyContext
+from dataflow_governance.policy.hipaa import hipaa_assets, phi_columns
+from dataflow_governance.storage.warehouse import Warehouse, table_expr
+from dataflow_governance.subjects.reach import Reach
+from dataflow_governance.subjects.scope import Scope
 
 ACTION = "phi.accessed"
 GAPS = ("queries run straight against the warehouse or S3 (SQL consoles, BI tools, notebooks) are not recorded",
@@ -94,15 +97,15 @@ def record_command(ledger: Ledger, ctx: PolicyContext, command: str, assets: Ite
                                      "purposes": [purpose], "disclosed_to": []} for a in touched]})
 
 
-def rows_of_subject(ctx: PolicyContext, asset: str, warehouse, state_dir, subject_id: str) -> int | None:
+def rows_of_subject(governance: Mapping[str, AssetGovernance], asset: str, warehouse: Warehouse, keyring: Keyring,
+                    subject_id: str) -> int | None:
     """The subject's rows in a warehouse asset, matched on its identity columns (a pseudonymized
     one by the project's keyed pseudonym); None where that does not apply (S3, Delta, no identity)."""
     from sqlglot import exp
 
-    from dataflow_governance.crypto import keyring_for
     from dataflow_governance.subjects.matching import column_matches
 
-    gov = ctx.governance.get(asset)
+    gov = governance.get(asset)
     if gov is None or gov.storage.kind != "warehouse" or gov.per_tenant_table or not gov.identity_columns:
         return None
     table = table_of(asset, gov)
@@ -113,8 +116,7 @@ def rows_of_subject(ctx: PolicyContext, asset: str, warehouse, state_dir, subjec
     for column in gov.identity_columns:
         if column not in types:
             continue
-        pseudonym = (keyring_for(state_dir, warehouse).pseudonym(subject_id)
-                     if gov.columns[column].pseudonymized else None)
+        pseudonym = keyring.pseudonym(subject_id) if gov.columns[column].pseudonymized else None
         match = column_matches(column, types[column], subject_id, pseudonym)
         conditions.append(match.where)
         params += list(match.params)
@@ -124,15 +126,14 @@ def rows_of_subject(ctx: PolicyContext, asset: str, warehouse, state_dir, subjec
     return int(warehouse.fetch(query, params)[0][0])
 
 
-def subject_holdings(project, ctx: PolicyContext, warehouse, subject_id: str, assets: Iterable[str],
-                     store=lambda: None) -> dict[str, int]:
+def subject_holdings(reach: Reach, scope: Scope, subject_id: str, assets: Iterable[str]) -> dict[str, int]:
     """asset → the subject's rows or records in it now, for the given assets. Warehouse tables are
     matched on their identity columns directly; S3, Delta and tables per tenant through the erasure
-    plan, which knows where a subject is there (`store`: opens the object store when needed)."""
+    plan, which knows where a subject is there."""
     holding: dict[str, int] = {}
     elsewhere = set()
     for asset in sorted(assets):
-        rows = rows_of_subject(ctx, asset, warehouse, project.state_dir, subject_id)
+        rows = rows_of_subject(scope.governance, asset, reach.warehouse, reach.keyring, subject_id)
         if rows is None:
             elsewhere.add(asset)
         elif rows:
@@ -140,11 +141,11 @@ def subject_holdings(project, ctx: PolicyContext, warehouse, subject_id: str, as
     if elsewhere:
         from dataflow_governance.subjects.execute import count_target
         from dataflow_governance.subjects.plan import plan_erasure
+        from dataflow_governance.subjects.targets import Outcome, System
 
-        opened = store()
-        for target in plan_erasure(project, dict(ctx.governance), ctx.graph, warehouse):
-            if target.asset in elsewhere and target.system in ("warehouse", "s3", "delta"):
-                rows = count_target(target, project, warehouse, opened, subject_id)
+        for target in plan_erasure(scope, reach.warehouse):
+            if target.asset in elsewhere and target.system in (System.WAREHOUSE, System.S3, System.DELTA):
+                rows = count_target(Outcome(target), reach, subject_id)
                 if rows:
                     holding[target.asset] = holding.get(target.asset, 0) + rows
     return holding

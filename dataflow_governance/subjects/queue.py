@@ -22,8 +22,8 @@ REQUESTS_TABLE = "governance_erasure_requests"
 
 
 def file_request(warehouse: Warehouse, subject_id: str) -> str:
-    warehouse = warehouse.store
-    """Record a request for `subject_id`; returns the id to give the Dagster job."""
+    """Record a request for `subject_id` in the governance store; returns the id to give the Dagster job."""
+    warehouse = warehouse.governance_store
     request_id = "er_" + secrets.token_hex(12)
     warehouse.append_rows(REQUESTS_TABLE, pd.DataFrame({
         "request_id": [request_id], "subject_id": [check_subject_id(subject_id)],
@@ -32,7 +32,8 @@ def file_request(warehouse: Warehouse, subject_id: str) -> str:
 
 
 def resolve_request(warehouse: Warehouse, request_id: str) -> str:
-    warehouse = warehouse.store
+    """The subject id a filed request names; an error for an unknown or finished one."""
+    warehouse = warehouse.governance_store
     if not warehouse.table_exists(REQUESTS_TABLE):
         raise RequestError(f"no erasure request {request_id!r}: none has been filed (dfg erase --queue)")
     rows = warehouse.fetch(exp.select("subject_id").from_(table_expr(REQUESTS_TABLE))
@@ -43,6 +44,7 @@ def resolve_request(warehouse: Warehouse, request_id: str) -> str:
 
 
 def close_request(warehouse: Warehouse, request_id: str) -> None:
-    warehouse = warehouse.store
+    """Forget a request (and the id it holds) once its erasure is verified."""
+    warehouse = warehouse.governance_store
     warehouse.execute(exp.delete(table_expr(REQUESTS_TABLE), where=exp.column("request_id").eq(exp.Placeholder())),
                       [request_id])

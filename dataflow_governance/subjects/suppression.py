@@ -14,50 +14,60 @@ from datetime import datetime
 
 from sqlglot import exp
 
-from dataflow_governance.storage import anonymize
-from dataflow_governance.subjects import Target, erase_matching_rows, plan_erasure, suppression_list
-from dataflow_governance.subjects.offboard import returned_tenant_data
-from dataflow_governance.lineage.graph import ColumnGraph
 from dataflow_governance.crypto.hashing import keyed_hash
 from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.model.manifest import Project
-from dataflow_governance.subjects.matching import Condition, sql_canonical_text
+from dataflow_governance.ledger.erasures import suppression_list
 from dataflow_governance.model.ids import record_canonical
-from dataflow_governance.storage.objectstore import ObjectStore, object_versions, purge_prefix, s3_errors, split_s3_uri
+from dataflow_governance.storage import anonymize
 from dataflow_governance.storage.object_records import count_records, purge_records
-from dataflow_governance.model.spec import AssetGovernance
+from dataflow_governance.storage.objectstore import ObjectStore, object_versions, purge_prefix, s3_errors, split_s3_uri
 from dataflow_governance.storage.warehouse import Warehouse, table_expr
+from dataflow_governance.subjects.handlers.warehouse import erase_matching_rows
+from dataflow_governance.subjects.matching import Condition, sql_canonical_text
+from dataflow_governance.subjects.offboard import returned_tenant_data
+from dataflow_governance.subjects.plan import plan_erasure
+from dataflow_governance.subjects.reach import Reach
+from dataflow_governance.subjects.scope import Scope
+from dataflow_governance.subjects.targets import Action, Outcome, System, Target
 
 _CHUNK = 500  # hashes per IN list
 
 
-def apply_suppression(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None,
-                      warehouse: Warehouse, store: ObjectStore | None, now: datetime,
-                      dry_run: bool = False) -> dict[str, int]:
-    """Erase again whatever of an erased subject — or of an offboarded tenant — is stored now;
-    asset → records removed (with `dry_run`: what would be, nothing changed)."""
-    removed = returned_tenant_data(project, governance, graph, warehouse, store, now, dry_run)
+def apply_suppression(reach: Reach, scope: Scope, now: datetime, dry_run: bool = False) -> dict[str, int]:
+    """Erase again whatever of an erased subject — or of an offboarded tenant — is stored now.
+
+    Args:
+        reach: the stores and keys to search.
+        scope: the governance and graph to plan from.
+        now: the time legal holds are measured from.
+        dry_run: count what would be removed; change nothing.
+
+    Returns:
+        asset → records removed (with `dry_run`: that would be).
+    """
+    removed = returned_tenant_data(reach, scope, now, dry_run)
+    warehouse, store = reach.warehouse, reach.object_store
     suppressed = suppression_list(Ledger(warehouse))
     if not suppressed:
         return removed
     subjects = set(suppressed)
     pseudonyms = {p for p in suppressed.values() if p}
-    from dataflow_governance.crypto import open_keyring
-
-    key = open_keyring(project, warehouse).key("subject")
-    for target in plan_erasure(project, governance, graph, warehouse):
+    key = reach.keyring.key("subject")
+    for target in plan_erasure(scope, warehouse):
         count = 0
-        if target.system == "warehouse" and target.column and warehouse.table_exists(target.target):
+        if target.action == Action.SHREDDED:
+            continue  # sealed events stay; what made them the subject's (the key) is gone for good
+        if target.system == System.WAREHOUSE and target.column and warehouse.table_exists(target.target):
             hashes = pseudonyms if target.pseudonymized else subjects
             column_type = warehouse.columns(target.target).get(target.column)
             for chunk in _chunks(sorted(hashes)) if column_type is not None else []:
                 match = _hashed_match(target, column_type, warehouse, key, chunk)
                 count += _count_rows(target, warehouse, match) if dry_run else \
-                    erase_matching_rows(target, project, warehouse, match, now)
-        elif target.system == "s3" and store is not None:
+                    erase_matching_rows(Outcome(target), reach, match, now)
+        elif target.system == System.S3 and store is not None:
             bucket, template = split_s3_uri(target.target)
             is_gone = lambda value: _hash_of(key, record_canonical(value)) in subjects  # noqa: E731
-            if target.action == "delete":
+            if target.action == Action.DELETE:
                 count = _purge_subject_prefixes(store, bucket, template, key, subjects, dry_run)
             else:
                 count = (count_records if dry_run else purge_records)(store, bucket, template, target.column, is_gone,

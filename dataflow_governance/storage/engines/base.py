@@ -78,7 +78,7 @@ class Engine:
     dialect: ClassVar[str]  # sqlglot dialect statements are rendered in
     binary_type: ClassVar[str] = "BLOB"  # the column type for raw bytes (wrapped keys)
     # Whether the ledger and the project's other own tables can live in this engine; if not, they
-    # live in the project's store (`Warehouse.store`, a DuckDB file).
+    # live in the governance store (`Warehouse.governance_store`, a DuckDB file).
     holds_project_tables: ClassVar[bool] = True
     dbt_adapter: ClassVar[str | None] = None  # the dbt adapter that builds dbt projects on this engine
 

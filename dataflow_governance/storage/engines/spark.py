@@ -14,7 +14,7 @@ What differs from the SQL databases:
   the next statement on that table first finishes the overwrite: the change is never half made.
 - **No ledger here.** Spark cannot make a table append-only or serialize writers, so the ledger
   and the project's other own tables (requests, subject keys, dataset members) live in the
-  project's store (`warehouse.store`, a DuckDB file) — `holds_project_tables = False`.
+  governance store (the manifest's `warehouse.store`, a DuckDB file) — `holds_project_tables = False`.
 - **Catalog, not information_schema**: tables and columns come from Spark's catalog API.
 - **Keyed hashes with Spark's own `hmac`** (SHA-256, matches `keys.keyed_hash`).
 

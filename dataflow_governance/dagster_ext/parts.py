@@ -1,0 +1,126 @@
+"""A project's parts, built from its manifest once, for the Dagster adapter and the commands: the
+core takes each part it uses (a warehouse, a keyring, folders, anchors), never the `Project`.
+
+Everything here imports the part's package when it is asked for, so a command that needs no
+warehouse never imports one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dataflow_governance.catalog.artifact import Origin
+    from dataflow_governance.crypto.data_keys import DataKeyStore
+    from dataflow_governance.crypto.keyring import Keyring
+    from dataflow_governance.ledger.anchors import Anchors
+    from dataflow_governance.lineage.graph import ColumnGraph
+    from dataflow_governance.ml.datasets import Subjects
+    from dataflow_governance.ml.model_registry import Registry
+    from dataflow_governance.model.manifest import Project
+    from dataflow_governance.model.spec import AssetGovernance
+    from dataflow_governance.reports.c4 import Platform
+    from dataflow_governance.reports.openlineage import DatasetNames
+    from dataflow_governance.storage.objectstore import ObjectStore
+    from dataflow_governance.storage.warehouse import Warehouse
+    from dataflow_governance.subjects.reach import Reach
+    from dataflow_governance.subjects.scope import Scope
+
+
+def warehouse_of(project: Project) -> Warehouse:
+    """The project's warehouse, checked and bound to its engine."""
+    from dataflow_governance.storage.warehouse import open_warehouse
+
+    return open_warehouse(project)
+
+
+def object_store(project: Project) -> ObjectStore:
+    """The project's S3 object store (the local endpoint, started if needed, when none is configured)."""
+    from dataflow_governance.storage.objectstore import open_object_store
+
+    return open_object_store(project.object_store.endpoint_url, project.object_store.region, project.state_dir, True)
+
+
+def keyring_of(project: Project, warehouse: Warehouse | None = None) -> Keyring:
+    """The project's keyring: hashing keys checked against the ledger, data keys under its KEK."""
+    from dataflow_governance.crypto.opening import keyring_for
+
+    return keyring_for(project.state_dir, warehouse or warehouse_of(project), project.keys)
+
+
+def open_keyring(project: Project, warehouse: Warehouse | None = None) -> Keyring:
+    """`keyring_of` (its name before the core stopped taking a project)."""
+    return keyring_of(project, warehouse)
+
+
+def open_key_store(project: Project, warehouse: Warehouse | None = None) -> DataKeyStore:
+    """The project's data key store (field-level encryption, crypto-shredding)."""
+    return keyring_of(project, warehouse).data_keys()
+
+
+def anchors_of(project: Project) -> Anchors:
+    """Where the project anchors its ledger: the state folder, an Object Lock bucket, certificates."""
+    from dataflow_governance.ledger.anchors import Anchors, anchor_bucket
+
+    paths = project.paths
+    bucket = anchor_bucket(lambda: object_store(project), project.ledger.anchors, project.buckets)
+    return Anchors(paths.anchors, paths.output, bucket)
+
+
+def reach_of(project: Project, warehouse: Warehouse | None = None, store: ObjectStore | None = None) -> Reach:
+    """What a request or a sweep acts on: the warehouse, the object store (None: no S3), the keys,
+    the folders, the anchors and the MLflow URI."""
+    from dataflow_governance.subjects.reach import Reach
+
+    warehouse = warehouse or warehouse_of(project)
+    return Reach(project.name, warehouse, store, keyring_of(project, warehouse), project.paths, anchors_of(project),
+                 project.mlflow_tracking_uri)
+
+
+def scope_of(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None) -> Scope:
+    """What a request plans from: the governance and graph, and the project's identity columns and tenant entity."""
+    from dataflow_governance.subjects.scope import Scope
+
+    return Scope(governance, graph, project.identities, project.tenancy.tenant_asset)
+
+
+def subjects_of(project: Project, warehouse: Warehouse) -> Subjects:
+    """Who a training dataset's rows are about: the manifest's subjects, governance and keys."""
+    from dataflow_governance.ml.datasets import Subjects
+
+    return Subjects(project.subjects, project.governance, keyring_of(project, warehouse))
+
+
+def registry_of(project: Project, tracking_uri: str | None = None, experiment: str | None = None) -> Registry:
+    """Where the project's models are tracked and registered (the manifest's `mlflow:`)."""
+    from dataflow_governance.ml.model_registry import Registry
+
+    return Registry(tracking_uri or project.mlflow_tracking_uri, experiment or project.mlflow.experiment,
+                    project.state_dir / "mlartifacts")
+
+
+def origin_of(project: Project) -> Origin:
+    """What the project's catalog is built from besides its assets."""
+    from dataflow_governance.catalog.artifact import Origin
+
+    return Origin(project.name, project.root, project.manifest_path, project.processors, project.tenancy)
+
+
+def platform_of(project: Project) -> Platform:
+    """The platform as the C4 views draw it."""
+    from dataflow_governance.reports.c4 import Platform
+
+    return Platform(project.name, project.warehouse.kind, project.warehouse.region, project.object_store.region,
+                    {name: bucket.region for name, bucket in project.buckets.items()})
+
+
+def dataset_names(project: Project) -> DatasetNames:
+    """How OpenLineage names the project's datasets."""
+    from dataflow_governance.reports.openlineage import DatasetNames, namespace_of
+
+    return DatasetNames(namespace_of(project.openlineage, project.name),
+                        lambda: warehouse_of(project).engine.dataset_namespace(), project.state_dir)
+
+
+def openlineage_enabled(project: Project) -> bool:
+    return project.openlineage is not None and project.openlineage.enabled
