@@ -194,3 +194,28 @@ def test_no_core_module_takes_a_project():
             elif isinstance(node, ast.Name) and node.id in ("Project", "load_project"):
                 offenders.append(f"{_module_name(path)}:{node.lineno}: names {node.id}")
     assert offenders == []
+
+
+def test_every_public_name_of_every_package_imports():
+    """The lazy export tables name modules as strings: a moved or renamed function would only fail
+    on its first use, in a user's code. Resolve them all."""
+    import importlib
+
+    checked = 0
+    for init in PACKAGE.rglob("__init__.py"):
+        module = importlib.import_module(_module_name(init))
+        for name in getattr(module, "_PUBLIC", {}):
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"
+            checked += 1
+    assert checked > 50
+
+
+def test_every_name_in_a_modules_all_exists():
+    import importlib
+
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "__main__.py":
+            continue
+        module = importlib.import_module(_module_name(path))
+        missing = [name for name in getattr(module, "__all__", ()) if not hasattr(module, name)]
+        assert missing == [], _module_name(path)

@@ -12,7 +12,7 @@ import pytest
 from conftest import PG_DSN, dfg_json
 from dataflow_governance import Ledger, Warehouse, load_project
 from dataflow_governance.local import s3 as local_s3
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 
 def s3(project):

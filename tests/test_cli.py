@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from conftest import copy_project, dfg_json, run_dfg
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 
 def test_demo_materializes_everything_and_writes_reports(demo_project):

@@ -13,7 +13,7 @@ from dataflow_governance import load_project
 from dataflow_governance.local import s3 as local_s3
 from dataflow_governance.dagster_ext.parts import open_key_store
 from dataflow_governance.crypto.fields import SHREDDED, key_id_of, unseal
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 BUCKET, PREFIX = "deepwater-raw-eu", "order-events/"
 

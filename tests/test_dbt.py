@@ -14,7 +14,7 @@ from dataflow_governance.dagster_ext.definitions import all_specs, sql_definitio
 from dataflow_governance.dagster_ext.sql_assets import SQL_KEY
 from dataflow_governance.lineage.graph import build_column_graph
 from dataflow_governance.model.spec import GovernanceError
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 # The example's two dbt models, written by hand as a sql_asset would be.
 BY_HAND = {

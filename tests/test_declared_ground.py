@@ -9,7 +9,7 @@ import pytest
 from conftest import dfg_json, run_dfg
 from dataflow_governance import GovernanceError, build_governance, load_project
 from dataflow_governance.dagster_ext import governed_definitions, governed_spec, read_governance
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 
 def retype(manifest, old: str, new: str) -> None:

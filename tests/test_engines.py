@@ -10,7 +10,8 @@ from dataflow_governance.storage.engines.duckdb import DuckDBEngine
 from dataflow_governance.crypto.hashing import keyed_hash
 from dataflow_governance.ledger.chain import Ledger
 from sqlglot import exp
-from dataflow_governance.storage.warehouse import WarehouseError, open_warehouse
+from dataflow_governance import open_warehouse
+from dataflow_governance.storage.warehouse import WarehouseError
 
 
 class CountingEngine(DuckDBEngine):

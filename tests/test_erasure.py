@@ -12,7 +12,7 @@ from dataflow_governance.local import s3 as local_s3
 from dataflow_governance.dagster_ext.parts import open_keyring, reach_of, scope_of
 from dataflow_governance.crypto.hashing import keyed_hash
 from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 
 def identifiers(project, subject_id: int) -> dict[str, str]:

@@ -19,7 +19,7 @@ from dataflow_governance.model.spec import table_of
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.model.spec import GovernanceError, build_governance
 from test_erasure import identifiers, remnants
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 
 def s3_client(project):

@@ -21,7 +21,7 @@ from dataflow_governance.crypto import KeyStoreError, LocalKek
 from dataflow_governance.crypto.fields import SHREDDED, encrypt_frame, key_id_of, unseal
 from dataflow_governance.crypto.kek import WRAP_CONTEXT
 from dataflow_governance.subjects import erase
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 SEALED = ["customer_id", "email"]
 EVENTS = build_governance("events", {

@@ -20,7 +20,7 @@ from dataflow_governance.ledger.chain import (
     entry_hash,
 )
 from dataflow_governance.ledger.anchors import load_anchors, record_anchor
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

@@ -14,7 +14,7 @@ from dataflow_governance import build_governance, load_project
 from dataflow_governance.local import s3 as local_s3
 from dataflow_governance.policy.context import PolicyContext
 from dataflow_governance.policy.rules import run_policy
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 BUCKET, PREFIX = "deepwater-raw-eu", "exports/crm/"
 

@@ -47,7 +47,7 @@ from dataflow_governance.storage.objectstore import (
 from dataflow_governance.storage.warehouse import Warehouse
 
 from conftest import PG_DSN, copy_project, dfg_json, run_dfg
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 DATASET, MODEL = "ticket_training_set", "ticket_classifier"
 DATASET_SQL = "SELECT ticket_id, user_pseudo_id, text, label FROM ticket_features"

@@ -13,7 +13,7 @@ from dataflow_governance.catalog.artifact import Catalog
 from dataflow_governance.lineage.graph import SqlDefinition, build_column_graph
 from dataflow_governance.reports.review import diff_catalogs, fails
 from dataflow_governance.model.spec import Processor
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 GIT = ["git", "-c", "user.name=Reviewer", "-c", "user.email=reviewer@example.com"]
 

@@ -12,7 +12,7 @@ from dataflow_governance.crypto.hashing import keyed_hash
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.model.manifest import ManifestError
 from dataflow_governance.storage.warehouse import WarehouseError, table_expr
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 PEOPLE = pd.DataFrame({"user_id": [1, 2, 3, 4], "email": ["a@example.com", "b@example.com", None, "d@example.com"],
                        "country": ["DE", "FR", "DE", "IT"]})

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from conftest import copy_project, dfg_json
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 
 def findings_of(manifest) -> list[tuple[str, str]]:

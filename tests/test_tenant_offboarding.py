@@ -14,7 +14,7 @@ from dataflow_governance.dagster_ext.parts import keyring_of, reach_of, scope_of
 from dataflow_governance.subjects.offboard import offboard, tenant_hash
 from dataflow_governance.ledger.erasures import suppression_list
 from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance import open_warehouse
 
 US_BUCKET = "deepwater-bi-us"
 

@@ -12,7 +12,7 @@ from dataflow_governance.policy.hipaa import hipaa_assets
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.model.manifest import Project
 from dataflow_governance.subjects.disclosures import RunInfo, run_entries
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.dagster_ext.parts import warehouse_of
 
 LAUNCHED_BY_TAG = "dfg/launched_by"  # who launched a run where Dagster itself records no user (`dfg demo`)
 
@@ -34,7 +34,7 @@ def record_run(instance: dg.DagsterInstance, run_id: str, project: Project) -> i
     entries = run_entries(catalog.context, info, materialized)
     if not entries:
         return 0
-    ledger = Ledger(open_warehouse(project))
+    ledger = Ledger(warehouse_of(project))
     if ledger.entries(action=entries[0].action, target=entries[0].target, limit=1):
         return 0  # recorded already (a sensor tick retried, or the demo and the sensor both saw it)
     return len(ledger.append_many(entries))

@@ -44,7 +44,7 @@ from dataflow_governance.model.spec import AssetGovernance
 from dataflow_governance.dagster_ext.governance import DEFAULT_TRANSLATOR, GovernanceTranslator, with_governance
 from dataflow_governance.dagster_ext.resources import WarehouseResource
 from dataflow_governance.dagster_ext.sql_assets import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY
-from dataflow_governance.storage.warehouse import open_warehouse
+from dataflow_governance.dagster_ext.parts import warehouse_of
 
 NORMALIZED_FILE = "dfg_lineage_sql.json"  # beside dbt's manifest.json
 SKIPPED_DIRS = {"target", "logs", ".venv", "__pycache__"}  # (installed packages are code: they count)
@@ -238,7 +238,7 @@ class GovernedDbtProject:
 
     @cached_property
     def warehouse(self):
-        return open_warehouse(self.project)
+        return warehouse_of(self.project)
 
     @property
     def profile(self) -> str:

@@ -28,10 +28,20 @@ if TYPE_CHECKING:
 
 
 def warehouse_of(project: Project) -> Warehouse:
-    """The project's warehouse, checked and bound to its engine."""
-    from dataflow_governance.storage.warehouse import open_warehouse
+    """The project's warehouse, checked and bound to its engine.
 
-    return open_warehouse(project)
+    Args:
+        project: the loaded manifest.
+
+    Returns:
+        The warehouse its `warehouse:` section names (connections open when used).
+    """
+    from dataflow_governance.storage.warehouse import warehouse_for
+
+    return warehouse_for(project.warehouse, project.state_dir)
+
+
+open_warehouse = warehouse_of  # the public name (`dataflow_governance.open_warehouse`)
 
 
 def object_store(project: Project) -> ObjectStore:

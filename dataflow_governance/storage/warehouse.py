@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from dataflow_governance.model.manifest import WarehouseConfig
 
 __all__ = ["IDENTIFIER", "Warehouse", "WarehouseError", "check_warehouse", "column_expr", "first_line_redacted",
-           "open_warehouse", "private_file", "redact_dsn", "table_expr"]
+           "private_file", "redact_dsn", "table_expr", "warehouse_for"]
 
 _PLACEHOLDER = "__dfg_placeholder__"
 
@@ -200,14 +200,6 @@ def _parse(sql: str, dialect: str, what: str) -> exp.Expression:
         raise WarehouseError(f"{what} does not parse: {str(exc).splitlines()[0]}") from None
 
 
-class WarehouseSettings(Protocol):
-    """What opening a warehouse needs: its configuration, and the state folder its files live in."""
-
-    warehouse: WarehouseConfig
-    warehouse_path: Path
-    store_path: Path
-
-
 def check_warehouse(config: WarehouseConfig) -> None:
     """The configured engine is registered and has the settings it needs; else one clear error."""
     try:
@@ -219,16 +211,23 @@ def check_warehouse(config: WarehouseConfig) -> None:
         raise WarehouseError(f"warehouse: {problem}")
 
 
-def open_warehouse(where: WarehouseSettings) -> Warehouse:
-    """The warehouse a project's settings name (`Project` is one): checked, then bound to its engine.
+def warehouse_for(config: WarehouseConfig, state_dir: Path) -> Warehouse:
+    """The warehouse a manifest's `warehouse:` section names: checked, then bound to its engine.
 
     Args:
-        where: the warehouse configuration and the paths of its files.
+        config: the `warehouse:` section (kind, path or dsn, schema, governance store).
+        state_dir: the folder relative paths of its files are resolved against.
 
     Returns:
         The warehouse (connections are opened when used).
+
+    Raises:
+        WarehouseError: the engine is not registered or lacks a setting it needs.
     """
-    check_warehouse(where.warehouse)
-    config = where.warehouse
-    return Warehouse(kind=config.kind, path=str(where.warehouse_path), dsn=config.dsn, schema=config.schema_name,
-                     store_path=str(where.store_path))
+    check_warehouse(config)
+
+    def in_state(path: str) -> str:
+        return str(Path(path) if Path(path).is_absolute() else Path(state_dir) / path)
+
+    return Warehouse(kind=config.kind, path=in_state(config.path), dsn=config.dsn, schema=config.schema_name,
+                     store_path=in_state(config.store))
