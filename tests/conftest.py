@@ -46,13 +46,23 @@ def dfg_json(*args: str, project: Path | None = None, env: dict | None = None):
 
 
 @pytest.fixture(scope="session")
-def demo_project(tmp_path_factory):
-    """The example project copied and run once through `dfg demo` (shared, read-only for tests)."""
-    manifest = copy_project(tmp_path_factory.mktemp("deep_water"))
-    code, out, err = run_dfg("demo", "--json", project=manifest)
-    assert code == 0, err[-3000:]
-    yield manifest, json.loads(out)
-    run_dfg("local", "stop", project=manifest)
+def demo_project(request, tmp_path_factory):
+    """The example project copied and run once through `dfg demo`, for the whole session: the
+    first xdist worker to ask runs it, the others wait on the lock and read its result (shared,
+    read-only for tests; its endpoint is stopped when the session ends)."""
+    import fcntl
+
+    root = _shared_root(request.config, tmp_path_factory)
+    summary_file = root / "deep_water.summary.json"
+    with open(root / "deep_water.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = root / "deep_water" / "dagster_project.yaml"
+        if not summary_file.exists():
+            copy_project(manifest.parent)
+            code, out, err = run_dfg("demo", "--json", project=manifest)
+            assert code == 0, err[-3000:]
+            summary_file.write_text(out)
+    return manifest, json.loads(summary_file.read_text())
 
 
 def copy_demo(demo_project, dest: Path) -> Path:

@@ -219,3 +219,12 @@ def test_every_name_in_a_modules_all_exists():
         module = importlib.import_module(_module_name(path))
         missing = [name for name in getattr(module, "__all__", ()) if not hasattr(module, name)]
         assert missing == [], _module_name(path)
+
+
+def test_the_tests_mirror_the_packages():
+    """`tests/<package>/test_<module>.py` for a package's tests, `tests/e2e/` for whole-project runs."""
+    folders = {p.name for p in (REPO / "tests").iterdir() if p.is_dir() and p.name not in ("__pycache__",)}
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert folders - {"e2e"} <= packages, folders - packages
+    loose = sorted(p.name for p in (REPO / "tests").glob("test_*.py"))
+    assert loose == ["test_architecture.py", "test_hygiene.py"]  # about the whole project, not one package

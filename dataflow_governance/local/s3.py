@@ -106,11 +106,22 @@ def start_lock(state_dir: Path, service: str = "s3"):
         yield endpoint
 
 
+def require_server() -> None:
+    """moto's server is an extra: a production install talks to real S3 and does not carry it."""
+    import importlib.util
+
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        raise LocalS3Error("the local S3 endpoint needs moto's server, which is not installed: "
+                           "pip install 'dataflow-governance[local]', or set object_store.endpoint_url "
+                           "(DFG_S3_ENDPOINT_URL) to a real S3 endpoint")
+
+
 def ensure_running(state_dir: Path, port: int | None = None) -> Endpoint:
     """The running endpoint for this state dir, starting it if none is up (safe across processes)."""
     endpoint = read_endpoint(state_dir)
     if endpoint:
         return endpoint
+    require_server()
     _, log_file, _ = _paths(state_dir)
     with start_lock(state_dir) as started:
         if started:

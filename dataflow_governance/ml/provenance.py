@@ -112,7 +112,12 @@ def _log_run(mlflow, datasets: list[tuple[DatasetRecord, pa.Table]], trainer: Tr
     import mlflow.sklearn
     import skops
     import skops.io
-    import sklearn
+
+    try:
+        import sklearn
+    except ImportError:
+        raise ProvenanceError("the model is logged as a scikit-learn model, and scikit-learn is not installed: "
+                              "pip install 'dataflow-governance[example]'") from None
 
     mlflow.log_params(params)
     mlflow.set_tags(tags)

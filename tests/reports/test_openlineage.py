@@ -1,5 +1,5 @@
 """OpenLineage: events of governed runs and of the whole catalog, valid against the spec's JSON
-schemas (kept in tests/openlineage_spec), accepted by the client, and free of personal values."""
+schemas (kept in tests/reports/openlineage_spec), accepted by the client, and free of personal values."""
 
 import json
 import os
@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from openlineage.client import OpenLineageClient
 from referencing import Registry, Resource
 
-from conftest import copy_project, dfg_json, run_dfg
+from conftest import REPO, copy_project, dfg_json, run_dfg
 from dataflow_governance import load_project
 from dataflow_governance.dagster_ext import governed_definitions
 from dataflow_governance.dagster_ext.openlineage import openlineage_sensors, run_events
@@ -139,7 +139,7 @@ def test_events_round_trip_through_the_client(exported, tmp_path):
 
 
 def test_schema_command_publishes_the_facet_schema():
-    code, out, _err = run_dfg("openlineage", "schema", project=Path(__file__).parent.parent / "dagster_project.yaml")
+    code, out, _err = run_dfg("openlineage", "schema", project=REPO / "dagster_project.yaml")
     schema = json.loads(out)
     assert code == 0 and schema["$id"].endswith("GovernanceDatasetFacet.json")
     assert set(schema["$defs"]["GovernanceDatasetFacet"]["allOf"][1]["required"]) == {"personal", "categories", "piiFree"}

@@ -153,3 +153,14 @@ def test_store_files_are_private_and_keep_no_request_log(state_dir):
     for path in (state_dir / "s3").rglob("*"):
         assert path.stat().st_mode & 0o077 == 0, path
     assert b"attachments/99" not in (state_dir / "s3" / "server.log").read_bytes()
+
+
+def test_without_motos_server_the_local_endpoint_names_the_extra_to_install(tmp_path, monkeypatch):
+    """moto's server is the `local` extra: a production install without it gets a way forward,
+    not an ImportError from a child process."""
+    from dataflow_governance.errors import LocalS3Error
+
+    monkeypatch.setitem(sys.modules, "moto", None)  # as if not installed
+    with pytest.raises(LocalS3Error, match=r"dataflow-governance\[local\]") as err:
+        local_s3.ensure_running(tmp_path)
+    assert "endpoint_url" in str(err.value) and not (tmp_path / "s3").exists()
