@@ -15,8 +15,11 @@ def lazy_exports(package: str, names: Mapping[str, str], namespace: dict) -> tup
     def __getattr__(name: str):
         if name in names:
             module = names[name]
-            value = getattr(importlib.import_module(module if "." in module and module.startswith("dataflow_governance")
-                                                    else f".{module}", package), name)
+            try:
+                value = getattr(importlib.import_module(module if "." in module and module.startswith("dataflow_governance")
+                                                        else f".{module}", package), name)
+            except AttributeError as exc:  # raised while importing: not "no such name", which would hide it
+                raise ImportError(f"{package}.{name} could not be imported: {exc}") from exc
             namespace[name] = value
             return value
         raise AttributeError(f"module {package!r} has no attribute {name!r}")

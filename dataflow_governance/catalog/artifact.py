@@ -22,7 +22,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -201,7 +201,7 @@ def assemble(origin: Origin, governance: Mapping[str, AssetGovernance], upstream
     """A catalog of an already traced graph (the Dagster producer traced it to build the Definitions)."""
     inputs = input_hashes(origin, source_files)
     return Catalog(origin.project, dict(governance), dict(upstream), dict(origin.processors), graph, inputs,
-                   fingerprint_of(inputs), datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), origin.tenancy)
+                   fingerprint_of(inputs), datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), origin.tenancy)
 
 
 def written_fingerprint(path: Path) -> str | None:

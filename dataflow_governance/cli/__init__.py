@@ -4,8 +4,8 @@ Exit codes: 0 all good; 1 something was found or failed (an error-level finding,
 check); 2 the input could not be used (bad manifest, unknown taxonomy key, unreachable service).
 
 The parser and exit codes are here; each command family is a module of its own (`governance`,
-`lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `keys`, `review`, `openlineage`, `local`, `demo`) that computes its answer
-and hands it to `render` for people or prints it as JSON.
+`lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `keys`, `review`, `openlineage`, `local`,
+`demo`) that computes its answer and hands it to `render` for people or prints it as JSON.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from dataflow_governance.errors import DfgError
 from dataflow_governance.cli.common import CliError
+from dataflow_governance.errors import DfgError
 
-__all__ = ["CliError", "FAMILIES", "main"]
+__all__ = ["FAMILIES", "CliError", "main"]
 
 
 # Each family declares its commands in its own module (`register`) and runs them there; the order

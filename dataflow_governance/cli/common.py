@@ -8,6 +8,7 @@ import importlib
 import json
 import sys
 import traceback
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,14 +35,14 @@ def read_text(path: str, what: str, limit: int = 10 << 20) -> str:
 def utc_time(text: str | None, flag: str) -> str | None:
     """An ISO 8601 time as the ledger writes it (UTC, seconds), from 1900 to 9999; garbage is an
     error, not 'no entries'."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         if moment.tzinfo is not None:
-            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
     except ValueError:
         raise CliError(f"{flag} {text!r}: expected an ISO 8601 time such as 2026-01-31 or 2026-01-31T12:00:00Z") from None
     except OverflowError:
@@ -78,7 +79,7 @@ def load_definitions(project: Project):
         raise CliError(f"loading the Definitions ({project.definitions}) failed: {_located(exc, project.root)}") from None
     except DfgError:
         raise
-    except Exception as exc:  # noqa: BLE001 — the project's own code failed: say where, in one line
+    except Exception as exc:
         raise CliError(f"loading the Definitions ({project.definitions}) failed: {_located(exc, project.root)}; "
                        f"`dagster definitions validate -m {module_name}` shows the traceback") from None
     try:

@@ -63,19 +63,19 @@ def one_at_a_time(project: Project, what: str):
 def run_demo(project: Project, defs: dg.Definitions) -> dict:
     """One run over every asset (and its checks) on the project's resources; reports under output_dir."""
     import dagster as dg
-    
-    from dataflow_governance.dagster_ext.parts import anchors_of, keyring_of, openlineage_enabled, platform_of
+
     from dataflow_governance.dagster_ext import policy_context, project_resources, write_catalog
     from dataflow_governance.dagster_ext.access_audit import LAUNCHED_BY_TAG, record_run
     from dataflow_governance.dagster_ext.openlineage import emit_run
+    from dataflow_governance.dagster_ext.parts import anchors_of, keyring_of, openlineage_enabled, platform_of
     from dataflow_governance.ledger.chain import Ledger, NewEntry
     from dataflow_governance.ml.model_registry import registered_models
-    from dataflow_governance.reports.openlineage import OpenLineageError
+    from dataflow_governance.policy.pci import pci_scope
+    from dataflow_governance.policy.rules import run_policy
     from dataflow_governance.reports.c4 import VIEWS
     from dataflow_governance.reports.mermaid import write_mermaid
-    from dataflow_governance.policy.pci import pci_scope
+    from dataflow_governance.reports.openlineage import OpenLineageError
     from dataflow_governance.reports.pci_scope import scope_mermaid
-    from dataflow_governance.policy.rules import run_policy
     from dataflow_governance.reports.ropa import findings_report, ropa_activities, write_data_map, write_ropa
 
     resources = project_resources(project)
@@ -102,7 +102,7 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
                 lineage_error = str(exc)
                 print(f"warning: {exc}", file=sys.stderr)
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    checks = [e.event_specific_data for e in result.all_events
+    checks = [e.asset_check_evaluation_data for e in result.all_events
               if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     specs = list(defs.resolve_all_asset_specs())
     ctx = policy_context(specs, project)
@@ -120,7 +120,7 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
                   "rules": sorted({f.rule for f in findings})}),
     ])
     head = anchors_of(project).record(ledger.head(), source="dfg:demo")
-    trained_now = {str(getattr(e.event_specific_data.materialization.metadata.get("mlflow/run_id"), "value", ""))
+    trained_now = {str(getattr(e.materialization.metadata.get("mlflow/run_id"), "value", ""))
                    for e in result.get_asset_materialization_events()}
     out = project.output_dir
     views = [write_mermaid(out, "pci_scope", "PCI DSS scope", scope_mermaid(pci_scope(ctx), ctx)),

@@ -45,10 +45,10 @@ def cmd_check(args, project) -> int:
 
 def live_findings(project, ctx) -> list:
     """Every declared place confirmed in the live warehouse, object store and state folder."""
-    from dataflow_governance.policy.context import Finding
-    from dataflow_governance.detection.places import declared_place_problems
     from dataflow_governance.cli.common import uses_s3
     from dataflow_governance.dagster_ext.parts import object_store
+    from dataflow_governance.detection.places import declared_place_problems
+    from dataflow_governance.policy.context import Finding
 
     problems = declared_place_problems(dict(ctx.governance), warehouse_of(project),
                                        object_store(project) if uses_s3(ctx) else None, project.state_dir)
@@ -85,8 +85,8 @@ def cmd_map(args, project) -> int:
 
 
 def cmd_scope(args, project) -> int:
-    from dataflow_governance.reports.mermaid import write_mermaid
     from dataflow_governance.policy.pci import pci_scope
+    from dataflow_governance.reports.mermaid import write_mermaid
     from dataflow_governance.reports.pci_scope import scope_mermaid
 
     ctx = policy(project)

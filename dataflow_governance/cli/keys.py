@@ -20,8 +20,8 @@ PROBLEMS = {"missing", "empty", "truncated", "malformed", "unreadable", "differe
 
 
 def cmd_keys(args, project) -> int:
-    from dataflow_governance.dagster_ext.parts import open_key_store
     from dataflow_governance.crypto import HASHING_KEYS, LocalKek
+    from dataflow_governance.dagster_ext.parts import open_key_store
     from dataflow_governance.ledger.chain import Ledger
     from dataflow_governance.storage.locks import governance_lock
 
@@ -69,7 +69,7 @@ def key_status(project, store) -> dict:
     else:
         try:
             keks = [{"kek": store.kek.current_id(), "state": "ok"}]
-        except Exception as exc:  # noqa: BLE001 — a KMS key that cannot be used is a state to report
+        except Exception as exc:
             keks = [{"kek": project.keys.kms_key_id, "state": str(exc)}]
     rows = store.row_states()
     counts = {state: sum(r["state"] == state for r in rows) for state in ("live", "shredded", "unopenable")}

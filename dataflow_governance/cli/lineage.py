@@ -28,7 +28,7 @@ def cmd_lineage(args, project) -> int:
         return _sql_lineage(args)
     if project is None:
         raise CliError("give --sql or --file, or a project for --asset/--upstream/--downstream")
-    graph = policy(project).graph
+    graph = policy(project).column_graph
     if args.asset:
         if args.asset not in graph.lineage:
             known = ", ".join(sorted(graph.lineage)) or "(none)"
@@ -56,8 +56,8 @@ def cmd_lineage(args, project) -> int:
 
 
 def _sql_lineage(args) -> int:
-    from dataflow_governance.lineage.sql import column_lineage
     from dataflow_governance.lineage.scripts import parse_script, script_lineage
+    from dataflow_governance.lineage.sql import column_lineage
 
     sql = args.sql if args.sql is not None else read_text(args.file, "SQL file")
     schema = _schema(args.schema) if args.schema else None

@@ -21,7 +21,8 @@ def _local_spark_home(project):
 
 
 def local_status(project) -> dict:
-    from dataflow_governance.local import s3 as local_s3, spark as local_spark
+    from dataflow_governance.local import s3 as local_s3
+    from dataflow_governance.local import spark as local_spark
 
     endpoint = local_s3.read_endpoint(project.state_dir)
     home = _local_spark_home(project)
@@ -37,7 +38,8 @@ def local_status(project) -> dict:
 
 
 def cmd_local(args, project) -> int:
-    from dataflow_governance.local import s3 as local_s3, spark as local_spark
+    from dataflow_governance.local import s3 as local_s3
+    from dataflow_governance.local import spark as local_spark
 
     home = _local_spark_home(project)
     if args.action == "stop":

@@ -69,8 +69,8 @@ def _model_ref(text: str) -> tuple[str, str | None]:
 
 def _verify_snapshots(project, warehouse, datasets: list[dict]) -> list[str]:
     """Check each listed snapshot against its ledger record (an erased one is gone by design)."""
-    from dataflow_governance.ml.datasets import records_by_digest, verify_snapshot
     from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.ml.datasets import records_by_digest, verify_snapshot
 
     records, store, problems = records_by_digest(Ledger(warehouse)), object_store(project), []
     for dataset in datasets:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 
-
 def findings(items) -> str:
     errors = sum(f.severity == "error" for f in items)
     lines = [f"{f.severity.upper():7} {f.asset}: [{f.rule}] {f.message}\n        fix: {f.fix}" for f in items]

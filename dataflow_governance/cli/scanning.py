@@ -25,8 +25,8 @@ def register(subparsers, common) -> None:
 
 
 def cmd_scan(args, project) -> int:
-    from dataflow_governance.storage.objectstore import split_s3_uri
     from dataflow_governance.detection.scan import DEFAULT_VALIDATION_BUDGET, scan_file, scan_s3, scan_table
+    from dataflow_governance.storage.objectstore import split_s3_uri
 
     if args.file:
         report = scan_file(args.file, sample=args.sample)
@@ -46,8 +46,8 @@ def cmd_scan(args, project) -> int:
 
 def _record_phi_read(project, args) -> None:
     """A scan reads every value of what it scans: on PHI, that is an access to ledger (HIPAA)."""
-    from dataflow_governance.policy.hipaa import hipaa_assets
     from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.policy.hipaa import hipaa_assets
     from dataflow_governance.storage.objectstore import split_s3_uri
     from dataflow_governance.subjects.disclosures import record_command
 
@@ -59,8 +59,8 @@ def _record_phi_read(project, args) -> None:
 
 
 def cmd_residency(args, project) -> int:
-    from dataflow_governance.policy.gdpr import region_crossing
     from dataflow_governance.detection.residency import residency_report
+    from dataflow_governance.policy.gdpr import region_crossing
 
     ctx = policy(project)
     results = residency_report(ctx.governance, object_store(project) if uses_s3(ctx) else None,

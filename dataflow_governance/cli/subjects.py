@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from dataflow_governance.cli import render
 from dataflow_governance.cli.common import CliError, emit, policy, uses_s3, utc_time
 from dataflow_governance.dagster_ext.parts import object_store, reach_of, scope_of, warehouse_of
@@ -76,7 +78,7 @@ def cmd_erase(args, project) -> int:
 
 
 def cmd_sweep(args, project) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from dataflow_governance.retention.sweep import run_sweep
 
@@ -84,7 +86,7 @@ def cmd_sweep(args, project) -> int:
     if args.as_of:
         as_of = datetime.fromisoformat(utc_time(args.as_of, "--as-of"))
         # An earlier moment keeps more; a later one would delete data before its time.
-        if as_of > datetime.now(timezone.utc).replace(tzinfo=None):
+        if as_of > datetime.now(UTC).replace(tzinfo=None):
             raise CliError(f"--as-of {args.as_of!r} is in the future: a sweep may not delete data before its time")
     reach, scope = _inputs(project)
     result = run_sweep(reach, scope, dry_run=args.dry_run, now=as_of)
@@ -93,8 +95,8 @@ def cmd_sweep(args, project) -> int:
 
 
 def cmd_access(args, project) -> int:
-    from dataflow_governance.subjects import access_export
     from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.subjects import access_export
     from dataflow_governance.subjects.disclosures import record_command
 
     ctx = policy(project, checked=True)
@@ -109,9 +111,9 @@ def cmd_access(args, project) -> int:
 
 def cmd_disclosures(args, project) -> int:
     """HIPAA's accounting of disclosures (45 CFR 164.528) for one subject, from the ledger and lineage."""
-    from dataflow_governance.policy.hipaa import hipaa_assets
     from dataflow_governance.ledger.chain import Ledger
     from dataflow_governance.model.ids import SubjectIdError, check_subject_id
+    from dataflow_governance.policy.hipaa import hipaa_assets
     from dataflow_governance.subjects.disclosures import GAPS, access_of, disclosures, subject_holdings
 
     try:

@@ -29,8 +29,8 @@ def register(subparsers, common) -> None:
 
 
 def cmd_tenant(args, project) -> int:
-    from dataflow_governance.subjects.offboard import offboard
     from dataflow_governance.cli.subjects import check_flags
+    from dataflow_governance.subjects.offboard import offboard
 
     check_flags(args, ("--cancel", "--now", "--dry-run", "--notified"))
     ctx = policy(project, checked=True)
@@ -43,8 +43,8 @@ def cmd_tenant(args, project) -> int:
 
 
 def cmd_tenancy(args, project) -> int:
-    from dataflow_governance.tenancy import isolation as tenant_isolation
     from dataflow_governance.ledger.chain import Ledger
+    from dataflow_governance.tenancy import isolation as tenant_isolation
 
     warehouse = warehouse_of(project)
     isolation = tenant_isolation.plan(dict(policy(project, checked=True).governance), warehouse, project.tenancy)
@@ -73,7 +73,7 @@ def cmd_tenancy(args, project) -> int:
     ledger.append("dfg:tenancy", "tenancy.isolation_verified", f"project:{project.name}",
                   {"ok": result["ok"], "tables": {t: {k: v for k, v in r.items()} for t, r in result["tables"].items()},
                    "reporting": result["reporting"], "leaks": len(result["leaks"])})
-    lines = [f"{'ok  ' if not r['rows_of_other_tenants'] and r['insert_for_other_tenant_refused'] and r['reads_proven'] else 'LEAK' if r['reads_proven'] else 'UNPROVEN'} "
+    lines = [f"{_verdict(r)} "
              f"{t}: {r['rows_visible']} row(s) visible, {r['rows_of_other_tenants']} of other tenants; insert for "
              f"another tenant {'refused' if r['insert_for_other_tenant_refused'] else 'ACCEPTED'}"
              + ("" if r["reads_proven"] else f" (no row of the other tenant could be written: {r['canary']}; reads "
@@ -87,3 +87,10 @@ def cmd_tenancy(args, project) -> int:
     lines.append("tenant isolation verified" if result["ok"] else "TENANT ISOLATION BROKEN")
     emit(args, result, "\n".join(lines))
     return 0 if result["ok"] else 1
+
+
+def _verdict(row: dict) -> str:
+    """ok: reads proven and nothing of another tenant seen or insertable; LEAK; UNPROVEN."""
+    if not row["reads_proven"]:
+        return "UNPROVEN"
+    return "ok  " if not row["rows_of_other_tenants"] and row["insert_for_other_tenant_refused"] else "LEAK"

@@ -15,20 +15,34 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from typing import TypedDict
+from datetime import UTC, datetime
 from functools import cached_property
 
 from sqlglot import exp
 
 from dataflow_governance.crypto.hashing import keyed_hash
-from dataflow_governance.model.ids import canonical_id
-from dataflow_governance.storage.warehouse import Warehouse, WarehouseError, table_expr
 from dataflow_governance.crypto.kek import Kek, KeyStoreError
 from dataflow_governance.crypto.keyring import Keyring
+from dataflow_governance.model.ids import canonical_id
+from dataflow_governance.storage.warehouse import Warehouse, WarehouseError, table_expr
 
 KEYS_TABLE = "governance_subject_keys"
 _CHUNK = 500
 _WHOLE_TABLE = 2_000  # owners looked up at once above which reading the whole key table may be cheaper
+
+
+class Rotation(TypedDict):
+    """What a rotation did: live keys re-wrapped, and the KEKs destroyed once none named them."""
+
+    rewrapped: int
+    retired: list[str]
+
+
+class KekRetirement(Rotation):
+    """A rotation onto a new KEK (`kek`, now current)."""
+
+    kek: str
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,7 @@ def _settled(write, done, attempts: int = 5) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class DataKeyStore:
@@ -206,7 +220,7 @@ class DataKeyStore:
         rows = self._rows("owner", [owner])
         return rows[0][2] if rows else None
 
-    def rotate(self) -> dict[str, object]:
+    def rotate(self) -> Rotation:
         """Re-wrap every live data key with the KEK's current version; no data is touched. Old
         KEKs are retired afterwards (they would still open wrapped keys left in freed pages, WAL,
         backups and replicas) — only once no live key names them: a writer that wrapped a new key
@@ -240,13 +254,13 @@ class DataKeyStore:
                                     from_=exp.From(this=values))
                 con.execute(self.warehouse.render_bound(update), [value for row in chunk for value in row])
 
-    def retire_kek(self) -> dict[str, object]:
+    def retire_kek(self) -> KekRetirement:
         """A new KEK, every live key re-wrapped with it, and every older KEK destroyed: what makes a
         shredded key's wrapped copies (in WAL, backups, replicas) useless. Returns the rotation's
         summary with the KEK now current."""
         new = self.kek.rotate()
         summary = self.rotate()
-        return {"kek": new, **summary}
+        return {"kek": new, "rewrapped": summary["rewrapped"], "retired": summary["retired"]}
 
     def row_states(self) -> list[dict]:
         """Each key row: its owner (a keyed hash), key id, KEK, and whether it is live, shredded, or
@@ -266,7 +280,7 @@ class DataKeyStore:
                         usable[kek_id] = None
                     except (KeyStoreError, WarehouseError) as exc:
                         usable[kek_id] = str(exc)
-                    except Exception as exc:  # noqa: BLE001 — a KMS endpoint's own error: said, not raised
+                    except Exception as exc:
                         usable[kek_id] = type(exc).__name__
                 state = "live" if usable[kek_id] is None else "unopenable"
             states.append({"owner": owner, "key_id": key_id, "kek": kek_id, "state": state,

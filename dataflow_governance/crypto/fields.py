@@ -15,17 +15,17 @@ from __future__ import annotations
 import json
 import math
 from binascii import a2b_base64, b2a_base64
-from os import urandom
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from os import urandom
 
 import pandas as pd
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from dataflow_governance.crypto.data_keys import DataKey, DataKeyStore
 from dataflow_governance.errors import FieldCryptoError
 from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.crypto.data_keys import DataKey, DataKeyStore
 
 PREFIX = "dfg1:"
 ERASED = "dfg1:erased"  # written instead of a shredded subject's value
@@ -179,7 +179,7 @@ def decrypt_frame(frame: pd.DataFrame, asset: str, columns: Sequence[str], store
     out, tally = frame.copy(), Decryption()
     for column in columns:
         aad = _aad(asset, column)
-        values = []
+        values: list = []
         for token in tokens[column]:
             if type(token) is not str and _missing(token):
                 values.append(None)  # no value was sealed here

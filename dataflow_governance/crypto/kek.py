@@ -13,16 +13,16 @@ Wrapping is AES-256-GCM from the `cryptography` library; no cryptography is writ
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from dataflow_governance.errors import KeyStoreError
 from dataflow_governance.crypto.hashing import create_key_file, destroy_key_file, fingerprint, read_key_file
 from dataflow_governance.crypto.keyring import KeyBook, KeyRecord
+from dataflow_governance.errors import KeyStoreError
 
 WRAP_CONTEXT = b"dfg:data-key"  # associated data of every wrapped data key
 KEK_BYTES = 32  # AES-256
@@ -304,7 +304,7 @@ class AwsKmsKek:
             except Exception as exc:
                 raise KeyStoreError(f"KMS could not schedule the deletion of {kek_id}: {type(exc).__name__}") from None
             when = answer.get("DeletionDate")
-            when = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(when, "astimezone") else str(when)
+            when = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(when, "astimezone") else str(when)
             if self.book is not None:
                 self.book.record(f"kms:{kek_id}", "retirement_scheduled", {"kek": kek_id, "deletion_date": when})
             retired.append(kek_id)
@@ -321,7 +321,7 @@ class AwsKmsKek:
         when = meta.get("DeletionDate")
         if meta.get("KeyState") != "PendingDeletion" or when is None:
             return None
-        moment = when.astimezone(timezone.utc).replace(tzinfo=None) if hasattr(when, "astimezone") else None
+        moment = when.astimezone(UTC).replace(tzinfo=None) if hasattr(when, "astimezone") else None
         if moment is None or moment > now:
             return None
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -329,4 +329,4 @@ class AwsKmsKek:
     def deletion_date(self, kek_id: str) -> str | None:
         meta = self._describe(kek_id)
         when = meta.get("DeletionDate")
-        return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(when, "astimezone") else None
+        return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(when, "astimezone") else None

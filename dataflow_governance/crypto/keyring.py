@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from dataflow_governance.errors import KeyringError
 from dataflow_governance.crypto.hashing import create_key_file, fingerprint, keyed_hash, read_key_file
+from dataflow_governance.errors import KeyringError
 from dataflow_governance.model.ids import canonical_id
 
 if TYPE_CHECKING:

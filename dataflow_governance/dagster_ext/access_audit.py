@@ -3,16 +3,16 @@ appended to the ledger (by a run-status sensor, or by `dfg demo` for the run it 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from dataflow_governance.catalog import artifact as catalog_file
-from dataflow_governance.policy.hipaa import hipaa_assets
+from dataflow_governance.dagster_ext.parts import warehouse_of
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.model.manifest import Project
+from dataflow_governance.policy.hipaa import hipaa_assets
 from dataflow_governance.subjects.disclosures import RunInfo, run_entries
-from dataflow_governance.dagster_ext.parts import warehouse_of
 
 LAUNCHED_BY_TAG = "dfg/launched_by"  # who launched a run where Dagster itself records no user (`dfg demo`)
 
@@ -27,7 +27,7 @@ def record_run(instance: dg.DagsterInstance, run_id: str, project: Project) -> i
                     for r in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
                     if r.dagster_event is not None and r.dagster_event.asset_key is not None}
     stats = instance.get_run_stats(run_id)
-    started = datetime.fromtimestamp(stats.start_time or stats.launch_time or 0, tz=timezone.utc)
+    started = datetime.fromtimestamp(stats.start_time or stats.launch_time or 0, tz=UTC)
     info = RunInfo(run_id=run_id, job=run.job_name, started=started.replace(tzinfo=None).isoformat(timespec="seconds"),
                    launched_by=run.tags.get("dagster/user") or run.tags.get(LAUNCHED_BY_TAG) or "dagster (no user recorded)",
                    code_version=catalog.fingerprint)

@@ -10,16 +10,16 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from dataflow_governance.ml.datasets import dataset_records, verify_snapshot
+from dataflow_governance.dagster_ext.resources import S3Resource, WarehouseResource
 from dataflow_governance.detection.detectors import DETECTORS, select_detectors
-from dataflow_governance.model.spec import table_of
-from dataflow_governance.storage.objectstore import bucket_region
 from dataflow_governance.detection.places import needed_columns, table_problems
-from dataflow_governance.ledger.chain import Ledger, NewEntry
 from dataflow_governance.detection.residency import row_regions, storage_region
 from dataflow_governance.detection.scan import ScanReport, absent_declarations, scan_s3, scan_table, undeclared_findings
+from dataflow_governance.ledger.chain import Ledger, NewEntry
+from dataflow_governance.ml.datasets import dataset_records, verify_snapshot
 from dataflow_governance.model.manifest import TenancyConfig
-from dataflow_governance.model.spec import AssetGovernance
+from dataflow_governance.model.spec import AssetGovernance, table_of
+from dataflow_governance.storage.objectstore import bucket_region
 from dataflow_governance.tenancy.census import (
     object_census,
     pinned_outside,
@@ -27,7 +27,6 @@ from dataflow_governance.tenancy.census import (
     tenant_directory,
     tenant_placement,
 )
-from dataflow_governance.dagster_ext.resources import S3Resource, WarehouseResource
 
 NO_PII = "no_personal_data"
 DECLARED_PII = "pii_matches_declarations"

@@ -37,14 +37,13 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
 
-from dataflow_governance.errors import DbtProjectError
-from dataflow_governance.model.manifest import Project
-from dataflow_governance.model.spec import GovernanceError, build_governance
-from dataflow_governance.model.spec import AssetGovernance
 from dataflow_governance.dagster_ext.governance import DEFAULT_TRANSLATOR, GovernanceTranslator, with_governance
+from dataflow_governance.dagster_ext.parts import warehouse_of
 from dataflow_governance.dagster_ext.resources import WarehouseResource
 from dataflow_governance.dagster_ext.sql_assets import DIALECT_KEY, INPUT_FILES_KEY, SQL_KEY
-from dataflow_governance.dagster_ext.parts import warehouse_of
+from dataflow_governance.errors import DbtProjectError
+from dataflow_governance.model.manifest import Project
+from dataflow_governance.model.spec import AssetGovernance, GovernanceError, build_governance
 
 NORMALIZED_FILE = "dfg_lineage_sql.json"  # beside dbt's manifest.json
 SKIPPED_DIRS = {"target", "logs", ".venv", "__pycache__"}  # (installed packages are code: they count)

@@ -7,20 +7,9 @@ from pathlib import Path
 import dagster as dg
 
 from dataflow_governance.catalog import artifact as catalog
-from dataflow_governance.dagster_ext.parts import origin_of
-from dataflow_governance.model import taxonomy
 from dataflow_governance.crypto.keyring import peek_derived
-
-from dataflow_governance.model.manifest import Project, check_processor_references
-from dataflow_governance.lineage.graph import ColumnGraph, SqlDefinition, build_column_graph
-from dataflow_governance.policy.context import PolicyContext
-from dataflow_governance.policy.rules import run_policy
-from dataflow_governance.model.spec import AssetGovernance
-from dataflow_governance.dagster_ext.checks import governance_checks
-from dataflow_governance.dagster_ext.jobs import governance_jobs
-from dataflow_governance.dagster_ext.ledger import ledger_definitions
 from dataflow_governance.dagster_ext.access_audit import access_audit_sensors
-from dataflow_governance.dagster_ext.openlineage import openlineage_sensors
+from dataflow_governance.dagster_ext.checks import governance_checks
 from dataflow_governance.dagster_ext.governance import (
     DEFAULT_TRANSLATOR,
     GovernanceTranslator,
@@ -30,6 +19,11 @@ from dataflow_governance.dagster_ext.governance import (
     read_governance,
     upstream_graph,
 )
+from dataflow_governance.dagster_ext.jobs import governance_jobs
+from dataflow_governance.dagster_ext.ledger import ledger_definitions
+from dataflow_governance.dagster_ext.openlineage import openlineage_sensors
+from dataflow_governance.dagster_ext.parts import origin_of
+from dataflow_governance.dagster_ext.resources import project_resources
 from dataflow_governance.dagster_ext.sql_assets import (
     DIALECT_KEY,
     INPUT_FILES_KEY,
@@ -39,7 +33,12 @@ from dataflow_governance.dagster_ext.sql_assets import (
     lineage_markdown,
     shared_indirect,
 )
-from dataflow_governance.dagster_ext.resources import project_resources
+from dataflow_governance.lineage.graph import ColumnGraph, SqlDefinition, build_column_graph
+from dataflow_governance.model import taxonomy
+from dataflow_governance.model.manifest import Project, check_processor_references
+from dataflow_governance.model.spec import AssetGovernance
+from dataflow_governance.policy.context import PolicyContext
+from dataflow_governance.policy.rules import run_policy
 
 POLICY_CHECK = "governance_policy"
 
@@ -153,18 +152,18 @@ def column_description(graph: ColumnGraph, asset: str, column: str, declared: st
 
 
 def with_propagated_schemas(assets: list, ctx: PolicyContext, translator: GovernanceTranslator = DEFAULT_TRANSLATOR) -> list:
-    if ctx.graph is None or not ctx.graph.lineage:
+    if ctx.graph is None or not ctx.column_graph.lineage:
         return assets
 
     def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
         key = spec.key.to_user_string()
-        if key not in ctx.graph.lineage:
+        if key not in ctx.column_graph.lineage:
             return spec
         schema = propagated_schema(ctx.graph, key, ctx.governance.get(key), translator)
         return spec.replace_attributes(metadata={**spec.metadata, "dagster/column_schema": schema,
-                                                 LINEAGE_KEY: dg.MetadataValue.md(lineage_markdown(ctx.graph.lineage[key]))})
+                                                 LINEAGE_KEY: dg.MetadataValue.md(lineage_markdown(ctx.column_graph.lineage[key]))})
 
-    return dg.map_asset_specs(attach, assets)
+    return list(dg.map_asset_specs(attach, assets))
 
 
 def policy_checks(ctx: PolicyContext) -> dg.AssetChecksDefinition:

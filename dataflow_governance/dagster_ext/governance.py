@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 
@@ -248,7 +248,7 @@ def apply_manifest_governance(assets: Iterable, governance: Mapping[str, AssetGo
             raise GovernanceError(f"asset {key!r} declares governance both in Python and in dagster_project.yaml; keep one")
         return with_governance(spec, governance[key], translator)
 
-    return dg.map_asset_specs(attach, assets)
+    return list(dg.map_asset_specs(attach, assets))
 
 
 def with_project_defaults(facts: Mapping[str, Any], defaults: Mapping[str, Any], buckets: Mapping[str, Any]) -> dict:
@@ -288,7 +288,7 @@ def apply_project_defaults(assets: Iterable, defaults: Mapping[str, Any], bucket
             gov, translator=translator, owners=spec.owners, tags=spec.tags, kinds=spec.kinds, metadata=metadata,
             description=own))
 
-    return dg.map_asset_specs(attach, assets)
+    return list(dg.map_asset_specs(attach, assets))
 
 
 def _specs(assets: Iterable) -> Iterable[dg.AssetSpec]:
@@ -307,7 +307,7 @@ def read_governance(specs: Iterable[dg.AssetSpec]) -> dict[str, AssetGovernance]
         if raw is None:
             continue
         value = raw.value if isinstance(raw, dg.JsonMetadataValue) else raw
-        known = _VALIDATED.get(_canonical(value))
+        known = _VALIDATED.get(_canonical(cast(Mapping[str, Any], value)))
         if known is not None:
             result[spec.key.to_user_string()] = known
         else:

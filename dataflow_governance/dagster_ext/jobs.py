@@ -4,13 +4,13 @@ offboarding of one tenant."""
 import dagster as dg
 
 from dataflow_governance.dagster_ext.parts import reach_of, scope_of
-from dataflow_governance.subjects import ErasureError, erase
-from dataflow_governance.subjects.offboard import offboard
+from dataflow_governance.dagster_ext.resources import S3Resource, WarehouseResource
 from dataflow_governance.model.manifest import Project
 from dataflow_governance.policy.context import PolicyContext
-from dataflow_governance.subjects.queue import RequestError, close_request, resolve_request
 from dataflow_governance.retention.sweep import run_sweep
-from dataflow_governance.dagster_ext.resources import S3Resource, WarehouseResource
+from dataflow_governance.subjects import ErasureError, erase
+from dataflow_governance.subjects.offboard import offboard
+from dataflow_governance.subjects.queue import RequestError, close_request, resolve_request
 
 SWEEP_ASSET = "retention_sweep"
 

@@ -3,11 +3,12 @@
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from dataflow_governance.dagster_ext.parts import anchors_of
+from dataflow_governance.dagster_ext.resources import WarehouseResource
 from dataflow_governance.ledger.chain import LEDGER_TABLE, Anchor, Ledger
 from dataflow_governance.model.manifest import Project
-from dataflow_governance.dagster_ext.resources import WarehouseResource
 
 LEDGER_ASSET = "governance_ledger"
 LEDGER_CHECK = "chain_intact"
@@ -18,7 +19,8 @@ def ledger_metadata(anchor: Anchor) -> dict[str, Any]:
     return {"ledger/head_seq": anchor.seq, "ledger/head_hash": anchor.hash}
 
 
-def ledger_definitions(project: Project) -> tuple[dg.AssetSpec, dg.AssetChecksDefinition, dg.JobDefinition, dg.ScheduleDefinition]:
+def ledger_definitions(project: Project) -> tuple[dg.AssetSpec, dg.AssetChecksDefinition, UnresolvedAssetJobDefinition,
+                                                 dg.ScheduleDefinition]:
     spec = dg.AssetSpec(
         LEDGER_ASSET,
         group_name="governance",

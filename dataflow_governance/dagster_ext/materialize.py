@@ -6,9 +6,9 @@ from typing import Any
 
 import dagster as dg
 
+from dataflow_governance.dagster_ext.governance import SPEC_KEY, column_schema, read_governance
 from dataflow_governance.model.spec import AssetGovernance
 from dataflow_governance.storage.warehouse import Warehouse
-from dataflow_governance.dagster_ext.governance import SPEC_KEY, column_schema, read_governance
 
 
 def asset_governance(context: dg.AssetExecutionContext) -> AssetGovernance | None:

@@ -8,13 +8,13 @@ tick (and says so), never a materialization. Events carry the steps' true times.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from dataflow_governance.catalog import artifact as catalog_file
-from dataflow_governance.model.manifest import Project
 from dataflow_governance.dagster_ext.parts import dataset_names, openlineage_enabled
+from dataflow_governance.model.manifest import Project
 from dataflow_governance.reports.openlineage import client_for, emit, run_event, step_run_id
 
 STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
@@ -44,7 +44,9 @@ def run_events(instance: dg.DagsterInstance, run_id: str, project: Project) -> l
     names = dataset_names(project)
     known = set(catalog.upstream) | set(catalog.governance)
     planned = _planned_assets(instance, run)
-    started, ended, materialized = {}, {}, {}
+    started: dict[str, float] = {}
+    ended: dict[str, tuple[float, str | None]] = {}
+    materialized: dict[str, list[str]] = {}
     for record in instance.all_logs(run_id, of_type=STEP_EVENTS):
         event = record.dagster_event
         if event is None or event.step_key is None:
@@ -64,13 +66,13 @@ def run_events(instance: dg.DagsterInstance, run_id: str, project: Project) -> l
         if not outputs:
             continue  # a step of checks only, or of assets outside the catalog
         job = outputs[0] if len(outputs) == 1 else step
-        common = {"run_id": step_run_id(run_id, step), "job": job, "parent": (run.job_name, run_id)}
-        events.append(run_event(catalog, names, state="START", when=_utc(start),
-                                outputs=planned.get(step, outputs), **common))
+        step_id, parent = step_run_id(run_id, step), (run.job_name, run_id)
+        events.append(run_event(catalog, names, state="START", when=_utc(start), outputs=planned.get(step, outputs),
+                                run_id=step_id, job=job, parent=parent))
         if step in ended:
             when, failure = ended[step]
             events.append(run_event(catalog, names, state="FAIL" if failure else "COMPLETE", when=_utc(when),
-                                    outputs=outputs, failure=failure, **common))
+                                    outputs=outputs, failure=failure, run_id=step_id, job=job, parent=parent))
     return events
 
 
@@ -106,4 +108,4 @@ def _error_type(error) -> str:
 
 
 def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return datetime.fromtimestamp(timestamp, tz=UTC)

@@ -83,8 +83,8 @@ class KeysResource(dg.ConfigurableResource):
         """The project's keyring (`crypto.Keyring`), its data keys in `warehouse` (this resource's by default)."""
         from dataflow_governance.crypto.opening import keyring_for
 
-        config = KeysConfig(provider=self.provider, kms_key_id=self.kms_key_id,
-                            kms_endpoint_url=self.kms_endpoint_url, kms_region=self.kms_region)
+        config = KeysConfig.model_validate({"provider": self.provider, "kms_key_id": self.kms_key_id,
+                                            "kms_endpoint_url": self.kms_endpoint_url, "kms_region": self.kms_region})
         return keyring_for(Path(self.state_dir), warehouse or self.warehouse.get(), config)
 
     def store(self, warehouse: Warehouse):

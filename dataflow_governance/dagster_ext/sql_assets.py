@@ -5,12 +5,12 @@ from typing import Any
 
 import dagster as dg
 
-from dataflow_governance.lineage.dml import Move, as_move
-from dataflow_governance.lineage.sql import StatementLineage, column_lineage, parse_statement, table_dependencies
-from dataflow_governance.model.spec import AssetGovernance
 from dataflow_governance.dagster_ext.governance import GovernanceTranslator, governance_attributes, read_governance
 from dataflow_governance.dagster_ext.materialize import table_metadata
 from dataflow_governance.dagster_ext.resources import WarehouseResource
+from dataflow_governance.lineage.dml import Move, as_move
+from dataflow_governance.lineage.sql import StatementLineage, column_lineage, parse_statement, table_dependencies
+from dataflow_governance.model.spec import AssetGovernance
 
 SQL_KEY = "dataflow_governance/sql"
 DIALECT_KEY = "dataflow_governance/sql_dialect"

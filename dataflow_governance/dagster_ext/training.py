@@ -6,6 +6,12 @@ from typing import Any
 
 import dagster as dg
 
+from dataflow_governance.dagster_ext.materialize import asset_governance
+from dataflow_governance.dagster_ext.parts import registry_of, subjects_of
+from dataflow_governance.dagster_ext.resources import MlflowResource, ProjectResource, S3Resource, WarehouseResource
+from dataflow_governance.dagster_ext.sql_assets import DIALECT_KEY, SQL_KEY
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.lineage.sql import table_dependencies
 from dataflow_governance.ml.datasets import (
     DatasetRecord,
     DatasetSpec,
@@ -13,14 +19,8 @@ from dataflow_governance.ml.datasets import (
     materialize_dataset,
     read_snapshot,
 )
-from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.lineage.sql import table_dependencies
-from dataflow_governance.dagster_ext.parts import registry_of, subjects_of
 from dataflow_governance.ml.provenance import Trainer, code_version, train_and_register
 from dataflow_governance.storage.warehouse import redact_dsn
-from dataflow_governance.dagster_ext.materialize import asset_governance
-from dataflow_governance.dagster_ext.resources import MlflowResource, ProjectResource, S3Resource, WarehouseResource
-from dataflow_governance.dagster_ext.sql_assets import DIALECT_KEY, SQL_KEY
 
 
 def dataset_metadata(record: DatasetRecord) -> dict[str, Any]:
@@ -82,7 +82,8 @@ def training_dataset(name: str, sql: str | None = None, *, path: str | Path | No
 
 
 def model_asset(name: str, *, dataset: str | dg.AssetsDefinition, trainer: Trainer, params: dict[str, Any],
-                features: str | list[str], target: str | None = None, registered_model: str | None = None, **asset_kwargs) -> dg.AssetsDefinition:
+                features: str | list[str], target: str | None = None, registered_model: str | None = None,
+                **asset_kwargs) -> dg.AssetsDefinition:
     """A model trained on the latest verified snapshot of `dataset`, logged and registered in MLflow.
 
     `trainer(frame, params) -> (sklearn model, metrics)` must be importable by module and name,

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-
 PHONE_REGIONS = ("DE", "US", "GB", "FR", "NL", "ES", "IT")  # for numbers written without +country
 # Shapes that are something else even when a numbering plan would accept the digits.
 _NOT_PHONE = re.compile(r"\d{4}[-./]\d{2}[-./]\d{2}|\d{2}[-./]\d{2}[-./]\d{4}|\d{3}-\d{2}-\d{4}|\d{1,3}(?:\.\d{1,3}){3}"

@@ -62,7 +62,6 @@ def validate_dataframe(frame: pd.DataFrame, columns: list[str] | None = None,
     Returns column → detector → rows with a validated match (counts only).
     """
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from sqlglot import exp
 
 from dataflow_governance.model import taxonomy
-from dataflow_governance.storage.objectstore import ObjectStore, ObjectStoreError, bucket_region
 from dataflow_governance.model.spec import AssetGovernance
+from dataflow_governance.storage.objectstore import ObjectStore, ObjectStoreError, bucket_region
 from dataflow_governance.storage.warehouse import Warehouse, column_expr, table_expr
 
 # EU member states plus the EEA (Iceland, Liechtenstein, Norway): one area for GDPR transfers.

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 from sqlglot import exp
 
-from dataflow_governance.errors import ScanError
 from dataflow_governance.detection.detectors import DETECTORS, Detector, combined_prefilter
+from dataflow_governance.errors import ScanError
 from dataflow_governance.storage.objectstore import ObjectStore, s3_errors
 from dataflow_governance.storage.warehouse import Warehouse, WarehouseError, column_expr, table_expr
 
@@ -223,7 +223,7 @@ def scan_file(path: str | Path, sample: int | None = None, detectors: Iterable[D
 DEFAULT_VALIDATION_BUDGET = 2_000  # candidate rows per column validated in Python
 
 
-def _count_when(condition: exp.Expression) -> exp.Expression:
+def _count_when(condition: exp.Expr) -> exp.Expr:
     return exp.func("sum", exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=exp.Literal.number(0)))
 
 
@@ -243,7 +243,7 @@ def scan_table(warehouse: Warehouse, table: str, sample: int | None = None,
         types = warehouse.columns(table)
     except WarehouseError as exc:
         raise ScanError(str(exc)) from None
-    source: exp.Expression = table_expr(table)
+    source: exp.Expr = table_expr(table)
     if sample is not None:  # the first N rows the engine returns
         source = exp.select("*").from_(table_expr(table)).limit(sample).subquery("sampled")
     pattern = exp.Literal.string(combined_prefilter(detectors))
@@ -316,8 +316,8 @@ def object_frame(key: str, body) -> pd.DataFrame:
 
 def undeclared_findings(report: ScanReport, declared: Mapping[str, Iterable[str]]) -> dict[str, dict[str, int]]:
     """Column → detector → rows, for personal data a column's declared categories do not cover."""
-    from dataflow_governance.model import taxonomy
     from dataflow_governance.detection.detectors import DETECTOR_CATEGORY
+    from dataflow_governance.model import taxonomy
 
     out: dict[str, dict[str, int]] = {}
     for column, col_report in report.columns.items():

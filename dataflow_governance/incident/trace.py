@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlglot import exp
 
-from dataflow_governance.model import taxonomy
 from dataflow_governance.detection.detectors import DETECTOR_CATEGORY, DETECTORS, Detector, combined_prefilter
 from dataflow_governance.errors import IncidentError
-from dataflow_governance.policy.context import PolicyContext
 from dataflow_governance.lineage.graph import TABLE_LEVEL
+from dataflow_governance.model import taxonomy
 from dataflow_governance.model.spec import table_of
+from dataflow_governance.policy.context import PolicyContext
 from dataflow_governance.storage.objectstore import ObjectStore, s3_errors, split_s3_uri
 from dataflow_governance.storage.warehouse import Warehouse, column_expr, table_expr
 
@@ -74,7 +74,7 @@ def carrying_columns(ctx: PolicyContext, asset: str, category: str) -> list[str]
         if any(taxonomy.is_within(k, category) for k in gov.data_categories):
             found.add(TABLE_LEVEL)
     if ctx.graph is not None:
-        found |= {c for c, cls in ctx.graph.columns_of(asset).items()
+        found |= {c for c, cls in ctx.column_graph.columns_of(asset).items()
                   if not cls.anonymous and any(taxonomy.is_within(k, category) for k in cls.categories)}
     return sorted(found)
 
@@ -85,9 +85,9 @@ def backward(ctx: PolicyContext, asset: str, category: str) -> dict:
     for column in columns:
         if ctx.graph is None:
             break
-        origins = [f"{a}.{c}" for a, c, cats in ctx.graph.personal_origins(asset, column)
+        origins = [f"{a}.{c}" for a, c, cats in ctx.column_graph.personal_origins(asset, column)
                    if any(taxonomy.is_within(k, category) for k in cats) and (a, c) != (asset, column)]
-        via = sorted({a for a, _c in ctx.graph.upstream(asset, column) if a != asset})
+        via = sorted({a for a, _c in ctx.column_graph.upstream(asset, column) if a != asset})
         if origins:
             paths[column] = {"origins": origins, "through": via}
     upstream = _closure(ctx.upstream, asset)

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,7 +55,7 @@ class AnchorBucket:
         return self._store
 
     def put(self, anchor: Anchor) -> None:
-        until = datetime.now(timezone.utc) + timedelta(days=self.retain_days)
+        until = datetime.now(UTC) + timedelta(days=self.retain_days)
         body = json.dumps({"seq": anchor.seq, "hash": anchor.hash, "recorded_at": anchor.recorded_at,
                            "source": anchor.source}, sort_keys=True).encode()
         with s3_errors(f"put a ledger anchor in s3://{self.bucket}/{self.prefix}", self.store):
@@ -74,7 +74,7 @@ class AnchorBucket:
         return found
 
 
-def certificate_anchors(output_dir: Path, extra: list[Path] = ()) -> list[Anchor]:
+def certificate_anchors(output_dir: Path, extra: Sequence[Path] = ()) -> list[Anchor]:
     """The ledger heads certificates carry (each erasure's and offboarding's, and any given)."""
     paths = [*sorted(Path(output_dir).glob("erasures/*.json")), *sorted(Path(output_dir).glob("offboarding/*.json")),
              *map(Path, extra)]
@@ -127,7 +127,7 @@ class Anchors:
             self.bucket.put(stamped)
         return stamped
 
-    def load(self, certificates: list[Path] = ()) -> list[Anchor]:
+    def load(self, certificates: Sequence[Path] = ()) -> list[Anchor]:
         """Every anchor there is: the state folder's, the bucket's, the certificates' (and those given)."""
         return [*read_anchors(self.file), *(self.bucket.load() if self.bucket else []),
                 *certificate_anchors(self.output, list(certificates))]

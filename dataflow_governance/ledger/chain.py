@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlglot import exp, parse_one
@@ -103,7 +103,7 @@ def entry_hash(text: str) -> str:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _check_text(name: str, value: str) -> str:
@@ -339,7 +339,7 @@ class Ledger:
         with self.warehouse.connect() as con:
             self.warehouse.engine.snapshot_reads(con)
 
-            def fetch(query: exp.Expression) -> list[tuple]:
+            def fetch(query: exp.Expr) -> list[tuple]:
                 return [tuple(r) for r in con.execute(self.warehouse.render(query)).fetchall()]
 
             count, first_seq, head_seq, first_bad = fetch(self._verify_query())[0]
@@ -351,7 +351,7 @@ class Ledger:
         head_hash = hashes.get(head_seq, GENESIS_HASH) if head_seq else GENESIS_HASH
         return _check_anchors(int(count), int(head_seq or 0), head_hash, hashes.get, anchors)
 
-    def _verify_query(self) -> exp.Expression:
+    def _verify_query(self) -> exp.Expr:
         """entries, first seq, last seq, and the first seq whose hash or link is wrong (or NULL).
 
         Each entry is joined to its predecessor by seq; one pass, no sort, no window.

@@ -17,6 +17,7 @@ target columns the query's outputs land in, by position.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from sqlglot import exp
 
@@ -39,19 +40,19 @@ def table_name(table: exp.Table) -> str:
     return ".".join(part.name for part in table.parts)
 
 
-def _unwrap(query: exp.Expression) -> exp.Expression:
+def _unwrap(query: exp.Expr) -> exp.Expr:
     while isinstance(query, exp.Subquery) and not query.alias:
         query = query.this
     return query
 
 
-def _target(node: exp.Expression) -> tuple[str, list[str] | None]:
+def _target(node: exp.Expr) -> tuple[str, list[str] | None]:
     table = node.this if isinstance(node, exp.Schema) else node
     columns = [c.name for c in node.expressions] if isinstance(node, exp.Schema) and node.expressions else None
-    return table_name(table), columns
+    return table_name(cast(exp.Table, table)), columns
 
 
-def as_move(statement: exp.Expression) -> Move:
+def as_move(statement: exp.Expr) -> Move:
     if isinstance(statement, (exp.Insert, exp.Create)):
         query = _unwrap(statement.expression) if statement.expression is not None else None
         if not isinstance(query, exp.Query):
@@ -73,7 +74,7 @@ def as_move(statement: exp.Expression) -> Move:
     raise NotAMove(f"a {statement.key.upper()} statement moves no data between tables")
 
 
-def _with_ctes(query: exp.Expression, statement: exp.Expression) -> exp.Expression:
+def _with_ctes(query: exp.Query, statement: exp.Expr) -> exp.Query:
     """`WITH … INSERT/UPDATE …`: the statement's CTEs belong to the query that reads them."""
     with_ = statement.args.get("with_") or statement.args.get("with")
     if with_ is None or not isinstance(query, exp.Select | exp.SetOperation):
@@ -112,20 +113,20 @@ def _update(statement: exp.Update) -> Move:
 
 def _merge(statement: exp.Merge) -> Move:
     target, source = statement.this, statement.args.get("using")
-    assigned: dict[str, list[exp.Expression]] = {}
+    assigned: dict[str, list[exp.Expr]] = {}
     deletes = False
     whens = statement.args.get("whens")
     for when in (whens.expressions if whens is not None else []):
         condition = when.args.get("condition")
         action = when.args.get("then")
-        pairs: list[tuple[str, exp.Expression]] = []
+        pairs: list[tuple[str, exp.Expr]] = []
         if isinstance(action, exp.Update):
             pairs = [(a.this.name, a.expression) for a in action.expressions]
         elif isinstance(action, exp.Insert):
             names = [c.name for c in action.this.expressions] if isinstance(action.this, exp.Tuple | exp.Schema) else []
             values = action.expression.expressions if isinstance(action.expression, exp.Tuple) else []
             pairs = list(zip(names, values))
-        elif isinstance(action, exp.Var) and action.name.upper() == "DELETE" or action is None:
+        elif (isinstance(action, exp.Var) and action.name.upper() == "DELETE") or action is None:
             deletes = True
             continue
         for name, value in pairs:

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from dataflow_governance.model import taxonomy
 from dataflow_governance.lineage.sql import ColumnLineage, DirectSource, LineageAnalyzer, LineageError, StatementLineage
+from dataflow_governance.model import taxonomy
 from dataflow_governance.model.spec import AssetGovernance, GovernanceError, table_of
 
 TABLE_LEVEL = "*"  # the node of an asset whose columns are not traced: the asset as a whole
@@ -239,7 +239,7 @@ def _topological(assets: Iterable[str], upstream: Mapping[str, Iterable[str]]) -
             return
         for dep in upstream.get(asset, ()):
             if dep in wanted:
-                visit(dep, path + (asset,))
+                visit(dep, (*path, asset))
         done.add(asset)
         order.append(asset)
 

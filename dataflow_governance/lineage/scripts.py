@@ -45,7 +45,7 @@ class ScriptLineage:
                                for table, columns in self.end_to_end.items()}}
 
 
-def parse_script(sql: str, dialect: str | None) -> list[exp.Expression]:
+def parse_script(sql: str, dialect: str | None) -> list[exp.Expr]:
     """The script's statements, procedure bodies flattened in."""
     return _flatten(parse_statements(sql, dialect), dialect)
 
@@ -53,10 +53,10 @@ def parse_script(sql: str, dialect: str | None) -> list[exp.Expression]:
 _BODY = re.compile(r"^\s*(?:AS\s+)?BEGIN\b(.*?)(?:\bEND\s*;?\s*)?$", re.IGNORECASE | re.DOTALL)
 
 
-def _flatten(statements: list[exp.Expression], dialect: str | None) -> list[exp.Expression]:
+def _flatten(statements: list[exp.Expr], dialect: str | None) -> list[exp.Expr]:
     """Statements inside stored procedures (`CREATE PROCEDURE … BEGIN … END`) count as the
     script's own: a procedure is the script a scheduler runs."""
-    flat: list[exp.Expression] = []
+    flat: list[exp.Expr] = []
     for statement in statements:
         body = statement.expression if isinstance(statement, exp.Create) and str(
             statement.args.get("kind") or "").upper() in ("PROCEDURE", "FUNCTION") else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -83,8 +84,12 @@ class ColumnLineage:
     indirect: tuple[IndirectSource, ...] = ()
     ambiguous: tuple[AmbiguousSource, ...] = ()
 
+    def sources(self) -> tuple[DirectSource | IndirectSource, ...]:
+        """Every column this one is computed from or filtered by."""
+        return (*self.direct, *self.indirect)
+
     def to_dict(self) -> dict:
-        out = {"direct": [d.to_dict() for d in self.direct], "indirect": [i.to_dict() for i in self.indirect]}
+        out: dict[str, Any] = {"direct": [d.to_dict() for d in self.direct], "indirect": [i.to_dict() for i in self.indirect]}
         if self.ambiguous:
             out["ambiguous"] = [a.to_dict() for a in self.ambiguous]
         return out
@@ -106,7 +111,7 @@ class StatementLineage:
     warnings: tuple[str, ...] = ()  # what a partial schema left to best effort
 
     def to_dict(self) -> dict:
-        out = {"columns": {name: c.to_dict() for name, c in self.columns.items()}, "tables": list(self.tables)}
+        out: dict[str, Any] = {"columns": {name: c.to_dict() for name, c in self.columns.items()}, "tables": list(self.tables)}
         if self.target:
             out["target"] = self.target
         if self.kind != "select":
@@ -133,7 +138,7 @@ class StatementLineage:
 class _Trace:
     """What reaches one expression: direct {(table, column): (rank, flags)} and indirect set."""
 
-    direct: dict[tuple[str, str], tuple[int, bool]] = field(default_factory=dict)
+    direct: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # flags: a bit set
     indirect: set[tuple[str, str, str]] = field(default_factory=set)
     ambiguous: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
 
@@ -158,7 +163,7 @@ class _Trace:
 _table_name = table_name
 
 
-def _is_hash(node: exp.Expression) -> bool:
+def _is_hash(node: exp.Expr) -> bool:
     # sqlglot names its digest nodes SHA, SHA2, SHA2Digest, SHA1Digest, MD5, MD5Digest, …
     if type(node).__name__.upper().startswith(("SHA", "MD5")):
         return True
@@ -176,8 +181,13 @@ def _field_path(node: exp.Dot) -> tuple[exp.Column, str] | None:
     return (node, ".".join(reversed(names))) if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star) else None
 
 
-def _is_star(projection: exp.Expression) -> bool:
+def _is_star(projection: exp.Expr) -> bool:
     return isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star))
+
+
+def _projections(query: exp.Expr) -> list[exp.Expr]:
+    """The select list of a scope's query (sqlglot types a scope's expression as any node)."""
+    return cast(exp.Query, query).selects
 
 
 def _outputs(scope: Scope, name: str) -> bool | None:
@@ -192,7 +202,7 @@ def _outputs(scope: Scope, name: str) -> bool | None:
         alias = node.args.get("alias")
         columns = [c.name for c in alias.columns] if alias is not None and alias.columns else []
         return name in columns if columns else None
-    return any(p.alias_or_name == name or _is_star(p) for p in node.selects)
+    return any(p.alias_or_name == name or _is_star(p) for p in _projections(node))
 
 
 class _Tracer:
@@ -225,20 +235,20 @@ class _Tracer:
         select = scope.expression
         if isinstance(select, (exp.Lateral, exp.Unnest)):
             return self._table_function(scope, select, name)
-        for projection in select.selects:
+        for projection in _projections(select):
             if projection.alias_or_name == name or (name == "*" and _is_star(projection)):
                 return self.projection(scope, projection)
-        if name != "*" and any(_is_star(p) for p in select.selects):
+        if name != "*" and any(_is_star(p) for p in _projections(select)):
             # A column of an unexpanded `*`: whichever source holds it.
             trace = _Trace()
-            for projection in select.selects:
+            for projection in _projections(select):
                 if _is_star(projection):
                     qualifier = projection.table if isinstance(projection, exp.Column) else ""
                     self._unqualified(scope, exp.column(name, table=qualifier or None), trace, None, 0, 0)
             return trace
         return _Trace()
 
-    def _table_function(self, scope: Scope, node: exp.Expression, name: str) -> _Trace:
+    def _table_function(self, scope: Scope, node: exp.Expr, name: str) -> _Trace:
         """A LATERAL subquery's column is what it selects; a column of UNNEST, EXPLODE, FLATTEN or
         another table function over columns is a transformation of the columns it reads."""
         trace = _Trace()
@@ -255,7 +265,7 @@ class _Tracer:
         left = scope.set_operation_scopes[0]
         while left.set_operation_scopes:
             left = left.set_operation_scopes[0]
-        names = [p.alias_or_name for p in left.expression.selects]
+        names = [p.alias_or_name for p in _projections(left.expression)]
         return names.index(name) if name in names else -1
 
     def scope_output(self, scope: Scope, position: int) -> _Trace:
@@ -264,7 +274,7 @@ class _Tracer:
             for branch in scope.set_operation_scopes:
                 trace.merge(self.scope_output(branch, position))
             return trace
-        selects = scope.expression.selects
+        selects = _projections(scope.expression)
         if not 0 <= position < len(selects):
             return _Trace()
         key = (id(scope), position)  # by position: an output may repeat a name (a.id, b.id)
@@ -272,7 +282,7 @@ class _Tracer:
             self._position_memo[key] = self.projection(scope, selects[position])
         return self._position_memo[key]
 
-    def projection(self, scope: Scope, projection: exp.Expression) -> _Trace:
+    def projection(self, scope: Scope, projection: exp.Expr) -> _Trace:
         if _is_star(projection):  # no schema to expand it: every column of the sources, as `*`
             trace = self.star(scope, projection.table if isinstance(projection, exp.Column) else "")
         else:
@@ -293,7 +303,7 @@ class _Tracer:
         return trace
 
     # one expression inside a scope -------------------------------------------------------------
-    def expression(self, scope: Scope, node: exp.Expression) -> _Trace:
+    def expression(self, scope: Scope, node: exp.Expr) -> _Trace:
         trace = _Trace()
         self._walk(scope, node, trace, role=None, rank=0, masked=0)
         return trace
@@ -305,7 +315,7 @@ class _Tracer:
             for item in node:
                 self._walk(scope, item, trace, role, rank, masked)
             return
-        if not isinstance(node, exp.Expression):
+        if not isinstance(node, exp.Expr):
             return
         if isinstance(node, exp.Column):
             self._column(scope, node, trace, role, rank, masked)
@@ -385,7 +395,7 @@ class _Tracer:
                 self._from_source(sources[name], column.name, trace, role, rank, masked)
                 return
             if len(sources) > 1:
-                tables = sorted(_table_name(sources[n]) if isinstance(sources[n], exp.Table) else n
+                tables = sorted(_table_name(source) if isinstance(source := sources[n], exp.Table) else n
                                 for n in (holders or sources))
                 trace.ambiguous.add((column.name, tuple(tables)))
                 return
@@ -450,7 +460,7 @@ class _Tracer:
             for branch in scope.set_operation_scopes:
                 trace.merge(self.subquery(branch))
             return trace
-        for projection in scope.expression.selects:
+        for projection in _projections(scope.expression):
             trace.merge(self.scope_column(scope, projection.alias_or_name))
         trace.indirect |= self.clauses(scope).indirect
         return trace
@@ -506,7 +516,7 @@ def check_dialect(dialect: str | None) -> None:
         raise LineageError(f"unknown SQL dialect {dialect!r}; known: {known}") from None
 
 
-def parse_statements(sql: str, dialect: str | None) -> list[exp.Expression]:
+def parse_statements(sql: str, dialect: str | None) -> list[exp.Expr]:
     """Every statement, parsed from one tokenization; every failure is a LineageError naming line and column."""
     check_dialect(dialect)
     tokens = check_size(sql, dialect)
@@ -524,7 +534,7 @@ def parse_statements(sql: str, dialect: str | None) -> list[exp.Expression]:
         raise LineageError("SQL is nested too deeply to parse (split the statement)") from None
 
 
-def parse_statement(sql: str, dialect: str | None) -> exp.Expression:
+def parse_statement(sql: str, dialect: str | None) -> exp.Expr:
     """One statement, parsed; every failure is a LineageError naming line and column."""
     statements = parse_statements(sql, dialect)
     if len(statements) != 1:
@@ -532,19 +542,19 @@ def parse_statement(sql: str, dialect: str | None) -> exp.Expression:
     return statements[0]
 
 
-def _split_target(statement: exp.Expression) -> Move:
+def _split_target(statement: exp.Expr) -> Move:
     try:
         return as_move(statement)
     except NotAMove as exc:
         raise LineageError(f"no query to trace: {exc}; expected SELECT, INSERT, CREATE … AS, UPDATE or MERGE") from None
 
 
-def _check_tables(query: exp.Expression, schema: MappingSchema, strict: bool = True) -> list[str]:
+def _check_tables(query: exp.Expr, schema: MappingSchema, strict: bool = True) -> list[str]:
     """Tables the schema does not know: an error when strict, else warnings."""
     ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
     unknown = []
     for table in query.find_all(exp.Table):
-        if not table.name or table.name in ctes and not table.db:
+        if not table.name or (table.name in ctes and not table.db):
             continue
         if isinstance(table.this, exp.Func):  # table functions (read_parquet(...), UNNEST)
             continue
@@ -565,13 +575,13 @@ class LineageAnalyzer:
         if isinstance(schema, MappingSchema) or schema is None:
             self.schema = schema
         else:
-            self.schema = MappingSchema(schema, dialect=dialect)
+            self.schema = MappingSchema(dict(schema), dialect=dialect)
         self._fold = _presenter(dialect)
 
     def column_lineage(self, sql: str) -> StatementLineage:
         return self.statement_lineage(parse_statement(sql, self.dialect))
 
-    def statement_lineage(self, statement: exp.Expression) -> StatementLineage:
+    def statement_lineage(self, statement: exp.Expr) -> StatementLineage:
         move = _split_target(statement)
         mapping, dialect = self.schema, self.dialect
         query, warnings = move.query, []
@@ -580,7 +590,7 @@ class LineageAnalyzer:
         first_try = query if mapping is not None and self.strict else query.copy()
         try:
             try:
-                qualified = qualify(first_try, schema=mapping, dialect=dialect,
+                qualified: exp.Expr = qualify(first_try, schema=mapping, dialect=dialect,
                                     validate_qualify_columns=mapping is not None, identify=False, quote_identifiers=False)
             except OptimizeError as exc:
                 if mapping is not None and self.strict:  # name the unknown table rather than a column it would have held
@@ -643,7 +653,7 @@ def _presenter(dialect: str | None):
     return str.lower if strategy.name == "UPPERCASE" else (lambda name: name)
 
 
-def _qualify_leniently(query: exp.Expression, mapping: MappingSchema | None, dialect: str | None) -> exp.Expression:
+def _qualify_leniently(query: exp.Expr, mapping: MappingSchema | None, dialect: str | None) -> exp.Expr:
     """Without a schema (or with a partial one) sqlglot cannot bind every column, and may refuse a
     statement it cannot fully resolve; the tracer binds what is left itself (one source, or
     ambiguous), so qualify what can be qualified and leave the rest."""
@@ -655,14 +665,14 @@ def _qualify_leniently(query: exp.Expression, mapping: MappingSchema | None, dia
                        qualify_columns=False, identify=False, quote_identifiers=False)
 
 
-def _written_names(query: exp.Expression, dialect: str | None) -> list[str | None]:
+def _written_names(query: exp.Expr, dialect: str | None) -> list[str | None]:
     """Per output position, the SQL text of an unaliased expression (what DuckDB and Spark call such a
     column); None where the query names it (an alias, a column, a star)."""
     while isinstance(query, exp.SetOperation):
         query = query.left
     if not isinstance(query, exp.Select):
         return []
-    names = []
+    names: list[str | None] = []
     for projection in query.selects:
         if isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
             names.append(None)
@@ -676,19 +686,19 @@ def _grouped(root: Scope) -> bool:
     return all(_grouped(s) if s.set_operation_scopes else _select_grouped(s.expression) for s in scopes)
 
 
-def _select_grouped(select: exp.Expression) -> bool:
+def _select_grouped(select: exp.Expr) -> bool:
     if select.args.get("group"):
         return True
     # An aggregate whose nearest enclosing window-or-select is this select (not a window, not a subquery).
     return any(agg.find_ancestor(exp.Window, exp.Select) is select
-               for projection in select.selects for agg in projection.find_all(exp.AggFunc))
+               for projection in _projections(select) for agg in projection.find_all(exp.AggFunc))
 
 
 def _output_names(root: Scope) -> list[str]:
     scope = root
     while scope.set_operation_scopes:
         scope = scope.set_operation_scopes[0]
-    return ["*" if _is_star(p) else p.alias_or_name for p in scope.expression.selects]
+    return ["*" if _is_star(p) else p.alias_or_name for p in _projections(scope.expression)]
 
 
 _NAMES = {v: k for k, v in _RANK.items()}

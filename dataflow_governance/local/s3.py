@@ -39,6 +39,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
 from dataflow_governance.errors import LocalS3Error
 
 STARTUP_TIMEOUT_S = 120

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from dataflow_governance.errors import LocalSparkError
-from dataflow_governance.local.s3 import Endpoint, _free_port, _paths, read_endpoint, start_lock, stop as _stop
+from dataflow_governance.local.s3 import Endpoint, _free_port, _paths, read_endpoint, start_lock
+from dataflow_governance.local.s3 import stop as _stop
 
 STARTUP_TIMEOUT_S = 180
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"

@@ -30,16 +30,16 @@ import sqlglot
 import sqlglot.errors
 from sqlglot import exp
 
-from dataflow_governance.errors import DatasetError
-from dataflow_governance.ml.digest import PREFIX, canonical_schema, table_digest
-from dataflow_governance.ledger.erasures import erasure_statuses
-from dataflow_governance.model.spec import table_of
 from dataflow_governance.crypto.hashing import keyed_hash
-from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.model.ids import canonical_id
-from dataflow_governance.lineage.sql import LineageError, column_lineage, table_dependencies
 from dataflow_governance.crypto.keyring import Keyring
+from dataflow_governance.errors import DatasetError
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.ledger.erasures import erasure_statuses
+from dataflow_governance.lineage.sql import LineageError, column_lineage, table_dependencies
+from dataflow_governance.ml.digest import PREFIX, canonical_schema, table_digest
+from dataflow_governance.model.ids import canonical_id
 from dataflow_governance.model.manifest import SubjectConfig
+from dataflow_governance.model.spec import AssetGovernance, table_of
 from dataflow_governance.storage.objectstore import (
     ObjectStore,
     ObjectStoreError,
@@ -48,7 +48,6 @@ from dataflow_governance.storage.objectstore import (
     put_object,
     split_s3_uri,
 )
-from dataflow_governance.model.spec import AssetGovernance
 from dataflow_governance.storage.warehouse import Warehouse, WarehouseError, column_expr, table_expr
 
 MEMBERS_TABLE = "governance_dataset_members"
@@ -379,6 +378,19 @@ def records_by_digest(ledger: Ledger) -> dict[str, DatasetRecord]:
     return {record.digest: record for record in dataset_records(ledger)}
 
 
-__all__ = ["DatasetError", "DatasetRecord", "DatasetSpec", "MEMBERS_TABLE", "Subjects", "dataset_records", "digests_holding",
-           "latest_record", "materialize_dataset", "members_of", "read_snapshot", "records_by_digest", "select_rows",
-           "verify_snapshot"]
+__all__ = [
+    "MEMBERS_TABLE",
+    "DatasetError",
+    "DatasetRecord",
+    "DatasetSpec",
+    "Subjects",
+    "dataset_records",
+    "digests_holding",
+    "latest_record",
+    "materialize_dataset",
+    "members_of",
+    "read_snapshot",
+    "records_by_digest",
+    "select_rows",
+    "verify_snapshot",
+]

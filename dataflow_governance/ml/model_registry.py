@@ -41,7 +41,7 @@ def mlflow_client(uri: str):
     try:
         client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
         client.search_experiments(max_results=1)
-    except Exception as exc:  # noqa: BLE001 — MLflow raises many kinds; the user needs one clear line
+    except Exception as exc:
         raise ProvenanceError(f"MLflow tracking store at {_describe(uri)} cannot be used: {type(exc).__name__}: "
                               f"{first_line_redacted(exc)}") from None
     return client

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from dataflow_governance.crypto.keyring import Keyring
+from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.ml.datasets import (
     DatasetError,
     DatasetRecord,
@@ -36,9 +38,6 @@ from dataflow_governance.ml.datasets import (
     read_snapshot,
     records_by_digest,
 )
-from dataflow_governance.ledger.chain import Ledger
-from dataflow_governance.crypto.keyring import Keyring
-from dataflow_governance.storage.objectstore import ObjectStore
 from dataflow_governance.ml.model_registry import (
     NEEDS_RETRAINING,
     ProvenanceError,
@@ -49,6 +48,7 @@ from dataflow_governance.ml.model_registry import (
     models_trained_on,
     resolve_version,
 )
+from dataflow_governance.storage.objectstore import ObjectStore
 from dataflow_governance.storage.warehouse import Warehouse, first_line_redacted, redact_dsn
 
 FINGERPRINT = "dfg.model_fingerprint"
@@ -178,7 +178,7 @@ def train_and_register(registry: Registry, *, project: str, code: str, model_nam
                 "dfg.code_version": version_code})
     except ProvenanceError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ProvenanceError(f"training {model_name!r} failed (MLflow at {redact_dsn(uri)}), nothing was registered: "
                               f"{type(exc).__name__}: {first_line_redacted(exc)}") from None
     trained = TrainedModel(model=model_name, version=str(version.version), mlflow_run_id=run.info.run_id,

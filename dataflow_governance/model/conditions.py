@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+
 from dataflow_governance.errors import ConditionError
 
 MAX_LENGTH = 2000
@@ -26,7 +27,7 @@ _BOOLEAN = (exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, 
             exp.Between, exp.Like, exp.ILike, exp.Boolean, exp.Paren, exp.Column)
 
 
-def check_condition(where: str, columns: set[str] | None) -> exp.Expression:
+def check_condition(where: str, columns: set[str] | None) -> exp.Expr:
     """Parse and restrict a configured condition; `columns` (when known) are the only ones allowed."""
     if len(where) > MAX_LENGTH:
         raise ConditionError(f"condition longer than {MAX_LENGTH} characters")

@@ -9,9 +9,9 @@ variables override connection settings so one manifest serves laptop, CI and pro
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator

@@ -237,7 +237,7 @@ class ColumnDerivation(_Model):
         return value
 
     def upstream_columns(self) -> list[tuple[str, str]]:
-        return [tuple(ref.rsplit(".", 1)) for ref in self.sources]
+        return [(asset, column) for asset, column in (ref.rsplit(".", 1) for ref in self.sources)]
 
 
 class AssetGovernance(_Model):

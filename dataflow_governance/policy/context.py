@@ -10,10 +10,9 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from dataflow_governance.model import taxonomy
 from dataflow_governance.lineage.graph import ColumnClass, ColumnGraph
-from dataflow_governance.model.spec import table_of
-from dataflow_governance.model.spec import AssetGovernance, Processor
+from dataflow_governance.model import taxonomy
+from dataflow_governance.model.spec import AssetGovernance, Processor, table_of
 
 if TYPE_CHECKING:
     from dataflow_governance.model.manifest import TenancyConfig
@@ -60,12 +59,17 @@ class PolicyContext:
                     found.append(asset)
         return found
 
+    @cached_property
+    def column_graph(self) -> ColumnGraph:
+        """The column lineage; empty where no asset is defined by SQL."""
+        return self.graph if self.graph is not None else ColumnGraph()
+
     def traced(self, asset: str) -> bool:
-        return self.graph is not None and asset in self.graph.lineage
+        return asset in self.column_graph.lineage
 
     def personal_columns(self, asset: str) -> dict[str, ColumnClass]:
         """Columns of a SQL-defined asset that carry personal data, by lineage."""
-        return {c: cls for c, cls in self.graph.columns_of(asset).items() if cls.personal} if self.traced(asset) else {}
+        return {c: cls for c, cls in self.column_graph.columns_of(asset).items() if cls.personal} if self.traced(asset) else {}
 
     def personal_sources(self, asset: str) -> list[str]:
         """Declared personal assets whose data reaches `asset`, through ungoverned assets too.
@@ -76,7 +80,7 @@ class PolicyContext:
         """
         if self.traced(asset):
             return sorted({origin for column in self.personal_columns(asset)
-                           for origin, _c, _cats in self.graph.personal_origins(asset, column)} - {asset})
+                           for origin, _c, _cats in self.column_graph.personal_origins(asset, column)} - {asset})
         found: list[str] = []
         seen: set[str] = set()
         stack = list(self.upstream.get(asset, ()))

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dataflow_governance.model import taxonomy
-from dataflow_governance.policy.context import Finding, PolicyContext, Rule
 from dataflow_governance.model.spec import ERASABLE_FORMATS
-
+from dataflow_governance.policy.context import Finding, PolicyContext, Rule
 
 
 def legal_basis_missing(ctx: PolicyContext) -> Iterator[Finding]:
@@ -110,7 +109,7 @@ def pii_free_reads_personal(ctx: PolicyContext) -> Iterator[Finding]:
             continue
         if ctx.traced(asset):  # lineage decides, column by column, whatever anonymization is claimed
             for column, cls in sorted(ctx.personal_columns(asset).items()):
-                origins = ctx.graph.personal_origins(asset, column)
+                origins = ctx.column_graph.personal_origins(asset, column)
                 paths = "; ".join(f"{a}.{c} ({', '.join(cats)})" for a, c, cats in origins)
                 how = "pseudonymized, still personal data" if cls.pseudonymized else "not anonymized"
                 yield Finding(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dataflow_governance.model import taxonomy
-from dataflow_governance.policy.context import Finding, PolicyContext
 from dataflow_governance.lineage.graph import TABLE_LEVEL
+from dataflow_governance.model import taxonomy
 from dataflow_governance.model.spec import table_of
+from dataflow_governance.policy.context import Finding, PolicyContext
 
 # Uses of PHI that need the individual's written authorization (45 CFR 164.508(a)(3), (a)(4)).
 AUTHORIZATION_USES = ("marketing", "sales", "third_party_sharing")
@@ -28,7 +28,7 @@ def phi_columns(ctx: PolicyContext, asset: str) -> tuple[str, ...]:
         if any(map(taxonomy.is_health_category, gov.data_categories)):
             found.add(TABLE_LEVEL)
     if ctx.graph is not None:
-        found |= {column for column, cls in ctx.graph.columns_of(asset).items()
+        found |= {column for column, cls in ctx.column_graph.columns_of(asset).items()
                   if cls.personal and any(map(taxonomy.is_health_category, cls.categories))}
     return tuple(sorted(found))
 
@@ -43,8 +43,8 @@ def hipaa_assets(ctx: PolicyContext) -> dict[str, list[str]]:
         columns = phi_columns(ctx, asset)
         if not columns:
             continue
-        if ctx.graph is not None and any((asset, c) in ctx.graph.classes for c in columns):
-            origins = {origin for c in columns for origin, _col, _cats in ctx.graph.personal_origins(asset, c)}
+        if ctx.graph is not None and any((asset, c) in ctx.column_graph.classes for c in columns):
+            origins = {origin for c in columns for origin, _col, _cats in ctx.column_graph.personal_origins(asset, c)}
         else:
             origins = set(ctx.personal_sources(asset))
         if origins & declared:
@@ -97,8 +97,8 @@ def minimum_necessary(ctx: PolicyContext) -> Iterator[Finding]:
         if not readers or (gov is not None and gov.processors) or not all(ctx.traced(r) for r in readers):
             continue  # a report read by people, data sent out, or a reader whose use cannot be seen
         table = table_of(asset, gov)
-        used = {source.column for r in readers for item in ctx.graph.lineage[r].columns.values()
-                for source in (*item.direct, *item.indirect) if source.table in (table, asset)}
+        used = {source.column for r in readers for item in ctx.column_graph.lineage[r].columns.values()
+                for source in item.sources() if source.table in (table, asset)}
         unused = [c for c in columns if c != TABLE_LEVEL and c not in used]
         if unused:
             yield Finding(

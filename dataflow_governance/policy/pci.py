@@ -20,10 +20,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
-from dataflow_governance.policy.context import Finding, PolicyContext
 from dataflow_governance.lineage.graph import TABLE_LEVEL
-from dataflow_governance.model.spec import table_of
-from dataflow_governance.model.spec import SENSITIVE_AUTHENTICATION
+from dataflow_governance.model.spec import SENSITIVE_AUTHENTICATION, table_of
+from dataflow_governance.policy.context import Finding, PolicyContext
 
 CDE, CONNECTED, OUT = "cde", "connected", "out"
 
@@ -76,18 +75,18 @@ class CardData:
         gov = self.ctx.governance.get(asset)
         found = set(gov.pan_columns) if gov is not None else set()
         if self.ctx.graph is not None:
-            found |= {c for c in self.ctx.graph.columns_of(asset) if self.column_holds_pan(asset, c)}
+            found |= {c for c in self.ctx.column_graph.columns_of(asset) if self.column_holds_pan(asset, c)}
         return tuple(sorted(found))
 
     def pan_read(self, asset: str) -> list[str]:
         """The upstream PAN columns an asset reads (`asset.column`), whether or not it emits them."""
-        graph = self.ctx.graph
+        graph = self.ctx.column_graph
         read: set[str] = set()
         if self.ctx.traced(asset):
             lineage = graph.lineage[asset]
             asset_of_table = {table_of(a, self.ctx.governance.get(a)): a for a in self.ctx.upstream.get(asset, ())}
             for item in lineage.columns.values():
-                for source in (*item.direct, *item.indirect):
+                for source in item.sources():
                     upstream = asset_of_table.get(source.table, source.table)
                     if upstream != asset and self.column_holds_pan(upstream, source.column):
                         read.add(f"{upstream}.{source.column}")
@@ -100,7 +99,7 @@ class CardData:
         """The tokenization steps a PAN column's data passed through on its way here."""
         if self.ctx.graph is None:
             return []
-        return sorted({a for a, _c in self.ctx.graph.upstream(asset, column)
+        return sorted({a for a, _c in self.ctx.column_graph.upstream(asset, column)
                        if a != asset and self._tokenized(a)})
 
     def _tokenized(self, asset: str) -> bool:

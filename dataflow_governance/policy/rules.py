@@ -10,7 +10,7 @@ from dataflow_governance.policy.hipaa import HIPAA_RULES
 from dataflow_governance.policy.pci import PCI_RULES
 from dataflow_governance.policy.tenancy import TENANCY_RULES
 
-__all__ = ["Finding", "PolicyContext", "RULES", "Rule", "run_policy"]
+__all__ = ["RULES", "Finding", "PolicyContext", "Rule", "run_policy"]
 
 RULES: tuple[Rule, ...] = (*GDPR_RULES, *TENANCY_RULES, *HIPAA_RULES, *PCI_RULES)
 

@@ -16,10 +16,10 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from dataflow_governance.model import taxonomy
-from dataflow_governance.policy.context import Finding, PolicyContext, Rule
-from dataflow_governance.model.spec import table_of
 from dataflow_governance.lineage.sql import LineageError, parse_statements
+from dataflow_governance.model import taxonomy
+from dataflow_governance.model.spec import table_of
+from dataflow_governance.policy.context import Finding, PolicyContext, Rule
 
 
 def _scoped_tables(ctx: PolicyContext) -> dict[str, tuple[str, str | None]]:
@@ -30,7 +30,7 @@ def _scoped_tables(ctx: PolicyContext) -> dict[str, tuple[str, str | None]]:
 def _scoped_sources(ctx: PolicyContext, asset: str) -> dict[str, tuple[str, str | None]]:
     """The scoped tables the asset's SQL reads (itself excluded)."""
     scoped = _scoped_tables(ctx)
-    return {t: scoped[t] for t in ctx.graph.lineage[asset].tables if t in scoped and scoped[t][0] != asset}
+    return {t: scoped[t] for t in ctx.column_graph.lineage[asset].tables if t in scoped and scoped[t][0] != asset}
 
 
 def tenant_column_missing(ctx: PolicyContext) -> Iterator[Finding]:
@@ -59,7 +59,7 @@ def tenant_column_not_derived(ctx: PolicyContext) -> Iterator[Finding]:
         sources = _scoped_sources(ctx, asset)
         if not sources:
             continue
-        item = ctx.graph.lineage[asset].columns.get(gov.tenant_key)
+        item = ctx.column_graph.lineage[asset].columns.get(gov.tenant_key)
         wanted = {(table, key) for table, (_a, key) in sources.items() if key}
         if item is None or not {(d.table, d.column) for d in item.direct} & wanted:
             got = ", ".join(f"{d.table}.{d.column}" for d in item.direct) if item is not None else "nothing (no such column)"
@@ -76,7 +76,7 @@ def cross_tenant_join(ctx: PolicyContext) -> Iterator[Finding]:
     if ctx.graph is None:
         return
     scoped = _scoped_tables(ctx)
-    for asset, definition in sorted(ctx.graph.sql.items()):
+    for asset, definition in sorted(ctx.column_graph.sql.items()):
         try:
             statements = parse_statements(definition.sql, definition.dialect)
         except LineageError:
@@ -126,7 +126,7 @@ def _scope_joins(asset: str, scope: Scope, scoped: dict[str, tuple[str, str | No
     if from_ is None or not joins:
         return
 
-    def resolve(node: exp.Expression) -> _Source | None:
+    def resolve(node: exp.Expr) -> _Source | None:
         alias = node.alias_or_name
         found = _tenant_of(scope.sources.get(alias), scoped)
         if found is None:
@@ -170,9 +170,9 @@ def _equates(join: exp.Join, left: _Source, right: _Source) -> bool:
 def cross_tenant_aggregate(ctx: PolicyContext) -> Iterator[Finding]:
     """An aggregate over a scoped source that drops the tenant and is not anonymous."""
     for asset, gov in sorted(ctx.governance.items()):
-        if gov.tenant_scoped or not ctx.traced(asset) or not ctx.graph.lineage[asset].grouped:
+        if gov.tenant_scoped or not ctx.traced(asset) or not ctx.column_graph.lineage[asset].grouped:
             continue
-        lineage = ctx.graph.lineage[asset]
+        lineage = ctx.column_graph.lineage[asset]
         sources = _scoped_sources(ctx, asset)
         filtered = {(i.table, i.column) for item in lineage.columns.values() for i in item.indirect if i.kind == "filter"}
         across = sorted(t for t, (_a, key) in sources.items() if key and (t, key) not in filtered)
@@ -188,7 +188,7 @@ def tenant_scope_dropped(ctx: PolicyContext) -> Iterator[Finding]:
     """Rows of scoped sources copied, row by row, into an asset that is not tenant-scoped: no rule
     keeps tenants apart there, and offboarding cannot find a tenant's rows in it."""
     for asset, gov in sorted(ctx.governance.items()):
-        if gov.tenant_scoped or not ctx.traced(asset) or ctx.graph.lineage[asset].grouped:
+        if gov.tenant_scoped or not ctx.traced(asset) or ctx.column_graph.lineage[asset].grouped:
             continue  # (aggregates: see cross-tenant-aggregate)
         sources = sorted(_scoped_sources(ctx, asset))
         if sources:

@@ -154,10 +154,10 @@ def c4_container(ctx: PolicyContext, platform: Platform) -> str:
         lines.append('  Boundary(external, "outside the trust boundary", "processors") {')
         lines += ["    " + _external(ctx, name) for name in sorted({n for _s, n in sends})]
         lines.append("  }")
-    for (origin, target), categories in sorted(flows.items()):
-        lines.append(f'  Rel({origin}, {target}, "feeds", "{_quote(_label(categories)) or "no personal data"}")')
-    for (store, name), categories in sorted(sends.items()):
-        lines.append(f'  Rel({store}, proc_{mermaid_id(name)}, "sends", "{_quote(_label(categories)) or "no personal data"}")')
+    for (writer, reader), categories in sorted(flows.items()):
+        lines.append(f'  Rel({writer}, {reader}, "feeds", "{_quote(_label(categories)) or "no personal data"}")')
+    for (holder, name), categories in sorted(sends.items()):
+        lines.append(f'  Rel({holder}, proc_{mermaid_id(name)}, "sends", "{_quote(_label(categories)) or "no personal data"}")')
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,10 +40,10 @@ from openlineage.client.facet_v2 import (
 )
 
 from dataflow_governance import __version__
-from dataflow_governance.model import taxonomy
 from dataflow_governance.catalog.artifact import Catalog
 from dataflow_governance.errors import OpenLineageError
 from dataflow_governance.lineage.graph import TABLE_LEVEL
+from dataflow_governance.model import taxonomy
 from dataflow_governance.model.spec import AssetGovernance, table_of
 
 if TYPE_CHECKING:
@@ -65,16 +65,16 @@ class GovernanceDatasetFacet(DatasetFacet):
 
     personal: bool
     categories: list[str]
-    piiFree: bool  # noqa: N815 - OpenLineage facets are camelCase
-    legalBasis: str | None = None  # noqa: N815
+    piiFree: bool
+    legalBasis: str | None = None
     purposes: list[str] = attr.field(factory=list)
-    dataSubjects: list[str] = attr.field(factory=list)  # noqa: N815
+    dataSubjects: list[str] = attr.field(factory=list)
     retention: dict[str, Any] | None = None
     region: str | None = None
     jurisdiction: str | None = None
     processors: list[str] = attr.field(factory=list)
     owner: str | None = None
-    personalColumns: dict[str, list[str]] = attr.field(factory=dict)  # noqa: N815
+    personalColumns: dict[str, list[str]] = attr.field(factory=dict)
     regimes: list[str] = attr.field(factory=list)
     tokenized: bool = False
 
@@ -231,7 +231,7 @@ def run_event(catalog: Catalog, names: DatasetNames, *, state: str, when: dateti
     if len(sql) == 1:
         job_facets["sql"] = sql_job.SQLJobFacet(query=sql[0], producer=PRODUCER)
     return RunEvent(
-        eventType=getattr(RunState, state), eventTime=when.astimezone(timezone.utc).isoformat(),
+        eventType=getattr(RunState, state), eventTime=when.astimezone(UTC).isoformat(),
         run=Run(runId=run_id, facets=run_facets), job=Job(namespace=names.namespace, name=job, facets=job_facets),
         inputs=datasets(catalog, read, names, output=False),
         outputs=datasets(catalog, produced, names, output=state != "START"), producer=PRODUCER)
@@ -241,7 +241,7 @@ def catalog_events(catalog: Catalog, names: DatasetNames, when: datetime | None 
     """A COMPLETE event per asset that reads something or has lineage: the whole data map, for a
     one-off import into a lineage catalog. Run ids derive from the catalog's fingerprint, so a
     re-export of the same catalog is the same events."""
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     events = []
     for asset in sorted(set(catalog.upstream) | set(catalog.governance)):
         if not catalog.upstream.get(asset) and asset not in catalog.graph.lineage and asset not in catalog.governance:

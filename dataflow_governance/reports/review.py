@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataflow_governance.model import taxonomy
 from dataflow_governance.catalog.artifact import Catalog
 from dataflow_governance.lineage.graph import TABLE_LEVEL
-from dataflow_governance.policy.rules import run_policy
+from dataflow_governance.model import taxonomy
 from dataflow_governance.model.spec import AssetGovernance, parse_duration_days
+from dataflow_governance.policy.rules import run_policy
 
 SEVERITIES = ("error", "warning", "info")
 

@@ -11,9 +11,9 @@ import io
 import json
 from pathlib import Path
 
+from dataflow_governance.local.files import check_output_folder, write_safely
 from dataflow_governance.model import taxonomy
 from dataflow_governance.policy.context import PolicyContext
-from dataflow_governance.local.files import check_output_folder, write_safely
 from dataflow_governance.reports.mermaid import mermaid_id, write_mermaid
 
 
@@ -152,4 +152,4 @@ def findings_report(findings: list, out_dir: Path) -> Path:
                         json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2))
 
 
-__all__ = ["ropa_activities", "render_ropa", "write_ropa", "data_map", "write_data_map", "findings_report"]
+__all__ = ["data_map", "findings_report", "render_ropa", "ropa_activities", "write_data_map", "write_ropa"]

@@ -9,8 +9,9 @@ anything runs, so an interrupted sweep resumes with the same cutoffs and never d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlglot import exp
@@ -18,7 +19,7 @@ from sqlglot import exp
 from dataflow_governance.detection.places import table_problems
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.model.paths import StatePaths
-from dataflow_governance.model.spec import AssetGovernance, parse_duration_days
+from dataflow_governance.model.spec import AssetGovernance, Retention, parse_duration_days
 from dataflow_governance.storage import anonymize
 from dataflow_governance.storage.locks import governance_lock
 from dataflow_governance.storage.objectstore import ObjectStore, delete_versions, s3_errors, split_s3_uri
@@ -51,7 +52,7 @@ def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def plan_sweep(governance: dict[str, AssetGovernance], now: datetime) -> list[SweepItem]:
+def plan_sweep(governance: Mapping[str, AssetGovernance], now: datetime) -> list[SweepItem]:
     items = []
     for asset, gov in sorted(governance.items()):
         rule = gov.retention
@@ -76,14 +77,28 @@ def plan_sweep(governance: dict[str, AssetGovernance], now: datetime) -> list[Sw
     return items
 
 
-def _older(gov: AssetGovernance, cutoff: str) -> exp.Expression:
-    return column_expr(gov.retention.timestamp_column) < exp.cast(exp.Literal.string(cutoff), "TIMESTAMP")
+def _rule(gov: AssetGovernance) -> Retention:
+    """The retention rule of an asset the sweep plan holds (the plan takes only assets with one)."""
+    if gov.retention is None:
+        raise ValueError(f"asset {gov.asset} declares no retention")
+    return gov.retention
 
 
-def _held(gov: AssetGovernance, now: datetime, warehouse: Warehouse) -> exp.Expression | None:
-    conditions = []
-    for hold in gov.retention.legal_holds:
-        condition = column_expr(gov.retention.timestamp_column) >= exp.cast(
+def _clock(rule: Retention) -> str:
+    """The column rows are dated by (the plan marks an item without one as a problem first)."""
+    if not rule.timestamp_column:
+        raise ValueError("retention.timestamp_column is not declared")
+    return rule.timestamp_column
+
+
+def _older(rule: Retention, cutoff: str) -> exp.Expr:
+    return column_expr(_clock(rule)) < exp.cast(exp.Literal.string(cutoff), "TIMESTAMP")
+
+
+def _held(rule: Retention, now: datetime, warehouse: Warehouse) -> exp.Expr | None:
+    conditions: list[exp.Expr] = []
+    for hold in rule.legal_holds:
+        condition: exp.Expr = column_expr(_clock(rule)) >= exp.cast(
             exp.Literal.string(_ts(now - timedelta(days=hold.keep_days))), "TIMESTAMP")
         if hold.where:
             condition = exp.and_(condition, exp.condition(hold.where, dialect=warehouse.dialect))
@@ -91,9 +106,9 @@ def _held(gov: AssetGovernance, now: datetime, warehouse: Warehouse) -> exp.Expr
     return exp.or_(*conditions) if conditions else None
 
 
-def _not_yet(methods: dict[str, str], warehouse: Warehouse) -> exp.Expression:
+def _not_yet(methods: Mapping[str, str], warehouse: Warehouse) -> exp.Expr:
     """Rows whose columns still hold original values (idempotence for a rerun or the next day)."""
-    conditions = []
+    conditions: list[exp.Expr] = []
     for column, method in methods.items():
         col = column_expr(column)
         if method == "nullify":
@@ -105,7 +120,7 @@ def _not_yet(methods: dict[str, str], warehouse: Warehouse) -> exp.Expression:
     return exp.or_(*conditions) if conditions else exp.true()
 
 
-def _count(con, warehouse: Warehouse, table: str, where: exp.Expression) -> int:
+def _count(con, warehouse: Warehouse, table: str, where: exp.Expr) -> int:
     sql = warehouse.render(exp.select(exp.func("count", exp.Star())).from_(table_expr(table)).where(where))
     return int(con.execute(sql).fetchall()[0][0])
 
@@ -119,19 +134,21 @@ def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse,
                     dry_run: bool) -> None:
     if item.skipped or item.problem:
         return
-    rule = gov.retention
+    rule = _rule(gov)
     needed = [rule.timestamp_column, *rule.anonymize, *(c for h in rule.legal_holds for c in h.anonymize)]
     problems = table_problems(item.asset, item.target, [c for c in needed if c], warehouse)
     if problems:  # a rule that cannot be applied is a failure, never "0 rows older than …"
         item.problem = "; ".join(map(str, problems))
         return
-    rule = gov.retention
-    older = _older(gov, item.cutoff)
-    held = _held(gov, now, warehouse)
+    older = _older(rule, item.cutoff)
+    held = _held(rule, now, warehouse)
     # In a dry run each step counts what it would touch; otherwise the statement's own row count.
-    act = (lambda where, sql_params: _count(con, warehouse, item.target, where)) if dry_run else \
-          (lambda where, sql_params: _affected(con, warehouse, *sql_params))
     with warehouse.connect() as con:
+        def act(where: exp.Expr, sql_params: tuple[str, list] | None) -> int:
+            if dry_run or sql_params is None:
+                return _count(con, warehouse, item.target, where)
+            return _affected(con, warehouse, *sql_params)
+
         if held is not None:
             hold_methods = {c: m for h in rule.legal_holds for c, m in h.anonymize.items()}
             held_rows = exp.and_(older, held)
@@ -142,8 +159,8 @@ def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse,
         methods = dict(rule.anonymize)
         if rule.anonymize_after and rule.action != "anonymize":
             # Staged: anonymize what is past `anonymize_after` (and not yet past `keep`) first.
-            staged = _older(gov, _ts(now - timedelta(days=parse_duration_days(rule.anonymize_after))))
-            pending = exp.and_(staged, exp.not_(exp.paren(_older(gov, item.cutoff))), _not_yet(methods, warehouse))
+            staged = _older(rule, _ts(now - timedelta(days=parse_duration_days(rule.anonymize_after))))
+            pending = exp.and_(staged, exp.not_(exp.paren(_older(rule, item.cutoff))), _not_yet(methods, warehouse))
             if held is not None:
                 pending = exp.and_(pending, exp.not_(exp.paren(held)))
             item.anonymized = act(pending, None if dry_run else _update(con, warehouse, item.target, methods, pending, key))
@@ -154,13 +171,17 @@ def sweep_warehouse(item: SweepItem, gov: AssetGovernance, warehouse: Warehouse,
             item.affected = act(older, (warehouse.render_bound(exp.delete(table_expr(item.target), where=older)), []))
 
 
-def _update(con, warehouse: Warehouse, table: str, methods: dict[str, str], where: exp.Expression, key: bytes) -> tuple[str, list]:
+def _update(con, warehouse: Warehouse, table: str, methods: Mapping[str, str], where: exp.Expr,
+            key: bytes | None) -> tuple[str, list]:
+    if key is None:
+        raise ValueError("anonymizing needs the pseudonym key (a dry run changes nothing)")
     anonymize.prepare(warehouse, con)
     anonymize.widen_to_text(warehouse, con, table, anonymize.needs_text(warehouse, table, methods))
     return anonymize.update_statement(warehouse, table, methods, where, key)
 
 
-def _anonymize(con, warehouse: Warehouse, table: str, methods: dict[str, str], where: exp.Expression, key: bytes) -> None:
+def _anonymize(con, warehouse: Warehouse, table: str, methods: Mapping[str, str], where: exp.Expr,
+               key: bytes | None) -> None:
     sql, params = _update(con, warehouse, table, methods, where, key)
     con.execute(sql, params)
 
@@ -172,16 +193,16 @@ def sweep_delta(item: SweepItem, gov: AssetGovernance, paths: StatePaths, dry_ru
 
     path, cutoff = paths.delta(item.target), datetime.strptime(item.cutoff, "%Y-%m-%d %H:%M:%S")
     if dry_run:
-        item.affected = delta.count_older(path, gov.retention.timestamp_column, cutoff)
+        item.affected = delta.count_older(path, _clock(_rule(gov)), cutoff)
     else:
-        item.affected = delta.delete_older(path, gov.retention.timestamp_column, cutoff, gov.personal_columns).deleted
+        item.affected = delta.delete_older(path, _clock(_rule(gov)), cutoff, gov.personal_columns).deleted
 
 
 def sweep_s3(item: SweepItem, store: ObjectStore, dry_run: bool) -> None:
     """Objects whose current version is past retention go with every version and marker; of the
     others, each earlier version past retention goes too (an old version is a copy of old data)."""
     bucket, prefix = split_s3_uri(item.target)
-    cutoff = datetime.strptime(item.cutoff, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+    cutoff = datetime.strptime(item.cutoff, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     client = store.client()
     expired: set[str] = set()
     versions: list[dict] = []
@@ -226,7 +247,7 @@ def _sweep(reach: Reach, scope: Scope, dry_run: bool, actor: str, now: datetime 
     warehouse, store, governance = reach.warehouse, reach.object_store, scope.governance
     ledger = Ledger(warehouse)
     resumed = None if dry_run else _unfinished(ledger)
-    current = datetime.fromisoformat(resumed["now"]) if resumed else (now or datetime.now(timezone.utc).replace(tzinfo=None))
+    current = datetime.fromisoformat(resumed["now"]) if resumed else (now or datetime.now(UTC).replace(tzinfo=None))
     items = plan_sweep(governance, current)
     done = resumed["done"] if resumed else {}
     # Checked before anything is done (a damaged key stops the sweep); a dry run needs no key.

@@ -8,6 +8,7 @@ parameter, never SQL text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlglot import exp
@@ -27,12 +28,12 @@ def key_parameters(warehouse: Warehouse, key: bytes) -> list:
     return warehouse.engine.keyed_hash_parameters(key)
 
 
-def keyed_hash_expr(warehouse: Warehouse, text: exp.Expression) -> exp.Expression:
+def keyed_hash_expr(warehouse: Warehouse, text: exp.Expr) -> exp.Expr:
     """`keys.keyed_hash` in SQL over a text expression; takes `key_parameters` as bound values."""
     return warehouse.engine.keyed_hash(text)
 
 
-def method_expr(warehouse: Warehouse, method: str, column: str) -> exp.Expression:
+def method_expr(warehouse: Warehouse, method: str, column: str) -> exp.Expr:
     col = column_expr(column)
     text = exp.cast(col, "TEXT")
     if method == "nullify":
@@ -48,7 +49,7 @@ def method_expr(warehouse: Warehouse, method: str, column: str) -> exp.Expressio
     raise ValueError(f"unknown anonymization method {method!r}")
 
 
-def needs_text(warehouse: Warehouse, table: str, methods: dict[str, str]) -> list[str]:
+def needs_text(warehouse: Warehouse, table: str, methods: Mapping[str, str]) -> list[str]:
     """Columns whose type cannot hold what their method writes (a hash into a BIGINT id)."""
     types = warehouse.columns(table)
     return [c for c, m in methods.items()
@@ -62,7 +63,7 @@ def widen_to_text(warehouse: Warehouse, con: Any, table: str, columns: list[str]
         con.execute(warehouse.render(alter))
 
 
-def update_statement(warehouse: Warehouse, table: str, methods: dict[str, str], where: exp.Expression,
+def update_statement(warehouse: Warehouse, table: str, methods: Mapping[str, str], where: exp.Expr,
                      key: bytes) -> tuple[str, list]:
     """UPDATE … SET col = method(col) … WHERE …, with its bound parameters (key material)."""
     update = exp.Update(

@@ -24,7 +24,8 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from typing import Any, cast
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,7 +41,8 @@ LOG_RETENTION = "delta.logRetentionDuration"
 
 def _table(path: Path, version: int | None = None):
     from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError as RustDeltaError, TableNotFoundError
+    from deltalake.exceptions import DeltaError as RustDeltaError
+    from deltalake.exceptions import TableNotFoundError
 
     try:
         return DeltaTable(str(path), version=version)
@@ -56,10 +58,10 @@ def write_delta(path: Path, data: pa.Table, *, personal: Sequence[str], mode: st
     from deltalake import write_deltalake
 
     indexed = [c for c in data.column_names if c not in set(personal)]
-    configuration = {"delta.dataSkippingStatsColumns": ",".join(indexed)} if indexed else \
+    configuration: dict[str, str | None] = {"delta.dataSkippingStatsColumns": ",".join(indexed)} if indexed else \
         {"delta.dataSkippingNumIndexedCols": "0"}
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_deltalake(str(path), data, mode=mode, configuration=configuration)
+    write_deltalake(str(path), data, mode=cast(Any, mode), configuration=configuration)  # append | overwrite
 
 
 def _is_subject(values: pa.ChunkedArray, subject_id: str) -> pa.ChunkedArray:
@@ -209,7 +211,7 @@ def delete_older(path: Path, column: str, cutoff: datetime, personal: Sequence[s
 
 
 def _before(values: pa.ChunkedArray, cutoff: datetime) -> pa.ChunkedArray:
-    bound = pa.scalar(cutoff.replace(tzinfo=timezone.utc) if getattr(values.type, "tz", None) else cutoff,
+    bound = pa.scalar(cutoff.replace(tzinfo=UTC) if getattr(values.type, "tz", None) else cutoff,
                       pa.timestamp("us", getattr(values.type, "tz", None)))
     return pc.fill_null(pc.less(pc.cast(values, bound.type), bound), False)
 
@@ -268,7 +270,7 @@ def verify_erased(path: Path, column: str, subject_id: str, personal_values: Seq
             old = _table(path, version).to_pyarrow_table(columns=[column])
             result.versions[version] = "holds" if pc.sum(_is_subject(old.column(column), subject_id)).as_py() \
                 else "clean"
-        except Exception:  # noqa: BLE001 - a version whose files were removed cannot be read: that is the point
+        except Exception:
             result.versions[version] = "unreadable"
     result.files_holding = sum(_holds(data_file, column, subject_id) for data_file in _data_files(path))
     result.log_names = log_names(path, column, subject_id, personal_values)

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -20,6 +21,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dataflow_governance.errors import ObjectStoreError
 from dataflow_governance.local import s3 as local_s3
+
+if TYPE_CHECKING:
+    from dataflow_governance.model.manifest import BucketConfig
 
 # The local endpoint accepts any credentials; fixed dummy ones keep real ones from being sent to it.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "dfg-local", "aws_secret_access_key": "dfg-local"}
@@ -89,13 +93,13 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def ensure_buckets(store: ObjectStore, buckets: Mapping[str, object]) -> None:
+def ensure_buckets(store: ObjectStore, buckets: Mapping[str, BucketConfig]) -> None:
     """Create each bucket in its declared region (and turn on versioning where declared)."""
     client = store.client()
     with s3_errors("list buckets", store):
         existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     for name, config in buckets.items():
-        region = getattr(config, "region")
+        region = config.region
         if name not in existing:
             params: dict = {"Bucket": name}
             if region != "us-east-1":  # S3 rejects us-east-1 as an explicit LocationConstraint

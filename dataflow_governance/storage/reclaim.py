@@ -9,11 +9,13 @@ certificate: backups, WAL archives, page free space.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataflow_governance.storage.warehouse import Warehouse
 
 
 def reclaim_storage(warehouse: Warehouse, tables: list[str], full: bool = False,
-                    dropped: list[str] = ()) -> dict[str, list[str]]:
+                    dropped: Sequence[str] = ()) -> dict[str, list[str]]:
     """Reclaim the storage of the touched tables and of dropped schemas (whose blocks a DuckDB file
     keeps too); returns what was done and what is left to an operator."""
     if not tables and not dropped:

@@ -59,7 +59,8 @@ class Warehouse:
         if self.engine.holds_project_tables:
             return self
         if not self.store_path:
-            raise WarehouseError(f"warehouse kind {self.kind} keeps the ledger in a governance store of its own: set warehouse.store (a DuckDB file)")
+            raise WarehouseError(f"warehouse kind {self.kind} keeps the ledger in a governance store of its own: "
+                                 "set warehouse.store (a DuckDB file)")
         return Warehouse(kind="duckdb", path=self.store_path)
 
     @property
@@ -86,25 +87,25 @@ class Warehouse:
         with self.engine.session():
             yield
 
-    def render(self, statement: exp.Expression) -> str:
+    def render(self, statement: exp.Expr) -> str:
         return statement.sql(dialect=self.dialect)
 
-    def render_bound(self, statement: exp.Expression) -> str:
+    def render_bound(self, statement: exp.Expr) -> str:
         """SQL whose placeholders take bound values, in the driver's own parameter style."""
         marked = statement.transform(lambda node: exp.column(_PLACEHOLDER) if isinstance(node, exp.Placeholder) else node)
         return self.engine.bound_sql(self.render(marked), _PLACEHOLDER)
 
-    def _sql(self, statement: exp.Expression | str, params: Sequence | None) -> str:
+    def _sql(self, statement: exp.Expr | str, params: Sequence | None) -> str:
         if isinstance(statement, str):
             return statement
         return self.render_bound(statement) if params else self.render(statement)
 
-    def execute(self, statement: exp.Expression | str, params: Sequence | None = None) -> None:
+    def execute(self, statement: exp.Expr | str, params: Sequence | None = None) -> None:
         sql = self._sql(statement, params)
         with self.connect() as con, self.errors():
             con.execute(sql, params) if params else con.execute(sql)
 
-    def fetch(self, statement: exp.Expression | str, params: Sequence | None = None) -> list[tuple]:
+    def fetch(self, statement: exp.Expr | str, params: Sequence | None = None) -> list[tuple]:
         sql = self._sql(statement, params)
         with self.connect() as con, self.errors():
             cursor = con.execute(sql, params) if params else con.execute(sql)
@@ -118,7 +119,7 @@ class Warehouse:
         except self.engine.driver_errors() as exc:
             raise WarehouseError(f"{self.kind} at {self.describe()}: {first_line_redacted(exc)}") from None
 
-    def fetch_df(self, statement: exp.Expression | str, params: Sequence | None = None) -> pd.DataFrame:
+    def fetch_df(self, statement: exp.Expr | str, params: Sequence | None = None) -> pd.DataFrame:
         sql = self._sql(statement, params)
         with self.connect() as con, self.errors():
             return self.engine.fetch_frame(con, sql, params)
@@ -190,7 +191,7 @@ class Warehouse:
         return len(frame)
 
 
-def _parse(sql: str, dialect: str, what: str) -> exp.Expression:
+def _parse(sql: str, dialect: str, what: str) -> exp.Expr:
     import sqlglot
     from sqlglot.errors import ParseError
 

@@ -7,6 +7,8 @@ id or data.
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ class ErasureResult:
         return "tenant" if self.kind == "offboarding" else "subject"
 
     def to_dict(self) -> dict:
-        out = {self.what: self.subject, "status": self.status, "targets": [t.public() for t in self.targets],
+        out: dict[str, Any] = {self.what: self.subject, "status": self.status, "targets": [t.public() for t in self.targets],
                "ledger_head": self.ledger_head}
         if self.ledger_seq is not None:
             out["ledger_seq"] = self.ledger_seq

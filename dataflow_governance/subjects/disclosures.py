@@ -50,8 +50,8 @@ def phi_read_by(ctx: PolicyContext, asset: str, under: Mapping[str, list[str]]) 
     if ctx.traced(asset):
         tables = {table_of(s, ctx.governance.get(s)): s for s in sources} | {s: s for s in sources}
         read = set()
-        for item in ctx.graph.lineage[asset].columns.values():
-            for source in (*item.direct, *item.indirect):
+        for item in ctx.column_graph.lineage[asset].columns.values():
+            for source in item.sources():
                 upstream = tables.get(source.table)
                 if upstream and (source.column in phi[upstream] or TABLE_LEVEL in phi[upstream]):
                     read.add(f"{upstream}.{source.column}")

@@ -4,7 +4,7 @@ system (see `handlers`). A target whose declared place is not there counts nothi
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dataflow_governance.subjects.handlers import handler_for
 from dataflow_governance.subjects.reach import Reach
@@ -13,7 +13,7 @@ from dataflow_governance.subjects.targets import Outcome
 
 def utc(now: datetime | None = None) -> datetime:
     """`now`, or the current UTC time (naive, as the warehouse compares it)."""
-    return now or datetime.now(timezone.utc).replace(tzinfo=None)
+    return now or datetime.now(UTC).replace(tzinfo=None)
 
 
 def count_target(outcome: Outcome, reach: Reach, value: str, now: datetime | None = None) -> int:

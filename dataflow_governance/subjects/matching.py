@@ -30,7 +30,7 @@ def is_numeric_type(sql_type: str) -> bool:
 @dataclass(frozen=True)
 class Condition:
     """A WHERE condition with its bound values, in the order of its placeholders."""
-    where: exp.Expression
+    where: exp.Expr
     params: tuple
 
     @staticmethod
@@ -56,7 +56,7 @@ def column_matches(column: str, column_type: str, subject_id: str, pseudonym: st
     return Condition(exp.cast(col, "TEXT").eq(exp.Placeholder()), (subject_id,))
 
 
-def sql_canonical_text(column: str, column_type: str) -> exp.Expression:
+def sql_canonical_text(column: str, column_type: str) -> exp.Expr:
     """SQL for the canonical id text of a column's values (integral numbers without a fraction)."""
     col = column_expr(column)
     if is_numeric_type(column_type):

@@ -9,7 +9,7 @@ deleted when the erasure is verified.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 from sqlglot import exp
@@ -27,7 +27,7 @@ def file_request(warehouse: Warehouse, subject_id: str) -> str:
     request_id = "er_" + secrets.token_hex(12)
     warehouse.append_rows(REQUESTS_TABLE, pd.DataFrame({
         "request_id": [request_id], "subject_id": [check_subject_id(subject_id)],
-        "filed_at": [datetime.now(timezone.utc).replace(tzinfo=None)]}))
+        "filed_at": [datetime.now(UTC).replace(tzinfo=None)]}))
     return request_id
 
 

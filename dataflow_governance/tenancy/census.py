@@ -69,12 +69,12 @@ def tenant_census(warehouse: Warehouse, table: str, column: str, *, tenancy: Ten
     key, rows = exp.column("k", table="d"), exp.column("n", table="d")
     present = key.is_(exp.null()).not_()
 
-    def among(values: Sequence[str], as_type: exp.DataType | None, what: exp.Expression = key) -> exp.Expression:
+    def among(values: Sequence[str], as_type: exp.DataType | None, what: exp.Expr = key) -> exp.Expr:
         # Bound values, each cast once to the column's type: never pasted, never a cast per row.
         marks = [exp.cast(exp.Placeholder(), as_type) if as_type is not None else exp.Placeholder() for _ in values]
         return what.isin(*marks)
 
-    def rows_where(condition: exp.Expression) -> exp.Expression:
+    def rows_where(condition: exp.Expr) -> exp.Expr:
         return exp.func("sum", exp.Case(ifs=[exp.If(this=condition, true=rows)], default=exp.Literal.number(0)))
 
     pinned = [among(pinned_ids, kind)] if pinned_ids else []

@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from dataflow_governance.errors import IsolationError
-from dataflow_governance.model.spec import table_of
 from dataflow_governance.model.manifest import TenancyConfig
-from dataflow_governance.model.spec import AssetGovernance
+from dataflow_governance.model.spec import AssetGovernance, table_of
 from dataflow_governance.storage.warehouse import Warehouse, column_expr, first_line_redacted, table_expr
 
 SETTING = "app.tenant_id"

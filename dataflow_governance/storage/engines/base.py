@@ -24,12 +24,16 @@ if TYPE_CHECKING:
 class Settings(Protocol):
     """Where a warehouse is (`warehouse.Warehouse` is one): what an engine is bound to."""
 
-    kind: str
-    path: str | None
-    dsn: str | None
-    schema: str | None
+    @property
+    def kind(self) -> str: ...
+    @property
+    def path(self) -> str | None: ...
+    @property
+    def dsn(self) -> str | None: ...
+    @property
+    def schema(self) -> str | None: ...
 
-    def fetch(self, statement: exp.Expression | str, params: Sequence | None = None) -> list[tuple]: ...
+    def fetch(self, statement: exp.Expr | str, params: Sequence | None = None) -> list[tuple]: ...
 
 
 def table_expr(name: str, schema: str | None = None) -> exp.Table:
@@ -152,17 +156,17 @@ class Engine:
         """Replace `target` with a frame's rows, or append them (creating the table, typed from the frame)."""
         raise NotImplementedError
 
-    def create_table_as(self, con: Any, target: exp.Table, query: exp.Expression) -> None:
+    def create_table_as(self, con: Any, target: exp.Table, query: exp.Expr) -> None:
         raise NotImplementedError
 
-    def render(self, statement: exp.Expression) -> str:
+    def render(self, statement: exp.Expr) -> str:
         return statement.sql(dialect=self.dialect)
 
     # hashing in SQL ------------------------------------------------------------------------------
     def prepare_keyed_hash(self, con: Any) -> None:
         """Whatever the engine needs before `keyed_hash` runs (an extension, say)."""
 
-    def keyed_hash(self, text: exp.Expression) -> exp.Expression:
+    def keyed_hash(self, text: exp.Expr) -> exp.Expr:
         """HMAC-SHA256 of a text expression, hex, first 32 characters (`keys.keyed_hash` in SQL);
         takes `keyed_hash_parameters(key)` as bound values, in order."""
         raise NotImplementedError

@@ -167,11 +167,11 @@ class DuckDBEngine(Engine):
             con.execute(self.render(exp.insert(rows, target)))
         con.unregister("_dfg_frame")
 
-    def create_table_as(self, con: Any, target: exp.Table, query: exp.Expression) -> None:
+    def create_table_as(self, con: Any, target: exp.Table, query: exp.Expr) -> None:
         con.execute(self.render(exp.Create(this=target, kind="TABLE", replace=True, expression=query)))
 
     # HMAC spelled out with the engine's vectorized sha256: H((K⊕opad) ‖ H((K⊕ipad) ‖ m)).
-    def keyed_hash(self, text: exp.Expression) -> exp.Expression:
+    def keyed_hash(self, text: exp.Expr) -> exp.Expr:
         inner = exp.func("sha256", exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"),
                                              expression=exp.Anonymous(this="encode", expressions=[text])))
         outer = exp.func("sha256", exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"), expression=exp.func("unhex", inner)))

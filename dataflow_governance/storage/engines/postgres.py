@@ -126,14 +126,14 @@ class PostgresEngine(Engine):
         self._copy(con, target, list(frame.columns), ([None if _is_missing(v) else v for v in row]
                                                      for row in frame.itertuples(index=False, name=None)))
 
-    def create_table_as(self, con: Any, target: exp.Table, query: exp.Expression) -> None:
+    def create_table_as(self, con: Any, target: exp.Table, query: exp.Expr) -> None:
         con.execute(self.render(exp.Drop(tables=[target], kind="TABLE", exists=True)))
         con.execute(self.render(exp.Create(this=target, kind="TABLE", expression=query)))
 
     def prepare_keyed_hash(self, con: Any) -> None:
         con.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")  # for hmac()
 
-    def keyed_hash(self, text: exp.Expression) -> exp.Expression:
+    def keyed_hash(self, text: exp.Expr) -> exp.Expr:
         digest = exp.func("hmac", text, exp.Placeholder(), exp.Literal.string("sha256"))
         return exp.func("left", exp.func("encode", digest, exp.Literal.string("hex")), exp.Literal.number(32))
 
@@ -154,7 +154,8 @@ class PostgresEngine(Engine):
         if present:
             return statements
         fn = self.render(table_expr(f"{table.name}_append_only"))
-        return statements + [
+        return [
+            *statements,
             f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
             f"RAISE EXCEPTION 'the governance ledger is append-only (% rejected)', TG_OP; END $$",
             f"DROP TRIGGER IF EXISTS ledger_no_update ON {target}",

@@ -143,7 +143,7 @@ class SparkEngine(Engine):
         data = con.spark.createDataFrame(_arrow(frame))
         data.write.mode("overwrite" if replace else "append").format("parquet").saveAsTable(self.render(target))
 
-    def create_table_as(self, con: Any, target: exp.Table, query: exp.Expression) -> None:
+    def create_table_as(self, con: Any, target: exp.Table, query: exp.Expr) -> None:
         """(Re)create a table from a query — through a staging table, so a query reading the table
         it replaces (an incremental model) reads it whole, and a failed query leaves it as it was."""
         staging = staging_table(target)
@@ -154,7 +154,7 @@ class SparkEngine(Engine):
         con.run(f"ALTER TABLE {self.render(staging)} RENAME TO {self.render(target)}")
 
     # hashing in SQL ------------------------------------------------------------------------------
-    def keyed_hash(self, text: exp.Expression) -> exp.Expression:
+    def keyed_hash(self, text: exp.Expr) -> exp.Expr:
         digest = exp.func("lower", exp.func("hex", exp.Anonymous(this="hmac", expressions=[exp.Placeholder(), text])))
         return exp.func("substr", digest, exp.Literal.number(1), exp.Literal.number(32))
 
@@ -229,7 +229,7 @@ class SparkConnection:
         named_sql, args = _named(sql, params)
         return self.spark.sql(named_sql, args=args or None)
 
-    def run(self, statement: exp.Expression | str, args: dict | None = None) -> list[tuple]:
+    def run(self, statement: exp.Expr | str, args: dict | None = None) -> list[tuple]:
         sql = statement if isinstance(statement, str) else self.engine.render(statement)
         return [tuple(row) for row in self.spark.sql(sql, args=args or None).collect()]
 
@@ -341,7 +341,7 @@ def merged_rows(merge: exp.Merge, alias: str, columns: list[str]) -> exp.Query:
     marked = exp.select("*", exp.alias_(exp.true(), MATCHED)).from_(using.copy()).subquery(source_alias)
     present = exp.column(MATCHED, table=source_alias)
 
-    def applies(when: exp.When, base: exp.Expression) -> exp.Expression:
+    def applies(when: exp.When, base: exp.Expr) -> exp.Expr:
         condition = when.args.get("condition")
         both = exp.and_(base.copy(), condition.copy()) if condition else base.copy()
         return exp.func("coalesce", exp.paren(both), exp.false())
@@ -374,7 +374,7 @@ def _is_delete(when: exp.When) -> bool:
     return isinstance(when.args["then"], exp.Var) and when.args["then"].name.upper() == "DELETE"
 
 
-def _assigned(then: exp.Expression, column: str) -> exp.Expression | None:
+def _assigned(then: exp.Expr, column: str) -> exp.Expr | None:
     if isinstance(then, exp.Update):
         for eq in then.expressions:
             if eq.this.name == column:
@@ -382,7 +382,7 @@ def _assigned(then: exp.Expression, column: str) -> exp.Expression | None:
     return None
 
 
-def _inserted(then: exp.Expression, column: str) -> exp.Expression:
+def _inserted(then: exp.Expr, column: str) -> exp.Expr:
     names = [c.name for c in then.this.expressions] if isinstance(then.this, exp.Tuple) else None
     values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else []
     if names is None:  # INSERT * or INSERT VALUES without a column list: the target's order
@@ -421,7 +421,7 @@ def _named(sql: str, params: Sequence | None) -> tuple[str, dict]:
     return "".join(pieces), {f"p{i}": value for i, value in enumerate(params)}
 
 
-def _parse(sql: str) -> exp.Expression | None:
+def _parse(sql: str) -> exp.Expr | None:
     try:
         return sqlglot.parse_one(sql, read="spark")
     except sqlglot.errors.SqlglotError:
@@ -450,7 +450,7 @@ def _bounded_retries(spark: Any) -> None:
 def _close(spark: Any) -> None:
     try:
         spark.client.close()  # closes the channel: no call to a server that may be gone at exit
-    except Exception:  # noqa: BLE001 - exiting; nothing left to tell anyone
+    except Exception:
         pass
 
 

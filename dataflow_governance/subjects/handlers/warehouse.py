@@ -85,7 +85,7 @@ def match_rows(target: Target, reach: Reach, value: str) -> Condition:
     return column_matches(target.column, column_type, value, pseudonym)
 
 
-def held_rows(target: Target, warehouse: Warehouse, match: Condition, now: datetime) -> tuple[exp.Expression, list]:
+def held_rows(target: Target, warehouse: Warehouse, match: Condition, now: datetime) -> tuple[exp.Expr, list]:
     """The condition (and its bound values) a legal hold keeps among the matching rows: its `where`
     and its time window. No hold keeps every matching row (the caller checks `target.held`)."""
     held, params = match.where, list(match.params)
