@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test dev clean browser
+.PHONY: setup demo test lint dev clean browser
 
 $(BIN)/dfg: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
@@ -25,8 +25,13 @@ browser:
 	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
 
+# The package's lint and types (configured in pyproject.toml): part of the test run.
+lint: setup
+	$(BIN)/ruff check dataflow_governance
+	$(BIN)/mypy
+
 # Two workers: most tests wait on subprocesses, S3 and the databases, so two halve the wall time.
-test: setup browser
+test: setup browser lint
 	$(BIN)/pytest -q -n 2
 
 DEV_PORT ?= 3000

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dataflow_governance.errors import CatalogError, UnauthenticCatalog
 from dataflow_governance.model.spec import AssetGovernance, Processor, build_governance
@@ -85,7 +85,7 @@ class Catalog:
         for key in sorted(set(self.governance) | set(self.upstream)):
             gov = self.governance.get(key)
             definition = self.graph.sql.get(key)
-            entry = {
+            entry: dict[str, Any] = {
                 "governance": gov.model_dump(mode="json", exclude_defaults=True, exclude={"asset"}) if gov else None,
                 "upstream": sorted(self.upstream.get(key, ())),
                 "sql": {"text": definition.sql, "dialect": definition.dialect} if definition else None,

@@ -15,9 +15,9 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypedDict
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import TypedDict
 
 from sqlglot import exp
 

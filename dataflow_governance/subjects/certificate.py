@@ -7,11 +7,10 @@ id or data.
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dataflow_governance.model.paths import StatePaths
 from dataflow_governance.subjects.targets import Outcome
