@@ -4,7 +4,6 @@ import its siblings (and `dfg lineage` does not pay for pandas, fideslang or Dag
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 from collections.abc import Callable, Mapping
 
@@ -42,9 +41,10 @@ def delegate_to(module: str) -> Callable:
     return __getattr__
 
 
-class _Aliases(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _Aliases:
     """Old module paths (`dataflow_governance.spec`) served by the modules that moved
-    (`dataflow_governance.model.spec`): the same module object under both names."""
+    (`dataflow_governance.model.spec`): the same module object under both names. A meta path
+    finder and loader by protocol (`importlib.abc` would import `importlib.resources` on every start)."""
 
     def __init__(self, aliases: Mapping[str, str]):
         self.aliases = dict(aliases)

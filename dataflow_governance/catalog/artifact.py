@@ -114,7 +114,7 @@ class Catalog:
     @classmethod
     def from_dict(cls, data: dict) -> Catalog:
         from dataflow_governance.lineage.graph import ColumnGraph, SqlDefinition
-        from dataflow_governance.lineage.sql import StatementLineage
+        from dataflow_governance.lineage.statements import StatementLineage
 
         if data.get("dfg_catalog_version") != FORMAT_VERSION:
             raise CatalogError(f"catalog format {data.get('dfg_catalog_version')!r} is not {FORMAT_VERSION}: "
@@ -170,7 +170,7 @@ def _class_dict(cls) -> dict:
 
 def _class_from(value: dict):
     from dataflow_governance.lineage.graph import ColumnClass, Derivation
-    from dataflow_governance.lineage.sql import DirectSource
+    from dataflow_governance.lineage.statements import DirectSource
 
     derived = [Derivation(d["asset"], d["column"], DirectSource(**{k: v for k, v in d.items() if k != "asset"}))
                for d in value.get("derived_from", ())]

@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from dataflow_governance.lineage.sql import ColumnLineage, DirectSource, LineageAnalyzer, LineageError, StatementLineage
+from dataflow_governance.errors import LineageError
+from dataflow_governance.lineage.statements import ColumnLineage, DirectSource, StatementLineage
 from dataflow_governance.model import taxonomy
 from dataflow_governance.model.spec import AssetGovernance, GovernanceError, table_of
 
@@ -163,6 +164,8 @@ def _trace_sql(graph: ColumnGraph, definition: SqlDefinition, gov: AssetGovernan
     if gov is not None and gov.columns:  # a MERGE or UPDATE reads the table it writes
         known.setdefault(table_of(asset, gov), {name: col.type or "text" for name, col in gov.columns.items()})
     try:
+        from dataflow_governance.lineage.sql import LineageAnalyzer  # (sqlglot's optimizer: only where SQL is traced)
+
         lineage = LineageAnalyzer(known or None, definition.dialect).column_lineage(definition.sql)
     except LineageError as exc:
         graph.errors[asset] = str(exc)

@@ -14,14 +14,13 @@ Per output column, in OpenLineage's terms:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import OptimizeError, ParseError, SqlglotError
+from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
@@ -29,6 +28,20 @@ from sqlglot.schema import MappingSchema
 
 from dataflow_governance.errors import LineageError
 from dataflow_governance.lineage.dml import Move, NotAMove, as_move, table_name
+from dataflow_governance.lineage.parsing import (  # noqa: F401 (public names of this module before the split)
+    MAX_SQL_CHARS,
+    check_dialect,
+    check_size,
+    parse_statement,
+    parse_statements,
+)
+from dataflow_governance.lineage.statements import (
+    AmbiguousSource,
+    ColumnLineage,
+    DirectSource,
+    IndirectSource,
+    StatementLineage,
+)
 
 _RANK = {"identity": 0, "transformation": 1, "aggregation": 2}
 # Functions that return one of their arguments unchanged: the value is copied, not transformed.
@@ -42,97 +55,6 @@ _VALUE_KINDS = ("window", "conditional")  # influences on one value, not on whic
 _HASH_NAMES = {"md5", "sha1", "sha2", "sha256", "sha512", "hash", "hmac", "xxhash64", "farm_fingerprint",
                "hash_md5", "keyed_hash", "md5_number", "sha256_hex"}
 
-
-@dataclass(frozen=True, order=True)
-class DirectSource:
-    table: str
-    column: str
-    transformation: str = "identity"
-    masking: bool = False
-    reveals_values: bool = False  # an aggregate that returns input values (max, first, string_agg)
-
-    def to_dict(self) -> dict:
-        out = {"table": self.table, "column": self.column, "transformation": self.transformation, "masking": self.masking}
-        if self.reveals_values:
-            out["reveals_values"] = True
-        return out
-
-
-@dataclass(frozen=True, order=True)
-class IndirectSource:
-    table: str
-    column: str
-    kind: str
-
-    def to_dict(self) -> dict:
-        return {"table": self.table, "column": self.column, "kind": self.kind}
-
-
-@dataclass(frozen=True, order=True)
-class AmbiguousSource:
-    """An unqualified column read where several sources could hold it and no schema says which."""
-    column: str
-    candidates: tuple[str, ...]
-
-    def to_dict(self) -> dict:
-        return {"column": self.column, "candidates": list(self.candidates)}
-
-
-@dataclass(frozen=True)
-class ColumnLineage:
-    direct: tuple[DirectSource, ...] = ()
-    indirect: tuple[IndirectSource, ...] = ()
-    ambiguous: tuple[AmbiguousSource, ...] = ()
-
-    def sources(self) -> tuple[DirectSource | IndirectSource, ...]:
-        """Every column this one is computed from or filtered by."""
-        return (*self.direct, *self.indirect)
-
-    def to_dict(self) -> dict:
-        out: dict[str, Any] = {"direct": [d.to_dict() for d in self.direct], "indirect": [i.to_dict() for i in self.indirect]}
-        if self.ambiguous:
-            out["ambiguous"] = [a.to_dict() for a in self.ambiguous]
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ColumnLineage:
-        return cls(tuple(DirectSource(**d) for d in data["direct"]), tuple(IndirectSource(**i) for i in data["indirect"]),
-                   tuple(AmbiguousSource(a["column"], tuple(a["candidates"])) for a in data.get("ambiguous", ())))
-
-
-@dataclass(frozen=True)
-class StatementLineage:
-    columns: dict[str, ColumnLineage]
-    tables: tuple[str, ...]
-    target: str | None = None
-    grouped: bool = False  # one output row per group (GROUP BY or aggregates), not per input row
-    kind: str = "select"  # select | insert | create | update | merge; python: declared by a Python asset
-    deletes: bool = False  # a MERGE that deletes target rows
-    warnings: tuple[str, ...] = ()  # what a partial schema left to best effort
-
-    def to_dict(self) -> dict:
-        out: dict[str, Any] = {"columns": {name: c.to_dict() for name, c in self.columns.items()}, "tables": list(self.tables)}
-        if self.target:
-            out["target"] = self.target
-        if self.kind != "select":
-            out["kind"] = self.kind
-        if self.deletes:
-            out["deletes"] = True
-        if self.grouped:
-            out["grouped"] = True
-        if self.warnings:
-            out["warnings"] = list(self.warnings)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> StatementLineage:
-        """The inverse of `to_dict` (the governance catalog stores lineage this way)."""
-        return cls({name: ColumnLineage.from_dict(c) for name, c in data["columns"].items()}, tuple(data["tables"]),
-                   data.get("target"), data.get("grouped", False), data.get("kind", "select"),
-                   data.get("deletes", False), tuple(data.get("warnings", ())))
-
-
-# --- trace results inside one statement ------------------------------------------------------
 
 @dataclass
 class _Trace:
@@ -470,78 +392,6 @@ class _Tracer:
 
 # Past these a statement is no transformation a person wrote; parsing it would take minutes of
 # CPU and end in a RecursionError. Counted on tokens, which takes one linear pass.
-MAX_SQL_CHARS = 1_000_000
-MAX_TOKENS = 200_000
-MAX_NESTING = 256
-MAX_SET_OPERATIONS = 500
-MAX_BOOLEAN_TERMS = 5_000
-
-
-def check_size(sql: str, dialect: str | None) -> list:
-    """The SQL's tokens, once they are within the limits (the parser then reuses them)."""
-    from sqlglot.tokens import TokenType
-
-    if len(sql) > MAX_SQL_CHARS:
-        raise LineageError(f"SQL is {len(sql):,} characters; the limit is {MAX_SQL_CHARS:,}")
-    try:
-        tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
-    except SqlglotError as exc:
-        raise LineageError(f"SQL does not parse: {str(exc).splitlines()[0]}") from None
-    if len(tokens) > MAX_TOKENS:
-        raise LineageError(f"SQL has {len(tokens):,} tokens; the limit is {MAX_TOKENS:,}")
-    depth = deepest = set_ops = booleans = 0
-    for token in tokens:
-        if token.token_type == TokenType.L_PAREN:
-            depth += 1
-            deepest = max(deepest, depth)
-        elif token.token_type == TokenType.R_PAREN:
-            depth -= 1
-        elif token.token_type in (TokenType.UNION, TokenType.INTERSECT, TokenType.EXCEPT):
-            set_ops += 1
-        elif token.token_type in (TokenType.AND, TokenType.OR):
-            booleans += 1
-    for count, limit, what in ((deepest, MAX_NESTING, "levels of parentheses"),
-                               (set_ops, MAX_SET_OPERATIONS, "UNION/INTERSECT/EXCEPT branches"),
-                               (booleans, MAX_BOOLEAN_TERMS, "AND/OR terms")):
-        if count > limit:
-            raise LineageError(f"SQL has {count:,} {what}; the limit is {limit:,} (split the statement)")
-    return tokens
-
-
-def check_dialect(dialect: str | None) -> None:
-    try:
-        sqlglot.Dialect.get_or_raise(dialect)
-    except ValueError:
-        known = ", ".join(sorted(d.value for d in sqlglot.dialects.Dialects if d.value))
-        raise LineageError(f"unknown SQL dialect {dialect!r}; known: {known}") from None
-
-
-def parse_statements(sql: str, dialect: str | None) -> list[exp.Expr]:
-    """Every statement, parsed from one tokenization; every failure is a LineageError naming line and column."""
-    check_dialect(dialect)
-    tokens = check_size(sql, dialect)
-    try:
-        return [s for s in sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql) if s is not None]
-    except ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        where = f"line {first.get('line')}, column {first.get('col')}: " if first else ""
-        description = first.get("description") or str(exc).splitlines()[0]
-        description = re.sub(r"<Token token_type: [^,]+, text: ([^,]*),[^>]*>", r"'\1'", description)
-        raise LineageError(f"SQL does not parse: {where}{description}") from None
-    except SqlglotError as exc:
-        raise LineageError(f"SQL does not parse: {str(exc).splitlines()[0]}") from None
-    except RecursionError:
-        raise LineageError("SQL is nested too deeply to parse (split the statement)") from None
-
-
-def parse_statement(sql: str, dialect: str | None) -> exp.Expr:
-    """One statement, parsed; every failure is a LineageError naming line and column."""
-    statements = parse_statements(sql, dialect)
-    if len(statements) != 1:
-        raise LineageError(f"expected one SQL statement, got {len(statements)}")
-    return statements[0]
-
-
 def _split_target(statement: exp.Expr) -> Move:
     try:
         return as_move(statement)

@@ -7,9 +7,15 @@ analytics?") are answered on the dotted keys, which is how fideslang itself nest
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
 
-from fideslang import DEFAULT_TAXONOMY
+# fideslang's keys, as the installed version's default taxonomy holds them (checked by a test):
+# reading them costs a file read, where importing fideslang's models costs ~60 ms on every command.
+KEYS_SNAPSHOT = Path(__file__).resolve().parent.parent / "schemas" / "fideslang_keys.json"
+KINDS = ("data_category", "data_use", "data_subject")
 
 # GDPR Art. 6(1) lawful bases, by the names practitioners use and the article point.
 LEGAL_BASES: dict[str, str] = {
@@ -53,19 +59,56 @@ CARD_CATEGORY = "user.financial.credit_card"  # a payment card's data; PCI DSS s
 SENSITIVITIES: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 
 
+def live_keys() -> dict[str, frozenset[str]]:
+    """The keys of the installed fideslang's default taxonomy, by kind."""
+    from fideslang import DEFAULT_TAXONOMY
+
+    return {kind: frozenset(item.fides_key for item in getattr(DEFAULT_TAXONOMY, kind)) for kind in KINDS}
+
+
+def snapshot_keys() -> tuple[str, dict[str, frozenset[str]]]:
+    """(fideslang version, keys by kind) of the snapshot shipped with the package."""
+    data = json.loads(KEYS_SNAPSHOT.read_text())
+    return data["fideslang"], {kind: frozenset(data[kind]) for kind in KINDS}
+
+
 @cache
+def _keys() -> dict[str, frozenset[str]]:
+    """The snapshot when it was taken of the fideslang installed; else fideslang itself."""
+    version, keys = snapshot_keys()
+    return keys if version == installed_fideslang() else live_keys()
+
+
+def installed_fideslang() -> str | None:
+    """The installed fideslang's version, from its dist-info folder's name (importlib.metadata
+    would cost more than the snapshot saves); None when it cannot be told that way."""
+    spec = find_spec("fideslang")
+    if spec is None or spec.origin is None:
+        return None
+    found = sorted(Path(spec.origin).parent.parent.glob("fideslang-*.dist-info"))
+    return found[0].name.removeprefix("fideslang-").removesuffix(".dist-info") if len(found) == 1 else None
+
+
 def data_categories() -> frozenset[str]:
-    return frozenset(item.fides_key for item in DEFAULT_TAXONOMY.data_category)
+    return _keys()["data_category"]
 
 
-@cache
 def data_uses() -> frozenset[str]:
-    return frozenset(item.fides_key for item in DEFAULT_TAXONOMY.data_use)
+    return _keys()["data_use"]
 
 
-@cache
 def data_subjects() -> frozenset[str]:
-    return frozenset(item.fides_key for item in DEFAULT_TAXONOMY.data_subject)
+    return _keys()["data_subject"]
+
+
+def write_snapshot() -> None:
+    """Refresh the snapshot from the installed fideslang (`python -m dataflow_governance.model.taxonomy`,
+    after changing its pin)."""
+    from importlib import metadata
+
+    keys = live_keys()
+    KEYS_SNAPSHOT.write_text(json.dumps({"fideslang": metadata.version("fideslang"),
+                                         **{kind: sorted(keys[kind]) for kind in KINDS}}, indent=1) + "\n")
 
 
 def is_within(key: str, ancestor: str) -> bool:
@@ -123,3 +166,7 @@ def suggest(value: str, allowed: frozenset[str] | tuple[str, ...], limit: int = 
     import difflib
 
     return difflib.get_close_matches(value, sorted(allowed), n=limit, cutoff=0.5)
+
+
+if __name__ == "__main__":
+    write_snapshot()

@@ -16,7 +16,8 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from dataflow_governance.lineage.sql import LineageError, parse_statements
+from dataflow_governance.errors import LineageError
+from dataflow_governance.lineage.parsing import parse_statements
 from dataflow_governance.model import taxonomy
 from dataflow_governance.model.spec import table_of
 from dataflow_governance.policy.context import Finding, PolicyContext, Rule

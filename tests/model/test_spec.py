@@ -95,3 +95,28 @@ def test_owner_format():
     with pytest.raises(GovernanceError, match="owner"):
         build_governance("a", {"owner": "growth team"})
     assert build_governance("a", {"owner": "team:growth"}).owner == "team:growth"
+
+
+def test_the_shipped_taxonomy_keys_are_the_installed_fideslangs():
+    """Commands read fideslang's keys from a snapshot instead of importing its models: the
+    snapshot must be the installed version's taxonomy, key for key."""
+    from importlib import metadata
+
+    from dataflow_governance.model import taxonomy
+
+    version, keys = taxonomy.snapshot_keys()
+    assert version == metadata.version("fideslang") == taxonomy.installed_fideslang(), \
+        "refresh it: python -m dataflow_governance.model.taxonomy"
+    assert keys == taxonomy.live_keys()
+    assert "user.contact.email" in taxonomy.data_categories() and "marketing" in taxonomy.data_uses()
+
+
+def test_another_fideslang_than_the_snapshots_is_read_itself(monkeypatch):
+    from dataflow_governance.model import taxonomy
+
+    taxonomy._keys.cache_clear()
+    monkeypatch.setattr(taxonomy, "snapshot_keys", lambda: ("0.0.0", {k: frozenset() for k in taxonomy.KINDS}))
+    try:
+        assert "user.contact.email" in taxonomy.data_categories()  # from fideslang, not the stale snapshot
+    finally:
+        taxonomy._keys.cache_clear()
