@@ -57,10 +57,29 @@ class ColumnClass:
         return not self.anonymous and any(taxonomy.is_personal_category(c) for c in self.categories)
 
 
+class ColumnClasses(dict[tuple[str, str], ColumnClass]):
+    """(asset, column) → its class, with each asset's columns indexed as they are set: rules ask
+    for one asset's columns, for every asset (a scan of all classes each time is quadratic)."""
+
+    def __init__(self, items: Mapping[tuple[str, str], ColumnClass] | None = None):
+        super().__init__()
+        self.by_asset: dict[str, dict[str, ColumnClass]] = {}
+        for key, value in (items or {}).items():
+            self[key] = value
+
+    def __setitem__(self, key: tuple[str, str], value: ColumnClass) -> None:
+        super().__setitem__(key, value)
+        self.by_asset.setdefault(key[0], {})[key[1]] = value
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        super().__delitem__(key)
+        del self.by_asset[key[0]][key[1]]
+
+
 @dataclass
 class ColumnGraph:
     lineage: dict[str, StatementLineage] = field(default_factory=dict)
-    classes: dict[tuple[str, str], ColumnClass] = field(default_factory=dict)
+    classes: ColumnClasses = field(default_factory=ColumnClasses)
     errors: dict[str, str] = field(default_factory=dict)  # asset → why its SQL could not be traced
     sql: dict[str, SqlDefinition] = field(default_factory=dict)  # asset → the SQL that builds it
 
@@ -74,8 +93,12 @@ class ColumnGraph:
             found = self.classes.get((asset, TABLE_LEVEL))
         return found
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.classes, ColumnClasses):
+            self.classes = ColumnClasses(self.classes)
+
     def columns_of(self, asset: str) -> dict[str, ColumnClass]:
-        return {column: cls for (a, column), cls in self.classes.items() if a == asset}
+        return dict(self.classes.by_asset.get(asset, {}))
 
     def personal_origins(self, asset: str, column: str) -> list[tuple[str, str, list[str]]]:
         """The declared personal columns this column is derived from: (asset, column, categories)."""
