@@ -22,10 +22,8 @@ import hashlib
 import io
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlglot
 import sqlglot.errors
 from sqlglot import exp
@@ -36,7 +34,7 @@ from dataflow_governance.errors import DatasetError
 from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.ledger.erasures import erasure_statuses
 from dataflow_governance.lineage.sql import LineageError, column_lineage, table_dependencies
-from dataflow_governance.ml.digest import PREFIX, canonical_schema, table_digest
+from dataflow_governance.ml import DIGEST_PREFIX
 from dataflow_governance.model.ids import canonical_id
 from dataflow_governance.model.manifest import SubjectConfig
 from dataflow_governance.model.spec import AssetGovernance, table_of
@@ -49,6 +47,10 @@ from dataflow_governance.storage.objectstore import (
     split_s3_uri,
 )
 from dataflow_governance.storage.warehouse import Warehouse, WarehouseError, column_expr, table_expr
+
+if TYPE_CHECKING:  # (pandas and pyarrow load where a dataset is built or read: `dfg incident` needs neither)
+    import pandas as pd
+    import pyarrow as pa
 
 MEMBERS_TABLE = "governance_dataset_members"
 
@@ -178,6 +180,8 @@ def _subject_permissions(spec: DatasetSpec, warehouse: Warehouse, subjects: Subj
 def select_rows(spec: DatasetSpec, warehouse: Warehouse, ledger: Ledger, subjects: Subjects
                 ) -> tuple[pd.DataFrame, list[str], dict[str, int]]:
     """(rows that may be used, in key order; their subjects' hashes; rows left out, by reason)."""
+    import pandas as pd
+
     try:
         sql = sqlglot.transpile(spec.sql, read=spec.dialect, write=warehouse.dialect)[0]
     except sqlglot.errors.ParseError as exc:
@@ -206,6 +210,8 @@ def select_rows(spec: DatasetSpec, warehouse: Warehouse, ledger: Ledger, subject
 # --- snapshots -----------------------------------------------------------------------------------
 
 def parquet_bytes(table: pa.Table) -> bytes:
+    import pyarrow.parquet as pq
+
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
@@ -247,6 +253,8 @@ def _snapshot_bytes(store: ObjectStore, record: DatasetRecord) -> bytes:
 
 def read_snapshot(store: ObjectStore, record: DatasetRecord) -> pa.Table:
     """The recorded snapshot, after checking its bytes and its content against the record."""
+    import pyarrow.parquet as pq
+
     if record.deleted:
         raise DatasetError(f"snapshot {record.snapshot_uri} was deleted by an erasure "
                            f"(ledger entry {record.deleted.get('seq')}, {record.deleted.get('ts')})")
@@ -254,6 +262,8 @@ def read_snapshot(store: ObjectStore, record: DatasetRecord) -> pa.Table:
     if hashlib.sha256(body).hexdigest() != record.snapshot_sha256:
         raise DatasetError(f"snapshot {record.snapshot_uri} was altered: its bytes do not match the recorded SHA-256")
     table = pq.read_table(io.BytesIO(body))
+    from dataflow_governance.ml.digest import table_digest  # (numpy and pyarrow: where a snapshot is read)
+
     if table_digest(table) != record.digest:
         raise DatasetError(f"snapshot {record.snapshot_uri} was altered: its content digest is not {record.digest}")
     return table
@@ -280,7 +290,7 @@ def verify_snapshot(store: ObjectStore, record: DatasetRecord) -> list[str]:
 # --- membership --------------------------------------------------------------------------------
 
 def membership_digest(members: list[str]) -> str:
-    return PREFIX + hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()
+    return DIGEST_PREFIX + hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()
 
 
 def _members(warehouse: Warehouse, select: str, where: str, value: str) -> list[str]:
@@ -292,6 +302,8 @@ def _members(warehouse: Warehouse, select: str, where: str, value: str) -> list[
 
 
 def store_membership(warehouse: Warehouse, digest: str, members: list[str]) -> None:
+    import pandas as pd
+
     warehouse = warehouse.governance_store
     """Index once per digest (a re-materialization of the same rows adds nothing)."""
     if not _members(warehouse, "member", "digest", digest):
@@ -333,10 +345,14 @@ def materialize_dataset(spec: DatasetSpec, warehouse: Warehouse, store: ObjectSt
     Returns:
         The record ledgered as `dataset.materialized` (counts and digests, never values).
     """
+    import pyarrow as pa
+
     ledger = Ledger(warehouse)
     lineage = dataset_lineage(spec, warehouse)
     frame, members, excluded = select_rows(spec, warehouse, ledger, subjects)
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    from dataflow_governance.ml.digest import canonical_schema, table_digest
+
     digest = table_digest(table)
     uri, version, sha256, reused = write_snapshot(store, spec, table, digest)
     store_membership(warehouse, digest, members)

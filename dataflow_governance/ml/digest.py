@@ -39,7 +39,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-PREFIX = "sha256:"
+from dataflow_governance.ml import DIGEST_PREFIX
+
+PREFIX = DIGEST_PREFIX
 _MAGIC = b"dfg-dataset-v1\n"
 
 

@@ -258,7 +258,11 @@ class Project:
         return self.mlflow.tracking_uri or f"sqlite:///{self.state_dir / 'mlflow.db'}"
 
 
-class _StrictLoader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it (reading the manifest is on every command's path).
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StrictLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """Safe YAML where a key given twice is an error: silently letting the last one win hides a
     governance fact someone wrote down."""
 
