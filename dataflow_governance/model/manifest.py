@@ -303,6 +303,8 @@ def load_project(path: str | os.PathLike | None = None) -> Project:
     except UnicodeDecodeError:
         raise ManifestError(f"{manifest_path.name}: not a text file (expected UTF-8 YAML)") from None
     except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(exc):  # (libyaml's own limit; the Python parser recurses instead)
+            raise ManifestError(f"{manifest_path.name}: nested too deeply to be a manifest") from None
         raise ManifestError(f"{manifest_path.name}: not valid YAML: {_yaml_problem(exc)}") from None
     except RecursionError:
         raise ManifestError(f"{manifest_path.name}: nested too deeply to be a manifest") from None
