@@ -1,14 +1,16 @@
 """The ledger in Dagster: an asset for the table, a check that verifies the chain, a daily schedule."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from dataflow_governance.dagster_ext.parts import anchors_of
 from dataflow_governance.dagster_ext.resources import WarehouseResource
 from dataflow_governance.ledger.chain import LEDGER_TABLE, Anchor, Ledger
 from dataflow_governance.model.manifest import Project
+
+if TYPE_CHECKING:  # (what define_asset_job returns; named for the checker only, never imported at run time)
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 LEDGER_ASSET = "governance_ledger"
 LEDGER_CHECK = "chain_intact"
@@ -19,7 +21,7 @@ def ledger_metadata(anchor: Anchor) -> dict[str, Any]:
     return {"ledger/head_seq": anchor.seq, "ledger/head_hash": anchor.hash}
 
 
-def ledger_definitions(project: Project) -> tuple[dg.AssetSpec, dg.AssetChecksDefinition, UnresolvedAssetJobDefinition,
+def ledger_definitions(project: Project) -> tuple[dg.AssetSpec, dg.AssetChecksDefinition, "UnresolvedAssetJobDefinition",
                                                  dg.ScheduleDefinition]:
     spec = dg.AssetSpec(
         LEDGER_ASSET,
