@@ -26,7 +26,7 @@ __all__ = ["FAMILIES", "CliError", "main"]
 
 # Each family declares its commands in its own module (`register`) and runs them there; the order
 # here is the order of `dfg --help`.
-FAMILIES = ("demo", "governance", "lineage", "scanning", "subjects", "incident", "provenance", "audit", "tenancy",
+FAMILIES = ("init", "demo", "governance", "lineage", "scanning", "subjects", "incident", "provenance", "audit", "tenancy",
             "keys", "review", "openlineage", "local")
 
 
@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     # MLflow's progress lines ("Created version …") would mix into the command's own output.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     try:
-        standalone = getattr(args, "needs_project", True) is False and (
-            getattr(args, "sql", None) is not None or getattr(args, "file", None) is not None)
+        needs = getattr(args, "needs_project", True)
+        standalone = needs == "never" or (needs is False and (
+            getattr(args, "sql", None) is not None or getattr(args, "file", None) is not None))
         project = None
         if not standalone:
             from dataflow_governance.model.manifest import DEFAULT_MANIFEST, load_project

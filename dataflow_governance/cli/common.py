@@ -68,19 +68,24 @@ def load_definitions(project: Project):
     """Import the project's Definitions (`module:attribute` in the manifest) from the project root."""
     if not project.definitions or ":" not in project.definitions:
         raise CliError(f"the manifest's `definitions` must be 'module:attribute' (got {project.definitions!r})")
-    module_name, attribute = project.definitions.split(":", 1)
-    if str(project.root) not in sys.path:
-        sys.path.insert(0, str(project.root))
+    return import_definitions(project.root, project.definitions, "the manifest's definitions module")
+
+
+def import_definitions(root: Path, reference: str, what: str = "the definitions module"):
+    """`module:attribute` imported with `root` on the path; every failure a CliError naming the file and line."""
+    module_name, attribute = reference.split(":", 1)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
-            raise CliError(f"the manifest's definitions module {module_name!r} was not found under {project.root}") from None
-        raise CliError(f"loading the Definitions ({project.definitions}) failed: {_located(exc, project.root)}") from None
+            raise CliError(f"{what} {module_name!r} was not found under {root}") from None
+        raise CliError(f"loading the Definitions ({reference}) failed: {_located(exc, root)}") from None
     except DfgError:
         raise
     except Exception as exc:
-        raise CliError(f"loading the Definitions ({project.definitions}) failed: {_located(exc, project.root)}; "
+        raise CliError(f"loading the Definitions ({reference}) failed: {_located(exc, root)}; "
                        f"`dagster definitions validate -m {module_name}` shows the traceback") from None
     try:
         return getattr(module, attribute)

@@ -1,7 +1,8 @@
-"""`dfg demo`: materialize a governed project in-process, run its checks, write its reports.
+"""`dfg materialize` (and `dfg demo`, the example's name for it): materialize any governed project
+in-process, run its checks, write its reports.
 
-The whole example end to end on the embedded defaults — a command, so it lives with the CLI;
-it drives Dagster through its public API like any user of the project would.
+A command, so it lives with the CLI; it drives Dagster through its public API like any user of the
+project would.
 """
 
 from __future__ import annotations
@@ -23,14 +24,21 @@ if TYPE_CHECKING:
 
 
 def register(subparsers, common) -> None:
-    """The `demo` family's commands and options."""
-    p = subparsers.add_parser("demo", parents=[common], help="materialize the example project, run checks, write reports")
-    p.set_defaults(handler="demo:cmd_demo")
+    """The `materialize` family's commands and options."""
+    for name, what in (("materialize", "materialize any governed project's assets and checks in-process, write the reports"),
+                       ("demo", "the same as materialize (the name the example's README uses)")):
+        p = subparsers.add_parser(name, parents=[common], help=what, description=what + (
+            ": every asset but the retention sweep (which deletes by today's date and runs on its schedule), in one "
+            "run on the manifest's resources, then the static policy rules; reports under output_dir"))
+        p.add_argument("--select", metavar="SELECTION",
+                       help="only these assets, in Dagster's selection syntax (`key:users+`, `group:sales`, `tag:pii`)")
+        p.set_defaults(handler="demo:cmd_demo", command_name=name)
 
 
 def cmd_demo(args, project: Project) -> int:
-    with one_at_a_time(project, "dfg demo"):
-        summary = run_demo(project, load_definitions(project))
+    name = f"dfg {args.command_name}"
+    with one_at_a_time(project, name):
+        summary = run_demo(project, load_definitions(project), select=args.select, actor=name.replace(" ", ":"))
     emit(args, summary, render.demo(summary))
     ok = summary["run_success"] and not summary["checks_failed"] and not summary["finding_errors"]
     return 0 if ok and not summary.get("openlineage_error") else 1
@@ -60,8 +68,9 @@ def one_at_a_time(project: Project, what: str):
         os.close(fd)
 
 
-def run_demo(project: Project, defs: dg.Definitions) -> dict:
-    """One run over every asset (and its checks) on the project's resources; reports under output_dir."""
+def run_demo(project: Project, defs: dg.Definitions, select: str | None = None, actor: str = "dfg:demo") -> dict:
+    """One run over every asset (or the `select`ed ones, in Dagster's selection syntax) and their
+    checks on the project's resources; reports under output_dir."""
     import dagster as dg
 
     from dataflow_governance.dagster_ext import policy_context, project_resources, write_catalog
@@ -79,14 +88,17 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
     from dataflow_governance.reports.ropa import findings_report, ropa_activities, write_data_map, write_ropa
 
     resources = project_resources(project)
-    store = resources["s3"].get()  # starts the local endpoint and creates the buckets up front
+    # The local endpoint is started and the buckets are created up front, for a project that has any.
+    store = resources["s3"].get() if project.buckets else None
     home = project.state_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
         # Everything but the retention sweep, which deletes by today's date and runs on its schedule.
         selection = ((dg.AssetSelection.all() - dg.AssetSelection.assets("retention_sweep"))
                      | dg.AssetSelection.checks_for_assets("governance_ledger"))
-        job = dg.define_asset_job("demo", selection=selection).resolve(asset_graph=defs.resolve_asset_graph())
+        if select:
+            selection = selected(select, defs)
+        job = dg.define_asset_job("materialize", selection=selection).resolve(asset_graph=defs.resolve_asset_graph())
         with contextlib.redirect_stdout(sys.stderr):  # what tools print (dbt's log) is not the command's output
             result = job.execute_in_process(
                 instance=instance, raise_on_error=False, tags={LAUNCHED_BY_TAG: getpass.getuser()},
@@ -112,14 +124,14 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
     findings = run_policy(ctx)
     ledger = Ledger(warehouse_of(project))
     ledger.append_many([
-        NewEntry("dfg:demo", "run.completed", f"project:{project.name}",
+        NewEntry(actor, "run.completed", f"project:{project.name}",
                  {"run_id": result.run_id, "success": result.success, "materialized": len(materialized),
                   "checks_passed": sum(c.passed for c in checks), "checks_failed": sum(not c.passed for c in checks)}),
-        NewEntry("dfg:demo", "policy.evaluated", f"project:{project.name}",
+        NewEntry(actor, "policy.evaluated", f"project:{project.name}",
                  {"findings": len(findings), "errors": sum(f.severity == "error" for f in findings),
                   "rules": sorted({f.rule for f in findings})}),
     ])
-    head = anchors_of(project).record(ledger.head(), source="dfg:demo")
+    head = anchors_of(project).record(ledger.head(), source=actor)
     trained_now = {str(getattr(e.materialization.metadata.get("mlflow/run_id"), "value", ""))
                    for e in result.get_asset_materialization_events()}
     out = project.output_dir
@@ -139,7 +151,7 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
         "findings": len(findings),
         "finding_errors": sum(f.severity == "error" for f in findings),
         "warehouse": resources["warehouse"].get().describe(),
-        "s3_endpoint_url": store.endpoint_url,
+        "s3_endpoint_url": store.endpoint_url if store else None,
         "dagster_home": str(home),
         "output_dir": str(out),
         "openlineage_events": lineage_events,
@@ -149,3 +161,18 @@ def run_demo(project: Project, defs: dg.Definitions) -> dict:
         "ledger_head": head.hash,
         "reports": [str(Path(p)) for p in reports],
     }
+
+
+def selected(select: str, defs: dg.Definitions):
+    """The assets `select` names in Dagster's selection syntax, checked: a typo is an error, not an
+    empty run that looks like a success."""
+    import dagster as dg
+
+    try:
+        selection = dg.AssetSelection.from_string(select)
+        keys = selection.resolve(defs.resolve_asset_graph())
+    except Exception as exc:  # Dagster's own errors for bad syntax and unknown keys (several classes)
+        raise CliError(f"--select {select!r}: {str(exc).splitlines()[0]}") from None
+    if not keys:
+        raise CliError(f"--select {select!r} selects no asset of the project (`dfg catalog status` lists them)")
+    return selection

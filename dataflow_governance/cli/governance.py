@@ -39,6 +39,14 @@ def cmd_check(args, project) -> int:
     findings = run_policy(ctx)
     if args.live:
         findings = sorted([*findings, *live_findings(project, ctx)])
+    if project.draft:
+        from dataflow_governance.policy.context import Finding
+
+        findings = [Finding(project.name, "manifest-is-draft", "warning",
+                            "the manifest is a draft that `dfg init --scan` proposed from the data: its categories are "
+                            "proposals, not reviewed facts",
+                            "review every entry (those marked REVIEW first, then the commented-out ones), decide the "
+                            "legal bases and retentions, then remove `draft: true`"), *findings]
     emit(args, {"findings": [f.to_dict() for f in findings]}, render.findings(findings))
     return 1 if any(f.severity == "error" for f in findings) else 0
 

@@ -5,6 +5,7 @@ Rendering only — nothing here computes, reads the warehouse or calls a service
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -83,6 +84,12 @@ def erasure(result) -> str:
               for t in result.targets]
     lines += [f"  outstanding: {step}" for step in result.to_dict().get("outstanding", [])]
     lines.append(f"ledger head {result.ledger_head}")
+    if result.status == "planned" and result.due:
+        # Easy to miss: without --now, nothing was erased yet.
+        flag = "--subject-id" if result.what == "subject" else "--tenant"
+        lines.append(f"QUEUED, NOTHING ERASED YET: the request is filed and due on {result.due[:10]} (UTC) at the end of its "
+                     f"grace period; run the same command ({flag} …) on or after that date to carry it out, "
+                     "or add --now to carry it out now (--cancel withdraws it meanwhile)")
     return "\n".join(lines)
 
 
@@ -100,8 +107,51 @@ def sweep(result: dict, dry_run: bool) -> str:
 
 
 def access(export: dict) -> str:
-    return "\n".join(f"{asset}: {len(v['records'])} record(s) via {' '.join(v['lineage'])}"
-                     for asset, v in export["assets"].items())
+    """The subject's own data, record by record (this answer is for the subject: it holds values)."""
+    erased = export.get("erased")
+    if erased:
+        return (f"subject {export['subject']}: erased on {erased['on']} ({erased['status']}, ledger entry "
+                f"{erased['ledger_seq']}); nothing is held about them now"
+                + (f"\ncertificate: {erased['certificate']}" if erased.get("certificate") else ""))
+    lines = []
+    for asset, found in export["assets"].items():
+        records = found["records"]
+        lines.append(f"{asset}: {len(records)} record(s), reached via {' → '.join(found['lineage'])}")
+        for number, record in enumerate(records, 1):
+            width = max(map(len, record), default=0)
+            lines.append(f"  record {number}")
+            lines += [f"    {field:{width}}  {_record_value(value)}" for field, value in record.items()]
+    training = export.get("training", {})
+    lines += [f"training dataset {d['asset']}: {d.get('rows', '?')} rows, {d['digest']}" for d in training.get("datasets", [])]
+    lines += [f"model {m['model']}:{m['version']} trained on a dataset holding the subject" for m in training.get("models", [])]
+    lines += [f"{asset}: {n} object(s) in a format that could not be searched" for asset, n in export.get("not_searched", {}).items()]
+    return "\n".join(lines)
+
+
+def _record_value(value) -> str:
+    return "" if value is None else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+def _csv_cell(value) -> str:
+    # Text a spreadsheet would run as a formula (OWASP's CSV injection) is kept as text.
+    text = _record_value(value)
+    return "'" + text if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def access_file(export: dict, fmt: str) -> str:
+    """The access export as a file: the JSON answer, or CSV with one line per field of each record."""
+    if fmt == "json":
+        return json.dumps(export, indent=2, default=str)
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["asset", "record", "field", "value"])
+    for asset, found in export["assets"].items():
+        for number, record in enumerate(found["records"], 1):
+            writer.writerows([asset, number, field, _csv_cell(value)] for field, value in record.items())
+    return buffer.getvalue()
 
 
 def verification(result) -> str:
@@ -156,7 +206,7 @@ def demo(summary: dict) -> str:
         f"checks: {summary['checks_passed']} passed, {summary['checks_failed']} failed",
         f"policy findings: {summary['findings']} ({summary['finding_errors']} errors)",
         f"warehouse: {summary['warehouse']}",
-        f"s3 endpoint: {summary['s3_endpoint_url']}",
+        *([f"s3 endpoint: {summary['s3_endpoint_url']}"] if summary.get("s3_endpoint_url") else []),
         f"ledger: {summary['ledger_entries']} entries, head {summary['ledger_head']}",
         *([f"OpenLineage: {summary['openlineage_events']} events emitted"]
           if summary.get("openlineage_events") is not None else []),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC
+from pathlib import Path
 
 from dataflow_governance.cli import render
 from dataflow_governance.cli.common import CliError, emit, policy, uses_s3, utc_time
@@ -30,6 +32,8 @@ def register(subparsers, common) -> None:
     p.set_defaults(handler="subjects:cmd_sweep")
     p = subparsers.add_parser("access", parents=[common], help="export everything held about a subject (Art. 15/20)")
     p.add_argument("--subject-id", required=True)
+    p.add_argument("--out", metavar="FILE",
+                   help="also write the export to FILE: JSON (.json) or CSV (.csv, one line per field: asset, record, field, value)")
     p.set_defaults(handler="subjects:cmd_access")
     p = subparsers.add_parser("disclosures", parents=[common],
                        help="HIPAA accounting of disclosures: who received a subject's PHI, when, why, by which run")
@@ -101,12 +105,26 @@ def cmd_access(args, project) -> int:
 
     ctx = policy(project, checked=True)
     reach, scope = _inputs(project, ctx)
+    out_format = access_file_format(args.out) if args.out else None
     export = access_export(reach, scope, args.subject_id)
     # The export read the subject's PHI: ledgered as an access, for the subject's own request.
     record_command(Ledger(reach.warehouse), ctx, "access", [a.split(" (")[0] for a in export["assets"]],
                    "the subject's right of access (GDPR Art. 15; HIPAA 45 CFR 164.524)")
+    if out_format:
+        from dataflow_governance.local.files import write_safely
+
+        written = write_safely(args.out, render.access_file(export, out_format), "access export")
+        print(f"access export written to {written} ({out_format})", file=sys.stderr)
     emit(args, export, render.access(export))
     return 0
+
+
+def access_file_format(path: str) -> str:
+    """The export's format from the file's suffix, checked before anything is read."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in ("json", "csv"):
+        raise CliError(f"--out {path}: write the export to a .json or a .csv file")
+    return suffix
 
 
 def cmd_disclosures(args, project) -> int:

@@ -211,7 +211,7 @@ def governed_definitions(
 ) -> dg.Definitions:
     """Definitions with the manifest's governance attached and validated, plus policy checks;
     `translator` decides how the facts appear on the assets (see `GovernanceTranslator`)."""
-    translator = translator or DEFAULT_TRANSLATOR
+    translator = translator or GovernanceTranslator(warehouse_kind=project.warehouse.kind)
     governed = apply_manifest_governance(assets, project.governance, translator)
     # (Python-declared governance gets the manifest's defaults underneath, as the manifest's own does.)
     governed = apply_project_defaults(governed, project.defaults, project.buckets, translator)

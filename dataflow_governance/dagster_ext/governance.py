@@ -48,7 +48,13 @@ class GovernanceTranslator:
     pass the instance to `governed_definitions`, `governed_asset`, `governed_spec` or `sql_asset`.
     The `dataflow_governance/spec` metadata entry is not the translator's: the catalog and the
     checks read the model back from it.
+
+    `warehouse_kind` (`duckdb`, `postgres`, `spark`; `governed_definitions` passes the manifest's) is
+    the kind shown for an asset stored as a warehouse table.
     """
+
+    def __init__(self, warehouse_kind: str | None = None):
+        self.warehouse_kind = warehouse_kind
 
     def get_tags(self, gov: AssetGovernance) -> dict[str, str]:
         """Filterable tags: the asset catalog can be filtered by pii, region, legal basis, category."""
@@ -133,7 +139,9 @@ class GovernanceTranslator:
         return "| fact | value |\n|---|---|\n" + "\n".join(f"| {name} | {value} |" for name, value in rows if value)
 
     def get_kinds(self, gov: AssetGovernance, kinds: Iterable[str]) -> set[str]:
-        storage_kind = {"s3": "s3", "model": "mlflow"}.get(gov.storage.kind)
+        table = gov.storage.kind == "warehouse" and bool(gov.storage.table or gov.columns)
+        storage_kind = {"s3": "s3", "model": "mlflow", "delta": "delta"}.get(gov.storage.kind) or \
+            (self.warehouse_kind if table else None)
         found = set(kinds)
         if storage_kind:
             found.add(storage_kind)

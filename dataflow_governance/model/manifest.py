@@ -231,6 +231,7 @@ class Project:
     defaults: dict = field(default_factory=dict)  # the project-wide facts; also under dbt's declarations
     review: ReviewConfig = field(default_factory=ReviewConfig)
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    draft: bool = False  # written by `dfg init --scan` and not reviewed yet
 
     @property
     def paths(self) -> StatePaths:
@@ -391,7 +392,7 @@ def _section(model: type[BaseModel], raw, where: str, manifest: Path):
 def _build(manifest: Path, raw: dict) -> Project:
     known = {"project", "definitions", "state_dir", "output_dir", "warehouse", "object_store", "buckets",
              "mlflow", "subjects", "processors", "defaults", "groups", "tenancy", "keys", "openlineage", "review",
-             "ledger"}
+             "ledger", "draft"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
@@ -399,6 +400,8 @@ def _build(manifest: Path, raw: dict) -> Project:
     sections = {name: _mapping(raw, name, manifest) for name in ("buckets", "subjects", "processors", "groups")}
     if raw.get("defaults") is not None and not isinstance(raw["defaults"], dict):
         raise ManifestError(f"{manifest.name}: defaults: must be a mapping of governance facts")
+    if not isinstance(raw.get("draft", False), bool):
+        raise ManifestError(f"{manifest.name}: draft: must be true or false")
     state_dir = _folder(raw, "state_dir", ".dfg", root, manifest)
     if os.environ.get("DFG_STATE_DIR"):  # e.g. the throwaway state of a revision `dfg diff` builds
         state_dir = _folder({"state_dir": os.environ["DFG_STATE_DIR"]}, "state_dir", ".dfg", root, manifest)
@@ -448,6 +451,7 @@ def _build(manifest: Path, raw: dict) -> Project:
         openlineage=_section(OpenLineageSection, raw["openlineage"] or {}, "openlineage", manifest)
         if "openlineage" in raw else None,
         defaults=dict(raw.get("defaults") or {}),
+        draft=bool(raw.get("draft", False)),
     )
     anchors = project.ledger.anchors
     if anchors is not None and not (anchors.bucket in buckets and buckets[anchors.bucket].object_lock):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from dataflow_governance.lineage.graph import ColumnClass
 from dataflow_governance.model import taxonomy
 from dataflow_governance.model.spec import ERASABLE_FORMATS
 from dataflow_governance.policy.context import Finding, PolicyContext, Rule
@@ -103,6 +104,28 @@ def transfer_without_safeguard(ctx: PolicyContext) -> Iterator[Finding]:
             )
 
 
+def pii_free_fix(asset: str, column: str, cls: ColumnClass) -> str:
+    """What would make this column of a PII-free asset anonymous, for how it is derived now (never the
+    thing already done: a column that is already an aggregate is not told to aggregate)."""
+    sources = [d.source for d in cls.derived_from]
+    source = sources[0].column if sources else column
+    count = f"count(DISTINCT {source})"
+    govern = f"or keep it and govern {asset} as personal data"
+    if cls.pseudonymized or any(s.masking for s in sources):
+        return (f"{column} is already a hash of {source}, which still singles a person out (pseudonymized, not anonymous): "
+                f"drop it from {asset}'s SQL or replace it with {count}, {govern} (pseudonymized)")
+    if any(s.reveals_values for s in sources):
+        return (f"{column} is an aggregate that returns one of the {source} values themselves (like max or string_agg): "
+                f"replace it with {count} if a number is what {asset} needs, or drop it; {govern}")
+    if any(s.transformation == "aggregation" for s in sources):
+        return (f"{column} aggregates {source} and still carries it: replace it with {count}, or drop it; {govern}")
+    if any(s.transformation == "transformation" for s in sources):
+        return (f"{column} is computed from {source} and stays personal: drop it, aggregate it ({count} per group), "
+                f"or replace it with a keyed hash and govern {asset} as personal data (pseudonymized)")
+    return (f"{column} copies {source}: drop it from {asset}'s SQL, aggregate it ({count} per group), "
+            f"or replace it with a keyed hash and govern {asset} as personal data (pseudonymized)")
+
+
 def pii_free_reads_personal(ctx: PolicyContext) -> Iterator[Finding]:
     for asset, facts in sorted(ctx.governance.items()):
         if not facts.pii_free:
@@ -115,7 +138,7 @@ def pii_free_reads_personal(ctx: PolicyContext) -> Iterator[Finding]:
                 yield Finding(
                     asset, "pii-free-downstream-of-personal", "error",
                     f"{asset}.{column} is derived from {paths} ({how}) but {asset} is declared PII-free",
-                    f"drop or aggregate {column} in {asset}'s SQL, or govern {asset} as personal data",
+                    pii_free_fix(asset, column, cls),
                 )
             continue
         if facts.anonymization:

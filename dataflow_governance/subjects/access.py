@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataflow_governance.crypto.fields import decrypt_records
+from dataflow_governance.ledger.chain import Ledger
+from dataflow_governance.ledger.erasures import erasure_state
 from dataflow_governance.ml.provenance import subject_provenance
 from dataflow_governance.subjects.handlers import handler_for
 from dataflow_governance.subjects.lifecycle import ErasureError, checked_id
@@ -46,8 +48,24 @@ def access_export(reach: Reach, scope: Scope, subject_id: str) -> dict:
                 assets[name] = {"records": records, "lineage": list(target.lineage)}
         training = subject_provenance(warehouse, reach.keyring, subject_id)
     if not assets and not training["datasets"]:
-        raise ErasureError("unknown subject: no record of it in any asset")
+        erased = erased_subject(reach, subject_id)
+        if erased is None:
+            raise ErasureError("unknown subject: no record of it in any asset")
+        # Nothing held because it was erased: that is the answer, with the proof of it.
+        return {"subject": subject_id, "assets": {}, "training": {"datasets": [], "models": []}, "erased": erased}
     # Art. 15(1)(c): also the training sets that held the subject and the models trained on them.
     return {"subject": subject_id, "assets": assets,
             "training": {"datasets": training["datasets"], "models": training["models"]},
             **({"not_searched": not_searched} if not_searched else {})}
+
+
+def erased_subject(reach: Reach, subject_id: str) -> dict | None:
+    """When the subject's erasure was carried out: its date, status, ledger entry and certificate."""
+    subject = reach.keyring.subject_hash(subject_id)
+    state = erasure_state(Ledger(reach.warehouse), subject)
+    executed = state["executed"]
+    if not executed:
+        return None
+    certificate = reach.paths.certificates("erasure") / f"{subject}.json"
+    return {"on": str(executed["at"])[:10], "at": str(executed["at"]), "status": state["status"],
+            "ledger_seq": executed["seq"], "certificate": str(certificate) if certificate.exists() else None}

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from dataflow_governance.subjects.reach import Reach
 from dataflow_governance.subjects.targets import Outcome, Target
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Handler:
@@ -38,3 +42,20 @@ class Handler:
         """The subject's records there, for an access export, and how many objects could not be
         searched; None where the place holds no records of its own (a model, a key, a processor)."""
         return None
+
+
+def json_records(frame: pd.DataFrame) -> list[dict]:
+    """A frame's rows as JSON values a person can read: a date as `1990-07-02`, a time to the second
+    (`2026-01-31T12:00:00`), never pandas' `1990-07-02T00:00:00.000`."""
+    import json
+
+    frame = frame.copy()
+    for name in frame.columns:
+        column = frame[name]
+        if hasattr(column, "dt") and str(column.dtype).startswith("datetime64"):
+            values = column.dropna()
+            dates_only = bool(len(values)) and bool((values == values.dt.normalize()).all())
+            fmt = "%Y-%m-%d" if dates_only else ("%Y-%m-%dT%H:%M:%S.%f" if (values.dt.microsecond != 0).any()
+                                                 else "%Y-%m-%dT%H:%M:%S")
+            frame[name] = column.dt.strftime(fmt).astype(object).where(column.notna(), None)
+    return json.loads(frame.to_json(orient="records", date_format="iso"))

@@ -19,7 +19,7 @@ from dataflow_governance.errors import KeyringError
 from dataflow_governance.model.ids import canonical_id
 from dataflow_governance.storage.objectstore import list_keys, s3_errors, split_s3_uri
 from dataflow_governance.storage.warehouse import column_expr, table_expr
-from dataflow_governance.subjects.handlers.base import Handler
+from dataflow_governance.subjects.handlers.base import Handler, json_records
 from dataflow_governance.subjects.reach import Reach
 from dataflow_governance.subjects.targets import Outcome, System, Target
 
@@ -78,7 +78,7 @@ def _events(target: Target, reach: Reach, key_id: str) -> tuple[list[dict], dict
         query = exp.select("*").from_(table_expr(target.target)).where(
             exp.func("starts_with", column_expr(target.column), exp.Placeholder()))
         frame = warehouse.fetch_df(query, [f"{PREFIX}{key_id}:"])
-        return json.loads(frame.to_json(orient="records", date_format="iso")), {}
+        return json_records(frame), {}
     if store is None:
         return [], {}
     bucket, prefix = split_s3_uri(target.target)

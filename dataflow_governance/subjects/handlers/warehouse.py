@@ -11,7 +11,7 @@ from sqlglot import exp
 from dataflow_governance.detection.places import table_problems
 from dataflow_governance.storage import anonymize
 from dataflow_governance.storage.warehouse import Warehouse, column_expr, table_expr
-from dataflow_governance.subjects.handlers.base import Handler
+from dataflow_governance.subjects.handlers.base import Handler, json_records
 from dataflow_governance.subjects.matching import Condition, column_matches
 from dataflow_governance.subjects.reach import Reach
 from dataflow_governance.subjects.targets import Action, Outcome, Target
@@ -66,14 +66,12 @@ class WarehouseRows(Handler):
         return target.action in (Action.RECOMPUTE, Action.RETAIN)
 
     def records(self, target: Target, reach: Reach, value: str) -> tuple[list[dict], int] | None:
-        import json
-
         warehouse = reach.warehouse
         if not target.column or not warehouse.table_exists(target.target):
             return None
         match = match_rows(target, reach, value)
         frame = warehouse.fetch_df(exp.select("*").from_(table_expr(target.target)).where(match.where), match.params)
-        return json.loads(frame.to_json(orient="records", date_format="iso")), 0
+        return json_records(frame), 0
 
 
 def match_rows(target: Target, reach: Reach, value: str) -> Condition:
