@@ -209,7 +209,7 @@ def test_readme_auditor_script_verifies_an_export(tmp_path):
     from conftest import REPO, copy_project, run_dfg
     from dataflow_governance import load_project
 
-    script = re.search(r"<!-- auditor-script -->\n```python\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    script = re.search(r"<!-- auditor-script -->\n```python[^\n]*\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
     (tmp_path / "audit.py").write_text(script)
     manifest = copy_project(tmp_path / "p")
     ledger = Ledger(open_warehouse(load_project(manifest)))
