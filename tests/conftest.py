@@ -197,3 +197,15 @@ def kill_when_logged(manifest: Path, args: list[str], needle: bytes, timeout_s: 
         time.sleep(0.005)
     child.wait()
     return False
+
+
+def quick_start_project(folder: Path) -> Path:
+    """The README's quick-start project (its `file=` blocks) in `folder`, not yet materialized."""
+    import re
+
+    text = (REPO / "README.md").read_text()
+    for name, body in re.findall(r"^```\w+ file=(\S+)\n(.*?)^```", text, re.S | re.M):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(body)
+    (folder / "shop" / "__init__.py").touch()
+    return folder / "dagster_project.yaml"

@@ -3,9 +3,9 @@
 Exit codes: 0 all good; 1 something was found or failed (an error-level finding, a failed
 check); 2 the input could not be used (bad manifest, unknown taxonomy key, unreachable service).
 
-The parser and exit codes are here; each command family is a module of its own (`governance`,
-`lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `keys`, `review`, `openlineage`, `local`,
-`demo`) that computes its answer and hands it to `render` for people or prints it as JSON.
+The parser and exit codes are here; each command family is a module of its own (`init`, `demo`
+(materialize), `governance`, `lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `keys`,
+`review`, `openlineage`, `local`) that computes its answer and hands it to `render` for people or prints it as JSON.
 """
 
 from __future__ import annotations

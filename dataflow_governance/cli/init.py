@@ -36,7 +36,7 @@ def register(subparsers, common) -> None:
 
 
 def cmd_init(args, _project) -> int:
-    from dataflow_governance.scaffold.detect import find_dagster_project
+    from dataflow_governance.scaffold.detect import find_code_location
     from dataflow_governance.scaffold.files import write_new
     from dataflow_governance.scaffold.templates import Scaffold, WarehouseChoice
 
@@ -44,19 +44,21 @@ def cmd_init(args, _project) -> int:
         raise CliError("--s3 names what --scan reads: add --scan")
     if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+", args.region):
         raise CliError(f"--region {args.region!r}: expected a region like eu-central-1")
-    dagster_project = find_dagster_project(Path(args.dir), args.definitions)
-    root = dagster_project.root
-    existing = _existing_manifest(root)
+    existing = _existing_manifest(Path(args.dir))
+    location = find_code_location(Path(args.dir), args.definitions, existing.definitions if existing else None)
+    root = location.root
     name = args.name or (existing.name if existing else root.name)
     warehouse, choice = _warehouse(args, root, existing)
-    scaffold = Scaffold(dagster_project, name, args.region, choice or WarehouseChoice(),
-                        buckets={b: c.region for b, c in existing.buckets.items()} if existing else {})
-    report: dict = {"project": str(root), "definitions": dagster_project.definitions,
-                    "found_in": dagster_project.declared_in}
+    scaffold = Scaffold(location, name, args.region, choice or WarehouseChoice(),
+                        buckets={b: c.region for b, c in existing.buckets.items()} if existing else {},
+                        governed=existing is not None)
+    report: dict = {"project": str(root), "definitions": location.definitions,
+                    "found_in": location.declared_in}
     if args.scan:
-        report["scan"] = _scan(args, scaffold, dagster_project, warehouse, existing)
+        report["scan"] = _scan(args, scaffold, location, warehouse, existing)
     outcomes = write_new(scaffold.files(), root, dry_run=args.dry_run)
-    outcomes += _pyproject_change(dagster_project)
+    if existing is None:
+        outcomes += _pyproject_change(location)
     report["files"] = [o.to_dict(root) for o in outcomes]
     emit(args, report, _text(report, outcomes, root))
     return 0
@@ -84,7 +86,7 @@ def _warehouse(args, root: Path, existing):
     try:
         if re.match(r"postgres(ql)?://", target):
             warehouse = Warehouse(kind="postgres", dsn=target, schema=args.schema)
-            choice = WarehouseChoice(kind="postgres", schema=args.schema, dsn_in_env=True)
+            choice = WarehouseChoice(kind="postgres", path=None, schema=args.schema)
         else:
             path = Path(target).expanduser().resolve()
             if not path.is_file():
@@ -98,7 +100,7 @@ def _warehouse(args, root: Path, existing):
     return warehouse, choice
 
 
-def _scan(args, scaffold, dagster_project, warehouse, existing) -> dict:
+def _scan(args, scaffold, location, warehouse, existing) -> dict:
     """Classify every table (and the S3 prefixes asked for), and put the draft into the scaffold."""
     import time
 
@@ -117,7 +119,7 @@ def _scan(args, scaffold, dagster_project, warehouse, existing) -> dict:
                 raise CliError(f"--s3 {uri!r}: expected s3://bucket[/prefix]")
             bucket, _, prefix = uri[5:].partition("/")
             prefixes += [classify_prefix(store, bucket, p, args.sample) for p in top_prefixes(store, bucket, prefix)]
-    places = _asset_places(dagster_project, tables)
+    places = _asset_places(location, tables)
     scaffold.governance_yaml = governance_yaml(tables, places, prefixes)
     scaffold.draft = True
     proposals = [p for t in tables for c in t.columns.values() for p in c.wanted()]
@@ -139,14 +141,14 @@ def _object_store(existing):
                              Path(".dfg"), use_local=False)
 
 
-def _asset_places(dagster_project, tables) -> dict:
+def _asset_places(location, tables) -> dict:
     """Table → the asset of the project's Definitions that writes it (an asset named after the table)."""
     from dataflow_governance.cli.common import import_definitions
     from dataflow_governance.scaffold.draft import AssetPlace
 
-    defs = import_definitions(dagster_project.root, dagster_project.definitions)
+    defs = import_definitions(location.root, location.definitions)
     if not hasattr(defs, "resolve_all_asset_specs"):
-        raise CliError(f"{dagster_project.definitions} is not a Dagster Definitions object")
+        raise CliError(f"{location.definitions} is not a Dagster Definitions object")
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
     places = {}
     for proposal in tables:
@@ -158,18 +160,18 @@ def _asset_places(dagster_project, tables) -> dict:
     return places
 
 
-def _pyproject_change(dagster_project):
+def _pyproject_change(location):
     """pyproject.toml's code location moved to the governed Definitions: shown as a diff, never written."""
     import difflib
 
     from dataflow_governance.scaffold.files import FileOutcome
     from dataflow_governance.scaffold.templates import DEFINITIONS_MODULE
 
-    path = dagster_project.root / "pyproject.toml"
+    path = location.root / "pyproject.toml"
     if not path.is_file():
         return []
     text = path.read_text()
-    governed, _ = dagster_project.module_path(DEFINITIONS_MODULE)
+    governed, _ = location.module_path(DEFINITIONS_MODULE)
     changed = re.sub(r'(?m)^(module_name\s*=\s*)"[^"]*"', rf'\1"{governed}"', text, count=1)
     if changed == text:
         return []

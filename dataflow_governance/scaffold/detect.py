@@ -12,15 +12,15 @@ from dataflow_governance.errors import DfgError
 
 _SKIPPED = {".venv", "venv", "env", ".git", "node_modules", "__pycache__", ".dfg", "build", "dist", ".tox", "site-packages"}
 # `defs = Definitions(` / `defs = dg.Definitions(` / `defs: dg.Definitions = dg.Definitions(`
-_ASSIGNED = re.compile(r"^(\w+)\s*(?::[^=\n]+)?=\s*(?:\w+\.)*Definitions\s*\(", re.MULTILINE)
+_ASSIGNED = re.compile(r"^(\w+)\s*(?::[^=\n]+)?=\s*(?:\w+\.)*(?:Definitions|governed_definitions)\s*\(", re.MULTILINE)
 
 
-class NotADagsterProject(DfgError):
+class NotACodeLocation__(DfgError):
     """The folder holds no Dagster project this command can find."""
 
 
 @dataclass(frozen=True)
-class DagsterProject:
+class CodeLocation:
     root: Path
     definitions: str  # module:attribute of the project's own Definitions
     declared_in: str  # where it was found (pyproject.toml's [tool.dagster], or the file)
@@ -41,33 +41,36 @@ class DagsterProject:
         return name, self.root / f"{name}.py"
 
 
-def find_dagster_project(root: Path, definitions: str | None = None) -> DagsterProject:
-    """The Dagster project in `root`: `definitions` when given (module:attribute), else pyproject.toml's
-    `[tool.dagster] module_name` (or `[tool.dg.project] root_module`), else the one module that assigns
-    a `Definitions(...)`."""
+def find_code_location(root: Path, definitions: str | None = None, governed: str | None = None) -> CodeLocation:
+    """The Dagster project in `root`: `definitions` when given (module:attribute), else the governed
+    Definitions a manifest there names (`governed`), else pyproject.toml's `[tool.dagster]
+    module_name` (or `[tool.dg.project] root_module`), else the one module that assigns a
+    `Definitions(...)`."""
     root = root.resolve()
     if not root.is_dir():
-        raise NotADagsterProject(f"{root}: no such folder")
+        raise NotACodeLocation__(f"{root}: no such folder")
     if definitions:
         if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", definitions):
-            raise NotADagsterProject(f"--definitions {definitions!r}: expected module:attribute (shop.definitions:defs)")
-        return DagsterProject(root, definitions, "--definitions")
+            raise NotACodeLocation__(f"--definitions {definitions!r}: expected module:attribute (shop.definitions:defs)")
+        return CodeLocation(root, definitions, "--definitions")
+    if governed:
+        return CodeLocation(root, governed, "dagster_project.yaml")
     module = _pyproject_module(root)
     if module:
         path = _module_file(root, module)
         attribute = _assigned_definitions(path) if path else None
-        return DagsterProject(root, f"{module}:{attribute or 'defs'}", "pyproject.toml [tool.dagster]")
+        return CodeLocation(root, f"{module}:{attribute or 'defs'}", "pyproject.toml [tool.dagster]")
     found = [(path, name) for path in _python_files(root) if (name := _assigned_definitions(path))]
     if not found:
-        raise NotADagsterProject(
+        raise NotACodeLocation__(
             f"{root} is not a Dagster project: no pyproject.toml with [tool.dagster] module_name, and no module that "
             "assigns a Definitions(...); run dfg init in the project's folder, or name it with --definitions module:attribute")
     if len(found) > 1:
         places = ", ".join(str(p.relative_to(root)) for p, _ in found[:5])
-        raise NotADagsterProject(f"several modules define Definitions ({places}); name one with --definitions module:attribute")
+        raise NotACodeLocation__(f"several modules define Definitions ({places}); name one with --definitions module:attribute")
     path, name = found[0]
     module = ".".join(path.relative_to(root).with_suffix("").parts)
-    return DagsterProject(root, f"{module}:{name}", str(path.relative_to(root)))
+    return CodeLocation(root, f"{module}:{name}", str(path.relative_to(root)))
 
 
 def _pyproject_module(root: Path) -> str | None:
@@ -77,7 +80,7 @@ def _pyproject_module(root: Path) -> str | None:
     try:
         data = tomllib.loads(pyproject.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise NotADagsterProject(f"{pyproject}: not valid TOML ({exc})") from None
+        raise NotACodeLocation__(f"{pyproject}: not valid TOML ({exc})") from None
     tool = data.get("tool", {})
     dagster = tool.get("dagster", {}).get("module_name")
     dg_project = tool.get("dg", {}).get("project", {})

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataflow_governance.scaffold.detect import DagsterProject
+from dataflow_governance.scaffold.detect import CodeLocation
 
 DEFINITIONS_MODULE = "governed_definitions"
 RESOURCES_MODULE = "governed_resources"
@@ -17,31 +17,33 @@ class WarehouseChoice:
     """Where the project's tables are, as the manifest will say it."""
 
     kind: str = "duckdb"
-    path: str = "warehouse.duckdb"  # duckdb: relative to the state folder
-    schema: str | None = None
-    dsn_in_env: bool = False  # postgres: the DSN stays in DFG_WAREHOUSE_DSN, never in the file
+    path: str | None = "warehouse.duckdb"  # a file engine's file, relative to the state folder
+    schema: str | None = None  # (a server's DSN stays in DFG_WAREHOUSE_DSN, never in the file)
 
 
 @dataclass
 class Scaffold:
     """What `dfg init` proposes: file → text."""
 
-    project: DagsterProject
+    location: CodeLocation
     name: str
     region: str
     warehouse: WarehouseChoice = field(default_factory=WarehouseChoice)
     buckets: dict[str, str] = field(default_factory=dict)  # bucket → region
     governance_yaml: str = ""  # the `subjects:` and `groups:` sections (a draft, from a scan)
     draft: bool = False
+    governed: bool = False  # the project has a manifest: its Definitions are governed already
 
     def files(self) -> dict[Path, str]:
-        definitions_module, definitions_file = self.project.module_path(DEFINITIONS_MODULE)
-        resources_module, resources_file = self.project.module_path(RESOURCES_MODULE)
-        manifest = self.project.root / "dagster_project.yaml"
+        manifest = self.location.root / "dagster_project.yaml"
+        if self.governed:  # only the manifest's proposal, beside the one there
+            return {manifest: self.manifest(self.location.definitions)}
+        definitions_module, definitions_file = self.location.module_path(DEFINITIONS_MODULE)
+        resources_module, resources_file = self.location.module_path(RESOURCES_MODULE)
         return {
             manifest: self.manifest(f"{definitions_module}:defs"),
-            resources_file: resources_text(self.project, resources_file, manifest),
-            definitions_file: definitions_text(self.project, resources_module),
+            resources_file: resources_text(resources_file, manifest),
+            definitions_file: definitions_text(self.location, resources_module),
         }
 
     def manifest(self, definitions: str) -> str:
@@ -55,7 +57,7 @@ class Scaffold:
                   f"definitions: {definitions}   # the governed Definitions (dfg init wrote the module)",
                   "state_dir: .dfg                # the embedded services' state (owner-only)",
                   "output_dir: out                # reports", "", "warehouse:", f"  kind: {self.warehouse.kind}"]
-        if self.warehouse.kind == "duckdb":
+        if self.warehouse.path:
             lines.append(f"  path: {_scalar(self.warehouse.path)}   # relative to state_dir")
         else:
             lines.append("  # dsn: set DFG_WAREHOUSE_DSN (a DSN holds a password: keep it out of this file)")
@@ -80,7 +82,7 @@ def _scalar(value: str) -> str:
     return value if value.replace("_", "").replace("-", "").replace(".", "").isalnum() else json.dumps(value)
 
 
-def resources_text(project: DagsterProject, path: Path, manifest: Path) -> str:
+def resources_text(path: Path, manifest: Path) -> str:
     depth = len(path.parent.relative_to(manifest.parent).parts)  # the manifest is at the project's root
     location = f'Path(__file__).resolve().parents[{depth}] / "dagster_project.yaml"'
     return f'''"""The governance manifest and the Dagster resources built from it (written by `dfg init`).
@@ -111,9 +113,9 @@ def resources() -> dict:
 '''
 
 
-def definitions_text(project: DagsterProject, resources_module: str) -> str:
-    module, attribute = project.definitions.split(":", 1)
-    governed = f"{project.package}.{DEFINITIONS_MODULE}" if project.package else DEFINITIONS_MODULE
+def definitions_text(location: CodeLocation, resources_module: str) -> str:
+    module, attribute = location.definitions.split(":", 1)
+    governed = f"{location.package}.{DEFINITIONS_MODULE}" if location.package else DEFINITIONS_MODULE
     return f'''"""The project's Definitions under governance (written by `dfg init`): the assets, checks, jobs,
 schedules, sensors and resources of `{module}`, with the manifest's facts attached and validated,
 the policy checks, the ledger and the retention and erasure jobs added.

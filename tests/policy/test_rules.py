@@ -113,3 +113,23 @@ def example_context():
     from resources import project
 
     return policy_context(list(defs.resolve_all_asset_specs()), project())
+
+
+@pytest.mark.parametrize("select, proposes, never", [
+    # An aggregate that returns the values themselves: count them; never "aggregate" (it is one).
+    ("max(email) AS last_email, count(*) AS n", "replace it with count(DISTINCT email)", "drop or aggregate"),
+    # Already a hash: still pseudonymous; never "use a keyed hash".
+    ("sha256(email) AS email_hash, count(*) AS n", "is already a hash of email", "replace it with a keyed hash"),
+    # A copy: drop, count, or a keyed hash (then governed as personal).
+    ("email, count(*) AS n", "copies email: drop it", "is already"),
+])
+def test_the_fix_for_a_pii_free_asset_fits_what_its_sql_does(select, proposes, never):
+    from dataflow_governance.lineage.graph import SqlDefinition, build_column_graph
+
+    governance = {"users": build_governance("users", USERS),
+                  "stats": build_governance("stats", {"pii_free": True, "region": "eu-central-1"})}
+    upstream = {"users": frozenset(), "stats": frozenset({"users"})}
+    graph = build_column_graph(governance, [SqlDefinition("stats", f"SELECT {select} FROM users GROUP BY ALL")], upstream)
+    context = PolicyContext(governance=governance, upstream=upstream, processors={}, graph=graph)
+    [finding] = pii_free_reads_personal(context)
+    assert proposes in finding.fix and never not in finding.fix, finding.fix

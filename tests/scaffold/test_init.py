@@ -71,13 +71,18 @@ def test_init_scaffolds_a_governed_project_that_loads(shop):
 
 
 def test_init_never_overwrites_and_shows_the_diff(shop):
-    (shop / "dagster_project.yaml").write_text("project: mine\ndefinitions: shop.definitions:defs\n")
+    (shop / "shop" / "governed_resources.py").write_text("# mine\n")
     run = init(shop)
     assert run.returncode == 0, run.stderr
-    assert "dagster_project.yaml: exists, left as it is" in run.stdout and "-definitions: shop.definitions:defs" in run.stdout
+    assert "shop/governed_resources.py: exists, left as it is" in run.stdout and "-# mine" in run.stdout
+    assert (shop / "shop" / "governed_resources.py").read_text() == "# mine\n"
+    assert "dagster_project.yaml: unchanged" in init(shop).stdout  # a second run finds its own manifest
+    # A manifest of the user's: the project is governed already; only the proposal's diff is shown.
+    (shop / "dagster_project.yaml").write_text("project: mine\ndefinitions: shop.definitions:defs\n")
+    run = init(shop)
+    assert "dagster_project.yaml: exists, left as it is" in run.stdout and "-project: mine" not in run.stdout
+    assert "+# Governance manifest of mine" in run.stdout
     assert (shop / "dagster_project.yaml").read_text() == "project: mine\ndefinitions: shop.definitions:defs\n"
-    again = init(shop)
-    assert "shop/governed_resources.py: unchanged" in again.stdout
 
 
 def test_scan_writes_a_draft_to_review(shop):
