@@ -33,9 +33,10 @@ from dataflow_governance.model.spec import AssetGovernance, Processor, build_gov
 if TYPE_CHECKING:
     from dataflow_governance.lineage.graph import ColumnGraph, SqlDefinition
     from dataflow_governance.model.manifest import TenancyConfig
+    from dataflow_governance.model.systems import Landscape
     from dataflow_governance.policy.context import PolicyContext
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the landscape (systems and flows)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Origin:
     manifest: Path | None = None
     processors: Mapping[str, Processor] = field(default_factory=dict)
     tenancy: TenancyConfig | None = None
+    landscape: Landscape | None = None
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,14 @@ class Catalog:
     fingerprint: str
     generated_at: str = ""
     tenancy: TenancyConfig | None = None
+    landscape: Landscape | None = None
 
     @cached_property
     def context(self) -> PolicyContext:
         from dataflow_governance.policy.context import PolicyContext
 
         return PolicyContext(governance=self.governance, upstream=self.upstream, processors=self.processors,
-                             tenancy=self.tenancy,
-                             graph=self.graph)
+                             tenancy=self.tenancy, graph=self.graph, landscape=self.landscape)
 
     def to_dict(self) -> dict:
         assets = {}
@@ -100,6 +102,7 @@ class Catalog:
             assets[key] = entry
         body = {"processors": {name: p.model_dump(mode="json") for name, p in sorted(self.processors.items())},
                 "tenancy": self.tenancy.model_dump(mode="json") if self.tenancy else None,
+                "landscape": self.landscape.to_dict() if self.landscape else None,
                 "assets": assets}
         return {
             "dfg_catalog_version": FORMAT_VERSION,
@@ -119,7 +122,7 @@ class Catalog:
         if data.get("dfg_catalog_version") != FORMAT_VERSION:
             raise CatalogError(f"catalog format {data.get('dfg_catalog_version')!r} is not {FORMAT_VERSION}: "
                                "run `dfg catalog build`")
-        if data.get("content_sha256") != content_hash({k: data.get(k) for k in ("processors", "tenancy", "assets")}):
+        if data.get("content_sha256") != content_hash({k: data.get(k) for k in ("processors", "tenancy", "landscape", "assets")}):
             # Edited by hand or damaged: a plan built from it could miss a place that holds personal data.
             raise CatalogError("the governance catalog's content does not match its checksum (edited or damaged); "
                                "it is built from the manifest and the code, never edited: run `dfg catalog build`")
@@ -139,10 +142,12 @@ class Catalog:
                 graph.classes[(key, name)] = _class_from(value)
         processors = {name: Processor.model_validate(p) for name, p in data["processors"].items()}
         from dataflow_governance.model.manifest import TenancyConfig
+        from dataflow_governance.model.systems import Landscape
 
         tenancy = TenancyConfig.model_validate(data["tenancy"]) if data.get("tenancy") else None
+        landscape = Landscape.from_dict(data["landscape"]) if data.get("landscape") else None
         return cls(data["project"], governance, upstream, processors, graph, data["inputs"], data["fingerprint"],
-                   data.get("generated_at", ""), tenancy)
+                   data.get("generated_at", ""), tenancy, landscape)
 
 
 def content_hash(body: dict) -> str:
@@ -201,7 +206,8 @@ def assemble(origin: Origin, governance: Mapping[str, AssetGovernance], upstream
     """A catalog of an already traced graph (the Dagster producer traced it to build the Definitions)."""
     inputs = input_hashes(origin, source_files)
     return Catalog(origin.project, dict(governance), dict(upstream), dict(origin.processors), graph, inputs,
-                   fingerprint_of(inputs), datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), origin.tenancy)
+                   fingerprint_of(inputs), datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), origin.tenancy,
+                   origin.landscape)
 
 
 def written_fingerprint(path: Path) -> str | None:

@@ -79,8 +79,10 @@ def run_demo(project: Project, defs: dg.Definitions, select: str | None = None, 
     from dataflow_governance.dagster_ext.parts import anchors_of, keyring_of, openlineage_enabled, platform_of
     from dataflow_governance.ledger.chain import Ledger, NewEntry
     from dataflow_governance.ml.model_registry import registered_models
+    from dataflow_governance.policy.boundaries import boundary_catalog
     from dataflow_governance.policy.pci import pci_scope
     from dataflow_governance.policy.rules import run_policy
+    from dataflow_governance.reports.boundaries import write_boundaries
     from dataflow_governance.reports.c4 import VIEWS
     from dataflow_governance.reports.mermaid import write_mermaid
     from dataflow_governance.reports.openlineage import OpenLineageError
@@ -138,7 +140,7 @@ def run_demo(project: Project, defs: dg.Definitions, select: str | None = None, 
     views = [write_mermaid(out, "pci_scope", "PCI DSS scope", scope_mermaid(pci_scope(ctx), ctx)),
              *(write_mermaid(out, name.replace("-", "_"), name, view(ctx, platform_of(project))) for name, view in VIEWS.items())]
     reports = [*write_ropa(ropa_activities(ctx), out).values(), write_data_map(ctx, out), *views,
-               findings_report(findings, out)]
+               *write_boundaries(boundary_catalog(ctx), out), findings_report(findings, out)]
     return {
         "assets": len(defs.resolve_asset_graph().materializable_asset_keys) - 1,
         "materialized": len(materialized),

@@ -27,6 +27,11 @@ def register(subparsers, common) -> None:
     p.add_argument("--pci", action="store_true", required=True, help="the cardholder data environment (PCI DSS)")
     p.add_argument("--out", help="folder for pci_scope.md, the Mermaid diagram (default: the manifest's output_dir)")
     p.set_defaults(handler="governance:cmd_scope")
+    p = subparsers.add_parser("boundaries", parents=[common],
+                              help="the trust-boundary catalog: every crossing, its STRIDE threats, data levels, "
+                              "controls present and missing")
+    p.add_argument("--out", help="folder for boundaries.md and boundaries.html (default: the manifest's output_dir)")
+    p.set_defaults(handler="governance:cmd_boundaries")
     p = subparsers.add_parser("catalog", parents=[common], help="the governance catalog file every command reads: build, status")
     p.add_argument("action", choices=["build", "status"])
     p.set_defaults(handler="governance:cmd_catalog")
@@ -90,6 +95,26 @@ def cmd_map(args, project) -> int:
     path = write_mermaid(out, args.view.replace("-", "_"), args.view, diagram)
     emit(args, {"path": str(path), "view": args.view, "mermaid": diagram}, f"{args.view} view → {path}")
     return 0
+
+
+def cmd_boundaries(args, project) -> int:
+    from dataflow_governance.policy.boundaries import BOUNDARY_RULES, boundary_catalog
+    from dataflow_governance.policy.levels import system_level
+    from dataflow_governance.policy.rules import run_policy
+    from dataflow_governance.reports.boundaries import write_boundaries
+
+    ctx = policy(project)
+    crossings = boundary_catalog(ctx)
+    landscape = ctx.landscape
+    systems = [{"system": name, "kind": s.kind, "zone": s.zone, "level": system_level(ctx, s), "derived": s.derived,
+                **({"holds": list(s.holds)} if s.holds else {})}
+               for name, s in sorted(landscape.systems.items())] if landscape else []
+    findings = run_policy(ctx, BOUNDARY_RULES)
+    reports = write_boundaries(crossings, Path(args.out) if args.out else project.output_dir)
+    payload = {"declared": bool(landscape and landscape.declared), "systems": systems, "crossings": crossings,
+               "findings": [f.to_dict() for f in findings], "reports": [str(r) for r in reports]}
+    emit(args, payload, render.boundaries(payload))
+    return 1 if any(f.severity == "error" for f in findings) else 0
 
 
 def cmd_scope(args, project) -> int:

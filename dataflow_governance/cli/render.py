@@ -217,6 +217,18 @@ def demo(summary: dict) -> str:
     ])
 
 
+def boundaries(payload: dict) -> str:
+    lines = [f"{c['flow']:32} {c['from']} → {c['to']} ({c['protocol']}; {' → '.join(c['zones'])}; {c['kind']}; {c['level']})"
+             + ("" if c["declared"] else " derived")
+             + (f"\n{'':34}missing: {', '.join(c['missing'])}" if c["missing"] else "") for c in payload["crossings"]]
+    if not payload["declared"]:
+        lines.append("(no systems: or flows: declared — the map is what the project's stores and processors say; "
+                     "the boundary rules run once the project declares its systems)")
+    lines += [f"{f['severity'].upper():7} {f['asset']}: [{f['rule']}] {f['message']}" for f in payload["findings"]]
+    lines.append(f"{len(payload['crossings'])} crossing(s); reports: {', '.join(Path(r).name for r in payload['reports'])}")
+    return "\n".join(lines)
+
+
 def catalog_status(payload: dict) -> str:
     if payload.get("authentic") is False:
         state = "NOT AUTHENTIC: its MAC does not verify (edited by hand?); run `dfg catalog build`"

@@ -22,7 +22,7 @@ from dataflow_governance.dagster_ext.governance import (
 from dataflow_governance.dagster_ext.jobs import governance_jobs
 from dataflow_governance.dagster_ext.ledger import ledger_definitions
 from dataflow_governance.dagster_ext.openlineage import openlineage_sensors
-from dataflow_governance.dagster_ext.parts import origin_of
+from dataflow_governance.dagster_ext.parts import landscape_of, origin_of
 from dataflow_governance.dagster_ext.resources import project_resources
 from dataflow_governance.dagster_ext.sql_assets import (
     DIALECT_KEY,
@@ -68,7 +68,7 @@ def policy_context(specs: Sequence[dg.AssetSpec], project: Project) -> PolicyCon
     upstream = upstream_graph(specs)
     graph = build_column_graph(governance, sql_definitions(specs), upstream)
     return PolicyContext(governance=governance, upstream=upstream, processors=project.processors, graph=graph,
-                         tenancy=project.tenancy)
+                         tenancy=project.tenancy, landscape=landscape_of(project, governance))
 
 
 def catalog_mac_key(state_dir: Path) -> bytes | None:
@@ -88,7 +88,7 @@ def write_catalog(project: Project, specs: Sequence[dg.AssetSpec], ctx: PolicyCo
     """
     sql_files = [Path(str(_plain(s.metadata[SQL_PATH_KEY]))) for s in specs if SQL_PATH_KEY in s.metadata]
     sql_files += [Path(f) for s in specs if INPUT_FILES_KEY in s.metadata for f in _plain(s.metadata[INPUT_FILES_KEY])]
-    built = catalog.assemble(origin_of(project), ctx.governance, ctx.upstream, ctx.graph,
+    built = catalog.assemble(origin_of(project, ctx.landscape), ctx.governance, ctx.upstream, ctx.graph,
                              [*catalog.project_modules(project.root), *sql_files])
     path = project.paths.catalog
     if force or catalog.written_fingerprint(path) != built.fingerprint:
@@ -118,6 +118,7 @@ def propagated_schema(graph: ColumnGraph, asset: str, gov: AssetGovernance | Non
                 tags[f"category/{category}"] = ""
             tags.update(flag_tags(pii=cls.personal, pseudonymized=cls.pseudonymized, anonymous=cls.anonymous,
                                   subject_linked=cls.subject_linked and not cls.anonymous))
+            tags["level"] = translator.level(cls.categories, tags.get("sensitivity"), cls.anonymous)
         kind = gov.columns[column].type if gov and column in gov.columns and gov.columns[column].type else "unknown"
         columns.append(dg.TableColumn(column, kind, tags=tags,
                                       description=column_description(graph, asset, column, declared_text.get(column), shared)))
@@ -211,7 +212,8 @@ def governed_definitions(
 ) -> dg.Definitions:
     """Definitions with the manifest's governance attached and validated, plus policy checks;
     `translator` decides how the facts appear on the assets (see `GovernanceTranslator`)."""
-    translator = translator or GovernanceTranslator(warehouse_kind=project.warehouse.kind)
+    translator = translator or GovernanceTranslator(warehouse_kind=project.warehouse.kind,
+                                                    levels=project.classification.mapping())
     governed = apply_manifest_governance(assets, project.governance, translator)
     # (Python-declared governance gets the manifest's defaults underneath, as the manifest's own does.)
     governed = apply_project_defaults(governed, project.defaults, project.buckets, translator)

@@ -16,6 +16,7 @@ from typing import Any, cast
 import dagster as dg
 
 from dataflow_governance.model import taxonomy
+from dataflow_governance.model.levels import DEFAULT_LEVELS, data_level, highest
 from dataflow_governance.model.spec import AssetGovernance, GovernanceError, build_governance
 
 SPEC_KEY = "dataflow_governance/spec"
@@ -50,15 +51,24 @@ class GovernanceTranslator:
     checks read the model back from it.
 
     `warehouse_kind` (`duckdb`, `postgres`, `spark`; `governed_definitions` passes the manifest's) is
-    the kind shown for an asset stored as a warehouse table.
+    the kind shown for an asset stored as a warehouse table; `levels` (category → classification
+    level, the manifest's `classification.levels` over the defaults) classifies assets and columns.
     """
 
-    def __init__(self, warehouse_kind: str | None = None):
+    def __init__(self, warehouse_kind: str | None = None, levels: Mapping[str, str] | None = None):
         self.warehouse_kind = warehouse_kind
+        self.levels = dict(levels or DEFAULT_LEVELS)
+
+    def level(self, categories, declared: str | None = None, anonymous: bool = False) -> str:
+        """The classification level of data of these categories (public, internal, confidential, restricted)."""
+        return data_level(categories, declared if declared != "internal" else None, self.levels, anonymous)
 
     def get_tags(self, gov: AssetGovernance) -> dict[str, str]:
         """Filterable tags: the asset catalog can be filtered by pii, region, legal basis, category."""
-        tags = {"pii": "true" if gov.is_personal else "false"}
+        tags = {"pii": "true" if gov.is_personal else "false",
+                "classification": self.level([*gov.all_categories, *(c for s in gov.columns.values() for c in s.categories)],
+                                             highest(s.sensitivity for s in gov.columns.values()) if gov.columns else None,
+                                             anonymous=gov.pii_free)}
         if gov.pii_free:
             tags["pii_free"] = "true"
         if gov.region:
@@ -96,6 +106,7 @@ class GovernanceTranslator:
                 for category in spec.categories:
                     tags[f"category/{category}"] = ""
                 tags["sensitivity"] = spec.sensitivity
+                tags["level"] = self.level(spec.categories, spec.sensitivity, spec.anonymized)
                 tags.update(flag_tags(identity=spec.identity, pseudonymized=spec.pseudonymized, anonymized=spec.anonymized,
                                       tenant=name == gov.tenant_key))
                 if spec.encryption:

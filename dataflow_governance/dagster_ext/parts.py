@@ -7,6 +7,7 @@ warehouse never imports one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from dataflow_governance.ml.model_registry import Registry
     from dataflow_governance.model.manifest import Project
     from dataflow_governance.model.spec import AssetGovernance
+    from dataflow_governance.model.systems import Landscape
     from dataflow_governance.reports.c4 import Platform
     from dataflow_governance.reports.openlineage import DatasetNames
     from dataflow_governance.storage.objectstore import ObjectStore
@@ -109,11 +111,29 @@ def registry_of(project: Project, tracking_uri: str | None = None, experiment: s
                     project.state_dir / "mlartifacts")
 
 
-def origin_of(project: Project) -> Origin:
-    """What the project's catalog is built from besides its assets."""
+def origin_of(project: Project, landscape: Landscape | None = None) -> Origin:
+    """What the project's catalog is built from besides its assets (and the map around them)."""
     from dataflow_governance.catalog.artifact import Origin
 
-    return Origin(project.name, project.root, project.manifest_path, project.processors, project.tenancy)
+    return Origin(project.name, project.root, project.manifest_path, project.processors, project.tenancy, landscape)
+
+
+def landscape_of(project: Project, governance: Mapping[str, AssetGovernance]) -> Landscape:
+    """The systems and flows around the assets: those the project has by its other declarations (its
+    stores, each holding its assets, and its processors), completed by `systems:` and `flows:`."""
+    from dataflow_governance.errors import GovernanceError
+    from dataflow_governance.model import systems as landscape
+
+    known = landscape.derived_systems(governance, project.processors, project.warehouse.kind, project.warehouse.region,
+                                      {name: bucket.region for name, bucket in project.buckets.items()})
+    systems, declared = landscape.build_landscape(project.systems, project.flows, project.zones, known)
+    try:
+        landscape.check_flow_data(declared, governance)  # (assets are known only once the Definitions are)
+    except GovernanceError as exc:
+        raise GovernanceError(f"{project.manifest_path.name if project.manifest_path else 'manifest'}: {exc}") from None
+    return landscape.Landscape(systems, {**landscape.derived_flows(governance, systems), **declared},
+                               {**landscape.DEFAULT_ZONES, **project.zones}, project.classification,
+                               declared=bool(project.systems or project.flows))
 
 
 def platform_of(project: Project) -> Platform:

@@ -20,6 +20,7 @@ from dataflow_governance.errors import ManifestError
 from dataflow_governance.model import taxonomy
 from dataflow_governance.model.paths import StatePaths
 from dataflow_governance.model.spec import IDENTIFIER, REGION, AssetGovernance, GovernanceError, Processor, build_governance
+from dataflow_governance.model.systems import Classification
 
 DEFAULT_MANIFEST = "dagster_project.yaml"
 
@@ -232,6 +233,10 @@ class Project:
     review: ReviewConfig = field(default_factory=ReviewConfig)
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     draft: bool = False  # written by `dfg init --scan` and not reviewed yet
+    systems: dict = field(default_factory=dict)  # `systems:` as declared (validated; see model.systems)
+    flows: dict = field(default_factory=dict)  # `flows:` as declared
+    zones: dict[str, int] = field(default_factory=dict)  # zones beyond the defaults, with their trust (0 = none)
+    classification: Classification = field(default_factory=Classification)
 
     @property
     def paths(self) -> StatePaths:
@@ -392,12 +397,13 @@ def _section(model: type[BaseModel], raw, where: str, manifest: Path):
 def _build(manifest: Path, raw: dict) -> Project:
     known = {"project", "definitions", "state_dir", "output_dir", "warehouse", "object_store", "buckets",
              "mlflow", "subjects", "processors", "defaults", "groups", "tenancy", "keys", "openlineage", "review",
-             "ledger", "draft"}
+             "ledger", "draft", "systems", "flows", "zones", "classification"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
     root = manifest.parent
-    sections = {name: _mapping(raw, name, manifest) for name in ("buckets", "subjects", "processors", "groups")}
+    sections = {name: _mapping(raw, name, manifest) for name in ("buckets", "subjects", "processors", "groups", "systems",
+                                                                   "flows")}
     if raw.get("defaults") is not None and not isinstance(raw["defaults"], dict):
         raise ManifestError(f"{manifest.name}: defaults: must be a mapping of governance facts")
     if not isinstance(raw.get("draft", False), bool):
@@ -452,7 +458,12 @@ def _build(manifest: Path, raw: dict) -> Project:
         if "openlineage" in raw else None,
         defaults=dict(raw.get("defaults") or {}),
         draft=bool(raw.get("draft", False)),
+        systems=sections["systems"],
+        flows=sections["flows"],
+        zones=_zones(raw, manifest),
+        classification=_section(Classification, raw.get("classification"), "classification", manifest),
     )
+    _check_landscape(project, manifest)
     anchors = project.ledger.anchors
     if anchors is not None and not (anchors.bucket in buckets and buckets[anchors.bucket].object_lock):
         raise ManifestError(f"{manifest.name}: ledger.anchors.bucket: {anchors.bucket!r} must be a bucket declared under "
@@ -463,6 +474,30 @@ def _build(manifest: Path, raw: dict) -> Project:
     except GovernanceError as exc:
         raise ManifestError(f"{manifest.name}: {exc}") from None
     return replace(project, governance=governance)
+
+
+def _zones(raw: dict, manifest: Path) -> dict[str, int]:
+    zones = raw.get("zones") or {}
+    if not isinstance(zones, dict) or not all(isinstance(k, str) and isinstance(v, int) and 0 <= v <= 9
+                                              and not isinstance(v, bool) for k, v in zones.items()):
+        raise ManifestError(f"{manifest.name}: zones: a mapping of zone name → its trust, 0 (none, like public) to 9")
+    return dict(zones)
+
+
+def _check_landscape(project: Project, manifest: Path) -> None:
+    """The declared systems and flows, validated against the systems the project has already (its
+    warehouse, buckets, processors, Delta and model registry)."""
+    if not project.systems and not project.flows:
+        return
+    from dataflow_governance.model.systems import System, build_landscape, derived_systems
+
+    known = derived_systems({}, project.processors, project.warehouse.kind, project.warehouse.region,
+                            {b: c.region for b, c in project.buckets.items()})
+    known |= {name: System(name=name, kind="datastore", zone="data", derived=True) for name in ("delta", "model_registry")}
+    try:
+        build_landscape(project.systems, project.flows, project.zones, known)
+    except GovernanceError as exc:
+        raise ManifestError(f"{manifest.name}: {exc}") from None
 
 
 def _group_governance(manifest: Path, raw: dict, buckets: dict[str, BucketConfig]) -> dict[str, AssetGovernance]:

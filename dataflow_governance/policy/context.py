@@ -16,6 +16,7 @@ from dataflow_governance.model.spec import AssetGovernance, Processor, table_of
 
 if TYPE_CHECKING:
     from dataflow_governance.model.manifest import TenancyConfig
+    from dataflow_governance.model.systems import Landscape
 
 
 @dataclass(frozen=True, order=True)
@@ -37,6 +38,7 @@ class PolicyContext:
     processors: Mapping[str, Processor]
     graph: ColumnGraph | None = None  # column lineage, where assets are defined by SQL
     tenancy: TenancyConfig | None = None  # the tenant entity and tenants' pinning
+    landscape: Landscape | None = None  # the systems and flows around the assets, derived and declared
 
     @cached_property
     def downstream(self) -> Mapping[str, frozenset[str]]:

@@ -1,9 +1,11 @@
-"""The one rule table: every static rule, GDPR's, tenancy's, HIPAA's and PCI DSS's, and running them."""
+"""The one rule table: every static rule, GDPR's, tenancy's, HIPAA's, PCI DSS's and the trust
+boundaries', and running them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from dataflow_governance.policy.boundaries import BOUNDARY_RULES
 from dataflow_governance.policy.context import Finding, PolicyContext, Rule
 from dataflow_governance.policy.gdpr import GDPR_RULES
 from dataflow_governance.policy.hipaa import HIPAA_RULES
@@ -12,7 +14,7 @@ from dataflow_governance.policy.tenancy import TENANCY_RULES
 
 __all__ = ["RULES", "Finding", "PolicyContext", "Rule", "run_policy"]
 
-RULES: tuple[Rule, ...] = (*GDPR_RULES, *TENANCY_RULES, *HIPAA_RULES, *PCI_RULES)
+RULES: tuple[Rule, ...] = (*GDPR_RULES, *TENANCY_RULES, *HIPAA_RULES, *PCI_RULES, *BOUNDARY_RULES)
 
 
 def run_policy(ctx: PolicyContext, rules: Iterable[Rule] = RULES) -> list[Finding]:

@@ -36,7 +36,7 @@ def test_the_catalog_round_trips_every_fact_lineage_and_classification(built):
     assert first.graph.class_of("ticket_features", "user_pseudo_id").pseudonymized
     assert [f.to_dict() for f in run_policy(again.context)] == [f.to_dict() for f in run_policy(first.context)]
     data = json.loads(path.read_text())
-    assert data["dfg_catalog_version"] == 1 and data["fingerprint"] == first.fingerprint
+    assert data["dfg_catalog_version"] == 2 and data["fingerprint"] == first.fingerprint
     assert {"dagster_project.yaml", "assets/definitions.py", "assets/sql/daily_signups.sql"} <= set(data["inputs"])
 
 

@@ -100,3 +100,21 @@ def test_a_translator_decides_how_the_facts_appear_and_the_model_stays_readable(
     assert not any(k.startswith("governance/") for k in spec.metadata)
     assert spec.description == "Customers who signed up.\n\nLoaded nightly from the CRM."  # both kept
     assert read_governance([spec])["customers"].legal_basis == "contract"  # the model travels regardless
+
+
+def test_levels_and_the_warehouse_kind_show_on_the_asset():
+    """The classification level as an asset tag and a column tag (configurable), and the warehouse's
+    engine as the kind of an asset stored as a table."""
+    from dataflow_governance.dagster_ext import GovernanceTranslator, governed_spec
+
+    facts = {"legal_basis": "contract", "region": "eu-central-1", "storage": {"table": "customers"},
+             "columns": {"email": {"categories": ["user.contact.email"]}, "country": {"categories": ["user.contact.address.country"]},
+                         "n": {"type": "int"}}}
+    spec = governed_spec("customers", facts, translator=GovernanceTranslator(warehouse_kind="postgres"))
+    levels = {c.name: c.tags["level"] for c in spec.metadata["dagster/column_schema"].columns}
+    assert spec.tags["classification"] == "restricted" and "postgres" in spec.kinds and "pii" in spec.kinds
+    assert levels == {"email": "restricted", "country": "confidential", "n": "internal"}
+    relaxed = GovernanceTranslator(levels={"user.contact.email": "confidential", "user": "confidential"})
+    assert governed_spec("customers", facts, translator=relaxed).tags["classification"] == "confidential"
+    logs = governed_spec("logs", {"pii_free": True, "storage": {"kind": "s3", "bucket": "b", "prefix": "p/"}})
+    assert logs.tags["classification"] == "internal" and "s3" in logs.kinds and "postgres" not in logs.kinds
