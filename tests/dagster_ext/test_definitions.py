@@ -35,7 +35,7 @@ def test_governance_is_visible_in_dagster(specs):
     summary = users.metadata["governance"].value  # one readable table of the facts
     assert "| legal basis | contract (Art. 6(1)(b)) |" in summary and "| retention | 3 years, then delete" in summary
     columns = {c.name: c for c in users.metadata["dagster/column_schema"].columns}
-    assert columns["email"].tags == {"category/user.contact.email": "", "sensitivity": "confidential"}
+    assert columns["email"].tags == {"category/user.contact.email": "", "sensitivity": "confidential", "level": "restricted"}
     assert columns["user_id"].tags["identity"] == "true"
     assert "pii" in users.kinds and "duckdb" in users.kinds
     assert specs["daily_signups"].tags["pii"] == "false" and specs["daily_signups"].tags["pii_free"] == "true"
