@@ -20,8 +20,8 @@ def register(subparsers, common) -> None:
     p.set_defaults(handler="governance:cmd_ropa")
     p = subparsers.add_parser("map", parents=[common], help="Mermaid data map with regions and processors; C4 views")
     p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
-    p.add_argument("--view", choices=["flow", "c4-context", "c4-container"], default="flow",
-                   help="flow: every asset and flow (default); c4-context / c4-container: the C4 levels")
+    p.add_argument("--view", choices=["flow", "c4-context", "c4-container", "c4-component"], default="flow",
+                   help="flow: every asset and flow (default); c4-context / c4-container / c4-component: the C4 levels")
     p.set_defaults(handler="governance:cmd_map")
     p = subparsers.add_parser("scope", parents=[common], help="PCI DSS scope from lineage: the cardholder data environment")
     p.add_argument("--pci", action="store_true", required=True, help="the cardholder data environment (PCI DSS)")

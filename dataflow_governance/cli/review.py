@@ -39,9 +39,12 @@ def register(subparsers, common) -> None:
     p.add_argument("--approvals", action="store_true", help="also say who approved the head's data map")
     p.set_defaults(handler="review:cmd_diff")
     p = subparsers.add_parser("review", parents=[common],
-                       help="sign off a revision's data map (signed, in the ledger); its status; a reviewer's key pair")
-    p.add_argument("action", choices=["approve", "status", "keygen"])
-    p.add_argument("--ref", metavar="REF", help="approve, status: the git revision whose data map is reviewed")
+                       help="sign off a revision's data map (signed, in the ledger); its status; a reviewer's key pair; "
+                            "the checklist of a change")
+    p.add_argument("action", choices=["approve", "status", "keygen", "checklist"])
+    p.add_argument("--ref", metavar="REF", help="approve, status: the git revision whose data map is reviewed; "
+                                                "checklist: the change's head (default: the working tree)")
+    p.add_argument("--base", metavar="REF", help="checklist: the revision before the change (e.g. origin/main)")
     p.add_argument("--as", dest="role", metavar="ROLE", help="approve, keygen: the reviewer's role (e.g. dpo, security)")
     p.add_argument("--by", help="approve: who approves (default: git's user.email)")
     p.add_argument("--key", metavar="FILE", help="approve: the reviewer's Ed25519 private key; keygen: where to write it")
@@ -72,6 +75,8 @@ def cmd_diff(args, project) -> int:
 def cmd_review(args, project) -> int:
     if args.action == "keygen":
         return _keygen(args, project)
+    if args.action == "checklist":
+        return _checklist(args, project)
     role = _role(args, project) if args.action == "approve" else None
     if not args.ref:
         raise CliError(f"`dfg review {args.action}` needs --ref REF: the git revision whose data map is reviewed")
@@ -92,6 +97,31 @@ def cmd_review(args, project) -> int:
     lines += [f"  waiting for {r}" for r in payload["missing"]]
     emit(args, payload, "\n".join(lines))
     return 0 if payload["approved"] else 1
+
+
+def _checklist(args, project) -> int:
+    """The change's pre-implementation review: data elements, flows and boundaries, red flags (a secret
+    scan of the changed files among them), and the roles that must sign."""
+    from dataflow_governance.detection.secrets import SecretScanUnavailable, scan_for_secrets
+    from dataflow_governance.reports.checklist import checklist, checklist_markdown
+
+    if not args.base:
+        raise CliError("`dfg review checklist` needs --base REF: the revision before the change")
+    base, base_commit = catalog_at(project, args.base)
+    head, head_label = catalog_at(project, args.ref) if args.ref else (project_catalog(project), WORKING_TREE)
+    root = _git_root(Path(project.root))
+    changed = _git(root, "diff", "--name-only", base_commit, *([head_label] if args.ref else [])).split()
+    if not args.ref:
+        changed += _git(root, "ls-files", "--others", "--exclude-standard").split()
+    try:
+        secrets = [s.to_dict() for s in scan_for_secrets(root, sorted(set(changed)))]
+    except SecretScanUnavailable:
+        secrets = None
+    payload = {"base": {"ref": args.base, "commit": base_commit}, "head": {"ref": args.ref or WORKING_TREE, "commit": head_label},
+               "changed_files": len(set(changed)),
+               **checklist(base, head, secrets, project.review.roles, _approvals(project, head.fingerprint))}
+    emit(args, payload, checklist_markdown(payload))
+    return 1 if payload["red_flags"] else 0
 
 
 def _role(args, project) -> str:

@@ -91,9 +91,12 @@ def reach_of(project: Project, warehouse: Warehouse | None = None, store: Object
 
 def scope_of(project: Project, governance: dict[str, AssetGovernance], graph: ColumnGraph | None) -> Scope:
     """What a request plans from: the governance and graph, and the project's identity columns and tenant entity."""
+    from dataflow_governance.model.spec import parse_duration_days
     from dataflow_governance.subjects.scope import Scope
 
-    return Scope(governance, graph, project.identities, project.tenancy.tenant_asset)
+    backups = tuple((name, body["location"], parse_duration_days(body["retention"]) if body.get("retention") else 0)
+                    for name, body in sorted(project.systems.items()) if (body or {}).get("kind") == "backup")
+    return Scope(governance, graph, project.identities, project.tenancy.tenant_asset, backups)
 
 
 def subjects_of(project: Project, warehouse: Warehouse) -> Subjects:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dataflow_governance.model import taxonomy
+from dataflow_governance.model.systems import Landscape
 from dataflow_governance.policy.context import PolicyContext
 from dataflow_governance.reports.mermaid import mermaid_id
 
@@ -158,6 +159,71 @@ def c4_container(ctx: PolicyContext, platform: Platform) -> str:
         lines.append(f'  Rel({writer}, {reader}, "feeds", "{_quote(_label(categories)) or "no personal data"}")')
     for (holder, name), categories in sorted(sends.items()):
         lines.append(f'  Rel({holder}, proc_{mermaid_id(name)}, "sends", "{_quote(_label(categories)) or "no personal data"}")')
+    lines += _declared_systems(ctx, containers, {n for _s, n in sends})
+    return "\n".join(lines) + "\n"
+
+
+_ELEMENT = {"person": "Person", "client": "Container", "gateway": "Container", "service": "Container",
+            "datastore": "ContainerDb", "queue": "ContainerQueue", "cache": "ContainerDb", "log": "ContainerDb",
+            "backup": "ContainerDb", "external_api": "System_Ext", "webhook_source": "System_Ext"}
+
+
+def _element_id(name: str, landscape: Landscape, processors: set[str]) -> str:
+    """The diagram id of a system: a store already drawn as a container, a processor, or its own."""
+    system = landscape.systems[name]
+    if system.derived:
+        if name == "warehouse":
+            return "warehouse"
+        if name.startswith("bucket:"):
+            return f"s3_{mermaid_id(name.removeprefix('bucket:'))}"
+        if name in ("delta", "model_registry"):
+            return "delta" if name == "delta" else "models"
+        if name in processors:
+            return f"proc_{mermaid_id(name)}"
+    return f"sys_{mermaid_id(name)}"
+
+
+def _declared_systems(ctx: PolicyContext, drawn: Mapping[str, object], processors: set[str]) -> list[str]:
+    """The declared systems inside their zones' boundaries, and the declared flows with their protocols."""
+    landscape = ctx.landscape
+    if landscape is None or not landscape.declared:
+        return []
+    from dataflow_governance.policy.levels import flow_level
+
+    lines: list[str] = []
+    declared = [f for f in landscape.flows.values() if not f.derived]
+    ends = {f.source for f in declared} | {f.target for f in declared}
+    drawn_ids = set(drawn) | {f"proc_{mermaid_id(p)}" for p in processors}
+    # The declared systems, and the derived ones a declared flow names that the stores above do not draw.
+    own = sorted(n for n, s in landscape.systems.items()
+                 if not s.derived or (n in ends and _element_id(n, landscape, processors) not in drawn_ids))
+    by_zone: dict[str, list[str]] = defaultdict(list)
+    for name in own:
+        by_zone[landscape.systems[name].zone].append(name)
+    for zone, names in sorted(by_zone.items()):
+        lines.append(f'  Boundary(z_{mermaid_id(zone)}, "{_quote(zone)} zone", "trust zone") {{')
+        for name in names:
+            system = landscape.systems[name]
+            lines.append(f'    {_ELEMENT[system.kind]}({_element_id(name, landscape, processors)}, "{_quote(name)}", '
+                         f'"{system.kind}", "{_quote(system.owner or "")}")')
+        lines.append("  }")
+    for flow in sorted(declared, key=lambda f: f.name):
+        lines.append(f'  Rel({_element_id(flow.source, landscape, processors)}, '
+                     f'{_element_id(flow.target, landscape, processors)}, "{_quote(flow.name)} ({flow_level(ctx, flow)})", '
+                     f'"{_quote(flow.protocol)}")')
+    return lines
+
+
+def c4_component(ctx: PolicyContext, platform: Platform) -> str:
+    """The component view: each service that declares its components, inside its own boundary."""
+    lines = ["C4Component", f'  title Components of {_quote(platform.name)}\'s services']
+    landscape = ctx.landscape
+    for name, system in sorted((landscape.systems if landscape else {}).items()):
+        if system.components:
+            lines.append(f'  Container_Boundary(c_{mermaid_id(name)}, "{_quote(name)}") {{')
+            lines += [f'    Component(c_{mermaid_id(name)}_{mermaid_id(component)}, "{_quote(component)}", "component")'
+                      for component in system.components]
+            lines.append("  }")
     return "\n".join(lines) + "\n"
 
 
@@ -170,4 +236,4 @@ def _crossing(ctx: PolicyContext, source: str, target: str) -> set[str]:
     return carried & set(gov.all_categories) if gov is not None and gov.all_categories else carried
 
 
-VIEWS = {"c4-context": c4_context, "c4-container": c4_container}
+VIEWS = {"c4-context": c4_context, "c4-container": c4_container, "c4-component": c4_component}

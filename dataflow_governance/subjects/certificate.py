@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from dataflow_governance.model.paths import StatePaths
-from dataflow_governance.subjects.targets import Outcome
+from dataflow_governance.subjects.targets import Action, Outcome
 
 
 @dataclass
@@ -41,9 +42,15 @@ class ErasureResult:
         outstanding = [t for t in self.targets if t.outstanding and not t.notified_at]
         if outstanding and self.status != "planned":
             command = "dfg tenant offboard --tenant …" if self.kind == "offboarding" else "dfg erase --subject-id …"
-            out["outstanding"] = [f"tell processor {t.target} to erase what it received of this {self.what} (from "
-                                  f"{t.asset}), then record that it was told: {command} --notified {t.target}"
-                                  for t in outstanding]
+            today = datetime.now(UTC).date()
+            out["outstanding"] = [
+                f"backup {t.target} ({t.asset}) still holds this {self.what}'s data until its backups expire, "
+                f"{t.plan.expires_in_days} days after they were written: by {today + timedelta(days=t.plan.expires_in_days or 0)} "
+                "at the latest; a restore from it must be followed by `dfg sweep` (the suppression list removes the "
+                f"{self.what} again)" if t.plan.action == Action.EXPIRE else
+                f"tell processor {t.target} to erase what it received of this {self.what} (from "
+                f"{t.asset}), then record that it was told: {command} --notified {t.target}"
+                for t in outstanding]
         if self.due:
             out["due"] = self.due
         if self.original:

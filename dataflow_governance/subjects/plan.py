@@ -49,6 +49,10 @@ def plan_erasure(scope: Scope, warehouse: Warehouse | None = None) -> list[Targe
         sent_from = sorted(t.asset for t in sent if name in governance[t.asset].processors)
         targets.append(Target(System.PROCESSOR, name, Action.NOTIFY, ", ".join(sent_from),
                               lineage=tuple(f"{a} → {name}" for a in sent_from)))
+    # Backups keep what they hold until they expire: listed, with when, for the operator and the certificate.
+    for name, location, days in scope.backups:
+        targets.append(Target(System.OPERATOR, name, Action.EXPIRE, location, expires_in_days=days,
+                              lineage=(f"backups in {location} are kept {days} days",)))
     return targets
 
 

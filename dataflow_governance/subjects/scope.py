@@ -19,9 +19,12 @@ class Scope:
         graph: the column graph (None where no SQL asset was traced).
         identities: `asset.column` of each subject kind's identity column (named in the plan's lineage).
         tenant_directory: the tenant entity's asset, whose own row of a tenant goes last.
+        backups: the declared backups, (name, location, days they are kept), which keep a subject
+            until they expire.
     """
 
     governance: Mapping[str, AssetGovernance]
     graph: ColumnGraph | None = None
     identities: frozenset[str] = frozenset()
     tenant_directory: str | None = None
+    backups: tuple[tuple[str, str, int], ...] = ()

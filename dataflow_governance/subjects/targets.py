@@ -34,6 +34,7 @@ class Action(StrEnum):
     DROP_DATABASE = "drop-database"
     SHRED = "shred"  # a subject's data key destroyed (and the KEK that wrapped it retired)
     SHREDDED = "shredded"  # immutable data left in place, unreadable without the key
+    EXPIRE = "expire"  # a backup still holding the subject until it expires (an operator restores none of it)
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,13 @@ class Target:
     sql: str | None = None  # for a recompute: the SQL that rebuilds the aggregate
     dialect: str = "duckdb"
     fmt: str | None = None  # S3: the objects' declared format, for keys whose suffix does not say it
+    expires_in_days: int | None = None  # a backup: how long it keeps what it holds
 
     @property
     def outstanding(self) -> bool:
-        """A step the project does not perform itself (telling a processor): never shown as verified."""
-        return self.action == Action.NOTIFY
+        """A step the project does not perform itself (telling a processor, a backup expiring): never
+        shown as verified."""
+        return self.action in (Action.NOTIFY, Action.EXPIRE)
 
     @property
     def unit(self) -> str:

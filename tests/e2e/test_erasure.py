@@ -79,9 +79,15 @@ def test_erase_everywhere_with_holds_and_a_certificate(demo_copy):
     held_before = open_warehouse(project).fetch("SELECT count(*) FROM orders WHERE user_id IS NULL")[0][0]
     code, result, err = dfg_json("erase", "--subject-id", str(subject), "--now", project=demo_copy)
     assert code == 0, err
-    assert result["status"] == "verified" and all(t["verified"] for t in result["targets"] if t["system"] != "processor")
+    assert result["status"] == "verified" and all(t["verified"] for t in result["targets"]
+                                                  if t["system"] != "processor" and t["action"] != "expire")
     # Telling a processor is an operator's step: outstanding, never shown as verified.
     assert all(t["outcome"] == "outstanding" and not t["verified"] for t in result["targets"] if t["system"] == "processor")
+    # So is a backup that still holds the subject: the certificate says until when.
+    [backup] = [t for t in result["targets"] if t["action"] == "expire"]
+    assert (backup["target"], backup["outcome"], backup["verified"]) == ("warehouse_backups", "outstanding", False)
+    assert any(step.startswith("backup warehouse_backups (s3://deepwater-backups-eu/warehouse/) still holds")
+               and "35 days after they were written" in step for step in result["outstanding"])
     assert remnants(project, subject) == []
     held_after = open_warehouse(project).fetch("SELECT count(*) FROM orders WHERE user_id IS NULL")[0][0]
     assert held_after > held_before  # tax-held orders stay, without the person

@@ -25,3 +25,19 @@ def test_c4_views_of_the_example(tmp_path):
     assert 'Rel(warehouse, s3_deepwater_bi_us, "feeds", "no personal data")' in diagram
     assert 'Rel(s3_deepwater_raw_eu, warehouse, "feeds", "' in diagram
     assert 'Rel(warehouse, proc_mailer, "sends", "user.contact.email, user.unique_id")' in diagram
+
+
+def test_the_container_view_draws_zones_and_protocols_and_services_show_their_components(tmp_path):
+    manifest = copy_project(tmp_path / "project")
+    code, containers, err = dfg_json("map", "--view", "c4-container", "--out", str(tmp_path / "out"), project=manifest)
+    assert code == 0, err
+    diagram = containers["mermaid"]
+    assert 'Boundary(z_public, "public zone", "trust zone") {' in diagram
+    assert 'System_Ext(sys_psp_webhooks, "psp_webhooks", "webhook_source", "team:commerce")' in diagram
+    assert 'Rel(sys_api_gateway, sys_order_service, "place_order (restricted)", "mtls")' in diagram
+    assert 'Rel(sys_order_service, proc_payments_psp, "charge_card (restricted)", "https")' in diagram  # the drawn processor
+    assert 'Rel(warehouse, sys_warehouse_backups, "nightly_backup (restricted)", "s3")' in diagram
+    code, components, err = dfg_json("map", "--view", "c4-component", "--out", str(tmp_path / "out"), project=manifest)
+    assert code == 0, err
+    assert 'Container_Boundary(c_order_service, "order_service") {' in components["mermaid"]
+    assert 'Component(c_order_service_psp_webhook_handler, "psp_webhook_handler", "component")' in components["mermaid"]

@@ -277,3 +277,42 @@ def test_a_processor_losing_its_baa_and_a_regime_dropped_are_reported():
     changes = diff_catalogs(catalog(hipaa, processors=[care]), catalog(USERS, processors=[lapsed]))
     assert {("warning", "processor", "care"), ("warning", "regime", "users")} <= kinds(changes)
     assert any("processor care's baa True → False" in c.message for c in changes)
+
+
+def test_the_checklist_of_a_change_classifies_its_data_and_flows_and_raises_red_flags(tmp_path):
+    """A change that adds a column copying an email, a cache fed personal data nothing erases, a
+    partner nobody owns, a log fed unscrubbed emails and a hard-coded credential: each on the list."""
+    folder = tmp_path / "change"
+    manifest = copy_project(folder)
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "base")
+    sql = folder / "assets" / "sql" / "daily_signups.sql"
+    sql.write_text(sql.read_text().replace("COUNT(*) AS signups", "COUNT(*) AS signups, MIN(email) AS first_email"))
+    text = manifest.read_text().replace("flows:\n", """flows:
+  warm_cache: {from: order_service, to: session_cache, data: [users.email], controls: {least_privilege: true}}
+  debug_log: {from: order_service, to: app_log_store, data: [users.email]}
+  partner_feed: {from: order_service, to: partner_api, data: [orders.amount], controls: {minimization: true}}
+""", 1).replace("systems:\n", """systems:
+  session_cache: {kind: cache, zone: data, encryption: {at_rest: AES-256}}
+  partner_api: {kind: external_api, zone: third_party}
+""", 1)
+    manifest.write_text(text)
+    (folder / "assets" / "partner.py").write_text('PARTNER_TOKEN = "sk_live_51Hx9vQ2eZvKYlo2C8aZq3fWbLxR7nT"\napi_key = "hunter2hunter2hunter2"\n')
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "change")
+    code, out, err = run_dfg("review", "checklist", "--base", "HEAD~1", "--ref", "HEAD", "--json", project=manifest, timeout=600)
+    assert code == 1, err[-3000:]  # red flags
+    report = json.loads(out)
+    elements = {(e["asset"], e["column"]): e for e in report["data_elements"]}
+    assert elements[("daily_signups", "first_email")]["level"] == "restricted"
+    assert {f["flow"] for f in report["flows"]} == {"warm_cache", "debug_log", "partner_feed"}
+    flags = {(f["flag"], f["where"]) for f in report["red_flags"]}
+    assert ("sensitive data in logs", "flow:debug_log") in flags
+    assert ("personal data no erasure reaches", "system:session_cache") in flags
+    assert ("a third party whose data ownership is undeclared", "system:partner_api") in flags
+    assert ("credentials in the changed code", "assets/partner.py:2") in flags
+    assert "hunter2" not in out and "sk_live" not in out  # where and what kind, never the secret
+    assert report["roles"] == ["security", "legal", "engineering_lead"] and not report["approved"]  # the defaults
+    code, markdown, _ = run_dfg("review", "checklist", "--base", "HEAD~1", "--ref", "HEAD", project=manifest, timeout=600)
+    assert "### Red flags" in markdown and "- [ ] security" in markdown
