@@ -5,7 +5,7 @@ asset is evaluated — and one multi-asset check is built per row. Adding a chec
 Evidence is counts, column names and masked examples only.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -29,6 +29,7 @@ from dataflow_governance.tenancy.census import (
 )
 
 NO_PII = "no_personal_data"
+NO_PII_IN_LOG = "no_personal_data_in_log"
 DECLARED_PII = "pii_matches_declarations"
 STORED_IN_REGION = "stored_in_declared_region"
 ROWS_IN_REGION = "rows_in_declared_region"
@@ -258,9 +259,14 @@ def _build(kind: CheckKind, assets: dict[str, AssetGovernance], tenancy: Tenancy
     return run
 
 
+LOG_KIND = CheckKind(NO_PII_IN_LOG, "scan a log for personal data: scrubbing must leave none",
+                     lambda g: _scannable(g) and not g.pii_free, _no_pii)
+
+
 def governance_checks(governance: dict[str, AssetGovernance], tenancy: TenancyConfig | None = None,
-                      kinds: tuple[CheckKind, ...] = CHECK_KINDS) -> list[dg.AssetChecksDefinition]:
-    """One multi-asset check per kind, over the assets the kind applies to."""
+                      kinds: tuple[CheckKind, ...] = CHECK_KINDS, logs: Iterable[str] = ()) -> list[dg.AssetChecksDefinition]:
+    """One multi-asset check per kind, over the assets the kind applies to; the assets a declared log
+    system holds (`logs`) are scanned like PII-free ones (those declared PII-free are already)."""
     entity = None
     if tenancy is not None and tenancy.tenant:
         entity = (table_of(tenancy.tenant_asset, governance.get(tenancy.tenant_asset)), tenancy.tenant_column)
@@ -269,4 +275,7 @@ def governance_checks(governance: dict[str, AssetGovernance], tenancy: TenancyCo
         assets = {a: g for a, g in governance.items() if kind.applies(g)}
         if assets:
             checks.append(_build(kind, assets, tenancy, entity))
+    logged = {a: governance[a] for a in sorted(set(logs)) if a in governance and LOG_KIND.applies(governance[a])}
+    if logged:
+        checks.append(_build(LOG_KIND, logged, tenancy, entity))
     return checks

@@ -167,6 +167,12 @@ def with_propagated_schemas(assets: list, ctx: PolicyContext, translator: Govern
     return list(dg.map_asset_specs(attach, assets))
 
 
+def logged_assets(ctx: PolicyContext) -> list[str]:
+    """The assets the declared log systems hold: the logs whose lines the PII scan reads."""
+    landscape = ctx.landscape
+    return sorted({a for s in landscape.systems.values() if s.kind == "log" for a in s.holds}) if landscape else []
+
+
 def policy_checks(ctx: PolicyContext) -> dg.AssetChecksDefinition:
     """One check per governed asset: the static rules' findings for that asset."""
     specs = [
@@ -225,7 +231,8 @@ def governed_definitions(
     job_assets, governance_job_defs, governance_schedules = governance_jobs(project, ctx)
     return dg.Definitions(
         assets=[*governed, ledger_spec, *job_assets],
-        asset_checks=[policy_checks(ctx), ledger_check, *governance_checks(dict(ctx.governance), project.tenancy), *asset_checks],
+        asset_checks=[policy_checks(ctx), ledger_check, *governance_checks(dict(ctx.governance), project.tenancy, logs=logged_assets(ctx)),
+                      *asset_checks],
         jobs=[ledger_job, *governance_job_defs, *jobs],
         schedules=[ledger_schedule, *governance_schedules, *schedules],
         sensors=[*openlineage_sensors(project), *access_audit_sensors(project, ctx), *sensors],

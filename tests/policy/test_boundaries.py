@@ -142,3 +142,33 @@ def test_the_catalog_lists_every_crossing_with_its_threats_and_missing_controls(
     assert crossings["checkout"]["zones"] == ["public", "edge"] and crossings["checkout"]["level"] == "restricted"
     assert crossings["checkout"]["missing"] == []
     assert "pipeline->warehouse" in crossings and not crossings["pipeline->warehouse"]["declared"]
+
+
+def test_a_declared_log_is_scanned_and_personal_data_in_it_fails_with_masked_evidence(tmp_path):
+    import json
+
+    import dagster as dg
+
+    from dataflow_governance import Warehouse
+    from dataflow_governance.dagster_ext import S3Resource, WarehouseResource, governed_spec
+    from dataflow_governance.dagster_ext.checks import NO_PII_IN_LOG, governance_checks
+
+    path = str(tmp_path / "w.duckdb")
+    wh = Warehouse(kind="duckdb", path=path)
+    wh.execute("CREATE TABLE service_log (logged_at TIMESTAMP, line TEXT)")
+    wh.execute("INSERT INTO service_log VALUES (now(), 'GET /orders 200'), (now(), 'login failed for maria.g@example.org')")
+    log = build_governance("service_log", {"legal_basis": "legitimate_interests", "region": "eu-central-1",
+                                           "storage": {"table": "service_log"}, "data_categories": ["system.operations"]})
+    governance = {"service_log": log}
+    checks = governance_checks(governance, logs=["service_log", "not_an_asset"])
+    defs = dg.Definitions(assets=[governed_spec("service_log", log)], asset_checks=checks,
+                          resources={"warehouse": WarehouseResource(path=path), "s3": S3Resource(state_dir=str(tmp_path), use_local=False)})
+    job = dg.define_asset_job("logs", selection=dg.AssetSelection.checks_for_assets("service_log")).resolve(
+        asset_graph=defs.resolve_asset_graph())
+    result = job.execute_in_process(raise_on_error=False, resources=defs.resources)
+    [evaluation] = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                    and e.event_specific_data.check_name == NO_PII_IN_LOG]
+    assert not evaluation.passed and evaluation.metadata["findings"].value == "line: email 1 rows"
+    shown = json.dumps({k: str(v.value) for k, v in evaluation.metadata.items()})
+    assert "maria.g@example.org" not in shown and "m***@e***.org" in shown
+    assert not any(NO_PII_IN_LOG in str(c.check_keys) for c in governance_checks(governance))  # no log declared
