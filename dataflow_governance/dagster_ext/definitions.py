@@ -37,6 +37,7 @@ from dataflow_governance.lineage.graph import ColumnGraph, SqlDefinition, build_
 from dataflow_governance.model import taxonomy
 from dataflow_governance.model.manifest import Project, check_processor_references
 from dataflow_governance.model.spec import AssetGovernance
+from dataflow_governance.policy.boundaries import assets_concerned
 from dataflow_governance.policy.context import PolicyContext
 from dataflow_governance.policy.rules import run_policy
 
@@ -183,9 +184,11 @@ def policy_checks(ctx: PolicyContext) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(specs=specs, can_subset=True, name="governance_policy_checks")
     def governance_policy(context: dg.AssetCheckExecutionContext):
         findings = run_policy(ctx)
+        # A boundary finding (a system, a flow) shows on the assets the system holds or the flow carries.
+        about = {id(f): assets_concerned(ctx, f.asset) for f in findings}
         for check_key in context.selected_asset_check_keys:
             asset = check_key.asset_key.to_user_string()
-            mine = [f for f in findings if f.asset == asset]
+            mine = [f for f in findings if asset in about[id(f)]]
             errors = [f for f in mine if f.severity == "error"]
             yield dg.AssetCheckResult(
                 asset_key=check_key.asset_key,
@@ -197,7 +200,8 @@ def policy_checks(ctx: PolicyContext) -> dg.AssetChecksDefinition:
                     "warnings": len(mine) - len(errors),
                     # Text, shown as it is in the check's result (Markdown would hide behind a button).
                     "findings": dg.MetadataValue.text(
-                        " · ".join(f"{f.rule} ({f.severity}): {f.message}. Fix: {f.fix}" for f in mine) or "none"
+                        " · ".join(f"{f.rule} ({f.severity}){'' if f.asset == asset else ' at ' + f.asset}: {f.message}. "
+                                 f"Fix: {f.fix}" for f in mine) or "none"
                     ),
                 },
             )

@@ -192,6 +192,19 @@ def encryption_zone(ctx: PolicyContext) -> Iterator[Finding]:
                           + ", or keep that data elsewhere")
 
 
+def assets_concerned(ctx: PolicyContext, subject: str) -> set[str]:
+    """The assets a boundary finding is about: those a system holds (`system:<name>`), or those whose
+    data a flow carries (`flow:<name>`); a finding about an asset is about that asset."""
+    landscape = ctx.landscape
+    kind, _, name = subject.partition(":")
+    if landscape is None or kind not in ("system", "flow"):
+        return {subject}
+    if kind == "system" and name in landscape.systems:
+        return {a for a in landscape.systems[name].holds if a in ctx.governance}
+    flow = landscape.flows.get(name)
+    return {item.split(".", 1)[0] for item in (flow.data if flow else ()) if item.split(".", 1)[0] in ctx.governance}
+
+
 BOUNDARY_RULES: tuple[Rule, ...] = (inbound_unguarded, webhook_unverified, hop_unauthenticated, datastore_access_unsafe,
                                     log_unscrubbed, place_ungoverned, third_party_flow, secrets_in_code, encryption_zone)
 

@@ -22,7 +22,7 @@ from dataflow_governance.model.paths import StatePaths
 from dataflow_governance.model.spec import AssetGovernance, Retention, parse_duration_days
 from dataflow_governance.storage import anonymize
 from dataflow_governance.storage.locks import governance_lock
-from dataflow_governance.storage.objectstore import ObjectStore, delete_versions, s3_errors, split_s3_uri
+from dataflow_governance.storage.objectstore import ObjectStore, ObjectStoreError, delete_versions, s3_errors, split_s3_uri
 from dataflow_governance.storage.reclaim import reclaim_storage
 from dataflow_governance.storage.warehouse import Warehouse, column_expr, table_expr
 from dataflow_governance.subjects.reach import Reach
@@ -52,7 +52,10 @@ def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def plan_sweep(governance: Mapping[str, AssetGovernance], now: datetime) -> list[SweepItem]:
+def plan_sweep(governance: Mapping[str, AssetGovernance], now: datetime,
+               backups: tuple[tuple[str, str, int], ...] = ()) -> list[SweepItem]:
+    """Every asset with a retention rule, and every declared backup (`backup:<name>`: its objects
+    in S3 past the backups' retention go, every version of them)."""
     items = []
     for asset, gov in sorted(governance.items()):
         rule = gov.retention
@@ -74,6 +77,12 @@ def plan_sweep(governance: Mapping[str, AssetGovernance], now: datetime) -> list
             elif rule.action != "delete" or rule.anonymize_after or rule.legal_holds:
                 item.skipped = "Delta tables are swept by delete only (no anonymize, aggregate or legal holds yet)"
             items.append(item)
+    for name, location, days in backups:
+        item = SweepItem(f"backup:{name}", "s3", location, "delete", _ts(now - timedelta(days=days)))
+        if not location.startswith("s3://") or not days:
+            item.problem = (f"backup {name}: the sweep expires backups in S3 with a declared retention "
+                            f"({location}, {days} days): elsewhere they expire by the operator's own means")
+        items.append(item)
     return items
 
 
@@ -248,7 +257,7 @@ def _sweep(reach: Reach, scope: Scope, dry_run: bool, actor: str, now: datetime 
     ledger = Ledger(warehouse)
     resumed = None if dry_run else _unfinished(ledger)
     current = datetime.fromisoformat(resumed["now"]) if resumed else (now or datetime.now(UTC).replace(tzinfo=None))
-    items = plan_sweep(governance, current)
+    items = plan_sweep(governance, current, scope.backups)
     done = resumed["done"] if resumed else {}
     # Checked before anything is done (a damaged key stops the sweep); a dry run needs no key.
     key = None if dry_run else reach.keyring.key("pseudonym")
@@ -262,8 +271,13 @@ def _sweep(reach: Reach, scope: Scope, dry_run: bool, actor: str, now: datetime 
             continue
         if item.system == "warehouse":
             sweep_warehouse(item, governance[item.asset], warehouse, key, current, dry_run)
-        elif item.system == "s3" and store is not None:
-            sweep_s3(item, store, dry_run)
+        elif item.system == "s3" and store is not None and not item.problem:
+            try:
+                sweep_s3(item, store, dry_run)
+            except ObjectStoreError as exc:
+                if not item.asset.startswith("backup:"):
+                    raise
+                item.problem = f"{item.asset}: {exc}"  # an unreachable backup place: said, the rest swept
         elif item.system == "delta" and not item.skipped and not item.problem:
             sweep_delta(item, governance[item.asset], reach.paths, dry_run)
         if not dry_run:

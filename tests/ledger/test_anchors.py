@@ -86,7 +86,7 @@ def test_a_catalog_edited_into_a_blind_spot_is_refused_and_rebuilt(demo_copy):
     path = project.state_dir / "catalog.json"
     data = json.loads(path.read_text())
     del data["assets"]["email_campaign_sends"]  # … and the plain checksum recomputed, as an attacker would
-    body = {k: data.get(k) for k in ("processors", "tenancy", "assets")}
+    body = {k: data.get(k) for k in ("processors", "tenancy", "landscape", "assets")}
     data["content_sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     path.write_text(json.dumps(data))
 

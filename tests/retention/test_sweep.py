@@ -155,3 +155,36 @@ def test_s3_sweep_removes_old_versions_behind_a_recent_one(s3_logs):
     assert len(versions) == 1 and versions[0]["Key"] == "app/a.log"
     assert store.client().get_object(Bucket="logs", Key="app/a.log")["Body"].read() == b"new: nothing personal"
     assert b"jane@" not in stored_bytes(project)
+
+
+def test_a_declared_backup_expires_with_the_sweep_and_a_missing_place_is_a_problem(tmp_path):
+    """Backups past their declared retention go, every version; other prefixes stay; a backup whose
+    bucket is not there is a problem the sweep reports, the rest swept."""
+    manifest = tmp_path / "dagster_project.yaml"
+    manifest.write_text(
+        "project: backups\n"
+        "systems:\n"
+        "  nightly: {kind: backup, zone: data, location: 's3://backups/wh/', retention: 7 days,\n"
+        "            encryption: {at_rest: AES-256, key: separate}}\n"
+        "  lost: {kind: backup, zone: data, location: 's3://no-such-bucket/x/', retention: 7 days}\n")
+    project = load_project(manifest)
+    store = ObjectStore(local_s3.ensure_running(project.state_dir).url, "eu-central-1", local=True,
+                        state_dir=project.state_dir)
+    try:
+        ensure_buckets(store, {"backups": BucketConfig(region="eu-central-1", versioned=True)})
+        put_object(store, "backups", "wh/2026-12-01.duckdb", b"users: jane@example.com")
+        put_object(store, "backups", "wh/2026-12-01.duckdb", b"users: jane@example.com, joe@example.com")
+        put_object(store, "backups", "other/keep.txt", b"not a backup of this system")
+        warehouse = Warehouse(kind="duckdb", path=str(tmp_path / "w.duckdb"))
+        scope = scope_of(project, {}, None)
+        assert [b[0] for b in scope.backups] == ["lost", "nightly"]
+        soon = run_sweep(reach_of(project, warehouse, store), scope, now=datetime.utcnow() + timedelta(days=3))
+        assert soon["assets"]["backup:nightly"]["affected"] == 0
+        later = run_sweep(reach_of(project, warehouse, store), scope, now=datetime.utcnow() + timedelta(days=8))
+        assert later["assets"]["backup:nightly"]["affected"] == 1
+        assert "no-such-bucket" in later["assets"]["backup:lost"]["problem"] and later["problems"]
+        left = store.client().list_object_versions(Bucket="backups")
+        assert [v["Key"] for v in left.get("Versions", [])] == ["other/keep.txt"]
+        assert b"jane@" not in stored_bytes(project)
+    finally:
+        local_s3.stop(project.state_dir)
