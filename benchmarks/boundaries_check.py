@@ -55,7 +55,7 @@ def generated(assets: int, systems: int, flows: int, seed: int = 7) -> tuple[dic
 def policy_seconds(assets: int, systems: int, flows: int) -> float:
     governance, declared, flow_map = generated(assets, systems, flows)
     started = time.perf_counter()
-    known = derived_systems(governance, {}, "duckdb", "eu-central-1", {})
+    known = derived_systems(governance, {}, "eu-central-1", {})
     found, declared_flows = build_landscape(declared, flow_map, known=known)
     landscape = Landscape(found, {**derived_flows(governance, found), **declared_flows}, declared=True)
     ctx = PolicyContext(governance=governance, upstream={a: frozenset() for a in governance}, processors={},

@@ -127,7 +127,7 @@ def landscape_of(project: Project, governance: Mapping[str, AssetGovernance]) ->
     from dataflow_governance.errors import GovernanceError
     from dataflow_governance.model import systems as landscape
 
-    known = landscape.derived_systems(governance, project.processors, project.warehouse.kind, project.warehouse.region,
+    known = landscape.derived_systems(governance, project.processors, project.warehouse.region,
                                       {name: bucket.region for name, bucket in project.buckets.items()})
     systems, declared = landscape.build_landscape(project.systems, project.flows, project.zones, known)
     try:

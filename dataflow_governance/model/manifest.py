@@ -491,7 +491,7 @@ def _check_landscape(project: Project, manifest: Path) -> None:
         return
     from dataflow_governance.model.systems import System, build_landscape, derived_systems
 
-    known = derived_systems({}, project.processors, project.warehouse.kind, project.warehouse.region,
+    known = derived_systems({}, project.processors, project.warehouse.region,
                             {b: c.region for b, c in project.buckets.items()})
     known |= {name: System(name=name, kind="datastore", zone="data", derived=True) for name in ("delta", "model_registry")}
     try:

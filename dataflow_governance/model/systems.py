@@ -197,10 +197,6 @@ class Landscape:
     classification: Classification = field(default_factory=Classification)
     declared: bool = False
 
-    def holding(self, asset: str) -> list[str]:
-        """The systems that hold an asset."""
-        return [name for name, system in self.systems.items() if asset in system.holds]
-
     def to_dict(self) -> dict:
         return {"systems": {n: s.model_dump(mode="json", exclude_defaults=True) for n, s in sorted(self.systems.items())},
                 "flows": {n: f.model_dump(mode="json", by_alias=True, exclude_defaults=True) for n, f in sorted(self.flows.items())},
@@ -218,7 +214,7 @@ PIPELINE = "pipeline"  # the data platform itself: Dagster running the project's
 
 
 def derived_systems(governance: Mapping[str, AssetGovernance], processors: Mapping[str, Processor],
-                    warehouse_kind: str, warehouse_region: str, bucket_regions: Mapping[str, str]) -> dict[str, System]:
+                    warehouse_region: str, bucket_regions: Mapping[str, str]) -> dict[str, System]:
     """What a project declares already, as systems: the pipeline, the warehouse, each bucket, Delta,
     the model registry and each processor, each holding the assets stored there."""
     holds: dict[str, list[str]] = {}
@@ -246,7 +242,6 @@ def derived_systems(governance: Mapping[str, AssetGovernance], processors: Mappi
             systems[place] = store(place, warehouse_region)
     for name, processor in sorted(processors.items()):
         systems[name] = System(name=name, kind="external_api", zone="third_party", region=processor.region, derived=True)
-    del warehouse_kind  # (named for the views; a store's kind does not change its zone)
     return systems
 
 

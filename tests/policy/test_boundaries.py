@@ -57,7 +57,7 @@ BREAKAGES = [
 
 def context(systems=GUARDED, flows=FLOWS, classification=None) -> PolicyContext:
     governance = {"users": build_governance("users", USERS)}
-    known = derived_systems(governance, {}, "duckdb", "eu-central-1", {})
+    known = derived_systems(governance, {}, "eu-central-1", {})
     found, declared = build_landscape(systems, flows, known=known)
     landscape = Landscape(found, {**derived_flows(governance, found), **declared},
                           classification=Classification.model_validate(classification or {}), declared=True)
