@@ -209,3 +209,20 @@ def quick_start_project(folder: Path) -> Path:
         (folder / name).write_text(body)
     (folder / "shop" / "__init__.py").touch()
     return folder / "dagster_project.yaml"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """A server started in a session of its own (`dagster dev` and its children): TERM, then KILL."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)

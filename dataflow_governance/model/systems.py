@@ -10,7 +10,6 @@ the manifest key it came from.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -67,7 +66,7 @@ class System(_Model):
     kind: SystemKind
     zone: str
     owner: str | None = None
-    region: str | None = None
+    region: str | None = Field(default=None, pattern=REGION)
     holds: tuple[str, ...] = Field(default=(), description="assets, or s3://bucket/prefix, the place holds")
     location: str | None = Field(default=None, description="backups: where they are written (s3://bucket/prefix)")
     retention: str | None = Field(default=None, description="logs and backups: how long they are kept")
@@ -76,13 +75,6 @@ class System(_Model):
     access_logged: bool = Field(default=False, description="access is logged")
     components: tuple[str, ...] = ()
     derived: bool = Field(default=False, description="made from the project's other declarations, not declared")
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(REGION, value):
-            raise ValueError(f"region {value!r}: lower-case words and digits joined by hyphens (eu-central-1)")
-        return value
 
     @field_validator("retention")
     @classmethod

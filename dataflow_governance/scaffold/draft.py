@@ -24,6 +24,12 @@ def _key(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z_][\w]*", name) else json.dumps(name)
 
 
+def _reference(asset: str, column: str) -> str:
+    """`asset.column` as a YAML scalar, quoted when a name holds anything but word characters."""
+    text = f"{asset}.{column}"
+    return text if re.fullmatch(r"[A-Za-z_][\w]*\.[A-Za-z_][\w]*", text) else json.dumps(text)
+
+
 def _comment(text: str) -> str:
     return re.sub(r"[\r\n]+", " ", text)
 
@@ -87,7 +93,7 @@ def governance_yaml(tables: Iterable[TableProposal], places: Mapping[str, AssetP
         if proposal.subject:
             subject = proposal.subject
             subjects.append(f"  {subject['data_subject']}: {{data_subject: {subject['data_subject']}, identity: "
-                            f"{place.key}.{subject['column']}}}   # REVIEW: {_comment(subject['evidence'])}")
+                            f"{_reference(place.key, subject['column'])}}}   # REVIEW: {_comment(subject['evidence'])}")
     lines = ["subjects:" if subjects else "subjects: {}   # none proposed: a table of people keyed by a unique id was not found",
              *subjects, ""]
     lines += ["groups:" if groups else "groups: {}"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-from dataflow_governance.local.files import write_safely
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,25 @@ def write_new(files: dict[Path, str], root: Path, dry_run: bool = False) -> list
                                                 f"{name} (yours)", f"{name} (dfg init)"))
             outcomes.append(FileOutcome(path, "exists", diff))
             continue
-        if not dry_run:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_safely(path, text, "scaffold file")
+        if not dry_run and not create_only(path, text):
+            outcomes.append(FileOutcome(path, "exists", "(written meanwhile by another process: left as it is)"))
+            continue
         outcomes.append(FileOutcome(path, "created" if not dry_run else "would create"))
     return outcomes
+
+
+def create_only(path: Path, text: str) -> bool:
+    """Write `path` whole, only if nothing is there: a temporary file hard-linked into place, so a
+    second process (or a kill -9) can neither overwrite the file nor leave half of it. False when
+    something is there already."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.link(temporary, path)  # fails if the path exists, a symlink or a folder included
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temporary)

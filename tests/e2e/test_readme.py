@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_dfg
+from conftest import REPO, free_port, run_dfg, stop_process_group
 
 BIN = Path(sys.executable).parent
 KINDS = {"install", "run", "output", "serve", "exec", "fragment"}
@@ -125,11 +124,7 @@ def test_the_quick_start_runs_as_written(tmp_path):
 def _check_the_ui(block: Block, folder: Path, env: dict, exports: list[str]) -> None:
     """`dagster dev` as written (on a free port), asked through its GraphQL API for what the README
     says the asset pages show."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = block.text.split("#", 1)[0].strip()
     script = "\n".join([*exports, f"exec {command} -p {port} -h 127.0.0.1"])
     log = open(folder / "dagster_dev.log", "w")
@@ -148,11 +143,7 @@ def _check_the_ui(block: Block, folder: Path, env: dict, exports: list[str]) -> 
                 time.sleep(1)
         assert {"duckdb", "pii"} <= nodes["customers"] and {"s3", "pii"} <= nodes["customer_export"], nodes
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_process_group(server)
         log.close()
 
 

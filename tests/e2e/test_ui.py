@@ -3,8 +3,6 @@
 Playwright). Screenshots go to out/screenshots/."""
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,23 +12,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import REPO, copy_demo, run_dfg
+from conftest import REPO, copy_demo, free_port, run_dfg, stop_process_group
 
 CHROMIUM = os.environ.get("DFG_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = REPO / "out" / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def ui(demo_project, tmp_path_factory):
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
     manifest = copy_demo(demo_project, tmp_path_factory.mktemp("ui") / "deep_water")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(manifest.parent / ".dfg" / "dagster_home"), "DFG_PROJECT": str(manifest)}
     log = open(manifest.parent / "dagster_dev.log", "w")
     server = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "dev", "-m", "assets.definitions",
@@ -53,11 +45,7 @@ def ui(demo_project, tmp_path_factory):
             yield url, page
             browser.close()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_process_group(server)
         log.close()
         run_dfg("local", "stop", project=manifest)
 

@@ -132,3 +132,16 @@ def test_a_large_table_is_sampled_and_the_answer_says_so(shop):
     assert run.returncode == 0, run.stderr
     assert "events: sampled 2000 of 10000000 rows" in run.stdout
     assert not (shop / "dagster_project.yaml").exists()  # a dry run writes nothing
+
+
+def test_a_file_is_created_whole_or_not_at_all_never_over_another(tmp_path):
+    """Two inits at once: the second finds the first's file and leaves it; no temporary is left."""
+    from dataflow_governance.scaffold.files import create_only
+
+    target = tmp_path / "pkg" / "governed_resources.py"
+    assert create_only(target, "first\n") and target.read_text() == "first\n"
+    assert not create_only(target, "second\n") and target.read_text() == "first\n"
+    (tmp_path / "elsewhere.py").write_text("theirs\n")
+    (tmp_path / "link.py").symlink_to(tmp_path / "elsewhere.py")
+    assert not create_only(tmp_path / "link.py", "ours\n") and (tmp_path / "elsewhere.py").read_text() == "theirs\n"
+    assert sorted(p.name for p in (tmp_path / "pkg").iterdir()) == ["governed_resources.py"]
