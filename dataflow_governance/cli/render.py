@@ -57,12 +57,18 @@ def column_walk(payload: dict, direction: str) -> str:
 
 
 def scan(report) -> str:
+    from dataflow_governance.detection.freetext import MAX_TEXT_CHARS
+
     lines = [f"{report.target}: {report.rows_scanned} rows scanned" + (f" (sample {report.sample})" if report.sample else "")]
     for column, col in report.columns.items():
         if col.findings:
             lines.append(f"  {column}: " + ", ".join(f"{d} {n} rows (e.g. {', '.join(col.examples.get(d, []))})"
                                                      for d, n in col.findings.items()))
+        if col.cut_short:
+            lines.append(f"  {column}: {col.cut_short} value(s) cut short (searched up to their first "
+                         f"{MAX_TEXT_CHARS:,} characters)")
     lines.append(f"{report.total_findings} finding(s)")
+    lines += [f"NOT SEARCHED for {name}: {reason}" for name, reason in report.unavailable.items()]
     return "\n".join(lines)
 
 

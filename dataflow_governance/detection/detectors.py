@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PHONE_REGIONS = ("DE", "US", "GB", "FR", "NL", "ES", "IT")  # for numbers written without +country
 # Shapes that are something else even when a numbering plan would accept the digits.
@@ -31,6 +31,47 @@ class Detector:
     # (a checksum: 1 in 10 for Luhn) that hits in a column of other numbers are coincidences.
     weak: Callable[[str], bool] | None = None
     chance_hits: bool = False
+    # Spans of a text where this detector's shape means something else (a phone-shaped house number
+    # and postcode inside a postal address), and values an asset allows (`scan: {allow: [...]}`).
+    not_inside: Callable[[str], list[tuple[int, int]]] | None = None
+    allow: frozenset[str] = frozenset()
+
+    def candidates(self, text: str) -> list[str]:
+        """Values of the detector's shape in `text`, to validate (outside excluded spans, not allowed)."""
+        skip = self.not_inside(text) if self.not_inside else ()
+        found = []
+        for match in self.find.finditer(text):
+            if any(start <= match.start() and match.end() <= end for start, end in skip):
+                continue
+            value = match.group(0).strip()
+            if value.casefold() not in self.allow:
+                found.append(value)
+        return found
+
+    def unavailable(self) -> str | None:
+        """Why the detector cannot run here (a model not installed), or None."""
+        return None
+
+
+class FreeTextDetector(Detector):
+    """Person names, postal addresses, dates of birth: found in context (`freetext`), so each
+    mention found is already validated."""
+
+    def candidates(self, text: str) -> list[str]:
+        from dataflow_governance.detection import freetext
+
+        return [m.text for m in freetext.mentions(text, self.name) if m.text.casefold() not in self.allow]
+
+    def unavailable(self) -> str | None:
+        if self.name != "person_name":
+            return None  # patterns only
+        from dataflow_governance.detection import nlp
+
+        try:
+            nlp.pipeline()
+        except nlp.ModelUnavailable as exc:
+            return str(exc)
+        return None
 
 
 # --- validators ----------------------------------------------------------------------------
@@ -186,12 +227,24 @@ def _mask_iban(value: str) -> str:
     return value.replace(" ", "")[:2] + "**" + "****" + value.replace(" ", "")[-2:]
 
 
+def _address_spans(text: str) -> list[tuple[int, int]]:
+    from dataflow_governance.detection.freetext import address_spans
+
+    return [(m.start, m.end) for m in address_spans(text)]
+
+
+def _free_text(name: str, prefilter: str) -> FreeTextDetector:
+    from dataflow_governance.detection.freetext import mask_words
+
+    return FreeTextDetector(name, prefilter, re.compile(prefilter), lambda _value: True, mask_words)
+
+
 DETECTORS: tuple[Detector, ...] = (
     Detector("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]*[A-Za-z]",
              re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), _email_ok, mask_email),
     Detector("phone", r"[+(]?[0-9][0-9 ().-]{6,}[0-9]",
              re.compile(r"(?<![\w.+-])\+?\(?\d[\d ().-]{6,}\d(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?(?![\w-])",
-                        re.IGNORECASE), _phone_ok, _mask_tail(2), weak=_phone_possible),
+                        re.IGNORECASE), _phone_ok, _mask_tail(2), weak=_phone_possible, not_inside=_address_spans),
     Detector("ssn", r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}",
              re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])"), _ssn_ok, lambda v: "***-**-**" + v[-2:]),
     Detector("credit_card", r"[0-9](?:[ -]?[0-9]){11,18}",
@@ -205,6 +258,14 @@ DETECTORS: tuple[Detector, ...] = (
              _track_ok, _mask_track),
     Detector("iban", r"[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4}",
              re.compile(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Z0-9])"), _iban_ok, _mask_iban),
+    # Free text. The prefilters are the cheap signs the warehouse can test: two capitalized words; a
+    # house number beside a street word; a birth keyword. Only rows passing them reach the model.
+    _free_text("person_name", r"[A-ZÀ-Þ][a-zß-ÿ]+[ ]+[A-ZÀ-Þ][a-zß-ÿ]+|(Mr|Mrs|Ms|Dr|Herr|Frau|Mme)[. ]"),
+    _free_text("postal_address", r"[0-9] +[^ ]+ +([^ ]+ +)?(Street|St|Avenue|Ave|Road|Rd|Lane|Drive|Boulevard|Blvd|Way|Close"
+                                 r"|Place|Court|Gardens|Terrace)|(stra(ß|ss)e|str\.|weg|platz|allee|gasse|ring|damm) +[0-9]"
+                                 r"|[0-9],? +([Rr]ue|[Aa]venue|[Bb]oulevard|bd|[Pp]lace|[Cc]hemin|[Ii]mpasse|[Aa]llée|[Qq]uai) "
+                                 r"|(Am|An der|Im|Zum|Zur) [A-Z][^ ]+ [0-9]"),
+    _free_text("date_of_birth", r"[Bb]orn|[Bb]irth|DOB|[Dd]ob[=: ]|D\.O\.B|[Gg]eboren|[Gg]eb\.|Geburt|[Nn]ée? |[Nn]aissance"),
 )
 DETECTOR_NAMES = tuple(d.name for d in DETECTORS)
 BY_NAME = {d.name: d for d in DETECTORS}
@@ -213,6 +274,18 @@ BY_NAME = {d.name: d for d in DETECTORS}
 def combined_prefilter(detectors: Iterable[Detector]) -> str:
     """One alternation for all detectors: the engine tests each value once, not once per detector."""
     return "|".join(f"(?:{d.prefilter})" for d in detectors)
+
+
+def allowing(detectors: Iterable[Detector], allow: Iterable[str]) -> tuple[Detector, ...]:
+    """The detectors, each passing over the values an asset allows (a product, a company, its own
+    support address): compared without regard to case."""
+    allowed = frozenset(a.casefold() for a in allow)
+    return tuple(replace(d, allow=allowed) if allowed else d for d in detectors)
+
+
+def unavailable(detectors: Iterable[Detector]) -> dict[str, str]:
+    """Detector name → why it cannot run here (its model is not installed)."""
+    return {d.name: reason for d in detectors if (reason := d.unavailable())}
 
 
 def select_detectors(names: Iterable[str] | None) -> tuple[Detector, ...]:
@@ -226,8 +299,7 @@ def select_detectors(names: Iterable[str] | None) -> tuple[Detector, ...]:
 
 def matches(detector: Detector, text: str) -> Iterator[str]:
     """Validated occurrences of the detector in `text` (free text included)."""
-    for match in detector.find.finditer(text):
-        candidate = match.group(0).strip()
+    for candidate in detector.candidates(text):
         if detector.validate(candidate):
             yield candidate
 
@@ -251,4 +323,7 @@ DETECTOR_CATEGORY = {
     "track_data": "user.financial.credit_card",
     "ip_address": "user.device.ip_address",
     "iban": "user.financial.bank_account",
+    "person_name": "user.name",
+    "postal_address": "user.contact.address.street",
+    "date_of_birth": "user.demographic.date_of_birth",
 }

@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 from sqlglot import exp
 
-from dataflow_governance.detection.detectors import DETECTORS, Detector, combined_prefilter
+from dataflow_governance.detection import freetext
+from dataflow_governance.detection.detectors import DETECTORS, Detector, combined_prefilter, unavailable
 from dataflow_governance.errors import ScanError
 from dataflow_governance.storage.objectstore import ObjectStore, s3_errors
 from dataflow_governance.storage.warehouse import Warehouse, WarehouseError, column_expr, table_expr
@@ -41,6 +42,7 @@ class ColumnReport:
     weak: dict[str, int] = field(default_factory=dict)  # rows passing only the detector's weaker test
     weak_examples: dict[str, list[str]] = field(default_factory=dict)
     dismissed: dict[str, int] = field(default_factory=dict)  # checksum hits judged chance by the column
+    cut_short: int = 0  # values longer than freetext.MAX_TEXT_CHARS, searched up to there only
 
     def record(self, detector: Detector, hits: list[str], rows: int = 1) -> None:
         self.findings[detector.name] = self.findings.get(detector.name, 0) + rows
@@ -48,7 +50,7 @@ class ColumnReport:
 
     def observe(self, detector: Detector, text: str, rows: int = 1) -> None:
         """Test one value: a validated hit, a weak one (kept aside), or nothing."""
-        found = [m.group(0).strip() for m in detector.find.finditer(text)]
+        found = detector.candidates(text)
         if not found:
             return
         self.candidates[detector.name] = self.candidates.get(detector.name, 0) + rows
@@ -85,6 +87,8 @@ class ColumnReport:
             out["estimated_from"] = dict(self.estimated)
         if self.dismissed:
             out["dismissed_as_chance"] = dict(self.dismissed)
+        if self.cut_short:
+            out["cut_short"] = self.cut_short
         return out
 
 
@@ -101,6 +105,7 @@ class ScanReport:
     rows_scanned: int = 0
     columns: dict[str, ColumnReport] = field(default_factory=dict)
     sample: int | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)  # detector → why it could not run (not installed)
 
     @property
     def total_findings(self) -> int:
@@ -120,20 +125,35 @@ class ScanReport:
                "columns": {name: c.to_dict() for name, c in self.columns.items()}}
         if self.sample is not None:
             out["sample"] = self.sample
+        if self.unavailable:
+            out["detectors_not_installed"] = dict(self.unavailable)
         return out
+
+
+def usable(detectors: Iterable[Detector], report: ScanReport) -> tuple[Detector, ...]:
+    """The detectors that can run here; the others are named in the report, never skipped silently."""
+    detectors = tuple(detectors)
+    report.unavailable = unavailable(detectors)
+    return tuple(d for d in detectors if d.name not in report.unavailable)
 
 
 def scan_values(values: Iterable, detectors: Iterable[Detector] = DETECTORS, report: ColumnReport | None = None,
                 weight_of=None) -> ColumnReport:
-    """Each value counts once per detector that matched in it (free text included)."""
+    """Each value counts once per detector that matched in it (free text included). A value longer
+    than `freetext.MAX_TEXT_CHARS` is searched up to there and counted as cut short."""
     report = report or ColumnReport()
     detectors = tuple(detectors)
-    for value in values:
+    values = list(values)
+    texts = [None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)[:freetext.MAX_TEXT_CHARS] for v in values]
+    if any(d.name == "person_name" for d in detectors):
+        freetext.prepare(t for t in texts if t)
+    for value, text in zip(values, texts):
         weight = weight_of(value) if weight_of else 1
         report.rows_scanned += weight
-        if value is None or (isinstance(value, float) and pd.isna(value)):
+        if text is None:
             continue
-        text = str(value)
+        if len(str(value)) > freetext.MAX_TEXT_CHARS:
+            report.cut_short += weight
         for detector in detectors:
             report.observe(detector, text, weight)
     return report
@@ -143,8 +163,8 @@ def scan_dataframe(frame: pd.DataFrame, target: str = "dataframe", columns: Iter
                    sample: int | None = None, detectors: Iterable[Detector] = DETECTORS) -> ScanReport:
     if sample is not None and len(frame) > sample:
         frame = frame.sample(n=sample, random_state=0)
-    detectors = tuple(detectors)
     report = ScanReport(target=target, rows_scanned=len(frame), sample=sample)
+    detectors = usable(detectors, report)
     for column in columns or frame.columns:
         report.columns[str(column)] = scan_values(frame[column].tolist(), detectors)
     return report.settle(detectors)
@@ -205,8 +225,8 @@ def scan_file(path: str | Path, sample: int | None = None, detectors: Iterable[D
         raise ScanError(f"no such file: {path}")
     if sample is not None and sample < 1:
         raise ScanError(f"sample must be a positive number of rows (got {sample})")
-    detectors = tuple(detectors)
     report = ScanReport(target=str(path), sample=sample)
+    detectors = usable(detectors, report)
     for chunk in read_file(path, limit=sample):
         for column in chunk.columns:
             # A JSON key first seen in a later chunk was absent (null) in the rows before it.
@@ -239,6 +259,8 @@ def scan_table(warehouse: Warehouse, table: str, sample: int | None = None,
     `budget=None` validates every candidate.
     """
     detectors = tuple(detectors)
+    missing = unavailable(detectors)
+    detectors = tuple(d for d in detectors if d.name not in missing)
     try:
         types = warehouse.columns(table)
     except WarehouseError as exc:
@@ -250,7 +272,7 @@ def scan_table(warehouse: Warehouse, table: str, sample: int | None = None,
     scanned = [c for c, kind in types.items() if not kind.upper().startswith(_SKIPPED_TYPES)]
     wanted = {c: exp.RegexpLike(this=exp.cast(column_expr(c), "TEXT"), expression=pattern) for c in scanned}
     row = warehouse.fetch(exp.select(exp.func("count", exp.Star()), *[_count_when(wanted[c]) for c in scanned]).from_(source))[0]
-    report = ScanReport(target=f"table:{table}", rows_scanned=int(row[0]), sample=sample)
+    report = ScanReport(target=f"table:{table}", rows_scanned=int(row[0]), sample=sample, unavailable=missing)
     candidates = {c: int(n or 0) for c, n in zip(scanned, row[1:])}
     for column in types:
         column_report = report.columns[column] = ColumnReport(rows_scanned=report.rows_scanned)
@@ -267,9 +289,8 @@ def _validate_candidates(warehouse, source, column, wanted, caught, detectors, b
     query = exp.select("v", exp.func("count", exp.Star()).as_("n")).from_(rows_query.subquery("c")).group_by("v")
     rows = [(text, int(n)) for text, n in warehouse.fetch(query)]
     validated = sum(n for _text, n in rows)
-    for text, n in rows:
-        for detector in detectors:
-            report.observe(detector, text, n)
+    scan_values([text for text, _n in rows], detectors, report, weight_of=dict(rows).get)
+    report.rows_scanned -= validated  # (counted by the table's pass already)
     report.settle(detectors)  # on the validated rows: shares are the same in the budget as in the column
     if validated < caught:  # more candidates than the budget: scale each detector's share
         for name, valid in list(report.findings.items()):
@@ -282,8 +303,8 @@ def _validate_candidates(warehouse, source, column, wanted, caught, detectors, b
 def scan_s3(store: ObjectStore, bucket: str, prefix: str = "", sample: int | None = None,
             detectors: Iterable[Detector] = DETECTORS) -> ScanReport:
     """JSON-lines objects by key, text logs by line, CSV by column; `sample` caps rows read."""
-    detectors = tuple(detectors)
     report = ScanReport(target=f"s3://{bucket}/{prefix}", sample=sample)
+    detectors = usable(detectors, report)
     client = store.client()
     paginator = client.get_paginator("list_objects_v2")
     with s3_errors(f"scan s3://{bucket}/{prefix}", store):

@@ -176,7 +176,7 @@ def _records(key: str, body, prefilter: re.Pattern) -> Iterable[dict]:
 def _hits(text: str, detectors: tuple[Detector, ...], prefilter: re.Pattern) -> list[tuple[Detector, str]]:
     if not prefilter.search(text):
         return []
-    return [(d, m.group(0).strip()) for d in detectors for m in d.find.finditer(text) if d.validate(m.group(0).strip())]
+    return [(d, value) for d in detectors for value in d.candidates(text) if d.validate(value)]
 
 
 def _measure_s3(store: ObjectStore, bucket: str, prefix: str, detectors: Iterable[Detector]) -> Exposure:
