@@ -9,7 +9,7 @@ $(BIN)/dfg: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,local,example,review,spark,dbt]'
+	$(BIN)/pip install --quiet -e '.[dev,local,example,review,spark,dbt,nlp]'
 	@touch $(BIN)/dfg
 
 setup: $(BIN)/dfg

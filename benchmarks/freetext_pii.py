@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from freetext_corpus import KINDS, Line, corpus  # noqa: E402
+from freetext_corpus import KINDS, Line, corpus
 
-from dataflow_governance.detection import freetext, nlp  # noqa: E402
+from dataflow_governance.detection import freetext, nlp
 
 Found = list[tuple[str, int, int]]
 

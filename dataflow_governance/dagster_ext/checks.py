@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from dataflow_governance.dagster_ext.resources import S3Resource, WarehouseResource
-from dataflow_governance.detection.detectors import DETECTORS, select_detectors
+from dataflow_governance.detection.detectors import DETECTORS, allowing, select_detectors
 from dataflow_governance.detection.places import needed_columns, table_problems
 from dataflow_governance.detection.residency import row_regions, storage_region
 from dataflow_governance.detection.scan import ScanReport, absent_declarations, scan_s3, scan_table, undeclared_findings
@@ -79,6 +79,7 @@ def _scannable(gov: AssetGovernance) -> bool:
 
 
 def _scan(asset: str, gov: AssetGovernance, services: Services, detectors=DETECTORS) -> ScanReport:
+    detectors = allowing(detectors, gov.scan.allow)
     if gov.storage.kind == "s3":
         return scan_s3(services.store(), gov.storage.bucket, gov.storage.prefix or "", detectors=detectors)
     return scan_table(services.warehouse.get(), gov.storage.table or asset, detectors=detectors)
@@ -98,13 +99,19 @@ def _per_column(mapping: dict, unit: str = "") -> dg.TextMetadataValue:
 
 
 def _evidence(report: ScanReport) -> dict:
-    """Counts per column and detector, masked examples only."""
-    return {
+    """Counts per column and detector, masked examples only; what could not be searched, said."""
+    evidence = {
         "rows_scanned": report.rows_scanned,
         "target": report.target,
         "findings": _per_column(report.findings_by_column(), " rows"),
         "masked_examples": _per_column({c: r.examples for c, r in report.columns.items() if r.examples}),
     }
+    if report.unavailable:
+        evidence["not_searched"] = dg.MetadataValue.text("; ".join(f"{d}: {why}" for d, why in report.unavailable.items()))
+    cut = {c: r.cut_short for c, r in report.columns.items() if r.cut_short}
+    if cut:
+        evidence["values_cut_short"] = _per_column({c: {"values": n} for c, n in cut.items()})
+    return evidence
 
 
 def _ledger(services: Services, check: str, report: ScanReport, passed: bool) -> dict:
@@ -118,7 +125,8 @@ def _ledger(services: Services, check: str, report: ScanReport, passed: bool) ->
 
 def _no_pii(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
     report = _scan(asset, gov, services)
-    passed = report.total_findings == 0
+    # Personal data a detector could not look for is not shown absent: not passed.
+    passed = report.total_findings == 0 and not report.unavailable
     return passed, {**_evidence(report), **_ledger(services, NO_PII, report, passed)}
 
 
@@ -126,7 +134,7 @@ def _declared_pii(asset: str, gov: AssetGovernance, services: Services) -> Evalu
     report = _scan(asset, gov, services)
     categories = {name: col.categories for name, col in gov.columns.items()}
     undeclared = undeclared_findings(report, categories)
-    passed = not undeclared
+    passed = not undeclared and not report.unavailable
     # Declared-but-absent is information (a tokenized card column holds no card numbers), not failure.
     return passed, {**_evidence(report), "undeclared": _per_column(undeclared, " rows"),
                     "declared_but_not_found": _per_column(absent_declarations(report, categories)),

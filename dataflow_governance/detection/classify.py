@@ -269,8 +269,11 @@ def _name_only(proposal: Proposal) -> bool:
 
 
 def _checkable(category: str) -> bool:
-    """A category one of the detectors recognizes in values (so their silence says something)."""
-    return category in set(DETECTOR_CATEGORY.values()) - {"user.financial.credit_card"}
+    """A category one of the detectors recognizes in values (so their silence says something). Not
+    the free-text ones: a name, an address or a birth date is found in prose by its context, which a
+    column of bare values (`Anna`, `1987-05-03`) does not have."""
+    in_prose = {DETECTOR_CATEGORY[d] for d in ("person_name", "postal_address", "date_of_birth")}
+    return category in set(DETECTOR_CATEGORY.values()) - {"user.financial.credit_card"} - in_prose
 
 
 def _apply_context(table: str, columns: dict[str, ColumnProposal], named: Mapping[str, NameRule]) -> None:

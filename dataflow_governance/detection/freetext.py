@@ -149,7 +149,8 @@ _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Mme|Mlle|Madame|Monsieur|Sr|Sr
 # a sign-off, a relation, a call, `name=`.
 _CUE = (rf"(?:\b{_TITLE}|\b(?:Dear|Hi|Hello|Hallo|Bonjour|Liebe|Lieber|Cher|Chère|Regards|Thanks|Cheers|Cordialement|"
         r"Grüße|Gruß|Sincerely)[,:]?|\b(?:[Mm]y name is|this is|[Ii] am|I'm|[Nn]ame:|[Cc]ustomer:|[Pp]atient:|[Cc]ontact:|"
-        r"[Ss]igned(?: for)?(?: by)?:?|[Cc]all|[Aa]sk for|[Nn]eighbou?r|[Ww]ife|[Hh]usband|[Ss]on|[Dd]aughter|[Mm]other|"
+        r"[Ss]igned(?: for)?(?: by)?:?|[Cc]all|[Ss]poke (?:to|with)|[Tt]alked to|[Ee]mailed|[Mm]et(?: with)?|"
+        r"[Aa]sk for|[Nn]eighbou?r|[Ww]ife|[Hh]usband|[Ss]on|[Dd]aughter|[Mm]other|"
         r"[Ff]ather|[Ff]riend|[Cc]olleague|[Pp]artner|[Cc]arer|[Pp]atient|[Dd]octor|[Cc]ourier driver)"
         r"|\b(?:name|full_name|customer_name|patient|user_name|contact)\s*[=:]\s*[\"']?)\s*$")
 _CUED_BEFORE = re.compile(_CUE)
@@ -168,8 +169,8 @@ Android iOS Windows Linux App""".split())
 def person_names(texts: Sequence[str], addresses: Sequence[Sequence[Mention]] | None = None) -> list[list[Mention]]:
     """Per text, the person names in it. Proposals come from the model (its persons; its
     organizations and places too, where a cue says a person is meant) and from capitalized pairs
-    after a cue; a model's person with no cue must read as a person's name to a name parser
-    (probablepeople: a person, not a corporation).
+    after a cue; a model's person with no cue must not read as a company to a name parser
+    (probablepeople).
     Raises `nlp.ModelUnavailable` when no model is installed."""
     from dataflow_governance.detection import nlp
 
@@ -202,18 +203,22 @@ def _name_at(text: str, start: int, end: int, trusted: bool) -> Mention | None:
     capitals = [w for w in words if w[:1].isupper()]
     if len(names) < (1 if titled else 2) or len(names) < len(capitals):
         return None
-    if not cued and not _parses_as_person(value):
-        return None  # the model's person, alone, where a name parser reads a company or a product
+    if not cued and _parses_as_company(value):
+        return None  # the model's person, alone, where a name parser reads a company
     return Mention("person_name", start, start + len(value), value, 0.9 if cued else 0.8)
 
 
-def _parses_as_person(value: str) -> bool:
+def _parses_as_company(value: str) -> bool:
+    """A name parser's word that this is a company: it found the parts of one (a legal form, an
+    organization word), not merely an unfamiliar surname."""
     import probablepeople
 
     try:
-        return probablepeople.tag(value)[1] == "Person"
+        tags, kind = probablepeople.tag(value)
     except probablepeople.RepeatedLabelError:
         return False
+    return kind == "Corporation" and any(t in tags for t in ("CorporationLegalType", "CorporationNameOrganization",
+                                                             "CorporationCommitteeType", "CorporationNameBranchType"))
 
 
 def _overlaps(mention: Mention, others: Iterable[Mention]) -> bool:
@@ -233,7 +238,10 @@ def _without_overlaps(mentions: list[Mention]) -> list[Mention]:
 
 def mask_words(value: str) -> str:
     """Each word's first letter, the rest starred; digits as #: `M**** G*******`, `## R** d** L*****`."""
-    return re.sub(r"\d", "#", re.sub(r"([^\W\d_])([^\W\d_]+)", lambda m: m.group(1) + "*" * len(m.group(2)), value))
+    def starred(word: re.Match[str]) -> str:
+        return word.group(1) + "*" * len(word.group(2))
+
+    return re.sub(r"\d", "#", re.sub(r"([^\W\d_])([^\W\d_]+)", starred, value))
 
 
 # --- one text's mentions, for the scans ----------------------------------------------------------

@@ -188,6 +188,10 @@ class ColumnSpec(_Model):
     card_data: CardData | None = Field(
         default=None, description="PCI DSS: which card data element the column holds. A column of category "
         "user.financial.credit_card without it counts as a full card number (pan)")
+    free_text: bool | None = Field(
+        default=None, description="prose people wrote (tickets, notes, log messages), where others' names and "
+        "contact details turn up: an erasure redacts the subject's identifiers in it. Default: a column of "
+        "category user.content.*")
     description: str = ""
 
     @field_validator("categories", mode="before")
@@ -198,6 +202,12 @@ class ColumnSpec(_Model):
     @cached_property
     def is_personal(self) -> bool:
         return not self.anonymized and any(taxonomy.is_personal_category(c) for c in self.categories)
+
+    @cached_property
+    def holds_free_text(self) -> bool:
+        if self.free_text is not None:
+            return self.free_text
+        return any(taxonomy.is_within(c, "user.content") and c != "user.content.self_image" for c in self.categories)
 
     @cached_property
     def holds_pan(self) -> bool:
@@ -240,6 +250,11 @@ class ColumnDerivation(_Model):
         return [(asset, column) for asset, column in (ref.rsplit(".", 1) for ref in self.sources)]
 
 
+class ScanSettings(_Model):
+    allow: tuple[str, ...] = Field(default=(), description="values the PII scans pass over here, compared without "
+                                   "case: a product or company that reads as a person's name, a support address")
+
+
 class AssetGovernance(_Model):
     """Everything an auditor asks about one asset."""
 
@@ -278,6 +293,10 @@ class AssetGovernance(_Model):
                                        "hipaa (PHI), pci (cardholder data)")
     tokenized: bool = Field(default=False, description="PCI DSS: card numbers are replaced by tokens here, the "
                             "tokenization boundary; what it emits must hold no PAN")
+    scan: ScanSettings = ScanSettings()
+    deidentification: Literal["safe_harbor"] | None = Field(
+        default=None, description="HIPAA de-identification: safe_harbor means the 18 identifiers are removed or "
+        "generalized (checked at run time, and in the lineage by the policy)")
 
     @field_validator("regime", mode="before")
     @classmethod
@@ -401,6 +420,10 @@ class AssetGovernance(_Model):
     def subject_encrypted(self) -> tuple[str, ...]:
         """Columns sealed with their subject's own key: erased by shredding it."""
         return tuple(name for name, column in self.columns.items() if column.encryption == "subject_key")
+
+    @cached_property
+    def free_text_columns(self) -> tuple[str, ...]:
+        return tuple(name for name, column in self.columns.items() if column.holds_free_text)
 
     @cached_property
     def pan_columns(self) -> tuple[str, ...]:

@@ -16,6 +16,11 @@ TRUE_VALUES = {
     "ip_address": ["192.168.1.20", "8.8.8.8", "2001:db8::ff00:42:8329", "fe80::1ff:fe23:4567:890a"],
     "iban": ["DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "FR1420041010050500013M02606",
              "NL91ABNA0417164300"],
+    # Free text: found by context (tests/detection/test_freetext.py has the decoys).
+    "person_name": ["Please call Maria Gonzalez today", "Regards, Jean-Luc Picard", "Dear Ms Okafor,"],
+    "postal_address": ["14 Rue des Lilas, 75011 Paris", "Hauptstraße 12, 10115 Berlin", "221B Baker Street, London NW1 6XE",
+                       "1600 Pennsylvania Avenue NW, Washington, DC 20500"],
+    "date_of_birth": ["born 3 May 1987", "DOB: 1987-05-03", "geboren am 03.05.1987", "née le 3 mai 1987"],
 }
 DECOYS = [
     "1234567812345678",                      # 16-digit order number failing Luhn
