@@ -31,13 +31,17 @@ def rng(name: str) -> random.Random:
 
 
 def registrations() -> list[dict]:
-    r = rng("registrations")
+    r, profile = rng("registrations"), rng("profiles")
     rows = []
     for user_id in range(1, N_USERS + 1):
         first, last = r.choice(FIRST), r.choice(LAST)
         created = AS_OF - timedelta(days=r.randint(0, 3 * 365), seconds=r.randint(0, 86399))
+        born = datetime(1940, 1, 1) + timedelta(days=profile.randint(0, 66 * 365))
         rows.append({
             "user_id": user_id,
+            "full_name": f"{first.title()} {last.title()}",
+            "birth_date": born.date().isoformat(),
+            "postal_code": f"{profile.randint(10000, 99999)}",
             "email": f"{first}.{last}{user_id}@{r.choice(DOMAINS)}",
             "password": f"pw-{r.getrandbits(48):x}",
             "country": r.choice(COUNTRIES),
@@ -116,7 +120,7 @@ def health_notes(ticket_rows: list[dict]) -> list[dict]:
 
 
 def tickets(users: list[dict], order_ids_by_user: dict[int, list[int]]) -> list[dict]:
-    r = rng("tickets")
+    r, mention = rng("tickets"), rng("ticket_mentions")
     rows, ticket_id = [], 5000
     for user in users:
         if r.random() > 0.5:
@@ -131,6 +135,13 @@ def tickets(users: list[dict], order_ids_by_user: dict[int, list[int]]) -> list[
                 text += f". You can reach me at {user['email']}"
             if r.random() < 0.2:
                 text += f" or call +49 30 {r.randint(1000000, 9999999)}"
+            # …and other people: a neighbour who took the parcel, by name and email, in someone else's ticket.
+            if mention.random() < 0.1:
+                other = mention.choice(users)
+                if other["user_id"] != user["user_id"]:
+                    text += f". My neighbour {other['full_name']} ({other['email']}) took the parcel in"
+            if mention.random() < 0.05:
+                text += f". Regards, {user['full_name']}"
             rows.append({
                 "ticket_id": ticket_id, "user_id": user["user_id"], "email": user["email"],
                 "subject": f"{topic} question", "body": text, "topic": topic,

@@ -36,7 +36,9 @@ def users(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s3: S
     frame = pd.DataFrame(rows).sort_values("user_id")
     frame["password_hash"] = [data.password_hash(p, u) for p, u in zip(frame["password"], frame["user_id"])]
     frame["created_at"] = pd.to_datetime(frame["created_at"])
-    frame = frame[["user_id", "email", "password_hash", "country", "analytics_consent", "marketing_consent", "created_at"]]
+    frame["birth_date"] = pd.to_datetime(frame["birth_date"]).dt.date
+    frame = frame[["user_id", "full_name", "email", "birth_date", "postal_code", "password_hash", "country",
+                   "analytics_consent", "marketing_consent", "created_at"]]
     wh = warehouse.get()
     wh.replace_table("users", frame.reset_index(drop=True))
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "users"))

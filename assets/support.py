@@ -1,12 +1,10 @@
 """Support: tickets, their cleaned form, features for the classifier, and attachments in S3."""
 
-import re
-
 import dagster as dg
 import pandas as pd
 
 from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, sql_asset, table_metadata
-from dataflow_governance import put_object
+from dataflow_governance import put_object, redact_personal
 
 from . import data
 from .commerce import orders
@@ -14,15 +12,12 @@ from .registration import users
 from .sql_stage import SQL_DIR
 
 ATTACHMENTS_BUCKET = "deepwater-support-eu"
-# Redaction before analysis: contact details customers paste into tickets.
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\d[\d ()-]{7,}\d")
 
 
 @dg.asset(group_name="support", kinds={"duckdb"}, deps=[users, orders])
 def tickets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     wh = warehouse.get()
-    people = wh.fetch_df("SELECT user_id, email FROM users ORDER BY user_id").to_dict("records")
+    people = wh.fetch_df("SELECT user_id, full_name, email FROM users ORDER BY user_id").to_dict("records")
     by_user: dict[int, list[int]] = {}
     for user_id, order_id in wh.fetch("SELECT user_id, order_id FROM orders ORDER BY order_id"):
         by_user.setdefault(int(user_id), []).append(int(order_id))
@@ -32,7 +27,8 @@ def tickets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
 
 
 def redact(text: str) -> str:
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+    """Redaction before analysis: contact details, names and addresses customers write into tickets."""
+    return redact_personal(text)
 
 
 def categorize(subject: str) -> str:

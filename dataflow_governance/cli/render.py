@@ -121,12 +121,15 @@ def access(export: dict) -> str:
                 + (f"\ncertificate: {erased['certificate']}" if erased.get("certificate") else ""))
     lines = []
     for asset, found in export["assets"].items():
-        records = found["records"]
-        lines.append(f"{asset}: {len(records)} record(s), reached via {' → '.join(found['lineage'])}")
+        records, mentions = found["records"], found.get("mentions", [])
+        lines.append(f"{asset}: {len(records)} record(s)" + (f", named in {len(mentions)} place(s) of others' text"
+                                                            if mentions else "")
+                     + f", reached via {' → '.join(found['lineage'])}")
         for number, record in enumerate(records, 1):
             width = max(map(len, record), default=0)
             lines.append(f"  record {number}")
             lines += [f"    {field:{width}}  {_record_value(value)}" for field, value in record.items()]
+        lines += [f"  mentioned in {m['column']}: {m['context']}" for m in mentions]
     training = export.get("training", {})
     lines += [f"training dataset {d['asset']}: {d.get('rows', '?')} rows, {d['digest']}" for d in training.get("datasets", [])]
     lines += [f"model {m['model']}:{m['version']} trained on a dataset holding the subject" for m in training.get("models", [])]
@@ -157,6 +160,8 @@ def access_file(export: dict, fmt: str) -> str:
     for asset, found in export["assets"].items():
         for number, record in enumerate(found["records"], 1):
             writer.writerows([asset, number, field, _csv_cell(value)] for field, value in record.items())
+        for number, mention in enumerate(found.get("mentions", []), 1):
+            writer.writerow([asset, f"mention {number}", mention["column"], _csv_cell(mention["context"])])
     return buffer.getvalue()
 
 

@@ -11,6 +11,7 @@ from dataflow_governance.subjects.lifecycle import ErasureError, checked_id
 from dataflow_governance.subjects.plan import plan_erasure
 from dataflow_governance.subjects.reach import Reach
 from dataflow_governance.subjects.scope import Scope
+from dataflow_governance.subjects.targets import Action
 
 
 def access_export(reach: Reach, scope: Scope, subject_id: str) -> dict:
@@ -44,8 +45,11 @@ def access_export(reach: Reach, scope: Scope, subject_id: str) -> dict:
                                           purpose="the subject's access request (GDPR Art. 15)")
             if records:
                 # (A schema per tenant: one entry per tenant's table of the asset.)
-                name = f"{target.asset} ({target.target})" if governance[target.asset].per_tenant_table else target.asset
-                assets[name] = {"records": records, "lineage": list(target.lineage)}
+                name = f"{target.asset} ({target.table})" if governance[target.asset].per_tenant_table else target.asset
+                entry = assets.setdefault(name, {"records": [], "mentions": [], "lineage": []})
+                # The subject named in other rows' text: the passages, not those rows (others' data).
+                entry["mentions" if target.action == Action.REDACT else "records"] += records
+                entry["lineage"] += list(target.lineage)
         training = subject_provenance(warehouse, reach.keyring, subject_id)
     if not assets and not training["datasets"]:
         erased = erased_subject(reach, subject_id)

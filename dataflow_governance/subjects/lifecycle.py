@@ -278,9 +278,9 @@ class RequestRun:
             holder = warehouse.governance_store if target.system == System.KEYS else warehouse
             if target.system in (System.WAREHOUSE, System.KEYS) and target.action != Action.SHREDDED and (
                     (outcome.executed and outcome.count) or (interrupted and target.action != Action.DROP_SCHEMA
-                                                             and holder.table_exists(target.target))):
+                                                             and holder.table_exists(target.table))):
                 (dropped if target.action == Action.DROP_SCHEMA else touched_own if holder is not warehouse
-                 else touched).append(target.target)
+                 else touched).append(target.table)
         if self.reach.object_store is not None:
             self.reach.object_store.reclaim()  # the store's own files must not keep erased bodies — also a killed run's
         storage = reclaim_storage(warehouse, sorted(set(touched)), dropped=dropped, full=self.options.vacuum_full)

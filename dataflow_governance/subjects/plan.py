@@ -36,6 +36,8 @@ def plan_erasure(scope: Scope, warehouse: Warehouse | None = None) -> list[Targe
     """
     governance = scope.governance
     targets = [t for asset, gov in sorted(governance.items()) if (t := _data_target(asset, gov, scope)) is not None]
+    # First: the identity row the mentions are read from goes with the data targets after them.
+    targets = [*_text_targets(targets, scope), *targets]
     sealed = sorted(a for a, g in governance.items() if g.subject_encrypted)
     if sealed:
         targets.append(Target(System.KEYS, KEYS_TABLE, Action.SHRED, ", ".join(sealed), lineage=tuple(
@@ -100,11 +102,39 @@ def _data_target(asset: str, gov: AssetGovernance, scope: Scope) -> Target | Non
     return None
 
 
+def _text_targets(targets: list[Target], scope: Scope) -> list[Target]:
+    """Each free-text column of the warehouse assets the plan reaches: other rows may name the subject
+    there (a neighbour's ticket). Their identifiers come from the identity asset of their kind."""
+    from dataflow_governance.subjects.mentions import identifier_columns
+
+    sources = []
+    for ref in sorted(scope.identities):
+        asset, _, column = ref.rpartition(".")
+        gov = scope.governance.get(asset)
+        if gov is not None and gov.storage.kind == "warehouse" and (columns := identifier_columns(gov)):
+            sources.append((table_of(asset, gov), column, columns))
+    if not sources:
+        return []
+    out = []
+    for target in targets:
+        gov = scope.governance[target.asset]
+        if target.system != System.WAREHOUSE or target.action not in (Action.DELETE, Action.ANONYMIZE):
+            continue
+        for column in gov.free_text_columns:
+            out.append(Target(System.WAREHOUSE, f"{target.target}.{column}", Action.REDACT, target.asset, column=column,
+                              identity=sources[0], lineage=(
+                                  f"{target.asset}.{column}: free text where others may name the subject "
+                                  f"(their {', '.join(sources[0][2])} from {sources[0][0]})",)))
+    return out
+
+
 def _per_tenant(target: Target, warehouse: Warehouse) -> list[Target]:
     if target.system != System.WAREHOUSE or "{tenant_id}" not in target.target:
         return [target]
-    return [replace(target, target=table, lineage=(*target.lineage, f"(tenant {tenant}'s schema)"))
-            for tenant, table in sorted(tenant_tables(warehouse, target.target).items())]
+    template = target.table
+    suffix = target.target[len(template):]  # a redaction's `.column`
+    return [replace(target, target=table + suffix, lineage=(*target.lineage, f"(tenant {tenant}'s schema)"))
+            for tenant, table in sorted(tenant_tables(warehouse, template).items())]
 
 
 def with_provenance(targets: list[Target], warehouse: Warehouse, subject: str) -> list[Target]:

@@ -35,6 +35,7 @@ class Action(StrEnum):
     SHRED = "shred"  # a subject's data key destroyed (and the KEK that wrapped it retired)
     SHREDDED = "shredded"  # immutable data left in place, unreadable without the key
     EXPIRE = "expire"  # a backup still holding the subject until it expires (an operator restores none of it)
+    REDACT = "redact"  # the subject named in other rows' free text: the mentions become [erased], the rows stay
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,16 @@ class Target:
     dialect: str = "duckdb"
     fmt: str | None = None  # S3: the objects' declared format, for keys whose suffix does not say it
     expires_in_days: int | None = None  # a backup: how long it keeps what it holds
+    # A redaction: the identity table, its id column and its identifier columns (name, email, …) the
+    # subject's mentions are read from; the target is `table.column`, the free-text column.
+    identity: tuple[str, str, tuple[str, ...]] | None = None
+
+    @property
+    def table(self) -> str:
+        """The warehouse table the target is in."""
+        if self.action == Action.REDACT and self.column and self.target.endswith(f".{self.column}"):
+            return self.target[: -len(self.column) - 1]
+        return self.target
 
     @property
     def outstanding(self) -> bool:
@@ -95,7 +106,7 @@ class Outcome:
     evidence: bytes | None = None  # a shredded key's wrapped bytes, to search the engine's files for
     kek: str | None = None  # the key-encryption key that wrapped a shredded key (retired with it)
     kek_retired_at: str | None = None  # when that KEK was destroyed
-    values: tuple[str, ...] = ()  # Delta: the subject's values, in memory only, to search the log for
+    values: tuple[str, ...] = ()  # the subject's values, in memory only: Delta searches its log for them, a redaction its text
 
     def __getattr__(self, name: str) -> Any:
         # (Only reached for names an outcome does not have: the plan's fields.)

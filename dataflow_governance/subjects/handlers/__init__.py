@@ -24,6 +24,8 @@ _REGISTRY: dict[str, str] = {
 }
 # Immutable data sealed with the subject's key, wherever it is stored: never rewritten, the key is shredded.
 _SEALED = "dataflow_governance.subjects.handlers.sealed:Sealed"
+# The subject named in other rows' free text: redacted in place.
+_TEXT = "dataflow_governance.subjects.handlers.text:TextMentions"
 _LOADED: dict[str, Handler] = {}
 
 
@@ -35,7 +37,7 @@ def register(system: str, target: str | type[Handler]) -> None:
 
 def handler_for(target: Target) -> Handler:
     """The handler of a target: its system's, or the sealed-data handler for crypto-shredded data."""
-    path = _SEALED if target.action == Action.SHREDDED else _REGISTRY.get(target.system)
+    path = {Action.SHREDDED: _SEALED, Action.REDACT: _TEXT}.get(target.action) or _REGISTRY.get(target.system)
     if path is None:
         raise KeyError(f"no erasure handler for storage system {target.system!r}")
     if path not in _LOADED:
