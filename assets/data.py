@@ -113,10 +113,17 @@ HEALTH_NOTES = ["allergic to latex: deliver without latex packaging", "wheelchai
 
 
 def health_notes(ticket_rows: list[dict]) -> list[dict]:
-    """Health details customers give in some delivery tickets, kept as a separate note for the care partner."""
-    r = rng("health_notes")
-    return [{"ticket_id": t["ticket_id"], "user_id": t["user_id"], "note": r.choice(HEALTH_NOTES),
-             "created_at": t["created_at"]} for t in ticket_rows if r.random() < 0.15]
+    """Health details customers give in some delivery tickets, kept as a separate note for the care partner;
+    the agent often notes who the patient is."""
+    r, who = rng("health_notes"), rng("health_note_patients")
+    notes = [{"ticket_id": t["ticket_id"], "user_id": t["user_id"], "note": r.choice(HEALTH_NOTES),
+              "created_at": t["created_at"], "patient": t} for t in ticket_rows if r.random() < 0.15]
+    for note in notes:
+        patient = note.pop("patient")
+        if who.random() < 0.4:
+            born = datetime.fromisoformat(str(patient["birth_date"]))
+            note["note"] += f" (patient {patient['full_name']}, born {born.day} {born:%B %Y})"
+    return notes
 
 
 def tickets(users: list[dict], order_ids_by_user: dict[int, list[int]]) -> list[dict]:

@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, sql_asset, table_metadata
-from dataflow_governance import put_object, redact_personal
+from dataflow_governance import put_object, redact_personal, safe_harbor_sql
 
 from . import data
 from .commerce import orders
@@ -51,14 +51,30 @@ def tickets_clean(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "tickets_clean"))
 
 
-@dg.asset(group_name="support", kinds={"duckdb"}, deps=[tickets])
+@dg.asset(group_name="support", kinds={"duckdb"}, deps=[tickets, users])
 def ticket_health_notes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Health details from delivery tickets, for the care partner who handles those deliveries (PHI)."""
     wh = warehouse.get()
-    rows = wh.fetch_df("SELECT ticket_id, user_id, created_at FROM tickets ORDER BY ticket_id").to_dict("records")
+    rows = wh.fetch_df("SELECT t.ticket_id, t.user_id, t.created_at, u.full_name, u.birth_date FROM tickets AS t "
+                       "JOIN users AS u ON u.user_id = t.user_id ORDER BY t.ticket_id").to_dict("records")
     frame = pd.DataFrame(data.health_notes(rows), columns=["ticket_id", "user_id", "note", "created_at"])
     wh.replace_table("ticket_health_notes", frame)
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "ticket_health_notes"))
+
+
+@dg.asset(group_name="support", kinds={"duckdb"}, deps=[ticket_health_notes, users])
+def health_research_extract(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The health notes for research, de-identified under HIPAA Safe Harbor: dates to the year, ZIP codes
+    to three digits, no ids, and the patients named in the notes redacted."""
+    wh = warehouse.get()
+    source = ("SELECT n.note, n.created_at AS noted_year, u.birth_date AS birth_year, u.postal_code AS zip3, u.country "
+              "FROM ticket_health_notes AS n JOIN users AS u ON u.user_id = n.user_id ORDER BY n.ticket_id")
+    methods = {"note": "keep", "noted_year": "year", "birth_year": "year", "zip3": "zip3", "country": "keep"}
+    frame = wh.fetch_df(safe_harbor_sql(source, methods, wh.dialect))
+    frame["note"] = [redact_personal(text) for text in frame["note"]]  # (free text: no SQL generalizes it)
+    frame["extracted_at"] = pd.Timestamp(data.AS_OF)  # when the extract was made: no date of a patient
+    wh.replace_table("health_research_extract", frame)
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "health_research_extract"))
 
 
 ticket_features = sql_asset("ticket_features", path=SQL_DIR / "ticket_features.sql", group_name="support",

@@ -214,7 +214,8 @@ def demo(summary: dict) -> str:
     return "\n".join([
         f"materialized {summary['materialized']} of {summary['assets']} assets "
         f"({'ok' if summary['run_success'] else 'FAILED'})",
-        f"checks: {summary['checks_passed']} passed, {summary['checks_failed']} failed",
+        f"checks: {summary['checks_passed']} passed, {summary['checks_failed']} failed"
+        + "".join(f"\n  FAILED {name}" for name in summary.get("failed_checks", [])),
         f"policy findings: {summary['findings']} ({summary['finding_errors']} errors)",
         f"warehouse: {summary['warehouse']}",
         *([f"s3 endpoint: {summary['s3_endpoint_url']}"] if summary.get("s3_endpoint_url") else []),

@@ -38,6 +38,7 @@ TENANT_ROWS = "tenant_rows"
 TENANT_SCHEMAS = "tenant_schemas"
 TENANT_OBJECTS = "tenant_objects"
 CARD_DATA = "card_data_where_declared"
+SAFE_HARBOR = "safe_harbor_deidentified"
 DECLARED_PLACE = "declared_table_present"
 CARD_DETECTORS = ("credit_card", "track_data")
 
@@ -154,6 +155,17 @@ def _card_data(asset: str, gov: AssetGovernance, services: Services) -> Evaluati
                     "pan_columns": ", ".join(gov.pan_columns) or "none", **_ledger(services, CARD_DATA, report, passed)}
 
 
+def _safe_harbor(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
+    """HIPAA Safe Harbor on the data: no identifier left, dates to the year, ZIP codes to three digits."""
+    from dataflow_governance.detection.deidentified import check_safe_harbor
+    from dataflow_governance.policy.safe_harbor import own_time
+
+    report = check_safe_harbor(services.warehouse.get(), table_of(asset, gov), gov.scan.allow, own_time(gov))
+    passed = report.passed
+    metadata = {**_evidence(report.scan), "identifiers_left": _per_column(report.problems, " rows")}
+    return passed, {**metadata, **_ledger(services, SAFE_HARBOR, report.scan, passed)}
+
+
 def _stored_in_region(asset: str, gov: AssetGovernance, services: Services) -> Evaluation:
     store = services.store() if gov.storage.kind == "s3" else None
     result = storage_region(asset, gov, store, services.warehouse.region)
@@ -234,6 +246,10 @@ CHECK_KINDS: tuple[CheckKind, ...] = (
     CheckKind(DECLARED_PII, "personal data only in columns declared to hold it", _declares_pii, _declared_pii),
     CheckKind(CARD_DATA, "no track data, and card numbers only in columns declared to hold them (PCI DSS)",
               lambda g: _scannable(g) and ("pci" in g.regime or g.tokenized), _card_data),
+    CheckKind(SAFE_HARBOR, "HIPAA Safe Harbor: none of the 18 identifiers left (names, addresses and birth dates in "
+              "free text too), dates to the year, ZIP codes to three digits, ages over 89 grouped",
+              lambda g: g.deidentification == "safe_harbor" and g.storage.kind == "warehouse" and not g.per_tenant_table,
+              _safe_harbor),
     CheckKind(STORED_IN_REGION, "the asset is stored in its declared region",
               lambda g: _scannable(g) and bool(g.region), _stored_in_region),
     CheckKind(ROWS_IN_REGION, "each row's own region matches where it is stored",

@@ -230,6 +230,9 @@ class ColumnDerivation(_Model):
     transformation: Literal["identity", "transformation", "aggregation"] = Field(
         default="transformation", description="identity: copied as is; aggregation: an aggregate over the rows")
     masking: bool = Field(default=False, description="a hash or keyed pseudonym on the way (the result is pseudonymous)")
+    generalized: Literal["year", "zip3", "age_90_plus", "redacted"] | None = Field(
+        default=None, description="HIPAA Safe Harbor: how an identifier was de-identified on the way (a date to its "
+        "year, a ZIP code to its first three digits, ages over 89 grouped, free text redacted)")
 
     @model_validator(mode="before")
     @classmethod

@@ -37,8 +37,10 @@ def hipaa_assets(ctx: PolicyContext) -> dict[str, list[str]]:
     """Each asset under HIPAA → the declared HIPAA assets its PHI comes from (itself, if declared)."""
     declared = {a for a, g in ctx.governance.items() if "hipaa" in g.regime}
     found: dict[str, list[str]] = {a: [a] for a in declared}
+    # De-identified data is not PHI (45 CFR 164.514(a)): what proves it is the Safe Harbor rule and check.
+    deidentified = {a for a, g in ctx.governance.items() if g.deidentification == "safe_harbor"}
     for asset in sorted(set(ctx.upstream) | set(ctx.governance)):
-        if asset in declared:
+        if asset in declared or asset in deidentified:
             continue
         columns = phi_columns(ctx, asset)
         if not columns:

@@ -162,3 +162,27 @@ def _python_governance(asset):
     from dataflow_governance.dagster_ext import read_governance
 
     return read_governance(defs.resolve_all_asset_specs())[asset]
+
+
+def test_app_logs_check_fails_when_a_name_and_an_address_are_written_into_them(tmp_path):
+    """The PII-free log holds no email or card, only prose: a customer's name and address, which
+    only the free-text detectors see."""
+    manifest = copy_project(tmp_path / "logs")
+    project = load_project(manifest)
+    job = _logs_job(project)
+    try:
+        with dg.DagsterInstance.ephemeral() as instance:
+            assert _evaluations(job.execute_in_process(instance=instance))["no_personal_data"].passed
+            store = ObjectStore(local_s3.read_endpoint(project.state_dir).url, "eu-central-1", local=True)
+            message = "Refund failed: please call Maria Gonzalez at her flat, 14 Rue des Lilas, 75011 Paris"
+            put_object(store, "deepwater-logs-eu", "app/day=99/errors.jsonl",
+                       json.dumps({"level": "ERROR", "message": message}).encode())
+            check = _evaluations(job.execute_in_process(instance=instance, raise_on_error=False))["no_personal_data"]
+        assert not check.passed
+        assert check.metadata["findings"].value == "message: person_name 1 rows, postal_address 1 rows"
+        assert "M**** G*******" in check.metadata["masked_examples"].value
+        shown = json.dumps({k: str(v) for k, v in check.metadata.items()})
+        for secret in ("Maria", "Gonzalez", "Lilas", "75011"):
+            assert secret not in shown
+    finally:
+        run_dfg("local", "stop", project=manifest)
