@@ -49,7 +49,7 @@ def safe_harbor_sql(source: str, methods: Mapping[str, str], dialect: str = "duc
     named with its method; a source column not named is left out (what is not chosen is not kept)."""
     if not methods:
         raise ValueError("name at least one column and its method")
-    inner = exp.maybe_parse(source, dialect=dialect)
+    inner: exp.Expr = exp.maybe_parse(source, dialect=dialect)
     if not isinstance(inner, exp.Query):
         raise ValueError("source must be a query (SELECT …)")
     selects = [generalize(method, column).as_(column) for column, method in methods.items()]
