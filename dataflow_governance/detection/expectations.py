@@ -36,7 +36,8 @@ class ColumnValuesNotContainPii(ColumnMapMetricProvider):
 
 class ExpectColumnValuesToNotContainPii(ColumnMapExpectation):
     """Expect no value of the column to hold personal data of the given kind (email, phone, ssn,
-    credit_card, ip_address, iban), free text included."""
+    credit_card, ip_address, iban, track_data; person_name, postal_address, date_of_birth in free
+    text), free text included."""
 
     detector: str
     map_metric: ClassVar[str] = "column_values.dfg_not_contain_pii"

@@ -289,13 +289,24 @@ def _validate_candidates(warehouse, source, column, wanted, caught, detectors, b
     query = exp.select("v", exp.func("count", exp.Star()).as_("n")).from_(rows_query.subquery("c")).group_by("v")
     rows = [(text, int(n)) for text, n in warehouse.fetch(query)]
     validated = sum(n for _text, n in rows)
-    scan_values([text for text, _n in rows], detectors, report, weight_of=dict(rows).get)
+    # A detector that runs a model validates a smaller share of the budget (its own), scaled up alike.
+    limited = [d for d in detectors if budget is not None and d.budget is not None and d.budget < len(rows)]
+    scan_values([text for text, _n in rows], [d for d in detectors if d not in limited], report, weight_of=dict(rows).get)
     report.rows_scanned -= validated  # (counted by the table's pass already)
+    seen = dict.fromkeys((d.name for d in detectors), validated)
+    for detector in limited:
+        part = rows[:detector.budget]
+        seen[detector.name] = sum(n for _text, n in part)
+        own = scan_values([text for text, _n in part], (detector,), ColumnReport(), weight_of=dict(part).get)
+        if own.findings.get(detector.name):
+            report.findings[detector.name] = round(validated * own.findings[detector.name] / seen[detector.name])
+            report.examples[detector.name] = own.examples[detector.name]
+        report.cut_short = max(report.cut_short, own.cut_short)
     report.settle(detectors)  # on the validated rows: shares are the same in the budget as in the column
-    if validated < caught:  # more candidates than the budget: scale each detector's share
+    if validated < caught or any(n < validated for n in seen.values()):  # scale each detector's share
         for name, valid in list(report.findings.items()):
             report.findings[name] = round(caught * valid / validated)
-            report.estimated[name] = validated
+            report.estimated[name] = seen[name]
 
 
 # --- S3 prefixes: objects streamed, paginated ----------------------------------------------------

@@ -102,3 +102,13 @@ def test_without_a_model_the_scan_says_names_were_not_searched(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "NOT SEARCHED for person_name: no named-entity model installed" in out.stdout
     assert "email 1 rows" in out.stdout and "postal_address 1 rows" in out.stdout
+
+
+def test_the_gx_expectation_finds_names_in_free_text():
+    import pandas as pd
+
+    from dataflow_governance.detection.expectations import validate_dataframe
+
+    frame = pd.DataFrame({"note": [SENTENCE, "The Acme Turbo 3000 broke", "Dear Ms Okafor, thanks"]})
+    counts = validate_dataframe(frame, detectors=("person_name", "postal_address", "date_of_birth"))
+    assert counts == {"note": {"person_name": 2, "postal_address": 1, "date_of_birth": 1}}

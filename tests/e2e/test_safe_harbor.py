@@ -3,10 +3,11 @@ policy; a copy that keeps a ZIP code or a full date, or a patient's name in a no
 check, and a manifest whose lineage keeps an identifier fails the policy."""
 
 import json
+import re
 
 import yaml
 
-from conftest import copy_project, run_dfg
+from conftest import REPO, copy_project, run_dfg
 from dataflow_governance import load_project, open_warehouse
 from dataflow_governance.detection.deidentified import check_safe_harbor
 
@@ -63,3 +64,11 @@ def test_a_manifest_whose_lineage_keeps_identifiers_fails_the_policy(tmp_path):
     assert any("birth_year reads users.birth_date (user.demographic.date_of_birth)" in m for m in messages)
     assert any("visit is a date" in m for m in messages)
     assert any("patient is declared as user.name" in m for m in messages)
+
+
+def test_the_readme_shows_the_example_s_own_code():
+    """The README's Safe Harbor snippet is the example asset's code, line for line."""
+    snippet = re.search(r"<!-- safe-harbor-snippet -->\n```python[^\n]*\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    code = (REPO / "assets" / "support.py").read_text()
+    lines = [line.strip() for line in snippet.group(1).splitlines() if line.strip()]
+    assert len(lines) == 5 and all(line in code for line in lines)
