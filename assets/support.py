@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from dataflow_governance.dagster_ext import KeysResource, S3Resource, WarehouseResource, sql_asset, table_metadata
-from dataflow_governance import put_object, redact_personal, safe_harbor_sql
+from dataflow_governance import put_object, redact_many, safe_harbor_sql
 
 from . import data
 from .commerce import orders
@@ -26,11 +26,6 @@ def tickets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "tickets"))
 
 
-def redact(text: str) -> str:
-    """Redaction before analysis: contact details, names and addresses customers write into tickets."""
-    return redact_personal(text)
-
-
 def categorize(subject: str) -> str:
     return subject.split(" ", 1)[0]
 
@@ -43,7 +38,8 @@ def tickets_clean(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     frame = pd.DataFrame({
         "ticket_id": raw["ticket_id"],
         "user_pseudo_id": [keys.pseudonymize(u) for u in raw["user_id"]],
-        "text": [redact(t) for t in raw["body"]],
+        # Redaction before analysis: contact details, names and addresses customers write into tickets.
+        "text": redact_many(raw["body"]),
         "category": [categorize(s) for s in raw["subject"]],
         "created_at": raw["created_at"],
     })
@@ -71,7 +67,7 @@ def health_research_extract(context: dg.AssetExecutionContext, warehouse: Wareho
               "FROM ticket_health_notes AS n JOIN users AS u ON u.user_id = n.user_id ORDER BY n.ticket_id")
     methods = {"note": "keep", "noted_year": "year", "birth_year": "year", "zip3": "zip3", "country": "keep"}
     frame = wh.fetch_df(safe_harbor_sql(source, methods, wh.dialect))
-    frame["note"] = [redact_personal(text) for text in frame["note"]]  # (free text: no SQL generalizes it)
+    frame["note"] = redact_many(frame["note"])  # (free text: no SQL generalizes it)
     frame["extracted_at"] = pd.Timestamp(data.AS_OF)  # when the extract was made: no date of a patient
     wh.replace_table("health_research_extract", frame)
     return dg.MaterializeResult(metadata=table_metadata(context, wh, "health_research_extract"))

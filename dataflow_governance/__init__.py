@@ -28,7 +28,8 @@ _PUBLIC = {
     "open_key_store": "dagster_ext.parts", "open_keyring": "dagster_ext.parts", "StatePaths": "model.paths",
     "encrypt_frame": "crypto.fields", "encrypt_records": "crypto.fields", "decrypt_frame": "crypto.fields",
     "decrypt_records": "crypto.fields", "encrypt_column": "crypto.fields", "write_delta": "storage.delta",
-    "redact_personal": "detection.redaction", "safe_harbor_sql": "storage.safe_harbor",
+    "redact_personal": "detection.redaction", "redact_many": "detection.redaction",
+    "safe_harbor_sql": "storage.safe_harbor",
 }
 
 # Module paths of the flat layout this package had, each now a module of the package named for its

@@ -27,3 +27,14 @@ def redact_personal(text: str, detectors: Iterable[Detector] = DETECTORS, keep: 
     for value, name in found:  # (longest first: an email is not cut by a name inside it)
         text = text.replace(value, f"[{name}]")
     return text
+
+
+def redact_many(texts: Iterable[str], detectors: Iterable[Detector] = DETECTORS) -> list[str]:
+    """`redact_personal` of each text, the names of all of them found in one pass of the model
+    (a column's worth at a time is many times faster than text by text)."""
+    from dataflow_governance.detection import freetext
+
+    texts, detectors = list(texts), tuple(detectors)
+    if any(d.name == "person_name" for d in detectors) and not unavailable(detectors):
+        freetext.prepare(t[:freetext.MAX_TEXT_CHARS] for t in texts if t)
+    return [redact_personal(t, detectors) if t else t for t in texts]

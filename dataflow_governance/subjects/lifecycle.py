@@ -118,9 +118,23 @@ def erase(reach: Reach, scope: Scope, subject_id: str, *, immediately: bool = Fa
         with warehouse.session():
             return preview(reach, request, plan(), always_known=unknown_is_error)
     with governance_lock(reach.paths.state, warehouse, f"erasure of subject {subject[:12]}…"), warehouse.session():
-        details = {"pseudonym_hash": reach.keyring.hash("subject", reach.keyring.pseudonym(subject_id))}
+        targets = plan()
+        details = {"pseudonym_hash": reach.keyring.hash("subject", reach.keyring.pseudonym(subject_id)),
+                   **mention_fingerprints(reach, targets, subject_id)}
         options = Options(immediately, cancel, grace_days, actor, utc(now), vacuum_full, tuple(notified))
-        return run_request(reach, request, plan(), details, options)
+        return run_request(reach, request, targets, details, options)
+
+
+def mention_fingerprints(reach: Reach, targets: list[Target], subject_id: str) -> dict:
+    """Keyed hashes of the identifiers the plan's redactions look for, for the request to record: a
+    later run finds the subject's mentions by them once the identity row is gone."""
+    from dataflow_governance.subjects.mentions import fingerprints, subject_identifiers
+
+    source = next((t.identity for t in targets if t.action == Action.REDACT and t.identity), None)
+    if source is None:
+        return {}
+    identifiers = subject_identifiers(reach.warehouse, source[0], source[1], source[2], subject_id)
+    return {"mentions": fingerprints(identifiers, reach.keyring.key("subject"))} if identifiers else {}
 
 
 def preview(reach: Reach, request: Request, targets: list[Target], always_known: bool = False) -> ErasureResult:

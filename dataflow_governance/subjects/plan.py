@@ -16,6 +16,7 @@ from dataflow_governance.ledger.chain import Ledger
 from dataflow_governance.lineage.graph import ColumnGraph
 from dataflow_governance.ml.datasets import dataset_records, digests_holding
 from dataflow_governance.ml.model_registry import models_trained_on
+from dataflow_governance.model import taxonomy
 from dataflow_governance.model.spec import AssetGovernance, table_of
 from dataflow_governance.storage.warehouse import Warehouse
 from dataflow_governance.subjects.scope import Scope
@@ -115,16 +116,26 @@ def _text_targets(targets: list[Target], scope: Scope) -> list[Target]:
             sources.append((table_of(asset, gov), column, columns))
     if not sources:
         return []
+    source = sources[0]
+    whose = f"(their {', '.join(source[2])} from {source[0]})"
     out = []
     for target in targets:
         gov = scope.governance[target.asset]
-        if target.system != System.WAREHOUSE or target.action not in (Action.DELETE, Action.ANONYMIZE):
-            continue
-        for column in gov.free_text_columns:
-            out.append(Target(System.WAREHOUSE, f"{target.target}.{column}", Action.REDACT, target.asset, column=column,
-                              identity=sources[0], lineage=(
-                                  f"{target.asset}.{column}: free text where others may name the subject "
-                                  f"(their {', '.join(sources[0][2])} from {sources[0][0]})",)))
+        if target.system == System.WAREHOUSE and target.action in (Action.DELETE, Action.ANONYMIZE):
+            out += [Target(System.WAREHOUSE, f"{target.target}.{column}", Action.REDACT, target.asset, column=column,
+                           identity=source, lineage=(f"{target.asset}.{column}: free text where others may name the "
+                                                     f"subject {whose}",)) for column in gov.free_text_columns]
+        elif target.system == System.S3 and target.action in (Action.DELETE, Action.REWRITE) and gov.storage.bucket:
+            # Objects of other people's under the asset's prefix: their free-text fields, or the whole
+            # text of an asset whose objects are content (attachments) and declare no fields.
+            fields = gov.free_text_columns
+            whole = not gov.columns and any(taxonomy.is_within(c, "user.content") for c in gov.data_categories)
+            if fields or whole:
+                uri = f"s3://{gov.storage.bucket}/{gov.storage.prefix or ''}"
+                out.append(Target(System.S3, f"{uri} ({', '.join(fields) or 'text'})", Action.REDACT, target.asset,
+                                  personal=fields, fmt=gov.storage.format, identity=source, lineage=(
+                                      f"{target.asset}: {', '.join(fields) or 'the text'} of every object, where others "
+                                      f"may name the subject {whose}",)))
     return out
 
 

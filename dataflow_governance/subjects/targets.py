@@ -54,7 +54,8 @@ class Target:
     hold_days: int | None = None
     keep_held: bool = False  # offboarding: rows under a legal hold stay (their `held` columns anonymized)
     timestamp_column: str | None = None
-    personal: tuple[str, ...] = ()  # Delta: personal columns whose values must leave the log; sealed: the sealed fields
+    personal: tuple[str, ...] = ()  # Delta: personal columns whose values must leave the log; sealed: the sealed
+    # fields; an S3 redaction: the records' free-text fields (none: every text value)
     sql: str | None = None  # for a recompute: the SQL that rebuilds the aggregate
     dialect: str = "duckdb"
     fmt: str | None = None  # S3: the objects' declared format, for keys whose suffix does not say it
@@ -65,7 +66,10 @@ class Target:
 
     @property
     def table(self) -> str:
-        """The warehouse table the target is in."""
+        """Where the target is: its warehouse table, or its `s3://bucket/prefix` (a redaction's
+        target names its column, `table.column`, or its fields, `s3://bucket/prefix (fields)`)."""
+        if self.action == Action.REDACT and self.system == System.S3:
+            return self.target.split(" (", 1)[0]
         if self.action == Action.REDACT and self.column and self.target.endswith(f".{self.column}"):
             return self.target[: -len(self.column) - 1]
         return self.target

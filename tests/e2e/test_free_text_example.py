@@ -18,8 +18,8 @@ def test_dfg_scan_finds_names_in_the_tickets(demo_project):
     assert code == 0 and clean["columns"]["text"]["findings"] == {}  # redact_personal took them out
 
 
-def test_an_incident_for_names_measures_the_exposure(demo_project):
-    manifest, _summary = demo_project
+def test_an_incident_for_names_measures_the_exposure(demo_copy):
+    manifest = demo_copy  # (an incident is ledgered: not in the shared project)
     code, out, err = run_dfg("incident", "--found", "user.name", "--in", "tickets", project=manifest)
     assert code == 0, err
     assert "exposure now:" in out and "columns body" in out

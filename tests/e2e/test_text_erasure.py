@@ -4,8 +4,11 @@ other rows stay, and the name and email are gone from the DuckDB file's bytes to
 
 import json
 
+import boto3
+
 from conftest import dfg_json, run_dfg
 from dataflow_governance import load_project, open_warehouse
+from dataflow_governance.local import s3 as local_s3
 
 
 def mentioned_subject(project) -> tuple[int, str, str, int]:
@@ -37,6 +40,7 @@ def test_a_subject_named_in_others_tickets_is_redacted_there(demo_copy):
     assert code == 0, err
     redact = {t["target"]: t for t in plan["targets"] if t["action"] == "redact"}
     assert redact["tickets.body"]["count"] == named_in and redact["tickets.body"]["unit"] == "rows"
+    assert "s3://deepwater-support-eu/attachments/ (text)" in redact  # the attachments copy ticket text
 
     code, out, err = run_dfg("erase", "--subject-id", str(subject), "--now", project=demo_copy)
     assert code == 0, err
@@ -50,6 +54,19 @@ def test_a_subject_named_in_others_tickets_is_redacted_there(demo_copy):
     assert redacted >= named_in
     raw = (project.state_dir / "warehouse.duckdb").read_bytes()
     assert name.encode() not in raw and email.encode() not in raw  # not in freed blocks either
+
+    # Other customers' attachments in S3 copied the tickets' text: redacted there too, every version,
+    # and gone from the local endpoint's own files.
+    endpoint = local_s3.ensure_running(project.state_dir)
+    client = boto3.client("s3", endpoint_url=endpoint.url, region_name="eu-central-1",
+                          aws_access_key_id="x", aws_secret_access_key="x")
+    versions = client.list_object_versions(Bucket="deepwater-support-eu").get("Versions", [])
+    bodies = [client.get_object(Bucket="deepwater-support-eu", Key=v["Key"], VersionId=v["VersionId"])["Body"].read()
+              for v in versions]
+    assert bodies and not any(email.encode() in body for body in bodies)
+    assert any(b"[erased]" in body for body in bodies)
+    stored = b"".join(p.read_bytes() for p in (project.state_dir / "s3").rglob("*") if p.is_file())
+    assert email.encode() not in stored
 
     (certificate_file,) = project.paths.certificates("erasure").glob("*.json")
     certificate = json.loads(certificate_file.read_text())

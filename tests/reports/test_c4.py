@@ -13,7 +13,8 @@ def test_c4_views_of_the_example(tmp_path):
     assert 'System(deep_water, "deep_water"' in diagram
     # Processors outside the platform, with their agreements; flows labelled with what they carry.
     assert 'System_Ext(proc_care_partner, "care_partner", "processor in eu-west-1; DPA, BAA;' in diagram
-    assert 'Rel(deep_water, proc_care_partner, "sends", "user.health_and_medical, user.unique_id")' in diagram
+    assert ('Rel(deep_water, proc_care_partner, "sends", "user.demographic.date_of_birth, user.health_and_medical, user.name, '
+            'user.unique_id")') in diagram  # (the notes name the patient and their birth date)
     assert (tmp_path / "out" / "c4_context.md").read_text().startswith("# c4-context")
 
     code, containers, err = dfg_json("map", "--view", "c4-container", "--out", str(tmp_path / "out"), project=manifest)
