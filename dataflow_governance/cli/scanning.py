@@ -28,20 +28,34 @@ def cmd_scan(args, project) -> int:
     from dataflow_governance.detection.scan import DEFAULT_VALIDATION_BUDGET, scan_file, scan_s3, scan_table
     from dataflow_governance.storage.objectstore import split_s3_uri
 
+    if args.s3 and not args.s3.startswith("s3://"):
+        raise CliError(f"--s3 {args.s3!r}: expected s3://bucket/prefix")
+    detectors = _allowing(project, args)
     if args.file:
-        report = scan_file(args.file, sample=args.sample)
+        report = scan_file(args.file, sample=args.sample, detectors=detectors)
     elif args.table:
-        report = scan_table(warehouse_of(project), args.table, sample=args.sample,
+        report = scan_table(warehouse_of(project), args.table, sample=args.sample, detectors=detectors,
                             budget=None if args.exact else DEFAULT_VALIDATION_BUDGET)
     else:
-        if not args.s3.startswith("s3://"):
-            raise CliError(f"--s3 {args.s3!r}: expected s3://bucket/prefix")
         bucket, prefix = split_s3_uri(args.s3)
-        report = scan_s3(object_store(project), bucket, prefix, sample=args.sample)
+        report = scan_s3(object_store(project), bucket, prefix, sample=args.sample, detectors=detectors)
     if project is not None and not args.file:
         _record_phi_read(project, args)
     emit(args, report.to_dict(), render.scan(report))
     return 1 if args.fail_on_findings and report.total_findings else 0
+
+
+def _allowing(project, args):
+    """The detectors, passing over what the scanned asset's `scan.allow` names (a table or prefix of
+    a governed asset; a file has none)."""
+    from dataflow_governance.detection.detectors import DETECTORS, allowing
+    from dataflow_governance.storage.objectstore import split_s3_uri
+
+    if project is None or args.file:
+        return DETECTORS
+    ctx = policy(project)
+    assets = ctx.assets_at(table=args.table) if args.table else ctx.assets_at(s3=split_s3_uri(args.s3))
+    return allowing(DETECTORS, [value for asset in assets for value in ctx.governance[asset].scan.allow])
 
 
 def _record_phi_read(project, args) -> None:

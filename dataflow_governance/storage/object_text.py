@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from dataflow_governance.storage.object_records import REWRITE_ATTEMPTS, Tally, format_of
 from dataflow_governance.storage.objectstore import ObjectStore, ObjectStoreError, delete_versions, list_keys, s3_errors
 
 Redact = Callable[[str], tuple[str, int]]  # a text → the text with the mentions replaced, and how many
 _TEXT_SUFFIXES = (".txt", ".log", ".text", ".md")
+# Objects read (and rewritten) four at a time: S3 answers each request slowly; the client is thread-safe.
+_READERS = 4
 
 
 def text_format(key: str, declared: str | None = None) -> str | None:
@@ -88,18 +91,25 @@ def _mentions(store: ObjectStore, bucket: str, key: str, fmt: str, fields: tuple
     return changed, unreadable
 
 
-def _stale(store: ObjectStore, bucket: str, key: str, fmt: str, fields: tuple[str, ...] | None,
-           redact: Redact) -> tuple[list[dict], list[str]]:
+def _earlier_versions(store: ObjectStore, bucket: str, prefix: str) -> dict[str, list[str]]:
+    """key → the ids of its noncurrent versions, from one paginated listing of the whole prefix."""
+    found: dict[str, list[str]] = {}
+    with s3_errors(f"list versions of s3://{bucket}/{prefix}", store):
+        for page in store.client().get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Versions", []):
+                if not item.get("IsLatest") and item.get("VersionId") not in (None, "null"):
+                    found.setdefault(item["Key"], []).append(item["VersionId"])
+    return found
+
+
+def _stale(store: ObjectStore, bucket: str, key: str, fmt: str, fields: tuple[str, ...] | None, redact: Redact,
+           earlier: list[str]) -> tuple[list[dict], list[str]]:
     """Earlier versions of `key` that mention the subject; versions that could not be read."""
-    with s3_errors(f"list versions of s3://{bucket}/{key}", store):
-        versions = store.client().list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
     stale, unreadable = [], []
-    for item in versions:
-        if item["Key"] != key or item.get("IsLatest") or item.get("VersionId") in (None, "null"):
-            continue
-        changed, why = _mentions(store, bucket, key, fmt, fields, redact, item["VersionId"])
+    for version in earlier:
+        changed, why = _mentions(store, bucket, key, fmt, fields, redact, version)
         if changed:
-            stale.append({"Key": key, "VersionId": item["VersionId"]})
+            stale.append({"Key": key, "VersionId": version})
         elif why:
             unreadable.append(f"{key} (an earlier version: {why})")
     return stale, unreadable
@@ -118,11 +128,18 @@ def count_mentions(store: ObjectStore, bucket: str, prefix: str, fields: tuple[s
                    redact: Redact, declared: str | None = None) -> Tally:
     """Records (or text objects) mentioning the subject now, plus earlier versions that do."""
     tally = Tally()
-    for key, fmt in _walk(store, bucket, prefix, declared, tally):
+    earlier = _earlier_versions(store, bucket, prefix)
+
+    def search(item: tuple[str, str]) -> tuple[int, list[dict], list[str]]:
+        key, fmt = item
         changed, why = _mentions(store, bucket, key, fmt, fields, redact)
-        stale, unreadable = _stale(store, bucket, key, fmt, fields, redact)
-        tally.count += changed + len(stale)
-        tally.unsearched += ([f"{key} ({why})"] if why else []) + unreadable
+        stale, unreadable = _stale(store, bucket, key, fmt, fields, redact, earlier.get(key, []))
+        return changed, stale, ([f"{key} ({why})"] if why else []) + unreadable
+
+    with ThreadPoolExecutor(max_workers=_READERS) as pool:
+        for changed, stale, unsearched in pool.map(search, list(_walk(store, bucket, prefix, declared, tally))):
+            tally.count += changed + len(stale)
+            tally.unsearched += unsearched
     return tally
 
 
@@ -131,12 +148,18 @@ def redact_mentions(store: ObjectStore, bucket: str, prefix: str, fields: tuple[
     """Rewrite every object under the prefix with the mentions redacted; purge earlier versions
     that still mention the subject. Returns records changed plus versions purged."""
     tally = Tally()
-    for key, fmt in _walk(store, bucket, prefix, declared, tally):
-        changed, why = _rewrite(store, bucket, key, fmt, fields, redact)
-        stale, unreadable = _stale(store, bucket, key, fmt, fields, redact)
-        delete_versions(store, bucket, stale)
+    items = list(_walk(store, bucket, prefix, declared, tally))
+    with ThreadPoolExecutor(max_workers=_READERS) as pool:
+        rewritten = list(pool.map(lambda item: _rewrite(store, bucket, item[0], item[1], fields, redact), items))
+        earlier = _earlier_versions(store, bucket, prefix)  # (after the rewrites: the versions they replaced too)
+        stales = list(pool.map(lambda item: _stale(store, bucket, item[0], item[1], fields, redact,
+                                                   earlier.get(item[0], [])), items))
+    stale_all: list[dict] = []
+    for (key, _fmt), (changed, why), (stale, unreadable) in zip(items, rewritten, stales):
+        stale_all += stale
         tally.count += changed + len(stale)
         tally.unsearched += ([f"{key} ({why})"] if why else []) + unreadable
+    delete_versions(store, bucket, stale_all)
     return tally
 
 
