@@ -303,8 +303,8 @@ def _validate_candidates(warehouse, source, column, wanted, caught, detectors, b
             report.examples[detector.name] = own.examples[detector.name]
         report.cut_short = max(report.cut_short, own.cut_short)
     report.settle(detectors)  # on the validated rows: shares are the same in the budget as in the column
-    if validated < caught or any(n < validated for n in seen.values()):  # scale each detector's share
-        for name, valid in list(report.findings.items()):
+    for name, valid in list(report.findings.items()):  # more candidates than were validated: scale each share
+        if seen[name] < caught:
             report.findings[name] = round(caught * valid / validated)
             report.estimated[name] = seen[name]
 
