@@ -21,10 +21,12 @@ A field longer than `MAX_TEXT_CHARS` is read up to there and reported as cut sho
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 MAX_TEXT_CHARS = 20_000  # of one field, searched (the model's time grows with it); the rest reported as cut short
 
@@ -56,7 +58,7 @@ _ANGLO = re.compile(
 # "Hauptstraße 12, 10115 Berlin" · "Am Weiher 3a, 80331 München"
 _DE_STREET = r"(?:[Ss]tra(?:ß|ss)e|[Ss]tr\.|[Ww]eg|[Pp]latz|[Aa]llee|[Gg]asse|[Rr]ing|[Dd]amm|[Uu]fer|[Cc]haussee|[Pp]fad|[Ss]teig)"
 _DE = re.compile(
-    rf"(?<![\w-])(?:{_CAP}(?:[-\s]{_CAP})*?{_DE_STREET}|(?:Am|An der|Auf der|Im|In der|Zum|Zur)\s+{_CAP}(?:\s{_CAP})?)"
+    rf"(?<![\w-])(?:{_CAP}(?:[-\s]{_CAP}){{0,3}}?[-\s]?{_DE_STREET}|(?:Am|An der|Auf der|Im|In der|Zum|Zur)\s+{_CAP}(?:\s{_CAP})?)"
     rf"\s+\d{{1,4}}(?:\s?[a-zA-Z](?![\w]))?(?:[-/]\d{{1,4}})?(?P<tail>,?\s+\d{{5}}\s+{_CAP}(?:\s(?:am|an der|im)\s{_CAP})?)?")
 # "14 Rue des Lilas, 75011 Paris" · "3 bis, avenue Jean Jaurès 69007 Lyon"
 _FR_STREET = r"(?:rue|avenue|av\.|boulevard|bd|place|chemin|impasse|allée|allee|quai|route|cours|square|passage)"
@@ -208,6 +210,7 @@ def _name_at(text: str, start: int, end: int, trusted: bool) -> Mention | None:
     return Mention("person_name", start, start + len(value), value, 0.9 if cued else 0.8)
 
 
+@lru_cache(maxsize=4096)
 def _parses_as_company(value: str) -> bool:
     """A name parser's word that this is a company: it found the parts of one (a legal form, an
     organization word), not merely an unfamiliar surname."""
@@ -226,12 +229,18 @@ def _overlaps(mention: Mention, others: Iterable[Mention]) -> bool:
 
 
 def _without_overlaps(mentions: list[Mention]) -> list[Mention]:
-    """The longest of overlapping mentions (then the surest)."""
+    """The longest of overlapping mentions (then the surest); n log n, as a field may hold thousands."""
+    starts: list[int] = []  # the kept spans, sorted by start (they never overlap each other)
+    ends: list[int] = []
     kept: list[Mention] = []
-    for m in sorted(mentions, key=lambda m: (-(m.end - m.start), -m.score)):
-        if not _overlaps(m, kept):
-            kept.append(m)
-    return sorted(kept, key=lambda m: m.start)
+    for m in sorted(mentions, key=lambda m: (-(m.end - m.start), -m.score, m.start)):
+        i = bisect.bisect_left(starts, m.start)
+        if (i < len(starts) and starts[i] < m.end) or (i > 0 and ends[i - 1] > m.start):
+            continue
+        starts.insert(i, m.start)
+        ends.insert(i, m.end)
+        kept.insert(i, m)
+    return kept
 
 
 # --- masks ------------------------------------------------------------------------------------

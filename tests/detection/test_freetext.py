@@ -26,6 +26,7 @@ def test_the_sentence_the_pattern_detectors_were_blind_to():
     "My flat is 221B Baker Street, London NW1 6XE",  # UK
     "Lieferung an Hauptstraße 12 10115 Berlin",  # DE, no comma
     "Neue Adresse: Am Weiher 3a, 80331 München",  # DE, "Am …"
+    "Bitte an Berliner Straße 5 liefern",  # DE, the street word apart
     "Livraison au 3 bis avenue Jean Jaurès 69007 Lyon",  # FR
 ])
 def test_addresses_of_each_country(address):
@@ -78,6 +79,7 @@ def test_evidence_is_masked():
 @pytest.mark.parametrize("hostile", [
     "x" * 1_000_000,  # a 1 MB field
     "Maria Gonzalez " * 70_000,  # 1 MB of names
+    "Peter Smith " * 90_000,  # capitalized words without end (a street pattern once went quadratic on them)
     bytes(range(256)).decode("latin-1") * 4000,  # binary junk
     "Мария Гонсалес, ул. Ленина 14, родилась 3 мая 1987 " * 100,  # another script
     "<div onclick='x'>Call <b>Maria Gonzalez</b></div>" * 2000,  # HTML
@@ -87,7 +89,7 @@ def test_evidence_is_masked():
 def test_hostile_fields_are_scanned_within_a_bound(hostile):
     started = time.perf_counter()
     report = scan_values([hostile])
-    assert time.perf_counter() - started < 30
+    assert time.perf_counter() - started < 10
     assert report.cut_short == (1 if len(hostile) > freetext.MAX_TEXT_CHARS else 0)
 
 
