@@ -101,8 +101,8 @@ _DATE = re.compile(
     rf"|(?P<d3>\d{{1,2}})(?:st|nd|rd|th|er)?\.?\s+(?:of\s+)?(?P<m3>{_MONTH})\.?,?\s+(?P<y3>(?:19|20)\d{{2}})"
     rf"|(?P<m4>{_MONTH})\.?\s+(?P<d4>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y4>(?:19|20)\d{{2}}))(?![\w-])",
     re.IGNORECASE)
-_BIRTH = re.compile(r"\b(?:born|birth|birthday|birthdate|dob|d\.o\.b|geboren|geb\.|geburtsdatum|geburtstag|née?|"
-                    r"naissance|date_of_birth|birth_date|date of birth)\b|\bné\b|\bnée\b", re.IGNORECASE)
+_BIRTH = re.compile(r"\b(?:born|birth|birthday|birthdate|dob|d\.o\.b\.?|geboren|geb\.|geburtsdatum|geburtstag|née?|"
+                    r"naissance|date_of_birth|birth_date|date of birth)(?!\w)", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[.;!?\n]\s|\s[-–]\s")
 _BIRTH_WINDOW = 40  # characters of context on either side, within the clause
 
@@ -129,16 +129,21 @@ def birth_dates(text: str, today: date | None = None) -> list[Mention]:
         when = _calendar_date(match)
         if when is None or not date(1900, 1, 1) <= when <= today:
             continue
-        before = _clause(text[max(0, match.start() - _BIRTH_WINDOW):match.start()], keep="end")
-        after = _clause(text[match.end():match.end() + _BIRTH_WINDOW // 2], keep="start")
-        if _BIRTH.search(before) or _BIRTH.search(after):
+        before = text[max(0, match.start() - _BIRTH_WINDOW):match.start()]
+        after = text[match.end():match.end() + _BIRTH_WINDOW // 2]
+        if _said_of_birth(before, after):
             found.append(Mention("date_of_birth", match.start(), match.end(), match.group(0), 0.95))
     return found
 
 
-def _clause(window: str, keep: str) -> str:
-    parts = _CLAUSE_END.split(window)
-    return parts[-1] if keep == "end" else parts[0]
+def _said_of_birth(before: str, after: str) -> bool:
+    """A birth keyword next to the date with no clause end between them (`geb.`, `D.O.B.` end in a
+    period of their own)."""
+    last = max(_BIRTH.finditer(before), key=lambda m: m.start(), default=None)
+    if last is not None and not _CLAUSE_END.search(before[last.end():]):
+        return True
+    first = _BIRTH.search(after)
+    return first is not None and not _CLAUSE_END.search(after[:first.start()])
 
 
 # --- person names ---------------------------------------------------------------------------

@@ -114,3 +114,9 @@ def test_the_gx_expectation_finds_names_in_free_text():
     frame = pd.DataFrame({"note": [SENTENCE, "The Acme Turbo 3000 broke", "Dear Ms Okafor, thanks"]})
     counts = validate_dataframe(frame, detectors=("person_name", "postal_address", "date_of_birth"))
     assert counts == {"note": {"person_name": 2, "postal_address": 1, "date_of_birth": 1}}
+
+
+@pytest.mark.parametrize("text", ["Herr Maier, geb. 03.05.1987", "D.O.B. 3 May 1987", "dob=1987-05-03",
+                                  "née le 3 mai 1987", "Geburtsdatum: 3. März 1987"])
+def test_birth_keywords_in_three_languages_and_abbreviated(text):
+    assert "date_of_birth" in detect_value(text)
