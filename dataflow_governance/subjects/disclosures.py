@@ -141,10 +141,12 @@ def subject_holdings(reach: Reach, scope: Scope, subject_id: str, assets: Iterab
     if elsewhere:
         from dataflow_governance.subjects.execute import count_target
         from dataflow_governance.subjects.plan import plan_erasure
-        from dataflow_governance.subjects.targets import Outcome, System
+        from dataflow_governance.subjects.targets import Action, Outcome, System
 
         for target in plan_erasure(scope, reach.warehouse):
-            if target.asset in elsewhere and target.system in (System.WAREHOUSE, System.S3, System.DELTA):
+            # (The subject's own rows: a mention in someone else's text is not a row of theirs.)
+            if target.asset in elsewhere and target.system in (System.WAREHOUSE, System.S3, System.DELTA) \
+                    and target.action != Action.REDACT:
                 rows = count_target(Outcome(target), reach, subject_id)
                 if rows:
                     holding[target.asset] = holding.get(target.asset, 0) + rows

@@ -57,6 +57,8 @@ def apply_suppression(reach: Reach, scope: Scope, now: datetime, dry_run: bool =
         count = 0
         if target.action == Action.SHREDDED:
             continue  # sealed events stay; what made them the subject's (the key) is gone for good
+        if target.action == Action.REDACT:
+            continue  # (mentions in others' text are not the subject's records: the list matches ids)
         if target.system == System.WAREHOUSE and target.column and warehouse.table_exists(target.target):
             hashes = pseudonyms if target.pseudonymized else subjects
             column_type = warehouse.columns(target.target).get(target.column)
