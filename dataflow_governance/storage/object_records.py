@@ -150,7 +150,8 @@ def split_body(fmt: str, body: bytes, field_name: str, is_gone: RecordTest) -> S
 
 # --- objects on S3 --------------------------------------------------------------------------------
 
-def _get(store: ObjectStore, bucket: str, key: str, version: str | None = None) -> tuple[bytes, str]:
+def get_body(store: ObjectStore, bucket: str, key: str, version: str | None = None) -> tuple[bytes, str]:
+    """An object's (or one version's) bytes and ETag."""
     extra = {"VersionId": version} if version else {}
     with s3_errors(f"get s3://{bucket}/{key}", store):
         got = store.client().get_object(Bucket=bucket, Key=key, **extra)
@@ -159,7 +160,7 @@ def _get(store: ObjectStore, bucket: str, key: str, version: str | None = None) 
 
 def _split_object(store: ObjectStore, bucket: str, key: str, fmt: str, field_name: str, is_gone: RecordTest,
                   version: str | None = None) -> tuple[Split, str]:
-    body, etag = _get(store, bucket, key, version)
+    body, etag = get_body(store, bucket, key, version)
     return split_body(fmt, body, field_name, is_gone), etag
 
 

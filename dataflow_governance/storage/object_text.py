@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from dataflow_governance.storage.object_records import REWRITE_ATTEMPTS, Tally, format_of
+from dataflow_governance.storage.object_records import REWRITE_ATTEMPTS, Tally, format_of, get_body
 from dataflow_governance.storage.objectstore import ObjectStore, ObjectStoreError, delete_versions, list_keys, s3_errors
 
 Redact = Callable[[str], tuple[str, int]]  # a text → the text with the mentions replaced, and how many
@@ -77,16 +77,9 @@ def redact_body(fmt: str, body: bytes, fields: tuple[str, ...] | None, redact: R
     return new_body, changed, f"{bad} line(s) are not JSON" if bad else None
 
 
-def _get(store: ObjectStore, bucket: str, key: str, version: str | None = None) -> tuple[bytes, str]:
-    extra = {"VersionId": version} if version else {}
-    with s3_errors(f"get s3://{bucket}/{key}", store):
-        got = store.client().get_object(Bucket=bucket, Key=key, **extra)
-        return got["Body"].read(), got["ETag"]
-
-
 def _mentions(store: ObjectStore, bucket: str, key: str, fmt: str, fields: tuple[str, ...] | None, redact: Redact,
               version: str | None = None) -> tuple[int, str | None]:
-    body, _etag = _get(store, bucket, key, version)
+    body, _etag = get_body(store, bucket, key, version)
     _new, changed, unreadable = redact_body(fmt, body, fields, redact)
     return changed, unreadable
 
@@ -166,7 +159,7 @@ def redact_mentions(store: ObjectStore, bucket: str, prefix: str, fields: tuple[
 def _rewrite(store: ObjectStore, bucket: str, key: str, fmt: str, fields: tuple[str, ...] | None,
              redact: Redact) -> tuple[int, str | None]:
     for _attempt in range(REWRITE_ATTEMPTS):
-        body, etag = _get(store, bucket, key)
+        body, etag = get_body(store, bucket, key)
         new, changed, why = redact_body(fmt, body, fields, redact)
         if not changed:
             return 0, why
@@ -188,7 +181,7 @@ def texts(store: ObjectStore, bucket: str, prefix: str, fields: tuple[str, ...] 
     unsearched_tally = Tally()
     found: list[tuple[str, str]] = []
     for key, fmt in _walk(store, bucket, prefix, declared, unsearched_tally):
-        body, _etag = _get(store, bucket, key)
+        body, _etag = get_body(store, bucket, key)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
