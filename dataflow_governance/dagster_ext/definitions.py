@@ -3,6 +3,7 @@
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 import dagster as dg
 
@@ -30,13 +31,14 @@ from dataflow_governance.dagster_ext.sql_assets import (
     LINEAGE_KEY,
     SQL_KEY,
     SQL_PATH_KEY,
+    column_lineage_metadata,
     lineage_markdown,
     shared_indirect,
 )
 from dataflow_governance.lineage.graph import ColumnGraph, SqlDefinition, build_column_graph
 from dataflow_governance.model import taxonomy
 from dataflow_governance.model.manifest import Project, check_processor_references
-from dataflow_governance.model.spec import AssetGovernance
+from dataflow_governance.model.spec import AssetGovernance, table_of
 from dataflow_governance.policy.boundaries import assets_concerned
 from dataflow_governance.policy.context import PolicyContext
 from dataflow_governance.policy.rules import run_policy
@@ -153,17 +155,35 @@ def column_description(graph: ColumnGraph, asset: str, column: str, declared: st
     return "; ".join(parts) or None
 
 
-def with_propagated_schemas(assets: list, ctx: PolicyContext, translator: GovernanceTranslator = DEFAULT_TRANSLATOR) -> list:
-    if ctx.graph is None or not ctx.column_graph.lineage:
-        return assets
+BROWSER_LINK_KEY = "column lineage ↗"
+
+
+def browser_link(base_url: str, asset: str) -> dg.UrlMetadataValue:
+    """The asset's page in the lineage browser (`dfg serve`)."""
+    return dg.MetadataValue.url(base_url.rstrip("/") + "/asset/" + quote(asset, safe="/"))
+
+
+def with_propagated_schemas(assets: list, ctx: PolicyContext, translator: GovernanceTranslator = DEFAULT_TRANSLATOR,
+                            browser_url: str | None = None) -> list:
+    """Each traced asset gets its columns with propagated classes, its column lineage in Dagster's
+    own convention (`dagster/column_lineage`, which Dagster+ draws and other tools read) and as a
+    readable table; each governed or traced asset gets a link to its page in the lineage browser."""
+    graph = ctx.column_graph if ctx.graph is not None else None
+    traced = graph.lineage if graph is not None else {}
+    asset_of_table = {table_of(a, g): dg.AssetKey.from_user_string(a) for a, g in ctx.governance.items()}
+    asset_of_table.update({a: dg.AssetKey.from_user_string(a) for a in (graph.sql if graph is not None else {})})
 
     def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
         key = spec.key.to_user_string()
-        if key not in ctx.column_graph.lineage:
-            return spec
-        schema = propagated_schema(ctx.graph, key, ctx.governance.get(key), translator)
-        return spec.replace_attributes(metadata={**spec.metadata, "dagster/column_schema": schema,
-                                                 LINEAGE_KEY: dg.MetadataValue.md(lineage_markdown(ctx.column_graph.lineage[key]))})
+        metadata = dict(spec.metadata)
+        if browser_url and (key in ctx.governance or key in traced):
+            metadata[BROWSER_LINK_KEY] = browser_link(browser_url, key)
+        if key in traced:
+            lineage = traced[key]
+            metadata["dagster/column_schema"] = propagated_schema(ctx.graph, key, ctx.governance.get(key), translator)
+            metadata["dagster/column_lineage"] = column_lineage_metadata(lineage, asset_of_table)
+            metadata[LINEAGE_KEY] = dg.MetadataValue.md(lineage_markdown(lineage))
+        return spec.replace_attributes(metadata=metadata) if metadata != dict(spec.metadata) else spec
 
     return list(dg.map_asset_specs(attach, assets))
 
@@ -230,7 +250,7 @@ def governed_definitions(
     specs = all_specs(governed)
     ctx = policy_context(specs, project)
     write_catalog(project, specs, ctx)
-    governed = with_propagated_schemas(governed, ctx, translator)
+    governed = with_propagated_schemas(governed, ctx, translator, project.browser.url)
     ledger_spec, ledger_check, ledger_job, ledger_schedule = ledger_definitions(project)
     job_assets, governance_job_defs, governance_schedules = governance_jobs(project, ctx)
     return dg.Definitions(

@@ -106,6 +106,13 @@ class OpenLineageSection(_Section):
                                "own settings (OPENLINEAGE_CONFIG, OPENLINEAGE_URL, OPENLINEAGE__*) win over it")
 
 
+class BrowserConfig(_Section):
+    """Where the lineage browser (`dfg serve`) is reached: the link on each asset's page in Dagster's UI."""
+
+    url: str = Field(default="http://127.0.0.1:3001", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+                     description="the browser's base URL, as people reach it (DFG_BROWSER_URL overrides it)")
+
+
 class KeysConfig(_Section):
     """Where the key-encryption key of the per-subject data keys lives (field-level encryption)."""
 
@@ -237,6 +244,7 @@ class Project:
     flows: dict = field(default_factory=dict)  # `flows:` as declared
     zones: dict[str, int] = field(default_factory=dict)  # zones beyond the defaults, with their trust (0 = none)
     classification: Classification = field(default_factory=Classification)
+    browser: BrowserConfig = field(default_factory=BrowserConfig)
 
     @property
     def paths(self) -> StatePaths:
@@ -397,7 +405,7 @@ def _section(model: type[BaseModel], raw, where: str, manifest: Path):
 def _build(manifest: Path, raw: dict) -> Project:
     known = {"project", "definitions", "state_dir", "output_dir", "warehouse", "object_store", "buckets",
              "mlflow", "subjects", "processors", "defaults", "groups", "tenancy", "keys", "openlineage", "review",
-             "ledger", "draft", "systems", "flows", "zones", "classification"}
+             "ledger", "draft", "systems", "flows", "zones", "classification", "browser"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
@@ -429,6 +437,9 @@ def _build(manifest: Path, raw: dict) -> Project:
                             "endpoint_url": os.environ["DFG_S3_ENDPOINT_URL"]}
     object_store = _section(ObjectStoreConfig, object_store_raw, "object_store (with DFG_S3_ENDPOINT_URL)", manifest)
     mlflow = _section(MlflowConfig, raw.get("mlflow"), "mlflow", manifest)
+    browser_raw = raw.get("browser") or {}
+    if os.environ.get("DFG_BROWSER_URL"):  # validated like the manifest's own value
+        browser_raw = {**(browser_raw if isinstance(browser_raw, dict) else {}), "url": os.environ["DFG_BROWSER_URL"]}
     if os.environ.get("MLFLOW_TRACKING_URI"):
         mlflow = mlflow.model_copy(update={"tracking_uri": os.environ["MLFLOW_TRACKING_URI"]})
     buckets = {name: _section(BucketConfig, cfg, f"buckets.{name}", manifest) for name, cfg in sections["buckets"].items()}
@@ -462,6 +473,7 @@ def _build(manifest: Path, raw: dict) -> Project:
         flows=sections["flows"],
         zones=_zones(raw, manifest),
         classification=_section(Classification, raw.get("classification"), "classification", manifest),
+        browser=_section(BrowserConfig, browser_raw, "browser (with DFG_BROWSER_URL)", manifest),
     )
     _check_landscape(project, manifest)
     anchors = project.ledger.anchors

@@ -1,0 +1,1 @@
+"""The lineage browser (`dfg serve`): a read-only web app over the governance catalog."""
