@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test lint dev clean browser
+.PHONY: setup demo test lint dev clean browser vendor
 
 $(BIN)/dfg: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
@@ -35,11 +35,25 @@ test: setup browser lint
 	$(BIN)/pytest -q -n 2
 
 DEV_PORT ?= 3000
+BROWSER_PORT ?= 3001
 
+# Dagster's UI and the lineage browser it links to ("column lineage ↗"), stopped together.
 # Run storage and the warehouse hold personal data: owner-only files (umask 077).
 dev: setup
 	umask 077 && mkdir -p .dfg/dagster_home
-	umask 077 && DAGSTER_HOME=$(CURDIR)/.dfg/dagster_home $(BIN)/dagster dev --port $(DEV_PORT)
+	umask 077 && $(BIN)/dfg catalog build >/dev/null
+	umask 077 && { $(BIN)/dfg serve --port $(BROWSER_PORT) & serve=$$!; trap "kill $$serve 2>/dev/null" EXIT INT TERM; \
+	  DFG_BROWSER_URL=http://127.0.0.1:$(BROWSER_PORT) DAGSTER_HOME=$(CURDIR)/.dfg/dagster_home \
+	  $(BIN)/dagster dev --port $(DEV_PORT); }
+
+# The lineage browser's layout library, as published on the npm registry (see its README there).
+DAGRE ?= 3.1.4
+VENDOR = dataflow_governance/browse/static/vendor
+vendor:
+	rm -rf .vendor && mkdir -p .vendor && cd .vendor && npm pack --silent @dagrejs/dagre@$(DAGRE) >/dev/null && tar xzf *.tgz
+	cp .vendor/package/dist/dagre.min.js .vendor/package/dist/dagre.min.js.LEGAL.txt $(VENDOR)/
+	cp .vendor/package/LICENSE $(VENDOR)/dagre.LICENSE.txt
+	rm -rf .vendor
 
 clean:
 	-$(BIN)/dfg local stop

@@ -140,8 +140,8 @@
     const canvas = svg("svg", { width: Math.max(box.width, 200), height: Math.max(box.height, 80), role: "img",
                                 "aria-label": "lineage graph" });
     const defs = svg("defs", {});
-    const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "7",
-                                   markerHeight: "7", orient: "auto-start-reverse" });
+    const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "8",
+                                   markerHeight: "8", markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" });
     marker.append(svg("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrow" }));
     defs.append(marker);
     canvas.append(defs);
