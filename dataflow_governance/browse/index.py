@@ -46,6 +46,7 @@ class Edge:
     source: Node
     target: Node
     kind: str
+    unverified: bool = False  # a source a partial schema did not list (bound by its qualifier)
 
 
 @dataclass
@@ -97,11 +98,13 @@ class LineageIndex:
         for asset, lineage in graph.lineage.items():
             for column, item in lineage.columns.items():
                 target = self._column(asset, column)
+                unverified = set(item.unverified)
                 for d in item.direct:
                     self._edge(self._column(self._asset(d.table), d.column), target,
-                               "masking" if d.masking else d.transformation)
+                               "masking" if d.masking else d.transformation, (d.table, d.column) in unverified)
                 for i in item.indirect:
-                    self._edge(self._column(self._asset(i.table), i.column), target, i.kind)
+                    self._edge(self._column(self._asset(i.table), i.column), target, i.kind,
+                               (i.table, i.column) in unverified)
         for (asset, column), cls in graph.classes.items():
             if asset in graph.lineage:
                 continue  # traced: its edges are the statement's, with their indirect kinds
@@ -126,8 +129,8 @@ class LineageIndex:
             names.append(column)
         return (asset, column)
 
-    def _edge(self, source: Node, target: Node, kind: str) -> None:
-        edge = Edge(source, target, kind)
+    def _edge(self, source: Node, target: Node, kind: str, unverified: bool = False) -> None:
+        edge = Edge(source, target, kind, unverified)
         self.out_edges.setdefault(source, []).append(edge)
         self.in_edges.setdefault(target, []).append(edge)
 
@@ -244,10 +247,10 @@ class LineageIndex:
             notes.append(f"the neighbourhood holds more than {MAX_NODES} columns: the nearest {MAX_NODES} are shown; "
                          "ask for fewer hops or open a column")
         ids = {node: i for i, node in enumerate(seen)}
-        edges = [(ids[e.source], ids[e.target], e.kind) for node in seen for e in self.out_edges.get(node, ())
-                 if e.kind in kinds and e.target in ids]
+        edges = [{"source": ids[e.source], "target": ids[e.target], "kind": e.kind, **({"unverified": True} if e.unverified else {})}
+                 for node in seen for e in self.out_edges.get(node, ()) if e.kind in kinds and e.target in ids]
         nodes = [{**self.column_dict(node), "id": ids[node], "distance": seen[node]} for node in seen]
-        return {"view": "column", "nodes": nodes, "edges": [{"source": s, "target": t, "kind": k} for s, t, k in edges],
+        return {"view": "column", "nodes": nodes, "edges": edges,
                 "assets": {a: self.assets[a].to_dict() for a in {n[0] for n in seen} if a in self.assets},
                 "hops": hops, "bounded": notes}
 

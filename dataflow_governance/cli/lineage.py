@@ -14,7 +14,8 @@ def register(subparsers, common) -> None:
     p.add_argument("--sql", help="SQL: one statement, or a script of several")
     p.add_argument("--file", help="a file of SQL: one statement, or a script (traced across its statements)")
     p.add_argument("--strict", action="store_true",
-                   help="a table or column the --schema does not know is an error, not a warning")
+                   help="a table or column the --schema does not know is an error (else: a warning, and a "
+                        "column it does not list is traced from its source and marked unverified)")
     p.add_argument("--schema", help="JSON: table → column → type (sqlglot's MappingSchema form)")
     p.add_argument("--dialect", default=None, help="sqlglot dialect: duckdb, postgres, snowflake, bigquery, trino, spark, …")
     p.add_argument("--asset", help="lineage of one of the project's SQL assets, with propagated categories")
@@ -65,7 +66,7 @@ def _sql_lineage(args) -> int:
         script = script_lineage(sql, schema, args.dialect, strict=args.strict)
         emit(args, script.to_dict(), render.script_lineage(script))
         return 0
-    result = column_lineage(sql, schema, args.dialect, strict=args.strict)
+    result = column_lineage(sql, schema, args.dialect, strict=args.strict, strict_columns=args.strict)
     emit(args, result.to_dict(), "\n".join(render.statement_lineage(result)))
     return 0
 

@@ -38,7 +38,9 @@ def lineage_markdown(lineage: StatementLineage) -> str:
     rows = ["| column | from | also depends on |" if with_own else "| column | from |",
             "|---|---|---|" if with_own else "|---|---|"]
     for column, item in lineage.columns.items():
-        direct = ", ".join(f"{d.table}.{d.column} ({d.transformation}{', masked' if d.masking else ''})" for d in item.direct)
+        unverified = set(item.unverified)  # sources a partial schema does not list
+        direct = ", ".join(f"{d.table}.{d.column} ({d.transformation}{', masked' if d.masking else ''}"
+                           f"{', unverified' if (d.table, d.column) in unverified else ''})" for d in item.direct)
         cells = [column, direct or "— (no column: a constant or a count)"]
         if with_own:
             cells.append(", ".join(f"{i.table}.{i.column} ({i.kind})" for i in own[column]) or "—")

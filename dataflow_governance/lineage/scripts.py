@@ -25,6 +25,7 @@ from dataflow_governance.lineage.sql import (
     IndirectSource,
     LineageAnalyzer,
     StatementLineage,
+    declared_table,
     parse_statements,
 )
 
@@ -80,12 +81,14 @@ def script_lineage(sql: str, schema: Mapping | None = None, dialect: str | None 
     traced, skipped, numbers = [], [], []
     written: dict[str, dict[str, ColumnLineage]] = {}
     for number, statement in enumerate(parse_script(sql, dialect), start=1):
-        try:
-            as_move(statement)
-        except NotAMove as exc:
-            skipped.append(f"statement {number}: {exc}")
-            continue
-        analyzer = LineageAnalyzer(session if (given or written) else None, dialect, strict=strict and given)
+        if declared_table(statement) is None:  # a CREATE TABLE with columns declares them for what follows
+            try:
+                as_move(statement)
+            except NotAMove as exc:
+                skipped.append(f"statement {number}: {exc}")
+                continue
+        analyzer = LineageAnalyzer(session if (given or written) else None, dialect, strict=strict and given,
+                                   strict_columns=strict and given)
         lineage = analyzer.statement_lineage(statement)
         if not given and lineage.warnings:  # tables the script did not create were never in a schema
             lineage = StatementLineage(**{**lineage.__dict__, "warnings": ()})

@@ -14,6 +14,7 @@ Per output column, in OpenLineage's terms:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import cast
@@ -63,6 +64,7 @@ class _Trace:
     direct: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # flags: a bit set
     indirect: set[tuple[str, str, str]] = field(default_factory=set)
     ambiguous: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
+    unverified: set[tuple[str, str]] = field(default_factory=set)  # sources a partial schema does not list
 
     def add_direct(self, key: tuple[str, str], rank: int, flags: int) -> None:
         old = self.direct.get(key)
@@ -80,6 +82,7 @@ class _Trace:
                 self.add_direct(key, max(rank, r), masked | m)
             self.indirect |= other.indirect
         self.ambiguous |= other.ambiguous
+        self.unverified |= other.unverified
 
 
 _table_name = table_name
@@ -128,9 +131,10 @@ def _outputs(scope: Scope, name: str) -> bool | None:
 
 
 class _Tracer:
-    def __init__(self, root: Scope, schema: MappingSchema | None = None):
+    def __init__(self, root: Scope, schema: MappingSchema | None = None, verify: bool = False):
         self.root = root
         self.schema = schema
+        self.verify = verify  # the schema did not cover the statement: mark the sources it does not list
         self.scope_of_select: dict[int, Scope] = {}
         for scope in root.traverse():
             self.scope_of_select[id(scope.expression)] = scope
@@ -175,6 +179,9 @@ class _Tracer:
         another table function over columns is a transformation of the columns it reads."""
         trace = _Trace()
         if isinstance(node, exp.Lateral) and isinstance(node.this, exp.Subquery):
+            inner = self.scope_of_select.get(id(node.this.this))
+            if inner is not None:  # the subquery's own scope: its FROM, WHERE and correlations
+                return self.scope_column(inner, name)
             for projection in node.this.this.selects:
                 if projection.alias_or_name == name or name == "*":
                     trace.merge(self.expression(scope, projection.unalias()))
@@ -342,6 +349,9 @@ class _Tracer:
                 trace.indirect.add((*key, role))
             else:
                 trace.add_direct(key, rank, masked)
+            # A table the schema lists without this column (one it does not list at all is a warning of its own).
+            if self.verify and name != "*" and self._holds(source, name.split(".")[0]) is False:
+                trace.unverified.add(key)
 
     def _source(self, scope: Scope, name: str):
         current = scope
@@ -418,44 +428,62 @@ def _check_tables(query: exp.Expr, schema: MappingSchema, strict: bool = True) -
 class LineageAnalyzer:
     """Lineage for many statements over one schema, normalized once (a project's warehouse)."""
 
-    def __init__(self, schema: Mapping | MappingSchema | None = None, dialect: str | None = None, strict: bool = True):
+    def __init__(self, schema: Mapping | MappingSchema | None = None, dialect: str | None = None, strict: bool = True,
+                 strict_columns: bool = False):
         check_dialect(dialect)
         self.dialect = dialect
-        self.strict = strict  # a schema that misses a table or column is an error, not a warning
+        self.strict = strict  # a table the schema does not know is an error, not a warning
+        # A column the schema does not list is an error too (else it is traced from its qualified or
+        # only possible source and marked unverified: real catalogs are partial).
+        self.strict_columns = strict_columns
         if isinstance(schema, MappingSchema) or schema is None:
             self.schema = schema
         else:
-            self.schema = MappingSchema(dict(schema), dialect=dialect)
+            self.schema = MappingSchema(logical_schema(dict(schema), dialect), dialect=dialect)
         self._fold = _presenter(dialect)
 
     def column_lineage(self, sql: str) -> StatementLineage:
-        return self.statement_lineage(parse_statement(sql, self.dialect))
+        return self.statement_lineage(parse_statement(sql, self.dialect), sql)
 
-    def statement_lineage(self, statement: exp.Expr) -> StatementLineage:
+    def statement_lineage(self, statement: exp.Expr, sql: str | None = None) -> StatementLineage:
+        """Lineage of a parsed statement; with its `sql`, a retry after a partial schema parses it
+        again instead of copying every statement beforehand (qualify works in place)."""
+        logical_tables(statement, self.dialect)
+        declared = declared_table(statement, self._fold)
+        if declared is not None:
+            return declared
         move = _split_target(statement)
         mapping, dialect = self.schema, self.dialect
         query, warnings = move.query, []
         written = _written_names(query, dialect)  # before qualify names them `_col_0`
         # Qualify works in place; where a failure is retried leniently, it works on a copy.
-        first_try = query if mapping is not None and self.strict else query.copy()
+        retried = mapping is None or not (self.strict and self.strict_columns)
+        first_try = query.copy() if retried and sql is None else query
+        verify = False
         try:
             try:
                 qualified: exp.Expr = qualify(first_try, schema=mapping, dialect=dialect,
                                     validate_qualify_columns=mapping is not None, identify=False, quote_identifiers=False)
             except OptimizeError as exc:
                 if mapping is not None and self.strict:  # name the unknown table rather than a column it would have held
-                    _check_tables(normalize_identifiers(query, dialect=dialect), mapping)
-                    raise LineageError(f"cannot resolve the query against the schema: {exc}") from None
+                    _check_tables(normalize_identifiers(query.copy(), dialect=dialect), mapping)
+                    if self.strict_columns:
+                        raise LineageError(f"cannot resolve the query against the schema: {exc}") from None
                 if mapping is not None:  # a partial schema: best effort, and say what was not known
                     warnings.append(f"the schema does not cover every column ({str(exc).splitlines()[0]}); "
-                                    "lineage of what it does not cover is best effort")
+                                    "sources it does not list are marked unverified")
+                    verify = True
+                if sql is not None:  # the first try changed the query in place: start again from the text
+                    reparsed = parse_statement(sql, dialect)
+                    logical_tables(reparsed, dialect)
+                    query = _split_target(reparsed).query
                 qualified = _qualify_leniently(query, mapping, dialect)
             if mapping is not None:
                 warnings += _check_tables(qualified, mapping, strict=self.strict)
             root = build_scope(qualified)
             if root is None:
                 raise LineageError("the statement has no query scope to trace")
-            return self._trace(root, move, warnings, written)
+            return self._trace(root, move, warnings, written, verify)
         except RecursionError:
             raise LineageError("the statement is nested too deeply to trace (split it)") from None
         except (SqlglotError, ValueError, KeyError) as exc:
@@ -463,14 +491,18 @@ class LineageAnalyzer:
                 raise
             raise LineageError(f"cannot trace the statement: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
 
-    def _trace(self, root: Scope, move: Move, warnings: list[str], written: list[str | None]) -> StatementLineage:
+    def _trace(self, root: Scope, move: Move, warnings: list[str], written: list[str | None],
+               verify: bool = False) -> StatementLineage:
         mapping, dialect, fold = self.schema, self.dialect, self._fold
         target, target_columns = move.target, move.target_columns
-        tracer = _Tracer(root, mapping)
+        tracer = _Tracer(root, mapping, verify)
         names = _output_names(root)
         if len(written) == len(names):  # an unaliased expression is named by its SQL text, not `_col_0`
             names = [w if w is not None else n for n, w in zip(names, written)]
-        if target_columns is None and target and mapping is not None and "*" not in names:
+        # An INSERT without a column list fills the target's columns by position; a CREATE … AS names
+        # its columns after the query, whatever an earlier version of the table had (mapping those by
+        # position would pin each column on another's source).
+        if target_columns is None and target and move.kind == "insert" and mapping is not None and "*" not in names:
             target_table = normalize_identifiers(exp.to_table(target, dialect=dialect), dialect=dialect)
             if mapping.find(target_table, ensure_data_types=False) is not None:
                 known = [c for c in mapping.column_names(target_table) if c not in move.static_partitions]
@@ -492,9 +524,66 @@ class LineageAnalyzer:
 
 
 def column_lineage(sql: str, schema: Mapping | MappingSchema | None = None, dialect: str | None = None,
-                   strict: bool = True) -> StatementLineage:
+                   strict: bool = True, strict_columns: bool = False) -> StatementLineage:
     """Lineage of every output column of one statement that moves data (see `dml`)."""
-    return LineageAnalyzer(schema, dialect, strict).column_lineage(sql)
+    return LineageAnalyzer(schema, dialect, strict, strict_columns).column_lineage(sql)
+
+
+def declared_table(statement: exp.Expr, fold=lambda name: name) -> StatementLineage | None:
+    """`CREATE TABLE t (a INT, …)` without a query: the table's declared columns, each from nowhere."""
+    if not (isinstance(statement, exp.Create) and statement.expression is None
+            and str(statement.args.get("kind", "")).upper() == "TABLE" and isinstance(statement.this, exp.Schema)):
+        return None
+    columns = {fold(c.name): ColumnLineage() for c in statement.this.expressions if isinstance(c, exp.ColumnDef)}
+    target = table_name(cast(exp.Table, statement.this.this))
+    return StatementLineage(columns=columns, tables=(), target=fold(target), kind="create")
+
+
+# --- BigQuery's table families ---------------------------------------------------------------------
+# Date-sharded tables (events_20230101) are one logical table (events_yyyymmdd), as is a wildcard
+# over them (events_2023*, events_*); a partition decorator (t$20230101, t$__UNPARTITIONED__) names
+# its base table.
+_SHARD = re.compile(r"^(?P<base>.+_)(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$")
+_WILDCARD = re.compile(r"^(?P<base>.+_)\d*\*$")
+SHARDED = "yyyymmdd"
+
+
+def logical_table_name(name: str) -> str:
+    name = name.split("$", 1)[0] or name
+    found = _SHARD.match(name) or _WILDCARD.match(name)
+    return found.group("base") + SHARDED if found else name
+
+
+def _shards_tables(dialect: str | None) -> bool:
+    return dialect is not None and dialect.split(",")[0].strip().lower() == "bigquery"
+
+
+def logical_tables(statement: exp.Expr, dialect: str | None) -> None:
+    """Names every shard, wildcard and decorated table of a BigQuery statement by its logical table (in place)."""
+    if not _shards_tables(dialect):
+        return
+    for table in statement.find_all(exp.Table):
+        if isinstance(table.this, exp.Identifier):
+            logical = logical_table_name(table.name)
+            if logical != table.name:
+                table.set("this", exp.to_identifier(logical, quoted=table.this.quoted))
+
+
+def logical_schema(schema: dict, dialect: str | None) -> dict:
+    """A BigQuery schema with its shards' tables merged under their logical name."""
+    if not _shards_tables(dialect):
+        return schema
+    out: dict = {}
+    for key, value in schema.items():
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            out[key] = logical_schema(value, dialect)  # a project or dataset level
+        elif isinstance(value, dict):
+            name = ".".join(logical_table_name(part) if i == key.count(".") else part
+                            for i, part in enumerate(key.split(".")))
+            out[name] = {**out.get(name, {}), **value}
+        else:
+            out[key] = value
+    return out
 
 
 def _presenter(dialect: str | None):
@@ -561,12 +650,17 @@ def _finish(trace: _Trace, fold=lambda name: name) -> ColumnLineage:
         for (t, c), (rank, flags) in trace.direct.items()))
     indirect = tuple(IndirectSource(*item) for item in sorted({(fold(t), fold(c), kind) for t, c, kind in trace.indirect}))
     ambiguous = tuple(sorted(AmbiguousSource(fold(c), tuple(fold(t) for t in ts)) for c, ts in trace.ambiguous))
-    return ColumnLineage(direct=direct, indirect=indirect, ambiguous=ambiguous)
+    unverified = tuple(sorted({(fold(t), fold(c)) for t, c in trace.unverified}))
+    return ColumnLineage(direct=direct, indirect=indirect, ambiguous=ambiguous, unverified=unverified)
 
 
 def table_dependencies(sql: str, dialect: str | None = None) -> list[str]:
     """Tables a statement reads (CTEs and its own target excluded), without needing a schema."""
-    move = _split_target(parse_statement(sql, dialect))
+    statement = parse_statement(sql, dialect)
+    logical_tables(statement, dialect)
+    if declared_table(statement) is not None:
+        return []
+    move = _split_target(statement)
     root = build_scope(move.query)
     if root is None:
         return []

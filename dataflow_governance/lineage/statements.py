@@ -49,6 +49,9 @@ class ColumnLineage:
     direct: tuple[DirectSource, ...] = ()
     indirect: tuple[IndirectSource, ...] = ()
     ambiguous: tuple[AmbiguousSource, ...] = ()
+    # Sources (table, column) a partial schema does not list: bound by their qualifier or as the one
+    # possible source, not confirmed by the schema.
+    unverified: tuple[tuple[str, str], ...] = ()
 
     def sources(self) -> tuple[DirectSource | IndirectSource, ...]:
         """Every column this one is computed from or filtered by."""
@@ -58,12 +61,15 @@ class ColumnLineage:
         out: dict[str, Any] = {"direct": [d.to_dict() for d in self.direct], "indirect": [i.to_dict() for i in self.indirect]}
         if self.ambiguous:
             out["ambiguous"] = [a.to_dict() for a in self.ambiguous]
+        if self.unverified:
+            out["unverified"] = [{"table": t, "column": c} for t, c in self.unverified]
         return out
 
     @classmethod
     def from_dict(cls, data: dict) -> ColumnLineage:
         return cls(tuple(DirectSource(**d) for d in data["direct"]), tuple(IndirectSource(**i) for i in data["indirect"]),
-                   tuple(AmbiguousSource(a["column"], tuple(a["candidates"])) for a in data.get("ambiguous", ())))
+                   tuple(AmbiguousSource(a["column"], tuple(a["candidates"])) for a in data.get("ambiguous", ())),
+                   tuple((u["table"], u["column"]) for u in data.get("unverified", ())))
 
 
 @dataclass(frozen=True)

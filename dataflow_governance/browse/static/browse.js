@@ -154,11 +154,12 @@
       const path = svg("path", {
         d: "M " + points.map((p) => `${p.x.toFixed(1)} ${p.y.toFixed(1)}`).join(" L "),
         class: `edge ${indirect ? "indirect" : "direct"} ${kinds.map((k) => "kind-" + k).join(" ")}` +
-               (crossing(byId.get(edge.source), byId.get(edge.target)) ? " crossing" : ""),
+               (crossing(byId.get(edge.source), byId.get(edge.target)) ? " crossing" : "") +
+               (edge.unverified ? " unverified" : ""),
         "marker-end": "url(#arrow)", "data-kinds": kinds.join(" "),
       });
       const title = svg("title", {});
-      title.textContent = kinds.join(", ");
+      title.textContent = kinds.join(", ") + (edge.unverified ? " (unverified: the schema does not list this source)" : "");
       path.append(title);
       canvas.append(path);
     }
