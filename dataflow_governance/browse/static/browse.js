@@ -259,9 +259,9 @@
   }
 
   function chainItem(item) {
-    const via = item.via ? ` ← ${item.via.kind}${item.via.reveals_values ? " (returns input values)" : ""}` : "";
-    const text = `${item.label}${via}` + (item.categories.length ? ` — ${item.categories.join(", ")}` : "") +
-                 (item.declared ? " (declared)" : "") + (item.repeated ? " (see above)" : "");
+    const via = item.via ? ` (${item.via.kind.replace("_", " ")}${item.via.reveals_values ? ", returns input values" : ""})` : "";
+    const text = `from ${item.label}${via}` + (item.categories.length ? `: ${item.categories.join(", ")}` : "") +
+                 (item.declared ? ", declared there" : "") + (item.repeated ? " (see above)" : "");
     const link = el("a", { href: linkOf(item.asset, item.column), class: "chain-link" }, text);
     link.addEventListener("click", (event) => { event.preventDefault(); openFocus(item.asset, item.column, true); });
     return el("li", {}, link, item.children.length ? el("ul", {}, ...item.children.map(chainItem)) : null);
