@@ -168,3 +168,57 @@ def test_an_unknown_asset_is_a_page_that_says_so(browser_on_example):
     expect(page.locator("h1")).to_have_text("No such asset")
     expect(page.locator(".suggestions a", has_text="daily_signups")).to_be_visible()
     shot(page, "browser_unknown_asset")
+
+
+def test_hostile_names_render_as_text_and_run_nothing(browser_on_example, tmp_path):
+    """Names are data: markup in an asset or column name is shown, never run; a 10,000-character
+    name is shortened on screen."""
+    from dataflow_governance.catalog import artifact
+    from dataflow_governance.lineage.graph import SqlDefinition
+    from dataflow_governance.model.spec import build_governance
+
+    hostile = "<img src=x onerror=document.body.dataset.pwned=1>"
+    governance = {"raw": build_governance("raw", {"columns": {hostile: {"type": "text"}, "c" * 10_000: {"type": "text"}}})}
+    sql = [SqlDefinition("copy", f'SELECT "{hostile}" AS "{hostile}", "{"c" * 10_000}" AS long_one FROM raw')]
+    built = artifact.build(artifact.Origin(project="<b>hostile</b>", root=tmp_path), governance,
+                           {"raw": frozenset(), "copy": frozenset({"raw"})}, sql)
+    path = artifact.write(built, tmp_path / "catalog.json")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "dataflow_governance.cli", "serve", "--catalog", str(path),
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+        _url, page, _errors, _manifest = browser_on_example  # the same browser, another server
+        if True:
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(f"{url}/asset/copy")
+            ready(page)
+            expect(page.locator(".project")).to_have_text("<b>hostile</b>")
+            page.fill("#search", "img")
+            expect(page.locator("#results button").first).to_contain_text("<img src=x")
+            page.locator("#results button").first.click()
+            ready(page)
+            expect(page.locator("#selected")).to_contain_text(hostile)
+            assert page.locator("#graph img, #panel img, #results img").count() == 0  # text, not an element
+            assert page.evaluate("document.body.dataset.pwned") is None
+            page.goto(f"{url}/asset/copy")  # every column of `copy`, and their sources
+            ready(page)
+            shown = page.locator("g.node").evaluate_all(
+                "ns => ns.filter(n => n.dataset.column.length > 1000)"
+                "        .map(n => [n.dataset.column.length, n.querySelector('text.column-name').textContent.length,"
+                "                   n.getBoundingClientRect().width])")
+            assert shown and all(full == 10_000 and text <= 40 and width <= 300 for full, text, width in shown)
+            shot(page, "browser_hostile_names")
+        assert not dialogs
+    finally:
+        stop_process_group(server)

@@ -98,8 +98,12 @@
   }
 
   // --- the graph ------------------------------------------------------------------------------
+  // A node shows at most NODE_CHARS of a name (the whole name is its tooltip and in the panel).
+  const NODE_CHARS = 40;
+  const fit = (text) => (text.length > NODE_CHARS ? text.slice(0, NODE_CHARS - 1) + "…" : text);
+
   function nodeText(node) {
-    return state.view === "table" ? [node.label, `${node.columns} columns`] : [node.asset_label, node.label];
+    return (state.view === "table" ? [node.label, `${node.columns} columns`] : [node.asset_label, node.label]).map(fit);
   }
 
   function width(lines) { return Math.min(280, 16 + 6.6 * Math.max(...lines.map((l) => l.length))); }
