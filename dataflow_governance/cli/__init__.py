@@ -5,7 +5,7 @@ check); 2 the input could not be used (bad manifest, unknown taxonomy key, unrea
 
 The parser and exit codes are here; each command family is a module of its own (`init`, `demo`
 (materialize), `governance`, `lineage`, `scanning`, `subjects`, `provenance`, `audit`, `tenancy`, `keys`,
-`review`, `openlineage`, `serve`, `local`) that computes its answer and hands it to `render` for people or prints it as JSON.
+`review`, `openlineage`, `saga`, `serve`, `local`) that computes its answer and hands it to `render` for people or prints it as JSON.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = ["FAMILIES", "CliError", "main"]
 # Each family declares its commands in its own module (`register`) and runs them there; the order
 # here is the order of `dfg --help`.
 FAMILIES = ("init", "demo", "governance", "lineage", "scanning", "subjects", "incident", "provenance", "audit", "tenancy",
-            "keys", "review", "openlineage", "serve", "local")
+            "keys", "review", "openlineage", "saga", "serve", "local")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -83,6 +83,7 @@ def run_demo(project: Project, defs: dg.Definitions, select: str | None = None, 
     from dataflow_governance.policy.pci import pci_scope
     from dataflow_governance.policy.rules import run_policy
     from dataflow_governance.reports.boundaries import write_boundaries
+    from dataflow_governance.reports.bpmn import write_process_views
     from dataflow_governance.reports.c4 import VIEWS
     from dataflow_governance.reports.mermaid import write_mermaid
     from dataflow_governance.reports.openlineage import OpenLineageError
@@ -140,6 +141,7 @@ def run_demo(project: Project, defs: dg.Definitions, select: str | None = None, 
     views = [write_mermaid(out, "pci_scope", "PCI DSS scope", scope_mermaid(pci_scope(ctx), ctx)),
              *(write_mermaid(out, name.replace("-", "_"), name, view(ctx, platform_of(project))) for name, view in VIEWS.items())]
     reports = [*write_ropa(ropa_activities(ctx), out).values(), write_data_map(ctx, out), *views,
+               *write_process_views(ctx.landscape, ctx.processors, out),
                *write_boundaries(boundary_catalog(ctx), out), findings_report(findings, out)]
     return {
         "assets": len(defs.resolve_asset_graph().materializable_asset_keys) - 1,

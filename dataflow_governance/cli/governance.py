@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataflow_governance.cli import render
-from dataflow_governance.cli.common import build_catalog, catalog_key, emit, policy
+from dataflow_governance.cli.common import CliError, build_catalog, catalog_key, emit, policy
 from dataflow_governance.dagster_ext.parts import warehouse_of
 
 
@@ -20,8 +20,11 @@ def register(subparsers, common) -> None:
     p.set_defaults(handler="governance:cmd_ropa")
     p = subparsers.add_parser("map", parents=[common], help="Mermaid data map with regions and processors; C4 views")
     p.add_argument("--out", help="output folder (default: the manifest's output_dir)")
-    p.add_argument("--view", choices=["flow", "c4-context", "c4-container", "c4-component"], default="flow",
-                   help="flow: every asset and flow (default); c4-context / c4-container / c4-component: the C4 levels")
+    p.add_argument("--view", choices=["flow", "c4-context", "c4-container", "c4-component", "bpmn", "swimlane"],
+                   default="flow", help="flow: every asset and flow (default); c4-context / c4-container / c4-component: "
+                   "the C4 levels; bpmn: each saga as BPMN 2.0; swimlane: each process as BPMN lanes and a sequence")
+    p.add_argument("--saga", help="bpmn: only this saga")
+    p.add_argument("--flow", help="swimlane: only this process (processes: in the manifest)")
     p.set_defaults(handler="governance:cmd_map")
     p = subparsers.add_parser("scope", parents=[common], help="PCI DSS scope from lineage: the cardholder data environment")
     p.add_argument("--pci", action="store_true", required=True, help="the cardholder data environment (PCI DSS)")
@@ -89,11 +92,31 @@ def cmd_map(args, project) -> int:
         path = write_data_map(ctx, out)
         emit(args, {"path": str(path), "mermaid": data_map(ctx)}, f"data map → {path}")
         return 0
+    if args.view in ("bpmn", "swimlane"):
+        return _process_views(args, ctx, project, out)
     from dataflow_governance.dagster_ext.parts import platform_of
 
     diagram = VIEWS[args.view](ctx, platform_of(project))
     path = write_mermaid(out, args.view.replace("-", "_"), args.view, diagram)
     emit(args, {"path": str(path), "view": args.view, "mermaid": diagram}, f"{args.view} view → {path}")
+    return 0
+
+
+def _process_views(args, ctx, project, out: Path) -> int:
+    from dataflow_governance.reports.bpmn import write_process_views
+
+    landscape = ctx.landscape
+    declared = (landscape.sagas if args.view == "bpmn" else landscape.processes) if landscape is not None else {}
+    what, wanted = ("saga", args.saga) if args.view == "bpmn" else ("process", args.flow)
+    if not declared:
+        raise CliError(f"the project declares no {what} ({what}s: in the manifest)")
+    if wanted is not None and wanted not in declared:
+        raise CliError(f"unknown {what} {wanted!r}; {what}s: {', '.join(sorted(declared))}")
+    names = None if wanted is None else [wanted]
+    paths = write_process_views(landscape, ctx.processors, out, sagas=names if args.view == "bpmn" else [],
+                                processes=names if args.view == "swimlane" else [])
+    emit(args, {"view": args.view, "paths": [str(p) for p in paths]},
+         "\n".join(f"{args.view} view → {p}" for p in paths))
     return 0
 
 

@@ -339,3 +339,36 @@ def incident(report: dict) -> str:
     lines.append("remediation plan:")
     lines += [f"  {i}. {step}" for i, step in enumerate(report["plan"], 1)]
     return "\n".join(lines)
+
+
+def saga_trace(trace: dict) -> str:
+    """Why a saga ended as it did, and where its data went (names and times, never values)."""
+    lines = [f"saga {trace['saga']} {trace['id']}: {trace['status'].upper()} (created {trace['created_at']})"]
+    for step in trace["completed"]:
+        lines.append(f"  ✓ {step['step']}: {step['command']} → {step['participant']} at {step['at']}")
+    failed = trace["failed"]
+    if failed is not None:
+        lines.append(f"  ✗ {failed['step']}: {failed['command']} → {failed['participant']}"
+                     + (f" at {failed['at']}" if failed["at"] else "") + f" FAILED: {failed['reason'] or 'no reason recorded'}"
+                     + (" (from the state; its failure event is missing)" if failed.get("from_state_only") else ""))
+    for c in trace["compensations"]:
+        lines.append(f"  ↶ {c['compensation']} (undoes {c['of_step']}) → {c['participant']} at {c['at']}"
+                     + ("" if c["ok"] else " FAILED"))
+    if trace["missing_compensations"]:
+        lines.append(f"  compensations that should have run and did not: {', '.join(trace['missing_compensations'])}")
+    if trace["out_of_order"]:
+        lines.append("  the compensations ran out of order (expected the reverse of the steps)")
+    lines.append("data sent:")
+    for sent in trace["data_sent"]:
+        lines.append(f"  {sent['step']} → {sent['to']}{' (third party)' if sent['third_party'] else ''}: "
+                     f"{', '.join(sent['data']) or 'nothing declared'}" + (" (attempted)" if sent.get("attempted") else ""))
+    for held in trace["data_still_held"]:
+        lines.append(f"  still held by {held['participant']} after {held['compensation']}: deleted by "
+                     f"{held['deletion'] or 'NOTHING DECLARED'}")
+    events = trace["events"]
+    lines.append(f"events: {events['of_this_saga']} of this saga ({events['read']} read"
+                 + (f"; {events['corrupted']} corrupted line(s) skipped" if events["corrupted"] else "")
+                 + (f"; {events['unknown_steps']} naming no declared step" if events["unknown_steps"] else "") + ")")
+    if trace.get("ledgered"):
+        lines.append("this trace read PHI or card data flows: ledgered (saga.traced)")
+    return "\n".join(lines)

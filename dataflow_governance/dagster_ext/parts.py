@@ -126,17 +126,21 @@ def landscape_of(project: Project, governance: Mapping[str, AssetGovernance]) ->
     stores, each holding its assets, and its processors), completed by `systems:` and `flows:`."""
     from dataflow_governance.errors import GovernanceError
     from dataflow_governance.model import systems as landscape
+    from dataflow_governance.model.sagas import build_processes, build_sagas
 
     known = landscape.derived_systems(governance, project.processors, project.warehouse.region,
                                       {name: bucket.region for name, bucket in project.buckets.items()})
     systems, declared = landscape.build_landscape(project.systems, project.flows, project.zones, known)
     try:
         landscape.check_flow_data(declared, governance)  # (assets are known only once the Definitions are)
+        sagas = build_sagas(project.sagas, systems, governance)
+        landscape.check_saga_data(sagas, governance)
+        processes = build_processes(project.processes, systems, people=project.people)
     except GovernanceError as exc:
         raise GovernanceError(f"{project.manifest_path.name if project.manifest_path else 'manifest'}: {exc}") from None
     return landscape.Landscape(systems, {**landscape.derived_flows(governance, systems), **declared},
                                {**landscape.DEFAULT_ZONES, **project.zones}, project.classification,
-                               declared=bool(project.systems or project.flows))
+                               declared=bool(project.systems or project.flows), sagas=sagas, processes=processes)
 
 
 def platform_of(project: Project) -> Platform:

@@ -242,6 +242,8 @@ class Project:
     draft: bool = False  # written by `dfg init --scan` and not reviewed yet
     systems: dict = field(default_factory=dict)  # `systems:` as declared (validated; see model.systems)
     flows: dict = field(default_factory=dict)  # `flows:` as declared
+    sagas: dict = field(default_factory=dict)  # `sagas:` as declared (validated; see model.sagas)
+    processes: dict = field(default_factory=dict)  # `processes:` as declared
     zones: dict[str, int] = field(default_factory=dict)  # zones beyond the defaults, with their trust (0 = none)
     classification: Classification = field(default_factory=Classification)
     browser: BrowserConfig = field(default_factory=BrowserConfig)
@@ -266,6 +268,11 @@ class Project:
     @property
     def store_path(self) -> Path:
         return self._in_state(self.warehouse.store)
+
+    @property
+    def people(self) -> tuple[str, ...]:
+        """The kinds of data subject (and the subjects' names): actors of a process that are no system."""
+        return tuple(sorted({*self.subjects, *(s.data_subject for s in self.subjects.values())}))
 
     @property
     def mlflow_tracking_uri(self) -> str:
@@ -405,13 +412,14 @@ def _section(model: type[BaseModel], raw, where: str, manifest: Path):
 def _build(manifest: Path, raw: dict) -> Project:
     known = {"project", "definitions", "state_dir", "output_dir", "warehouse", "object_store", "buckets",
              "mlflow", "subjects", "processors", "defaults", "groups", "tenancy", "keys", "openlineage", "review",
-             "ledger", "draft", "systems", "flows", "zones", "classification", "browser"}
+             "ledger", "draft", "systems", "flows", "zones", "classification", "browser", "sagas",
+             "processes"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ManifestError(f"{manifest.name}: unknown top-level field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
     root = manifest.parent
     sections = {name: _mapping(raw, name, manifest) for name in ("buckets", "subjects", "processors", "groups", "systems",
-                                                                   "flows")}
+                                                                   "flows", "sagas", "processes")}
     if raw.get("defaults") is not None and not isinstance(raw["defaults"], dict):
         raise ManifestError(f"{manifest.name}: defaults: must be a mapping of governance facts")
     if not isinstance(raw.get("draft", False), bool):
@@ -471,6 +479,8 @@ def _build(manifest: Path, raw: dict) -> Project:
         draft=bool(raw.get("draft", False)),
         systems=sections["systems"],
         flows=sections["flows"],
+        sagas=sections["sagas"],
+        processes=sections["processes"],
         zones=_zones(raw, manifest),
         classification=_section(Classification, raw.get("classification"), "classification", manifest),
         browser=_section(BrowserConfig, browser_raw, "browser (with DFG_BROWSER_URL)", manifest),
@@ -499,15 +509,18 @@ def _zones(raw: dict, manifest: Path) -> dict[str, int]:
 def _check_landscape(project: Project, manifest: Path) -> None:
     """The declared systems and flows, validated against the systems the project has already (its
     warehouse, buckets, processors, Delta and model registry)."""
-    if not project.systems and not project.flows:
+    if not (project.systems or project.flows or project.sagas or project.processes):
         return
+    from dataflow_governance.model.sagas import build_processes, build_sagas
     from dataflow_governance.model.systems import System, build_landscape, derived_systems
 
     known = derived_systems({}, project.processors, project.warehouse.region,
                             {b: c.region for b, c in project.buckets.items()})
     known |= {name: System(name=name, kind="datastore", zone="data", derived=True) for name in ("delta", "model_registry")}
     try:
-        build_landscape(project.systems, project.flows, project.zones, known)
+        systems, _flows = build_landscape(project.systems, project.flows, project.zones, known)
+        build_sagas(project.sagas, systems)  # (their assets are checked once the Definitions declare them all)
+        build_processes(project.processes, systems, people=project.people)
     except GovernanceError as exc:
         raise ManifestError(f"{manifest.name}: {exc}") from None
 

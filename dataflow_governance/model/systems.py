@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dataflow_governance.errors import GovernanceError
 from dataflow_governance.model.levels import DEFAULT_LEVELS, LEVELS
+from dataflow_governance.model.sagas import Process, Saga
 from dataflow_governance.model.spec import REGION, AssetGovernance, Processor, parse_duration_days
+from dataflow_governance.model.validation import validated
 
 SystemKind = Literal["person", "client", "gateway", "service", "datastore", "queue", "cache", "log", "backup",
                      "external_api", "webhook_source"]
@@ -149,20 +151,10 @@ def build_landscape(systems: Mapping[str, dict], flows: Mapping[str, dict], zone
 
 
 def _validated(model: type[BaseModel], raw: dict, where: str):
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        field = ".".join(str(p) for p in problem["loc"])
-        message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            message = f"unknown field (controls: {', '.join(Controls.model_fields)})" if "controls" in field else "unknown field"
-        raise GovernanceError(f"{where}{'.' + field if field else ''}: {message}") from None
+    return validated(model, raw, where, {"controls": f"controls: {', '.join(Controls.model_fields)}"})
 
 
-def check_flow_data(flows: Mapping[str, Flow], governance: Mapping[str, AssetGovernance]) -> None:
+def check_flow_data(flows: Mapping[str, Flow], governance: Mapping[str, AssetGovernance], where: str = "flows") -> None:
     """Each item a declared flow carries is an asset, an `asset.column` of a declared column, or a
     fideslang category; anything else names the flow and the item."""
     from dataflow_governance.model import taxonomy
@@ -174,7 +166,7 @@ def check_flow_data(flows: Mapping[str, Flow], governance: Mapping[str, AssetGov
                 continue
             if item not in taxonomy.data_categories():
                 near = taxonomy.suggest(item, taxonomy.data_categories() | frozenset(governance))
-                raise GovernanceError(f"flows.{name}.data: {item!r} is no asset, asset.column or fideslang category"
+                raise GovernanceError(f"{where}.{name}.data: {item!r} is no asset, asset.column or fideslang category"
                                       + (f" (did you mean {', '.join(near)}?)" if near else ""))
 
 
@@ -188,18 +180,24 @@ class Landscape:
     zones: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_ZONES))
     classification: Classification = field(default_factory=Classification)
     declared: bool = False
+    sagas: Mapping[str, Saga] = field(default_factory=dict)  # flows designed to fail (model.sagas)
+    processes: Mapping[str, Process] = field(default_factory=dict)  # declared multi-actor flows
 
     def to_dict(self) -> dict:
         return {"systems": {n: s.model_dump(mode="json", exclude_defaults=True) for n, s in sorted(self.systems.items())},
                 "flows": {n: f.model_dump(mode="json", by_alias=True, exclude_defaults=True) for n, f in sorted(self.flows.items())},
                 "zones": dict(self.zones), "classification": self.classification.model_dump(mode="json"),
-                "declared": self.declared}
+                "declared": self.declared,
+                "sagas": {n: s.model_dump(mode="json") for n, s in sorted(self.sagas.items())},
+                "processes": {n: p.model_dump(mode="json", by_alias=True) for n, p in sorted(self.processes.items())}}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Landscape:
         return cls({n: System.model_validate(s) for n, s in data["systems"].items()},
                    {n: Flow.model_validate(f) for n, f in data["flows"].items()}, dict(data["zones"]),
-                   Classification.model_validate(data["classification"]), bool(data["declared"]))
+                   Classification.model_validate(data["classification"]), bool(data["declared"]),
+                   {n: Saga.model_validate(s) for n, s in data.get("sagas", {}).items()},
+                   {n: Process.model_validate(p) for n, p in data.get("processes", {}).items()})
 
 
 PIPELINE = "pipeline"  # the data platform itself: Dagster running the project's assets
@@ -254,6 +252,17 @@ def derived_flows(governance: Mapping[str, AssetGovernance], systems: Mapping[st
     return flows
 
 
+def check_saga_data(sagas: Mapping[str, Saga], governance: Mapping[str, AssetGovernance]) -> None:
+    """Each item a saga's step sends or gets back is an asset, an `asset.column` of a declared
+    column, or a fideslang category (as a flow's data is); an error names `sagas.<saga>.steps[i]`."""
+    for saga in sagas.values():
+        for i, step in enumerate(saga.steps):
+            items = (*step.sends, *step.returns)
+            if items:
+                check_flow_data({f"{saga.name}.steps[{i}]": Flow.model_validate(
+                    {"name": step.name, "from": "saga", "to": step.participant, "data": items})}, governance, "sagas")
+
+
 __all__ = ["HOLDING_KINDS", "LEVELS", "Classification", "Controls", "Flow", "Landscape", "System", "build_landscape",
-           "check_flow_data",
+           "check_flow_data", "check_saga_data",
            "derived_flows", "derived_systems"]

@@ -193,10 +193,14 @@ def encryption_zone(ctx: PolicyContext) -> Iterator[Finding]:
 
 
 def assets_concerned(ctx: PolicyContext, subject: str) -> set[str]:
-    """The assets a boundary finding is about: those a system holds (`system:<name>`), or those whose
-    data a flow carries (`flow:<name>`); a finding about an asset is about that asset."""
+    """The assets a boundary finding is about: those a system holds (`system:<name>`), those whose
+    data a flow carries (`flow:<name>`), a saga's state and events (`saga:<name>`); a finding about
+    an asset is about that asset."""
     landscape = ctx.landscape
     kind, _, name = subject.partition(":")
+    if landscape is not None and kind == "saga" and name in landscape.sagas:  # its state and events
+        saga = landscape.sagas[name]
+        return {a for a in (saga.state, saga.events) if a is not None and a in ctx.governance}
     if landscape is None or kind not in ("system", "flow"):
         return {subject}
     if kind == "system" and name in landscape.systems:

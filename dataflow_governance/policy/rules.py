@@ -1,5 +1,5 @@
-"""The one rule table: every static rule, GDPR's, tenancy's, HIPAA's (Safe Harbor's too), PCI DSS's
-and the trust boundaries', and running them."""
+"""The one rule table: every static rule, GDPR's, tenancy's, HIPAA's (Safe Harbor's too), PCI DSS's,
+the trust boundaries' and the sagas', and running them."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from dataflow_governance.policy.gdpr import GDPR_RULES
 from dataflow_governance.policy.hipaa import HIPAA_RULES
 from dataflow_governance.policy.pci import PCI_RULES
 from dataflow_governance.policy.safe_harbor import SAFE_HARBOR_RULES
+from dataflow_governance.policy.sagas import SAGA_RULES
 from dataflow_governance.policy.tenancy import TENANCY_RULES
 
 __all__ = ["RULES", "Finding", "PolicyContext", "Rule", "run_policy"]
 
-RULES: tuple[Rule, ...] = (*GDPR_RULES, *TENANCY_RULES, *HIPAA_RULES, *SAFE_HARBOR_RULES, *PCI_RULES, *BOUNDARY_RULES)
+RULES: tuple[Rule, ...] = (*GDPR_RULES, *TENANCY_RULES, *HIPAA_RULES, *SAFE_HARBOR_RULES, *PCI_RULES, *BOUNDARY_RULES,
+                           *SAGA_RULES)
 
 
 def run_policy(ctx: PolicyContext, rules: Iterable[Rule] = RULES) -> list[Finding]:

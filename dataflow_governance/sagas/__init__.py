@@ -1,0 +1,1 @@
+"""Sagas at run time: tracing one saga through its state and events."""
