@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -160,7 +161,31 @@ def c4_container(ctx: PolicyContext, platform: Platform) -> str:
     for (holder, name), categories in sorted(sends.items()):
         lines.append(f'  Rel({holder}, proc_{mermaid_id(name)}, "sends", "{_quote(_label(categories)) or "no personal data"}")')
     lines += _declared_systems(ctx, containers, {n for _s, n in sends})
+    if ctx.landscape is not None and ctx.landscape.sagas:
+        lines += _saga_paths(ctx, lines)
     return "\n".join(lines) + "\n"
+
+
+def _saga_paths(ctx: PolicyContext, drawn_lines: list[str]) -> list[str]:
+    """Each saga's happy and compensating paths, to participants drawn above or drawn here."""
+    from dataflow_governance.reports.saga_paths import c4_lines
+
+    landscape = ctx.landscape
+    assert landscape is not None
+    drawn = {m.group(1) for line in drawn_lines if (m := re.match(r"\s*(?!Rel\()\w+\((\w+),", line))}
+
+    def element_of(name: str) -> tuple[str, str | None]:
+        if name in ctx.processors:
+            element = f"proc_{mermaid_id(name)}"
+            return element, None if element in drawn else f'  {_external(ctx, name)}'
+        system = landscape.systems.get(name)
+        element = _element_id(name, landscape, set()) if system is not None else f"sys_{mermaid_id(name)}"
+        if element in drawn:
+            return element, None
+        kind = system.kind if system is not None else "service"
+        return element, f'  {_ELEMENT[kind]}({element}, "{_quote(name)}", "{kind}", "")'
+
+    return c4_lines(dict(landscape.sagas), element_of)
 
 
 _ELEMENT = {"person": "Person", "client": "Container", "gateway": "Container", "service": "Container",

@@ -140,6 +140,10 @@ def data_map(ctx: PolicyContext) -> str:
     for asset, gov in sorted(ctx.governance.items()):
         for name in gov.processors:
             lines.append(f"  {mermaid_id(asset)} -. sends .-> proc_{mermaid_id(name)}")
+    if ctx.landscape is not None and ctx.landscape.sagas:
+        from dataflow_governance.reports.saga_paths import flowchart_lines
+
+        lines += flowchart_lines(dict(ctx.landscape.sagas), lambda p: f"proc_{mermaid_id(p)}" if p in used else None)
     return "\n".join(lines) + "\n"
 
 

@@ -122,3 +122,23 @@ def test_a_bad_saga_declaration_is_one_clear_error(tmp_path, edit, message):
     code, _out, err = run_dfg("check", project=manifest)
     assert code == 2 and message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_data_map_and_the_c4_view_show_the_happy_and_the_compensating_paths(tmp_path):
+    manifest = copy_project(tmp_path / "maps")
+    code, c4, err = dfg_json("map", "--view", "c4-container", "--out", str(tmp_path / "out"), project=manifest)
+    assert code == 0, err
+    rels = [line for line in c4["mermaid"].splitlines() if line.strip().startswith("Rel(saga_order_fulfilment")]
+    happy = [r for r in rels if "happy path" in r]
+    undo = [r for r in rels if "compensating path" in r]
+    assert len(happy) == 3 and "3. book_shipment" in happy[-1] and "proc_shipping_carrier" in happy[-1]
+    assert len(undo) == 3 and any("undo 2: refund_payment" in r for r in undo)
+    assert any("leaves the data there" in r for r in undo)
+    code, flow, err = dfg_json("map", "--out", str(tmp_path / "out"), project=manifest)
+    assert code == 0, err
+    assert '-- "2. charge_payment: ChargeCard' in flow["mermaid"] and '-. "undo 1: release_stock' in flow["mermaid"]
+    code, views, err = dfg_json("map", "--view", "bpmn", "--saga", "order_fulfilment", "--out", str(tmp_path / "out"),
+                                project=manifest)
+    assert code == 0 and views["paths"] == [str(tmp_path / "out" / "bpmn" / "order_fulfilment.bpmn")]
+    code, _out, err = run_dfg("map", "--view", "swimlane", "--flow", "password_rest", project=manifest)
+    assert code == 2 and "unknown process 'password_rest'" in err
