@@ -372,3 +372,19 @@ def saga_trace(trace: dict) -> str:
     if trace.get("ledgered"):
         lines.append("this trace read PHI or card data flows: ledgered (saga.traced)")
     return "\n".join(lines)
+
+
+def tenant_trace(trace: dict) -> str:
+    """Did tenant B receive tenant A's data: what was read, the paths the declarations leave, what was not seen."""
+    lines = [f"did tenant {trace['to']} receive tenant {trace['from']}'s data? {trace['answer'].upper()}"]
+    for place in trace["stored"]:
+        held = place.get("records", place.get("rows", 0))
+        lines.append(f"  {'✗' if held else '✓'} {place['asset']} ({place['place']}): {held} of {trace['from']}'s "
+                     f"{'records' if 'records' in place else 'rows'}"
+                     + (f"; {place['unreadable']} unreadable line(s)" if place.get("unreadable") else ""))
+    if trace["paths"]:
+        lines.append("paths the declarations leave for one tenant's data to reach another:")
+        lines += [f"  {p['asset']} [{p['rule']}]: {p['how']}" for p in trace["paths"]]
+    lines.append("not seen:")
+    lines += [f"  {u['asset'] + ': ' if u['asset'] else ''}{u['why']}" for u in trace["not_seen"]]
+    return "\n".join(lines)

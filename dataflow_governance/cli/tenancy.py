@@ -10,8 +10,11 @@ from dataflow_governance.dagster_ext.parts import object_store, reach_of, scope_
 
 def register(subparsers, common) -> None:
     """The `tenancy` family's commands and options."""
-    p = subparsers.add_parser("tenancy", parents=[common], help="row-level tenant isolation in the database: apply, verify")
-    p.add_argument("action", choices=["apply", "verify"])
+    p = subparsers.add_parser("tenancy", parents=[common],
+                              help="row-level tenant isolation in the database: apply, verify; trace one tenant's data")
+    p.add_argument("action", choices=["apply", "verify", "trace"])
+    p.add_argument("--from", dest="source", metavar="A", help="trace: the tenant whose data is looked for")
+    p.add_argument("--to", dest="target", metavar="B", help="trace: the tenant whose places are read")
     p.add_argument("--dry-run", action="store_true", help="apply: print the statements; change nothing")
     p.add_argument("--tenant", help="verify: act as this tenant")
     p.add_argument("--other", help="verify: another tenant, whose rows must stay invisible and unwritable")
@@ -42,10 +45,27 @@ def cmd_tenant(args, project) -> int:
     return 0 if result.status in ("verified", "planned", "cancelled") else 1
 
 
+def _trace(args, project) -> int:
+    from dataflow_governance.tenancy.trace import TenantIdError, trace_tenants
+
+    if not args.source or not args.target:
+        raise CliError("trace needs --from A and --to B")
+    ctx = policy(project)
+    try:
+        trace = trace_tenants(ctx, args.source, args.target, warehouse=warehouse_of(project),
+                              store=object_store(project) if uses_s3(ctx) else None)
+    except TenantIdError as exc:
+        raise CliError(str(exc)) from None
+    emit(args, trace, render.tenant_trace(trace))
+    return 1 if trace["received"] else 0
+
+
 def cmd_tenancy(args, project) -> int:
     from dataflow_governance.ledger.chain import Ledger
     from dataflow_governance.tenancy import isolation as tenant_isolation
 
+    if args.action == "trace":
+        return _trace(args, project)
     warehouse = warehouse_of(project)
     isolation = tenant_isolation.plan(dict(policy(project, checked=True).governance), warehouse, project.tenancy)
     ledger = Ledger(warehouse)

@@ -289,6 +289,11 @@ class AssetGovernance(_Model):
                             "objects are never deleted or rewritten; personal fields must be encrypted per subject")
     subject_prefix: str | None = Field(default=None, description="S3 key template holding one subject's objects, with {subject_id}")
     tenant_prefix: str | None = Field(default=None, description="S3 key template holding one tenant's objects, with {tenant_id}")
+    multi_tenant: bool = Field(default=False, description="a topic or event log carrying several tenants' events; "
+                               "`tenant_key` names the field each event carries its tenant in")
+    tenant_filter: Literal["tenant_key", "per_tenant_destination", "single_tenant"] | None = Field(
+        default=None, description="how a consumer of a multi-tenant topic keeps tenants apart: it keeps and filters on "
+        "the tenant (tenant_key), writes each tenant to a place of its own (per_tenant_destination), or serves one tenant")
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     lineage: dict[str, ColumnDerivation] = Field(
         default_factory=dict, description="a Python asset's column lineage: column → the upstream columns it comes from")

@@ -13,11 +13,12 @@ from dataflow_governance.policy.pci import PCI_RULES
 from dataflow_governance.policy.safe_harbor import SAFE_HARBOR_RULES
 from dataflow_governance.policy.sagas import SAGA_RULES
 from dataflow_governance.policy.tenancy import TENANCY_RULES
+from dataflow_governance.policy.topics import TOPIC_RULES
 
 __all__ = ["RULES", "Finding", "PolicyContext", "Rule", "run_policy"]
 
-RULES: tuple[Rule, ...] = (*GDPR_RULES, *TENANCY_RULES, *HIPAA_RULES, *SAFE_HARBOR_RULES, *PCI_RULES, *BOUNDARY_RULES,
-                           *SAGA_RULES)
+RULES: tuple[Rule, ...] = (*GDPR_RULES, *TENANCY_RULES, *TOPIC_RULES, *HIPAA_RULES, *SAFE_HARBOR_RULES, *PCI_RULES,
+                           *BOUNDARY_RULES, *SAGA_RULES)
 
 
 def run_policy(ctx: PolicyContext, rules: Iterable[Rule] = RULES) -> list[Finding]:

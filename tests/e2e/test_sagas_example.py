@@ -142,3 +142,4 @@ def test_the_data_map_and_the_c4_view_show_the_happy_and_the_compensating_paths(
     assert code == 0 and views["paths"] == [str(tmp_path / "out" / "bpmn" / "order_fulfilment.bpmn")]
     code, _out, err = run_dfg("map", "--view", "swimlane", "--flow", "password_rest", project=manifest)
     assert code == 2 and "unknown process 'password_rest'" in err
+
