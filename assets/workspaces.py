@@ -68,3 +68,44 @@ workspace_activity = sql_asset(
     sql="SELECT count(*) AS documents, count(DISTINCT workspace_id) AS workspaces, sum(words) AS words\n"
         "FROM workspace_documents\n",
     group_name="workspaces", kinds={"duckdb", "sql"})
+
+
+TOPIC_BUCKET, TOPIC_PREFIX = "deepwater-raw-eu", "document-events/"
+
+
+def document_events() -> list[dict]:
+    """DocumentSaved events of the EU-pinned tenants, each naming its tenant."""
+    return [{"event": "DocumentSaved", "workspace_id": d["workspace_id"], "doc_id": d["doc_id"], "title": d["title"],
+             "words": d["words"]} for w in data.eu_workspaces() for d in data.workspace_documents(w)]
+
+
+@dg.asset(group_name="workspaces", kinds={"s3"}, deps=[workspace_documents])
+def document_events_topic(s3: S3Resource) -> dg.MaterializeResult:
+    """The documents topic: every EU tenant's document events on one log (a multi-tenant topic)."""
+    events = document_events()
+    put_object(s3.get(), TOPIC_BUCKET, f"{TOPIC_PREFIX}batch-{data.AS_OF:%Y%m%d}.jsonl",
+               "".join(json.dumps(e) + "\n" for e in events).encode())
+    return dg.MaterializeResult(metadata={"events": len(events)})
+
+
+@dg.asset(group_name="workspaces", kinds={"s3"}, deps=[document_events_topic])
+def document_search_index(s3: S3Resource) -> dg.MaterializeResult:
+    """The search indexer: consumes the topic and writes each tenant's entries under its own prefix."""
+    store, by_tenant = s3.get(), {}
+    for event in document_events():
+        by_tenant.setdefault(event["workspace_id"], []).append(
+            {"workspace_id": event["workspace_id"], "doc_id": event["doc_id"], "title": event["title"]})
+    for tenant, entries in by_tenant.items():
+        put_object(store, TOPIC_BUCKET, f"search-index/{tenant}/index.jsonl",
+                   "".join(json.dumps(e) + "\n" for e in entries).encode())
+    return dg.MaterializeResult(metadata={"tenants": len(by_tenant), "entries": sum(map(len, by_tenant.values()))})
+
+
+@dg.asset(group_name="workspaces", kinds={"duckdb"}, deps=[document_events_topic])
+def document_stats(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The analytics consumer: documents and words per tenant, each row keeping its tenant."""
+    wh = warehouse.get()
+    frame = pd.DataFrame(document_events()).groupby("workspace_id", as_index=False).agg(
+        documents=("doc_id", "count"), words=("words", "sum"))
+    wh.replace_table("document_stats", frame)
+    return dg.MaterializeResult(metadata=table_metadata(context, wh, "document_stats"))
