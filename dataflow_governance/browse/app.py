@@ -108,6 +108,8 @@ def create_app(source: CatalogSource, allowed_hosts: list[str] | None = None) ->
         return data(index.why(asset, column))
 
     async def impact(request: Request) -> Response:
+        if request.path_params["format"] not in ("csv", "json"):
+            raise _Refused(404, "impact lists are exported as .csv or .json")
         index = _index()
         asset, column = _focus(index, request)
         rows = index.impact(index.focus_of(asset, column))

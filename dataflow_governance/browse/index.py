@@ -12,6 +12,7 @@ import difflib
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from dataflow_governance.catalog.artifact import Catalog
@@ -260,7 +261,7 @@ class LineageIndex:
         if hops > MAX_HOPS:
             notes.append(f"{hops} hops asked; at most {MAX_HOPS} are walked")
             hops = MAX_HOPS
-        between = self._asset_edges()
+        between = self.asset_edges
         seen: dict[str, int] = {asset: 0}
         cut = False
         for direction, step in ((-1, self.upstream), (1, self.downstream)):
@@ -294,15 +295,15 @@ class LineageIndex:
         # An edge without column lineage (read as a whole) is a dependency: shown with the direct kinds.
         return bool(kinds_between & kinds) if kinds_between else bool(kinds & set(DIRECT_KINDS))
 
-    def _asset_edges(self) -> dict[tuple[str, str], set[str]]:
-        if not hasattr(self, "_between"):
-            between: dict[tuple[str, str], set[str]] = {}
-            for edges in self.out_edges.values():
-                for e in edges:
-                    if e.source[0] != e.target[0]:
-                        between.setdefault((e.source[0], e.target[0]), set()).add(e.kind)
-            self._between = between
-        return self._between
+    @cached_property
+    def asset_edges(self) -> dict[tuple[str, str], set[str]]:
+        """(source asset, target asset) → the kinds of the column edges between them."""
+        between: dict[tuple[str, str], set[str]] = {}
+        for edges in self.out_edges.values():
+            for e in edges:
+                if e.source[0] != e.target[0]:
+                    between.setdefault((e.source[0], e.target[0]), set()).add(e.kind)
+        return between
 
     # why -------------------------------------------------------------------------------------------
     def why(self, asset: str, column: str) -> dict[str, Any]:

@@ -234,3 +234,8 @@ def test_a_stale_catalog_is_shown_with_a_warning_and_logged(tmp_path, caplog):
         page = client.get("/asset/users")
     assert page.status_code == 200 and "stale" in page.text and "dagster_project.yaml" in page.text
     assert any("stale" in r.getMessage() for r in caplog.records)
+
+
+def test_an_impact_list_in_another_format_is_refused(served):
+    client, _ = served
+    assert client.get("/api/impact.xml", params={"asset": "users"}).status_code == 404
