@@ -206,8 +206,7 @@ class LineageIndex:
                 qualified = f"{lower}.{name}"
                 if needle in name or needle in qualified:
                     found.append((0 if needle in (name, qualified) else 1 if name.startswith(needle) else 2, key, column))
-            if len(found) > 4 * MAX_SEARCH:
-                break
+        # (All are ranked before any is cut: an exact match late in the alphabet still comes first.)
         found.sort(key=lambda f: (f[0], f[1], f[2] or ""))
         return {"results": [{"asset": a, "column": c, "label": label(a) + ("." + label(c) if c else "")}
                             for _rank, a, c in found[:MAX_SEARCH]],

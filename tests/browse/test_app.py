@@ -239,3 +239,11 @@ def test_a_stale_catalog_is_shown_with_a_warning_and_logged(tmp_path, caplog):
 def test_an_impact_list_in_another_format_is_refused(served):
     client, _ = served
     assert client.get("/api/impact.xml", params={"asset": "users"}).status_code == 404
+
+
+def test_an_exact_match_comes_first_however_many_names_contain_the_text(tmp_path):
+    many = {f"a_{i:03d}": f"SELECT id AS zz_{i}, id AS zz FROM users" for i in range(120)}
+    index = LineageIndex(shop_catalog(tmp_path, many))
+    results = index.search("zz")["results"]
+    assert len(results) == 50 and index.search("zz")["more"]
+    assert all(r["column"] == "zz" for r in results[:50])  # the 120 exact column names before any zz_<n>
