@@ -219,30 +219,13 @@ class LineageIndex:
     def neighbourhood(self, focus: Iterable[Node], hops: int, kinds: set[str]) -> dict[str, Any]:
         """The columns `hops` edges (of `kinds`) upstream and downstream of `focus`, with the edges
         among them; cut at MAX_HOPS and MAX_NODES, and saying so."""
-        notes = []
-        if hops > MAX_HOPS:
-            notes.append(f"{hops} hops asked; at most {MAX_HOPS} are walked")
-            hops = MAX_HOPS
-        start = [n for n in focus]
-        seen: dict[Node, int] = {n: 0 for n in start}
-        cut = False
-        for direction, step in ((-1, self.in_edges), (1, self.out_edges)):
-            queue = deque((n, 0) for n in start)
-            while queue:
-                node, depth = queue.popleft()
-                if depth >= hops:
-                    continue
-                for edge in step.get(node, ()):
-                    if edge.kind not in kinds:
-                        continue
-                    nxt = edge.source if direction < 0 else edge.target
-                    if nxt in seen:
-                        continue
-                    if len(seen) >= MAX_NODES:
-                        cut = True
-                        break
-                    seen[nxt] = direction * (depth + 1)
-                    queue.append((nxt, depth + 1))
+        notes, hops = _bounded_hops(hops)
+
+        def neighbours(node: Node, direction: int) -> list[Node]:
+            edges = (self.in_edges if direction < 0 else self.out_edges).get(node, ())
+            return [e.source if direction < 0 else e.target for e in edges if e.kind in kinds]
+
+        seen, cut = _walk_both_ways(list(focus), hops, neighbours)
         if cut:
             notes.append(f"the neighbourhood holds more than {MAX_NODES} columns: the nearest {MAX_NODES} are shown; "
                          "ask for fewer hops or open a column")
@@ -256,28 +239,15 @@ class LineageIndex:
 
     def table_neighbourhood(self, asset: str, hops: int, kinds: set[str]) -> dict[str, Any]:
         """Assets `hops` dependencies away, each edge with the column edge kinds between the two."""
-        notes = []
-        if hops > MAX_HOPS:
-            notes.append(f"{hops} hops asked; at most {MAX_HOPS} are walked")
-            hops = MAX_HOPS
+        notes, hops = _bounded_hops(hops)
         between = self.asset_edges
-        seen: dict[str, int] = {asset: 0}
-        cut = False
-        for direction, step in ((-1, self.upstream), (1, self.downstream)):
-            queue = deque([(asset, 0)])
-            while queue:
-                node, depth = queue.popleft()
-                if depth >= hops:
-                    continue
-                for nxt in sorted(step.get(node, ())):
-                    pair = (nxt, node) if direction < 0 else (node, nxt)
-                    if not self._shown(between.get(pair), kinds) or nxt in seen:
-                        continue
-                    if len(seen) >= MAX_NODES:
-                        cut = True
-                        break
-                    seen[nxt] = direction * (depth + 1)
-                    queue.append((nxt, depth + 1))
+
+        def neighbours(node: str, direction: int) -> list[str]:
+            step = self.upstream if direction < 0 else self.downstream
+            return [n for n in sorted(step.get(node, ()))
+                    if self._shown(between.get((n, node) if direction < 0 else (node, n)), kinds)]
+
+        seen, cut = _walk_both_ways([asset], hops, neighbours)
         if cut:
             notes.append(f"more than {MAX_NODES} assets: the nearest {MAX_NODES} are shown")
         ids = {a: i for i, a in enumerate(seen)}
@@ -414,3 +384,32 @@ class LineageIndex:
         if column is not None:
             return [(asset, column)]
         return [(asset, c) for c in self.columns.get(asset, [])] or [(asset, TABLE_LEVEL)]
+
+
+def _bounded_hops(hops: int) -> tuple[list[str], int]:
+    """At most MAX_HOPS are walked, and the answer says so when more were asked."""
+    if hops > MAX_HOPS:
+        return [f"{hops} hops asked; at most {MAX_HOPS} are walked"], MAX_HOPS
+    return [], hops
+
+
+def _walk_both_ways(start: list, hops: int, neighbours) -> tuple[dict, bool]:
+    """Breadth first `hops` steps upstream (negative distances) then downstream (positive) of `start`
+    over `neighbours(node, direction)`, nearest first, stopping at MAX_NODES: (node → distance, cut)."""
+    seen = {node: 0 for node in start}
+    cut = False
+    for direction in (-1, 1):
+        queue = deque((node, 0) for node in start)
+        while queue and not cut:
+            node, depth = queue.popleft()
+            if depth >= hops:
+                continue
+            for nxt in neighbours(node, direction):
+                if nxt in seen:
+                    continue
+                if len(seen) >= MAX_NODES:
+                    cut = True
+                    break
+                seen[nxt] = direction * (depth + 1)
+                queue.append((nxt, depth + 1))
+    return seen, cut

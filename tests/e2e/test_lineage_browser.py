@@ -26,19 +26,8 @@ def browser_on_example(tmp_path_factory):
     assert code == 0, err[-2000:]
     port = free_port()
     log = open(manifest.parent / "serve.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "dataflow_governance.cli", "--project", str(manifest), "serve",
-                               "--port", str(port)], cwd=manifest.parent, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    server, url = serve(["--project", str(manifest), "serve", "--port", str(port)], log, cwd=manifest.parent)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, (manifest.parent / "serve.log").read_text()
-                time.sleep(0.3)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             context = browser.new_context(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
@@ -51,6 +40,24 @@ def browser_on_example(tmp_path_factory):
     finally:
         stop_process_group(server)
         log.close()
+
+
+def serve(args: list[str], log, cwd=None) -> tuple[subprocess.Popen, str]:
+    """`dfg <args>` (a `serve`) started in its own process group, once it answers: (process, its URL)."""
+    port = args[args.index("--port") + 1]
+    server = subprocess.Popen([sys.executable, "-m", "dataflow_governance.cli", *args], cwd=cwd, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return server, url
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                stop_process_group(server)
+                raise AssertionError(f"dfg serve did not start (exit {server.poll()})") from None
+            time.sleep(0.3)
 
 
 def shot(page, name: str) -> None:
@@ -184,19 +191,8 @@ def test_hostile_names_render_as_text_and_run_nothing(browser_on_example, tmp_pa
                            {"raw": frozenset(), "copy": frozenset({"raw"})}, sql)
     path = artifact.write(built, tmp_path / "catalog.json")
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "dataflow_governance.cli", "serve", "--catalog", str(path),
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    server, url = serve(["serve", "--catalog", str(path), "--port", str(port)], subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline
-                time.sleep(0.3)
         _url, page, _errors, _manifest = browser_on_example  # the same browser, another server
         if True:
             dialogs: list[str] = []
